@@ -1,0 +1,103 @@
+//! The batch executor: runs the dynamics for many queries on rayon.
+//!
+//! Each query is independent and draws from its own stream, keyed by its
+//! index in the whole batch (`first_index + row`), so a batch split into
+//! chunks, or run on any number of threads, gives the same results.
+
+use rayon::prelude::*;
+
+use crate::dynamics::{descend, Outcome, Schedule};
+use crate::error::{Error, Result};
+use crate::model::EnergyModel;
+use crate::spins::SpinMatrix;
+
+/// Results of a batch, one entry per query.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    /// Final states.
+    pub states: SpinMatrix,
+    /// Per-query outcomes, in order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl BatchOutcome {
+    /// The energy traces as a row-major `(rows, width)` matrix padded with
+    /// NaN after each query stopped, `width` = longest trace.
+    pub fn trace_matrix(&self) -> (usize, Vec<f64>) {
+        let width = self.outcomes.iter().map(|o| o.trace.len()).max().unwrap_or(0);
+        let mut out = vec![f64::NAN; width * self.outcomes.len()];
+        for (row, o) in out.chunks_exact_mut(width.max(1)).zip(&self.outcomes) {
+            row[..o.trace.len()].copy_from_slice(&o.trace);
+        }
+        (width, out)
+    }
+}
+
+/// Runs `schedule` for every row of `queries` on the current rayon pool.
+/// Row `r` is query number `first_index + r` for the random streams.
+///
+/// # Errors
+/// `Shape` when the queries do not have the model's `n`; `Value` when
+/// `max_sweeps` is zero.
+pub fn retrieve<M: EnergyModel>(
+    model: &M,
+    queries: &SpinMatrix,
+    first_index: u64,
+    schedule: &Schedule,
+) -> Result<BatchOutcome> {
+    if queries.n() != model.n() {
+        return Err(Error::Shape(format!(
+            "queries must have n = {} columns, got {}",
+            model.n(),
+            queries.n()
+        )));
+    }
+    if schedule.max_sweeps == 0 {
+        return Err(Error::Value("max_sweeps must be at least 1".into()));
+    }
+    let mut states = queries.clone();
+    let words = states.words();
+    let outcomes: Vec<Outcome> = if states.rows() == 0 {
+        Vec::new()
+    } else {
+        states
+            .as_words_mut()
+            .par_chunks_exact_mut(words)
+            .enumerate()
+            .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
+            .collect()
+    };
+    Ok(BatchOutcome { states, outcomes })
+}
+
+/// Runs `f` on a dedicated pool of `threads` threads, or on the global pool
+/// when `threads` is `None`. Pools are kept and reused per size.
+///
+/// # Errors
+/// `Value` when `threads` is zero or the pool cannot be built.
+pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    match threads {
+        None => Ok(f()),
+        Some(0) => Err(Error::Value("threads must be at least 1 (or None for all cores)".into())),
+        Some(t) => Ok(pool(t)?.install(f)),
+    }
+}
+
+fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Value(format!("cannot start {threads} threads: {e}")))?,
+    );
+    pools.insert(threads, p.clone());
+    Ok(p)
+}

@@ -1,0 +1,48 @@
+//! Energy models over bit-packed ±1 states.
+//!
+//! A model tells the dynamics engine three things about a state: the
+//! energy gap of each neuron (which value it prefers and by how much), how
+//! its per-query cache changes when a neuron flips, and the energy. Async,
+//! sync and (later) stochastic drivers need nothing else, so every binary
+//! model runs on the same engine.
+
+pub mod hebbian;
+
+pub use hebbian::{Hebbian, HebbianKernel};
+
+/// A binary energy model `E(s)` over states of `n()` neurons.
+///
+/// Implementations keep whatever per-query data makes a single-neuron step
+/// cheap in `Cache` (overlaps for pattern-factored models, fields for weight
+/// matrices) and update it in [`flip`](EnergyModel::flip).
+pub trait EnergyModel: Sync {
+    /// Per-query data kept between single-neuron updates.
+    type Cache: Send;
+
+    /// Number of neurons.
+    fn n(&self) -> usize;
+
+    /// The cache for `state`.
+    fn cache(&self, state: &[u64]) -> Self::Cache;
+
+    /// `E(s with s_i = −1) − E(s with s_i = +1)`: positive when neuron `i`
+    /// prefers +1, negative when it prefers −1, exactly zero on a tie (the
+    /// neuron then keeps its state). Models with exact arithmetic compute
+    /// it exactly before converting, so the sign is exact.
+    fn gap(&self, cache: &Self::Cache, state: &[u64], i: usize) -> f64;
+
+    /// Flips neuron `i` of `state` and brings `cache` up to date.
+    fn flip(&self, cache: &mut Self::Cache, state: &mut [u64], i: usize);
+
+    /// The energy of `state`.
+    fn energy(&self, cache: &Self::Cache, state: &[u64]) -> f64;
+
+    /// All gaps of `state` at once, for a synchronous step. Models may keep
+    /// fields in the cache and update them incrementally from the flips made
+    /// since the previous call.
+    fn gaps(&self, cache: &mut Self::Cache, state: &[u64], out: &mut [f64]) {
+        for (i, g) in out.iter_mut().enumerate() {
+            *g = self.gap(cache, state, i);
+        }
+    }
+}
