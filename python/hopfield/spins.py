@@ -1,0 +1,450 @@
+"""Spin arrays: coercion, random patterns, corruption and letter bitmaps.
+
+Every model in :mod:`hopfield` works on *spins*: ``int8`` arrays whose values
+are ``-1`` or ``+1``. Patterns and queries are rows, ``(P, N)`` and ``(B, N)``.
+This module turns user input into such arrays and checks it, draws random
+patterns, corrupts patterns by flipping a fixed number of bits, and provides a
+few built-in letter bitmaps for demonstrations.
+
+The module depends on NumPy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "LETTERS",
+    "as_spins",
+    "corrupt",
+    "letter_patterns",
+    "random_patterns",
+    "to_text",
+]
+
+_SPIN_DOMAIN = "values in {-1, +1} or {0, 1}"
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """Return the C-order multi-index of the first ``True`` in ``mask``."""
+    flat = int(np.argmax(mask.ravel()))
+    return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
+
+
+def _found(a: np.ndarray, mask: np.ndarray) -> str:
+    """Describe the first element of ``a`` flagged by ``mask``."""
+    idx = _first_index(mask)
+    return f"found {a[idx]!s} at index {idx}"
+
+
+def as_spins(x: ArrayLike, *, name: str = "x") -> np.ndarray:
+    """Convert an array-like of spins to a new C-contiguous ``int8`` array of ±1.
+
+    Two encodings are accepted, and an array must use exactly one of them:
+
+    * ``{-1, +1}``: kept as is;
+    * ``{0, 1}``: ``0`` means ``-1`` and ``1`` means ``+1``.
+
+    An array of ones only is valid under both and gives all ``+1``. Booleans
+    follow the second encoding (``True`` is ``+1``). Integer and floating
+    dtypes of any width are accepted, in any memory order (Fortran order,
+    strided or negatively strided views, read-only arrays).
+
+    Parameters
+    ----------
+    x : array_like
+        Spins of any shape, of dtype ``bool``, integer or floating. Empty
+        arrays are allowed.
+    name : str, optional
+        The argument name used in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new C-contiguous ``int8`` array with the shape of ``x`` and values
+        ``-1`` and ``+1``. It never shares memory with ``x``, and ``x`` is
+        never modified.
+
+    Raises
+    ------
+    TypeError
+        If the dtype is not boolean, integer or floating (for example
+        ``object``, ``str`` or ``complex``).
+    ValueError
+        If a value is outside ``{-1, 0, 1}`` (including NaN and infinities), or
+        if the array mixes ``-1`` and ``0``. The message names the argument and
+        gives the offending value and its index.
+
+    Examples
+    --------
+    >>> as_spins([[0, 1], [1, 0]])
+    array([[-1,  1],
+           [ 1, -1]], dtype=int8)
+    >>> as_spins([True, False, True])
+    array([ 1, -1,  1], dtype=int8)
+    """
+    a = np.asarray(x)
+    kind = a.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} must be an array of spins with a boolean, integer or "
+            f"floating dtype; got dtype {a.dtype}"
+        )
+    if kind == "b":
+        out = a.astype(np.int8, order="C")
+        out *= 2
+        out -= 1
+        return out
+    if a.size == 0:
+        return np.empty(a.shape, dtype=np.int8)
+
+    if kind == "f":
+        # NaN compares unequal to everything, so it lands in `bad` as well.
+        bad = ~((a == 1) | (a == -1) | (a == 0))
+        if bad.any():
+            raise ValueError(f"{name} must hold spins ({_SPIN_DOMAIN}); {_found(a, bad)}")
+    lo, hi = a.min(), a.max()
+    if lo < -1 or hi > 1:
+        bad = (a > 1) if kind == "u" else (a < -1) | (a > 1)
+        raise ValueError(f"{name} must hold spins ({_SPIN_DOMAIN}); {_found(a, bad)}")
+
+    if lo < 0:  # {-1, +1} encoding: no zero allowed
+        if np.count_nonzero(a) != a.size:
+            zero = _first_index(a == 0)
+            neg = _first_index(a == -1)
+            raise ValueError(
+                f"{name} must hold spins ({_SPIN_DOMAIN}) but it mixes -1 and 0: "
+                f"found 0 at index {zero} and -1 at index {neg}"
+            )
+        return a.astype(np.int8, order="C")
+    # {0, 1} encoding (an all-ones array maps to itself either way).
+    out = a.astype(np.int8, order="C")
+    out *= 2
+    out -= 1
+    return out
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    """Return ``value`` as an ``int`` no smaller than ``minimum``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not bool")
+    try:
+        ivalue = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__}") from None
+    if ivalue < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {ivalue}")
+    return ivalue
+
+
+def random_patterns(
+    count: int,
+    n: int,
+    *,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Draw uniform random ±1 patterns.
+
+    Every entry is ``+1`` or ``-1`` with probability ½, independently.
+
+    Parameters
+    ----------
+    count : int
+        Number of patterns ``P >= 0``.
+    n : int
+        Number of neurons ``N >= 1``.
+    seed : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        Passed to :func:`numpy.random.default_rng`. The same integer seed
+        always gives the same patterns.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` array of shape ``(count, n)`` with values ±1.
+
+    Raises
+    ------
+    TypeError
+        If ``count`` or ``n`` is not an integer (``bool`` included).
+    ValueError
+        If ``count < 0`` or ``n < 1``.
+    """
+    count = _check_int(count, "count", 0)
+    n = _check_int(n, "n", 1)
+    rng = np.random.default_rng(seed)
+    out = rng.integers(0, 2, size=(count, n), dtype=np.int8)
+    out *= 2
+    out -= 1
+    return out
+
+
+def corrupt(
+    patterns: ArrayLike,
+    *,
+    flip: float,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+) -> np.ndarray:
+    """Flip a fixed number of distinct, uniformly chosen spins in every row.
+
+    In each row of length ``N`` exactly ``k = round(flip * N)`` distinct
+    positions are flipped, chosen uniformly among all ``k``-subsets. ``round``
+    is Python's built-in, which rounds halves to even (``round(2.5) == 2``).
+    Each row is at Hamming distance exactly ``k`` from its input.
+
+    Parameters
+    ----------
+    patterns : array_like
+        Spins of shape ``(N,)`` or ``(P, N)``, in any encoding accepted by
+        :func:`as_spins`.
+    flip : float
+        Fraction of each row to flip, ``0 <= flip <= 1``.
+    seed : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        Passed to :func:`numpy.random.default_rng`; the result is a
+        deterministic function of the input and an integer seed. A 1-D input
+        gives the same result as the same row passed as a ``(1, N)`` array.
+
+    Returns
+    -------
+    numpy.ndarray
+        New ``int8`` ±1 array with the shape of ``patterns``.
+
+    Raises
+    ------
+    TypeError
+        If ``flip`` is not a real number, or ``patterns`` has a non-numeric
+        dtype.
+    ValueError
+        If ``flip`` is NaN or outside ``[0, 1]``, if ``patterns`` is not 1-D
+        or 2-D, or if it does not hold spins.
+    """
+    spins = as_spins(patterns, name="patterns")
+    if spins.ndim not in (1, 2):
+        raise ValueError(f"patterns must be 1-D (N,) or 2-D (P, N); got shape {spins.shape}")
+    if isinstance(flip, (bool, np.bool_)) or not isinstance(flip, numbers.Real):
+        raise TypeError(f"flip must be a real number; got {type(flip).__name__}")
+    flip = float(flip)
+    if math.isnan(flip) or not 0.0 <= flip <= 1.0:
+        raise ValueError(f"flip must be in [0, 1]; got {flip}")
+
+    n = spins.shape[-1]
+    k = round(flip * n)
+    rows = spins.reshape(-1, n)  # a view of our own fresh copy
+    if k == 0 or rows.shape[0] == 0:
+        return spins
+    if k == n:
+        rows *= -1
+        return spins
+    rng = np.random.default_rng(seed)
+    keys = rng.random(rows.shape)
+    # The k smallest of N i.i.d. uniform keys are a uniform random k-subset.
+    cols = np.argpartition(keys, k - 1, axis=1)[:, :k]
+    rows[np.arange(rows.shape[0])[:, None], cols] *= -1
+    return spins
+
+
+# Letter bitmaps: 9 rows of 7 columns, '#' is +1 and '.' is -1.
+LETTERS: dict[str, tuple[str, ...]] = {
+    "A": (
+        "..###..",
+        ".#...#.",
+        "#.....#",
+        "#.....#",
+        "#######",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+    ),
+    "B": (
+        "######.",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "######.",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "######.",
+    ),
+    "C": (
+        ".#####.",
+        "#.....#",
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#.....#",
+        ".#####.",
+    ),
+    "D": (
+        "#####..",
+        "#....#.",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#....#.",
+        "#####..",
+    ),
+    "E": (
+        "#######",
+        "#......",
+        "#......",
+        "#......",
+        "######.",
+        "#......",
+        "#......",
+        "#......",
+        "#######",
+    ),
+    "H": (
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#######",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+    ),
+    "L": (
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#......",
+        "#######",
+    ),
+    "O": (
+        ".#####.",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        ".#####.",
+    ),
+    "T": (
+        "#######",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+        "...#...",
+    ),
+    "X": (
+        "#.....#",
+        "#.....#",
+        ".#...#.",
+        "..#.#..",
+        "...#...",
+        "..#.#..",
+        ".#...#.",
+        "#.....#",
+        "#.....#",
+    ),
+    "Z": (
+        "#######",
+        "......#",
+        ".....#.",
+        "....#..",
+        "...#...",
+        "..#....",
+        ".#.....",
+        "#......",
+        "#######",
+    ),
+}
+
+_LETTER_SHAPE: tuple[int, int] = (9, 7)
+
+
+def letter_patterns(
+    letters: str | Iterable[str] = "ABCHTX",
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Return built-in letter bitmaps as ±1 patterns.
+
+    Parameters
+    ----------
+    letters : str or iterable of str, optional
+        The letters to return, in order, e.g. ``"ABCHTX"`` or
+        ``["A", "X"]``. Case is ignored. Available: the keys of
+        :data:`LETTERS`.
+
+    Returns
+    -------
+    patterns : numpy.ndarray
+        ``int8`` array of shape ``(k, h * w)``, one flattened (row-major)
+        bitmap per letter, ``+1`` for ``'#'`` and ``-1`` for ``'.'``.
+    shape : tuple of int
+        The bitmap shape ``(h, w)``, for :func:`to_text` or reshaping.
+
+    Raises
+    ------
+    ValueError
+        If a letter has no built-in bitmap.
+    """
+    keys = [str(c).upper() for c in letters]
+    unknown = [c for c in keys if c not in LETTERS]
+    if unknown:
+        raise ValueError(
+            f"letters has no built-in bitmap for {unknown!r}; available: {''.join(sorted(LETTERS))}"
+        )
+    h, w = _LETTER_SHAPE
+    out = np.empty((len(keys), h * w), dtype=np.int8)
+    for row, key in zip(out, keys, strict=True):
+        flat = "".join(LETTERS[key])
+        row[:] = np.frombuffer(flat.encode("ascii"), dtype=np.uint8) == ord("#")
+    out *= 2
+    out -= 1
+    return out, (h, w)
+
+
+def to_text(state: ArrayLike, shape: tuple[int, int], *, on: str = "#", off: str = ".") -> str:
+    """Render a spin vector as lines of text art.
+
+    Parameters
+    ----------
+    state : array_like
+        Spins of size ``h * w`` (shape ``(h * w,)`` or ``(h, w)``), in any
+        encoding accepted by :func:`as_spins`.
+    shape : tuple of int
+        ``(h, w)``: the number of lines and the width of each line; the state
+        is read in row-major order.
+    on, off : str, optional
+        Text for ``+1`` and ``-1`` spins.
+
+    Returns
+    -------
+    str
+        ``h`` lines of ``w`` symbols joined by ``"\\n"`` (no trailing newline).
+
+    Raises
+    ------
+    ValueError
+        If the size of ``state`` is not ``h * w`` or it does not hold spins.
+    """
+    s = as_spins(state, name="state")
+    h, w = (operator.index(d) for d in shape)
+    if s.size != h * w:
+        raise ValueError(f"state has {s.size} spins but shape {(h, w)} needs {h * w}")
+    grid = s.reshape(h, w)
+    return "\n".join("".join(on if v > 0 else off for v in row) for row in grid)
