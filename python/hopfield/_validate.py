@@ -1,0 +1,104 @@
+"""Argument checks shared by the public classes.
+
+Every check raises ``TypeError`` or ``ValueError`` with a message that names
+the argument and says what was expected, before any work is done.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import secrets
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .spins import as_spins
+
+_SEED_LIMIT = 2**64
+
+
+def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an ``int`` of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not bool")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if result < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {result}")
+    return result
+
+
+def seed(value: Any) -> int:
+    """A 64-bit seed; ``None`` draws a fresh one from the OS."""
+    if value is None:
+        return secrets.randbits(64)
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("seed must be an integer or None, not bool")
+    try:
+        result = operator.index(value)
+    except TypeError:
+        raise TypeError(f"seed must be an integer or None, got {type(value).__name__}") from None
+    if not 0 <= result < _SEED_LIMIT:
+        raise ValueError(f"seed must be in [0, 2**64), got {result}")
+    return result
+
+
+def threads(value: Any) -> int | None:
+    """``None`` (all cores, the global pool) or a thread count of at least 1."""
+    if value is None:
+        return None
+    return positive_int(value, "threads")
+
+
+def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
+    """One of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        expected = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {expected}; got {value!r}")
+    return value
+
+
+def threshold(value: ArrayLike, n: int) -> np.ndarray:
+    """A finite scalar or length-``n`` threshold as float64 ``(n,)``."""
+    try:
+        theta = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("threshold must be a real number or an array of n real numbers") from None
+    if theta.ndim == 0:
+        theta = np.full(n, float(theta))
+    elif theta.shape != (n,):
+        raise ValueError(f"threshold must be a scalar or have shape ({n},), got shape {theta.shape}")
+    else:
+        theta = np.array(theta, dtype=np.float64, order="C")
+    if not np.all(np.isfinite(theta)):
+        bad = int(np.argmax(~np.isfinite(theta)))
+        raise ValueError(f"threshold must be finite; found {theta[bad]} at index {bad}")
+    return theta
+
+
+def spin_batch(x: ArrayLike, n: int, name: str) -> tuple[np.ndarray, bool]:
+    """Coerce ``x`` to int8 ``(B, n)`` spins with ``B >= 1``.
+
+    Returns the batch and whether ``x`` was a single ``(n,)`` state.
+    """
+    spins = as_spins(x, name=name)
+    if spins.ndim == 1:
+        if spins.shape[0] != n:
+            raise ValueError(f"{name} must have length n = {n}, got shape {spins.shape}")
+        return spins.reshape(1, n), True
+    if spins.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (n,) or 2-D (batch, n), got {spins.ndim}-D shape {spins.shape}")
+    if spins.shape[1] != n:
+        raise ValueError(f"{name} must have n = {n} columns, got shape {spins.shape}")
+    if spins.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected at least one row of n = {n} spins")
+    return spins, False
+
+
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real scalar (not bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
