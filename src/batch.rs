@@ -24,7 +24,12 @@ impl BatchOutcome {
     /// The energy traces as a row-major `(rows, width)` matrix padded with
     /// NaN after each query stopped, `width` = longest trace.
     pub fn trace_matrix(&self) -> (usize, Vec<f64>) {
-        let width = self.outcomes.iter().map(|o| o.trace.len()).max().unwrap_or(0);
+        let width = self
+            .outcomes
+            .iter()
+            .map(|o| o.trace.len())
+            .max()
+            .unwrap_or(0);
         let mut out = vec![f64::NAN; width * self.outcomes.len()];
         for (row, o) in out.chunks_exact_mut(width.max(1)).zip(&self.outcomes) {
             row[..o.trace.len()].copy_from_slice(&o.trace);
@@ -57,17 +62,58 @@ pub fn retrieve<M: EnergyModel>(
     }
     let mut states = queries.clone();
     let words = states.words();
-    let outcomes: Vec<Outcome> = if states.rows() == 0 {
-        Vec::new()
-    } else {
-        states
-            .as_words_mut()
-            .par_chunks_exact_mut(words)
-            .enumerate()
-            .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
-            .collect()
-    };
+    let outcomes = descend_rows(model, states.as_words_mut(), words, first_index, schedule);
     Ok(BatchOutcome { states, outcomes })
+}
+
+/// Runs `schedule` in place on consecutive packed rows (`words` words each)
+/// on the current rayon pool; row `r` is query number `first_index + r`.
+/// The caller has checked the width and `max_sweeps`.
+pub fn descend_rows<M: EnergyModel>(
+    model: &M,
+    rows: &mut [u64],
+    words: usize,
+    first_index: u64,
+    schedule: &Schedule,
+) -> Vec<Outcome> {
+    rows.par_chunks_exact_mut(words)
+        .enumerate()
+        .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
+        .collect()
+}
+
+/// Applies `f` to every row of `states` in parallel, each writing its own
+/// `width` outputs; returns them row-major.
+pub fn map_rows<T, F>(states: &SpinMatrix, width: usize, f: F) -> Vec<T>
+where
+    T: Default + Clone + Send,
+    F: Fn(&[u64], &mut [T]) + Sync,
+{
+    let mut out = vec![T::default(); states.rows() * width];
+    if width > 0 {
+        out.par_chunks_exact_mut(width)
+            .enumerate()
+            .for_each(|(r, o)| f(states.row(r), o));
+    }
+    out
+}
+
+/// The energy of every row of `states`.
+pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Vec<f64> {
+    map_rows(states, 1, |row, out| {
+        out[0] = model.energy(&model.cache(row), row)
+    })
+}
+
+/// Overlaps `ξ^μ·s / N` of every row of `states` with every row of
+/// `patterns` (same `n`), row-major `(states.rows(), patterns.rows())`.
+pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Vec<f64> {
+    let n = patterns.n();
+    map_rows(states, patterns.rows(), |row, out: &mut [f64]| {
+        for (mu, o) in out.iter_mut().enumerate() {
+            *o = crate::spins::overlap(patterns.row(mu), row, n) as f64 / n as f64;
+        }
+    })
 }
 
 /// Runs `f` on a dedicated pool of `threads` threads, or on the global pool
@@ -78,7 +124,9 @@ pub fn retrieve<M: EnergyModel>(
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
     match threads {
         None => Ok(f()),
-        Some(0) => Err(Error::Value("threads must be at least 1 (or None for all cores)".into())),
+        Some(0) => Err(Error::Value(
+            "threads must be at least 1 (or None for all cores)".into(),
+        )),
         Some(t) => Ok(pool(t)?.install(f)),
     }
 }

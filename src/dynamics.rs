@@ -78,7 +78,12 @@ fn decide(gap: f64, spin: i32) -> bool {
 }
 
 #[inline(always)]
-fn descend_body<M: EnergyModel>(model: &M, state: &mut [u64], query: u64, schedule: &Schedule) -> Outcome {
+fn descend_body<M: EnergyModel>(
+    model: &M,
+    state: &mut [u64],
+    query: u64,
+    schedule: &Schedule,
+) -> Outcome {
     match schedule.update {
         Update::Async => run_async(model, state, query, schedule),
         Update::Sync => run_sync(model, state, schedule),
@@ -93,7 +98,12 @@ multiversion! {
 }
 
 #[inline(always)]
-fn run_async<M: EnergyModel>(model: &M, state: &mut [u64], query: u64, schedule: &Schedule) -> Outcome {
+fn run_async<M: EnergyModel>(
+    model: &M,
+    state: &mut [u64],
+    query: u64,
+    schedule: &Schedule,
+) -> Outcome {
     let n = model.n();
     let mut cache = model.cache(state);
     let mut trace = Vec::new();
@@ -115,7 +125,7 @@ fn run_async<M: EnergyModel>(model: &M, state: &mut [u64], query: u64, schedule:
         let mut flipped = false;
         for &i in &order {
             let i = i as usize;
-            if decide(model.gap(&cache, state, i), spins::spin(state, i)) {
+            if decide(model.drive(&cache, state, i), spins::spin(state, i)) {
                 model.flip(&mut cache, state, i);
                 flipped = true;
             }
@@ -129,7 +139,13 @@ fn run_async<M: EnergyModel>(model: &M, state: &mut [u64], query: u64, schedule:
         }
     }
     let energy = model.energy(&cache, state);
-    Outcome { converged, cycled: false, sweeps, energy, trace }
+    Outcome {
+        converged,
+        cycled: false,
+        sweeps,
+        energy,
+        trace,
+    }
 }
 
 #[inline(always)]
@@ -148,7 +164,7 @@ fn run_sync<M: EnergyModel>(model: &M, state: &mut [u64], schedule: &Schedule) -
     let (mut sweeps, mut converged, mut cycled) = (0, false, false);
     while sweeps < schedule.max_sweeps {
         sweeps += 1;
-        model.gaps(&mut cache, state, &mut gaps);
+        model.drives(&mut cache, state, &mut gaps);
         flips.clear();
         flips.extend((0..n).filter(|&i| decide(gaps[i], spins::spin(state, i))));
         if flips.is_empty() {
@@ -172,5 +188,11 @@ fn run_sync<M: EnergyModel>(model: &M, state: &mut [u64], schedule: &Schedule) -
         std::mem::swap(&mut older, &mut before);
     }
     let energy = model.energy(&cache, state);
-    Outcome { converged, cycled, sweeps, energy, trace }
+    Outcome {
+        converged,
+        cycled,
+        sweeps,
+        energy,
+        trace,
+    }
 }

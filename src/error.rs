@@ -34,5 +34,9 @@ pub fn checked_bytes(what: &str, count: usize, size: usize) -> Result<usize> {
     count
         .checked_mul(size)
         .filter(|&bytes| bytes <= isize::MAX as usize)
-        .ok_or_else(|| Error::Memory(format!("{what} would need {count} × {size} bytes, more than can be allocated")))
+        .ok_or_else(|| {
+            Error::Memory(format!(
+                "{what} would need {count} × {size} bytes, more than can be allocated"
+            ))
+        })
 }

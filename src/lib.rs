@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod dynamics;
 pub mod error;
+pub mod kernels;
 pub mod model;
 pub mod rng;
 pub mod simd;

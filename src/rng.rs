@@ -30,7 +30,8 @@ fn splitmix(mut z: u64) -> u64 {
 
 /// The stream of query `index` for `purpose` under `seed`.
 pub fn stream(seed: u64, index: u64, purpose: Purpose) -> Stream {
-    let key = splitmix(splitmix(seed) ^ splitmix(index.wrapping_mul(4).wrapping_add(purpose as u64)));
+    let key =
+        splitmix(splitmix(seed) ^ splitmix(index.wrapping_mul(4).wrapping_add(purpose as u64)));
     Stream::seed_from_u64(key)
 }
 

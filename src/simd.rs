@@ -42,6 +42,7 @@ impl Level {
         }
     }
 
+    #[inline(always)]
     fn from_u8(v: u8) -> Level {
         match v {
             2 => Level::Popcnt,
@@ -85,20 +86,26 @@ static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
 /// The level the kernels use: the detected one, capped by the environment
 /// variable `HOPFIELD_SIMD` (`portable`, `popcnt`, `avx2`, `avx512`) or by
-/// [`set_level`]. Never above what the CPU supports.
+/// [`set_level`]. Never above what the CPU supports. After the first call
+/// this is one relaxed atomic load, cheap enough for inner loops.
+#[inline(always)]
 pub fn level() -> Level {
     match ACTIVE.load(Ordering::Relaxed) {
-        0 => {
-            let best = detected();
-            let chosen = std::env::var("HOPFIELD_SIMD")
-                .ok()
-                .and_then(|v| Level::from_name(&v))
-                .map_or(best, |cap| cap.min(best));
-            ACTIVE.store(chosen as u8, Ordering::Relaxed);
-            chosen
-        }
+        0 => init_level(),
         v => Level::from_u8(v),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn init_level() -> Level {
+    let best = detected();
+    let chosen = std::env::var("HOPFIELD_SIMD")
+        .ok()
+        .and_then(|v| Level::from_name(&v))
+        .map_or(best, |cap| cap.min(best));
+    ACTIVE.store(chosen as u8, Ordering::Relaxed);
+    chosen
 }
 
 /// Caps the level at `cap` (never above the detected one) and returns the

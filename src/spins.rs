@@ -89,7 +89,12 @@ impl SpinMatrix {
         if n == 0 {
             return Err(Error::Value("n must be at least 1".into()));
         }
-        Ok(SpinMatrix { n, words: words_for(n), rows: 0, data: Vec::new() })
+        Ok(SpinMatrix {
+            n,
+            words: words_for(n),
+            rows: 0,
+            data: Vec::new(),
+        })
     }
 
     /// `rows` rows of all −1.
@@ -98,9 +103,9 @@ impl SpinMatrix {
     /// `Value` when `n` is zero, `Memory` when the size overflows.
     pub fn minus_ones(rows: usize, n: usize) -> Result<Self> {
         let mut m = SpinMatrix::new(n)?;
-        let count = rows
-            .checked_mul(m.words)
-            .ok_or_else(|| Error::Memory(format!("{rows} rows of {n} neurons cannot be allocated")))?;
+        let count = rows.checked_mul(m.words).ok_or_else(|| {
+            Error::Memory(format!("{rows} rows of {n} neurons cannot be allocated"))
+        })?;
         checked_bytes("the packed states", count, 8)?;
         m.data = vec![0; count];
         m.rows = rows;
@@ -115,13 +120,22 @@ impl SpinMatrix {
     pub fn from_spins(values: &[i8], rows: usize, n: usize) -> Result<Self> {
         let mut m = SpinMatrix::minus_ones(rows, n)?;
         if values.len() != rows * n {
-            return Err(Error::Shape(format!("expected {rows} × {n} values, got {}", values.len())));
+            return Err(Error::Shape(format!(
+                "expected {rows} × {n} values, got {}",
+                values.len()
+            )));
         }
         for r in 0..rows {
             let words = m.words;
-            pack_row(&values[r * n..(r + 1) * n], &mut m.data[r * words..(r + 1) * words]).map_err(
-                |(i, v)| Error::Value(format!("spins must be -1 or +1; found {v} at index ({r}, {i})")),
-            )?;
+            pack_row(
+                &values[r * n..(r + 1) * n],
+                &mut m.data[r * words..(r + 1) * words],
+            )
+            .map_err(|(i, v)| {
+                Error::Value(format!(
+                    "spins must be -1 or +1; found {v} at index ({r}, {i})"
+                ))
+            })?;
         }
         Ok(m)
     }
@@ -203,7 +217,11 @@ impl SpinMatrix {
         if cfg!(debug_assertions) && self.n % 64 != 0 {
             let mask = !0u64 << (self.n % 64);
             for r in 0..self.rows {
-                debug_assert_eq!(self.row(r)[self.words - 1] & mask, 0, "tail bits of row {r} are set");
+                debug_assert_eq!(
+                    self.row(r)[self.words - 1] & mask,
+                    0,
+                    "tail bits of row {r} are set"
+                );
             }
         }
     }
@@ -284,9 +302,15 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let err = SpinMatrix::from_spins(&[1, -1, 0, 1], 2, 2).unwrap_err();
-        assert_eq!(err, Error::Value("spins must be -1 or +1; found 0 at index (1, 0)".into()));
+        assert_eq!(
+            err,
+            Error::Value("spins must be -1 or +1; found 0 at index (1, 0)".into())
+        );
         assert!(SpinMatrix::new(0).is_err());
-        assert!(matches!(SpinMatrix::from_spins(&[1, 1, 1], 2, 2), Err(Error::Shape(_))));
+        assert!(matches!(
+            SpinMatrix::from_spins(&[1, 1, 1], 2, 2),
+            Err(Error::Shape(_))
+        ));
     }
 
     #[test]

@@ -8,9 +8,13 @@
 
 pub mod hebbian;
 
-pub use hebbian::{Hebbian, HebbianKernel};
+pub use hebbian::{Hebbian, HebbianKernel, Kernel};
 
 /// A binary energy model `E(s)` over states of `n()` neurons.
+///
+/// The drivers are compiled once per instruction-set level (see
+/// [`multiversion!`](crate::multiversion)); mark `gap` and `flip`
+/// `#[inline(always)]` so that they are compiled into each version.
 ///
 /// Implementations keep whatever per-query data makes a single-neuron step
 /// cheap in `Cache` (overlaps for pattern-factored models, fields for weight
@@ -31,18 +35,27 @@ pub trait EnergyModel: Sync {
     /// it exactly before converting, so the sign is exact.
     fn gap(&self, cache: &Self::Cache, state: &[u64], i: usize) -> f64;
 
+    /// A number with exactly the sign of [`gap`](EnergyModel::gap) (zero on
+    /// ties), for deterministic decisions. Defaults to the gap itself;
+    /// models override it when the sign is cheaper than the value.
+    #[inline(always)]
+    fn drive(&self, cache: &Self::Cache, state: &[u64], i: usize) -> f64 {
+        self.gap(cache, state, i)
+    }
+
     /// Flips neuron `i` of `state` and brings `cache` up to date.
     fn flip(&self, cache: &mut Self::Cache, state: &mut [u64], i: usize);
 
     /// The energy of `state`.
     fn energy(&self, cache: &Self::Cache, state: &[u64]) -> f64;
 
-    /// All gaps of `state` at once, for a synchronous step. Models may keep
-    /// fields in the cache and update them incrementally from the flips made
-    /// since the previous call.
-    fn gaps(&self, cache: &mut Self::Cache, state: &[u64], out: &mut [f64]) {
+    /// All drives of `state` at once, for a synchronous step. Models may
+    /// keep fields in the cache and update them incrementally from the flips
+    /// made since the previous call.
+    #[inline(always)]
+    fn drives(&self, cache: &mut Self::Cache, state: &[u64], out: &mut [f64]) {
         for (i, g) in out.iter_mut().enumerate() {
-            *g = self.gap(cache, state, i);
+            *g = self.drive(cache, state, i);
         }
     }
 }

@@ -1,0 +1,247 @@
+//! `_core.Hebbian`: the Hebbian memory behind `hopfield.HopfieldNetwork`.
+
+use std::sync::{Arc, RwLock};
+
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::convert::{descend_interruptible, matrix, pack, unpack, vector};
+use crate::batch;
+use crate::dynamics::{self, Order, Schedule, Update};
+use crate::model::Hebbian;
+
+/// A Hebbian memory of bit-packed patterns.
+///
+/// `store` replaces the shared memory copy-on-write, so a retrieval running
+/// in another thread keeps the patterns it started with: no torn state.
+#[pyclass(frozen, name = "Hebbian", module = "hopfield._core")]
+pub struct PyHebbian {
+    memory: RwLock<Arc<Hebbian>>,
+}
+
+impl PyHebbian {
+    fn snapshot(&self) -> Arc<Hebbian> {
+        self.memory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+fn parse_update(update: &str) -> PyResult<Update> {
+    match update {
+        "async" => Ok(Update::Async),
+        "sync" => Ok(Update::Sync),
+        other => Err(PyValueError::new_err(format!(
+            "update must be 'async' or 'sync', got {other:?}"
+        ))),
+    }
+}
+
+fn parse_order(order: &str) -> PyResult<Order> {
+    match order {
+        "random" => Ok(Order::Random),
+        "sequential" => Ok(Order::Sequential),
+        other => Err(PyValueError::new_err(format!(
+            "order must be 'random' or 'sequential', got {other:?}"
+        ))),
+    }
+}
+
+#[pymethods]
+impl PyHebbian {
+    #[new]
+    fn new(n: usize, threshold: PyReadonlyArray1<'_, f64>) -> PyResult<Self> {
+        let threshold = threshold.as_array().to_vec();
+        Ok(PyHebbian {
+            memory: RwLock::new(Arc::new(Hebbian::new(n, threshold)?)),
+        })
+    }
+
+    /// Number of neurons.
+    #[getter]
+    fn n(&self) -> usize {
+        self.snapshot().n()
+    }
+
+    /// Number of stored patterns.
+    #[getter]
+    fn num_patterns(&self) -> usize {
+        self.snapshot().patterns().rows()
+    }
+
+    /// Bytes held by the memory.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.snapshot().nbytes()
+    }
+
+    /// Appends patterns, an int8 (P, N) array of ±1.
+    fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+        let n = self.snapshot().n();
+        let packed = pack(&patterns, "patterns", n)?;
+        let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
+        // Copy-on-write: a retrieval holding the old Arc keeps its patterns.
+        Arc::make_mut(&mut guard).store(&packed)?;
+        Ok(())
+    }
+
+    /// The stored patterns, int8 (P, N).
+    fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
+        unpack(py, self.snapshot().patterns())
+    }
+
+    /// The thresholds θ, float64 (N,).
+    fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        vector(py, self.snapshot().threshold().to_vec())
+    }
+
+    /// The weight matrix W, float64 (N, N), zero diagonal.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let memory = self.snapshot();
+        let n = memory.n();
+        let w = py.detach(|| memory.weights())?;
+        matrix(py, w, n, n)
+    }
+
+    /// Energies of int8 (B, N) states, float64 (B,).
+    fn energy<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let memory = self.snapshot();
+        let states = pack(&states, "states", memory.n())?;
+        let out = py.detach(|| -> crate::Result<Vec<f64>> {
+            Ok(crate::with_kernel!(memory.kernel()?, |k| batch::energies(
+                &k, &states
+            )))
+        })?;
+        Ok(vector(py, out))
+    }
+
+    /// Local fields of int8 (B, N) states, float64 (B, N).
+    fn fields<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let memory = self.snapshot();
+        let n = memory.n();
+        let states = pack(&states, "states", n)?;
+        let out = py.detach(|| -> crate::Result<Vec<f64>> {
+            Ok(crate::with_kernel!(memory.kernel()?, |k| batch::map_rows(
+                &states,
+                n,
+                |row, out| k.fields(row, out)
+            )))
+        })?;
+        matrix(py, out, states.rows(), n)
+    }
+
+    /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
+    fn overlaps<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let memory = self.snapshot();
+        let states = pack(&states, "states", memory.n())?;
+        let out = py.detach(|| batch::overlap_matrix(&states, memory.patterns()));
+        matrix(py, out, states.rows(), memory.patterns().rows())
+    }
+
+    /// Runs the dynamics from int8 (B, N) queries; returns a dict of arrays.
+    #[pyo3(signature = (queries, *, update, order, max_sweeps, seed, threads, track_energy))]
+    #[allow(clippy::too_many_arguments)]
+    fn retrieve<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'_, i8>,
+        update: &str,
+        order: &str,
+        max_sweeps: u32,
+        seed: u64,
+        threads: Option<usize>,
+        track_energy: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let schedule = Schedule {
+            update: parse_update(update)?,
+            order: parse_order(order)?,
+            max_sweeps,
+            seed,
+            track_energy,
+        };
+        if max_sweeps == 0 {
+            return Err(PyValueError::new_err("max_sweeps must be at least 1"));
+        }
+        if threads == Some(0) {
+            return Err(PyValueError::new_err(
+                "threads must be at least 1 (or None for all cores)",
+            ));
+        }
+        let memory = self.snapshot();
+        let mut states = pack(&queries, "queries", memory.n())?;
+        let kernel = py.detach(|| memory.kernel())?;
+        let outcomes = crate::with_kernel!(kernel, |k| descend_interruptible(
+            py,
+            &k,
+            &mut states,
+            &schedule,
+            threads
+        ))?;
+        let result = batch::BatchOutcome { states, outcomes };
+        let dict = PyDict::new(py);
+        dict.set_item("states", unpack(py, &result.states)?)?;
+        let o = &result.outcomes;
+        dict.set_item(
+            "converged",
+            vector(py, o.iter().map(|x| x.converged).collect()),
+        )?;
+        dict.set_item("cycled", vector(py, o.iter().map(|x| x.cycled).collect()))?;
+        dict.set_item(
+            "sweeps",
+            vector(py, o.iter().map(|x| x.sweeps as i64).collect()),
+        )?;
+        dict.set_item("energy", vector(py, o.iter().map(|x| x.energy).collect()))?;
+        if track_energy {
+            let (width, trace) = result.trace_matrix();
+            dict.set_item("energy_trace", matrix(py, trace, o.len(), width)?)?;
+        }
+        Ok(dict)
+    }
+}
+
+/// The neuron orders that `order="random"` uses: int64 (count, sweeps, n),
+/// entry `[q, t]` the order of sweep t+1 of query `first + q` under `seed`.
+#[pyfunction]
+#[pyo3(signature = (n, sweeps, seed, count = 1, first = 0))]
+pub fn sweep_orders<'py>(
+    py: Python<'py>,
+    n: usize,
+    sweeps: usize,
+    seed: u64,
+    count: usize,
+    first: u64,
+) -> PyResult<Bound<'py, numpy::PyArray3<i64>>> {
+    let total = n
+        .checked_mul(sweeps)
+        .and_then(|x| x.checked_mul(count))
+        .filter(|&x| x <= (isize::MAX as usize) / 8)
+        .ok_or_else(|| {
+            pyo3::exceptions::PyMemoryError::new_err("the requested orders cannot be allocated")
+        })?;
+    let mut out = Vec::with_capacity(total);
+    for q in 0..count as u64 {
+        out.extend(
+            dynamics::sweep_orders(n, sweeps, seed, first + q)
+                .into_iter()
+                .map(|i| i as i64),
+        );
+    }
+    let array = numpy::ndarray::Array3::from_shape_vec((count, sweeps, n), out)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(numpy::IntoPyArray::into_pyarray(array, py))
+}

@@ -1,0 +1,78 @@
+//! The PyO3 layer: converts and validates arguments, releases the GIL around
+//! the work, maps core errors to Python exceptions. No maths lives here.
+
+mod convert;
+mod hebbian;
+
+use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::error::Error;
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        match err {
+            Error::Shape(msg) | Error::Value(msg) => PyValueError::new_err(msg),
+            Error::Memory(msg) => PyMemoryError::new_err(msg),
+        }
+    }
+}
+
+/// The name of the instruction set the kernels use now.
+#[pyfunction]
+fn simd_level() -> &'static str {
+    crate::simd::level().name()
+}
+
+/// The best instruction set this CPU supports.
+#[pyfunction]
+fn detected_simd() -> &'static str {
+    crate::simd::detected().name()
+}
+
+/// Caps the instruction set the kernels use (never above the detected one);
+/// returns the level now in force.
+#[pyfunction]
+fn set_simd_level(name: &str) -> PyResult<&'static str> {
+    use crate::simd::Level;
+    let cap = match name {
+        "portable" => Level::Portable,
+        "popcnt" => Level::Popcnt,
+        "avx2" => Level::Avx2,
+        "avx512" => Level::Avx512,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "level must be 'portable', 'popcnt', 'avx2' or 'avx512', got {other:?}"
+            )))
+        }
+    };
+    Ok(crate::simd::set_level(cap).name())
+}
+
+/// Overlaps `ξ^μ·s / N` of int8 (B, N) states with int8 (P, N) patterns,
+/// float64 (B, P), by XOR + popcount on packed rows.
+#[pyfunction]
+fn overlaps<'py>(
+    py: Python<'py>,
+    states: numpy::PyReadonlyArray2<'_, i8>,
+    patterns: numpy::PyReadonlyArray2<'_, i8>,
+) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+    let n = patterns.as_array().dim().1;
+    let patterns = convert::pack(&patterns, "patterns", n)?;
+    let states = convert::pack(&states, "states", n)?;
+    let p = patterns.rows();
+    let out = py.detach(|| crate::batch::overlap_matrix(&states, &patterns));
+    convert::matrix(py, out, states.rows(), p)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<hebbian::PyHebbian>()?;
+    m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(overlaps, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(detected_simd, m)?)?;
+    m.add_function(wrap_pyfunction!(set_simd_level, m)?)?;
+    Ok(())
+}
