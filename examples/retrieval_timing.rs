@@ -21,6 +21,8 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    // A fourth argument runs one mode only, on one thread, once: 1 = async, 2 = sync.
+    let only = args.get(3).copied();
     let (n, p, b) = (
         *args.first().unwrap_or(&1024),
         *args.get(1).unwrap_or(&102),
@@ -54,6 +56,14 @@ fn main() {
         hopfield::simd::level().name(),
         t.elapsed()
     );
+    if let Some(mode) = only {
+        let update = if mode == 1 { Update::Async } else { Update::Sync };
+        let schedule = Schedule { update, order: Order::Random, max_sweeps: 100, seed: 3, track_energy: false };
+        let t = Instant::now();
+        batch::with_threads(Some(1), || batch::retrieve(&kernel, &queries, 0, &schedule)).unwrap().unwrap();
+        println!("{update:?}: {:.2} µs/query", t.elapsed().as_secs_f64() / b as f64 * 1e6);
+        return;
+    }
     // Pure sweep cost: stored patterns with a sequential order (few flips).
     let fixed = SpinMatrix::from_spins(&xs, p, n).unwrap();
     for order in [Order::Sequential, Order::Random] {

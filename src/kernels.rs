@@ -13,7 +13,7 @@ pub fn dot_i16(a: &[i16], b: &[i16]) -> i32 {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::simd::{level, Level};
-        if a.len() % 32 == 0 && a.len() == b.len() {
+        if a.len().is_multiple_of(32) && a.len() == b.len() {
             match level() {
                 // SAFETY: level() never exceeds the detected instruction set,
                 // and the lengths are equal multiples of 32.

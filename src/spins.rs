@@ -214,7 +214,7 @@ impl SpinMatrix {
 
     /// Checks the padding invariant (tail bits zero) in debug builds.
     pub fn debug_check_tail(&self) {
-        if cfg!(debug_assertions) && self.n % 64 != 0 {
+        if cfg!(debug_assertions) && !self.n.is_multiple_of(64) {
             let mask = !0u64 << (self.n % 64);
             for r in 0..self.rows {
                 debug_assert_eq!(
