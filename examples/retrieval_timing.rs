@@ -57,11 +57,26 @@ fn main() {
         t.elapsed()
     );
     if let Some(mode) = only {
-        let update = if mode == 1 { Update::Async } else { Update::Sync };
-        let schedule = Schedule { update, order: Order::Random, max_sweeps: 100, seed: 3, track_energy: false };
+        let update = if mode == 1 {
+            Update::Async
+        } else {
+            Update::Sync
+        };
+        let schedule = Schedule {
+            update,
+            order: Order::Random,
+            max_sweeps: 100,
+            seed: 3,
+            track_energy: false,
+        };
         let t = Instant::now();
-        batch::with_threads(Some(1), || batch::retrieve(&kernel, &queries, 0, &schedule)).unwrap().unwrap();
-        println!("{update:?}: {:.2} µs/query", t.elapsed().as_secs_f64() / b as f64 * 1e6);
+        batch::with_threads(Some(1), || batch::retrieve(&kernel, &queries, 0, &schedule))
+            .unwrap()
+            .unwrap();
+        println!(
+            "{update:?}: {:.2} µs/query",
+            t.elapsed().as_secs_f64() / b as f64 * 1e6
+        );
         return;
     }
     // Pure sweep cost: stored patterns with a sequential order (few flips).

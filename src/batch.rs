@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::dynamics::{descend, Outcome, Schedule};
+use crate::dynamics::{descend, descend_sync_block, Outcome, Schedule, Update, SYNC_BLOCK};
 use crate::error::{Error, Result};
 use crate::model::EnergyModel;
 use crate::spins::SpinMatrix;
@@ -76,10 +76,18 @@ pub fn descend_rows<M: EnergyModel>(
     first_index: u64,
     schedule: &Schedule,
 ) -> Vec<Outcome> {
-    rows.par_chunks_exact_mut(words)
-        .enumerate()
-        .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
-        .collect()
+    match schedule.update {
+        Update::Async => rows
+            .par_chunks_exact_mut(words)
+            .enumerate()
+            .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
+            .collect(),
+        // Sync needs no random stream; blocks of rows share pattern data.
+        Update::Sync => rows
+            .par_chunks_mut(words * SYNC_BLOCK)
+            .flat_map_iter(|block| descend_sync_block(model, block, words, schedule))
+            .collect(),
+    }
 }
 
 /// Applies `f` to every row of `states` in parallel, each writing its own

@@ -77,6 +77,25 @@ fn decide(gap: f64, spin: i32) -> bool {
     (gap > 0.0 && spin < 0) || (gap < 0.0 && spin > 0)
 }
 
+/// The neurons a synchronous step flips: those whose drive disagrees with
+/// their state (ties keep it). Decided 64 neurons at a time as bit masks.
+#[inline(always)]
+fn collect_flips(drives: &[f64], state: &[u64], flips: &mut Vec<usize>) {
+    flips.clear();
+    for (w, (chunk, &word)) in drives.chunks(64).zip(state).enumerate() {
+        let (mut plus, mut minus) = (0u64, 0u64);
+        for (b, &d) in chunk.iter().enumerate() {
+            plus |= ((d > 0.0) as u64) << b;
+            minus |= ((d < 0.0) as u64) << b;
+        }
+        let mut flip = (plus & !word) | (minus & word);
+        while flip != 0 {
+            flips.push(w * 64 + flip.trailing_zeros() as usize);
+            flip &= flip - 1;
+        }
+    }
+}
+
 #[inline(always)]
 fn descend_body<M: EnergyModel>(
     model: &M,
@@ -86,7 +105,13 @@ fn descend_body<M: EnergyModel>(
 ) -> Outcome {
     match schedule.update {
         Update::Async => run_async(model, state, query, schedule),
-        Update::Sync => run_sync(model, state, schedule),
+        Update::Sync => {
+            let words = state.len();
+            let mut outcomes = sync_block_body(model, state, words, schedule);
+            outcomes
+                .pop()
+                .unwrap_or_else(|| unreachable!("one row in, one outcome out"))
+        }
     }
 }
 
@@ -148,51 +173,118 @@ fn run_async<M: EnergyModel>(
     }
 }
 
+/// Queries a synchronous block advances in lockstep, so that models can
+/// share the pattern data of one neuron across the block's field sums.
+pub const SYNC_BLOCK: usize = 8;
+
+/// One query of a synchronous block.
+struct SyncRun<C> {
+    cache: C,
+    drives: Vec<f64>,
+    flips: Vec<usize>,
+    /// `s_{t−1}` and `s_{t−2}`, to recognise a 2-cycle.
+    before: Vec<u64>,
+    older: Vec<u64>,
+    sweeps: u32,
+    converged: bool,
+    cycled: bool,
+    done: bool,
+    trace: Vec<f64>,
+}
+
 #[inline(always)]
-fn run_sync<M: EnergyModel>(model: &M, state: &mut [u64], schedule: &Schedule) -> Outcome {
+fn sync_block_body<M: EnergyModel>(
+    model: &M,
+    rows: &mut [u64],
+    words: usize,
+    schedule: &Schedule,
+) -> Vec<Outcome> {
     let n = model.n();
-    let mut cache = model.cache(state);
-    let mut trace = Vec::new();
-    if schedule.track_energy {
-        trace.push(model.energy(&cache, state));
-    }
-    let mut gaps = vec![0.0; n];
-    let mut flips: Vec<usize> = Vec::new();
-    // s_{t−2}, to recognise a 2-cycle.
-    let mut older = state.to_vec();
-    let mut before = state.to_vec();
-    let (mut sweeps, mut converged, mut cycled) = (0, false, false);
-    while sweeps < schedule.max_sweeps {
-        sweeps += 1;
-        model.drives(&mut cache, state, &mut gaps);
-        flips.clear();
-        flips.extend((0..n).filter(|&i| decide(gaps[i], spins::spin(state, i))));
-        if flips.is_empty() {
-            converged = true;
-            if schedule.track_energy {
-                trace.push(model.energy(&cache, state));
+    let mut runs: Vec<SyncRun<M::Cache>> = rows
+        .chunks_exact(words)
+        .map(|state| {
+            let cache = model.cache(state);
+            let trace = if schedule.track_energy {
+                vec![model.energy(&cache, state)]
+            } else {
+                Vec::new()
+            };
+            SyncRun {
+                cache,
+                drives: vec![0.0; n],
+                flips: Vec::new(),
+                before: state.to_vec(),
+                older: state.to_vec(),
+                sweeps: 0,
+                converged: false,
+                cycled: false,
+                done: false,
+                trace,
             }
+        })
+        .collect();
+    loop {
+        // Drives of every query still running, from its current state.
+        let mut caches = Vec::with_capacity(runs.len());
+        let mut states = Vec::with_capacity(runs.len());
+        let mut outs = Vec::with_capacity(runs.len());
+        for (run, state) in runs.iter_mut().zip(rows.chunks_exact(words)) {
+            if !run.done && run.sweeps < schedule.max_sweeps {
+                caches.push(&mut run.cache);
+                states.push(state);
+                outs.push(run.drives.as_mut_slice());
+            }
+        }
+        if states.is_empty() {
             break;
         }
-        before.copy_from_slice(state);
-        for &i in &flips {
-            model.flip(&mut cache, state, i);
+        model.drives_many(&mut caches, &states, &mut outs);
+        drop((caches, states, outs));
+        for (run, state) in runs.iter_mut().zip(rows.chunks_exact_mut(words)) {
+            if run.done || run.sweeps >= schedule.max_sweeps {
+                continue;
+            }
+            run.sweeps += 1;
+            collect_flips(&run.drives, state, &mut run.flips);
+            if run.flips.is_empty() {
+                run.converged = true;
+                run.done = true;
+                if schedule.track_energy {
+                    run.trace.push(model.energy(&run.cache, state));
+                }
+                continue;
+            }
+            run.before.copy_from_slice(state);
+            for &i in &run.flips {
+                model.flip(&mut run.cache, state, i);
+            }
+            if schedule.track_energy {
+                run.trace.push(model.energy(&run.cache, state));
+            }
+            if run.sweeps >= 2 && *state == *run.older {
+                run.cycled = true;
+                run.done = true;
+                continue;
+            }
+            std::mem::swap(&mut run.older, &mut run.before);
         }
-        if schedule.track_energy {
-            trace.push(model.energy(&cache, state));
-        }
-        if sweeps >= 2 && state == older.as_slice() {
-            cycled = true;
-            break;
-        }
-        std::mem::swap(&mut older, &mut before);
     }
-    let energy = model.energy(&cache, state);
-    Outcome {
-        converged,
-        cycled,
-        sweeps,
-        energy,
-        trace,
-    }
+    runs.into_iter()
+        .zip(rows.chunks_exact(words))
+        .map(|(run, state)| Outcome {
+            converged: run.converged,
+            cycled: run.cycled,
+            sweeps: run.sweeps,
+            energy: model.energy(&run.cache, state),
+            trace: run.trace,
+        })
+        .collect()
+}
+
+multiversion! {
+    /// Runs synchronous dynamics in place for consecutive packed rows
+    /// (`words` words each, at most [`SYNC_BLOCK`] of them) in lockstep.
+    /// Each row's result is what it would be alone.
+    pub fn descend_sync_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, schedule: &Schedule) -> Vec<Outcome>
+    => sync_block_body
 }

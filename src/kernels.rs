@@ -36,6 +36,27 @@ pub fn dot_i16_portable(a: &[i16], b: &[i16]) -> i32 {
         .fold(0i32, i32::wrapping_add)
 }
 
+/// Four dot products `Σ a_q[k]·b[k]` sharing `b` (each `a_q` as long as
+/// `b`), in wrapping 32-bit arithmetic: `b` is loaded once for all four.
+#[inline(always)]
+pub fn dot4_i16(a: [&[i16]; 4], b: &[i16]) -> [i32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::simd::{level, Level};
+        if b.len().is_multiple_of(32) && a.iter().all(|x| x.len() == b.len()) {
+            match level() {
+                // SAFETY: level() never exceeds the detected instruction set,
+                // and the lengths are equal multiples of 32.
+                Level::Avx512 => return unsafe { x86::dot4_i16_avx512(a, b) },
+                // SAFETY: as above.
+                Level::Avx2 => return unsafe { x86::dot4_i16_avx2(a, b) },
+                _ => {}
+            }
+        }
+    }
+    a.map(|x| dot_i16_portable(x, b))
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
@@ -75,6 +96,56 @@ mod x86 {
             acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(x, y));
         }
         _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1))
+    }
+
+    /// # Safety
+    /// Needs AVX-512 BW; every `a[q].len() == b.len()`, a multiple of 32.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub unsafe fn dot4_i16_avx512(a: [&[i16]; 4], b: &[i16]) -> [i32; 4] {
+        let mut acc = [_mm512_setzero_si512(); 4];
+        let pb = b.as_ptr();
+        for k in (0..b.len()).step_by(32) {
+            // SAFETY: k + 32 <= b.len() == a[q].len().
+            let y = unsafe { _mm512_loadu_si512(pb.add(k) as *const _) };
+            for q in 0..4 {
+                // SAFETY: as above.
+                let x = unsafe { _mm512_loadu_si512(a[q].as_ptr().add(k) as *const _) };
+                acc[q] = _mm512_add_epi32(acc[q], _mm512_madd_epi16(x, y));
+            }
+        }
+        acc.map(|v| _mm512_reduce_add_epi32(v))
+    }
+
+    /// # Safety
+    /// Needs AVX2; every `a[q].len() == b.len()`, a multiple of 16.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn dot4_i16_avx2(a: [&[i16]; 4], b: &[i16]) -> [i32; 4] {
+        let mut acc = [_mm256_setzero_si256(); 4];
+        let pb = b.as_ptr();
+        for k in (0..b.len()).step_by(16) {
+            // SAFETY: k + 16 <= b.len() == a[q].len().
+            let y = unsafe { _mm256_loadu_si256(pb.add(k) as *const _) };
+            for q in 0..4 {
+                // SAFETY: as above.
+                let x = unsafe { _mm256_loadu_si256(a[q].as_ptr().add(k) as *const _) };
+                acc[q] = _mm256_add_epi32(acc[q], _mm256_madd_epi16(x, y));
+            }
+        }
+        acc.map(|v| hsum_avx2(v))
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn hsum_avx2(acc: __m256i) -> i32 {
+        let sum = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        );
+        let sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0b01_00_11_10));
+        let sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0b10_11_00_01));
+        _mm_cvtsi128_si32(sum)
     }
 
     /// # Safety
@@ -144,6 +215,20 @@ mod tests {
             for cap in [Level::Portable, Level::Popcnt, Level::Avx2, Level::Avx512] {
                 let used = simd::set_level(cap);
                 assert_eq!(dot_i16(&a, &b), expect, "len {len} at {used:?}");
+                let others = [
+                    values(1, len, 300),
+                    values(2, len, 9),
+                    a.clone(),
+                    values(3, len, 32_767),
+                ];
+                let four = dot4_i16([&others[0], &others[1], &others[2], &others[3]], &b);
+                for q in 0..4 {
+                    assert_eq!(
+                        four[q],
+                        dot_i16_portable(&others[q], &b),
+                        "dot4 {q}, len {len} at {used:?}"
+                    );
+                }
             }
         }
         simd::set_level(Level::Avx512);

@@ -17,7 +17,7 @@ pub enum Level {
     Popcnt = 2,
     /// AVX2 with `popcnt`, BMI and FMA.
     Avx2 = 3,
-    /// AVX-512 F/BW/VL with `VPOPCNTDQ` (vector popcount).
+    /// AVX-512 F/BW/VL/DQ with `VPOPCNTDQ` (vector popcount).
     Avx512 = 4,
 }
 
@@ -60,6 +60,7 @@ pub fn detected() -> Level {
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq")
             && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
             && std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
@@ -131,7 +132,7 @@ macro_rules! multiversion {
         $vis fn $name $(<$($g: $bound),*>)? ($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vpopcntdq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
                 unsafe fn avx512 $(<$($g: $bound),*>)? ($($arg: $ty),*) -> $ret { $body($($arg),*) }
                 #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
                 unsafe fn avx2 $(<$($g: $bound),*>)? ($($arg: $ty),*) -> $ret { $body($($arg),*) }

@@ -118,7 +118,7 @@ impl Hebbian {
             row.iter_mut().for_each(|x| *x = 0);
             kernel.add_weight_row(&mut row, j, 1);
             for (x, &r) in wj.iter_mut().zip(&row) {
-                *x = r as f64 / n as f64;
+                *x = (r / 2) as f64 / n as f64;
             }
         }
         Ok(w)
@@ -143,6 +143,11 @@ pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
             .map(|(&x, &y)| x.to_i32().wrapping_mul(y.to_i32()))
             .fold(0i32, i32::wrapping_add)
     }
+    /// Four [`dot`](Lane::dot)s sharing `b`.
+    #[inline(always)]
+    fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
+        a.map(|x| Self::dot(x, b))
+    }
 }
 
 impl Lane for i16 {
@@ -158,6 +163,10 @@ impl Lane for i16 {
     #[inline(always)]
     fn dot(a: &[Self], b: &[Self]) -> i32 {
         crate::kernels::dot_i16(a, b)
+    }
+    #[inline(always)]
+    fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
+        crate::kernels::dot4_i16(a, b)
     }
 }
 
@@ -341,21 +350,31 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
         }
     }
 
-    /// Adds `scale · N·W_{:,j}` (zero diagonal) to `row`.
+    /// Adds `sign · 2·N·W_{:,j}` (zero diagonal) to `row`, `sign` = ±1:
+    /// the change of every integer field when neuron j flips to `sign`.
     #[inline(always)]
-    fn add_weight_row(&self, row: &mut [i64], j: usize, scale: i64) {
+    fn add_weight_row(&self, row: &mut [i64], j: usize, sign: i32) {
         let n = self.n;
-        let p = self.p as i64;
+        // 2·N·W_ij = 2·(P − 2·hamming(plane_i, plane_j)), hamming over all planes.
+        let mut hamming = vec![0u32; n];
         for w in 0..self.planes_per_neuron {
             let plane = &self.planes[w * n..(w + 1) * n];
             let pj = plane[j];
-            let first = w == 0;
-            for (r, &pi) in row.iter_mut().zip(plane) {
-                let d = 2 * (pi ^ pj).count_ones() as i64;
-                *r += scale * (if first { p - d } else { -d });
+            for (h, &pi) in hamming.iter_mut().zip(plane) {
+                *h += (pi ^ pj).count_ones();
             }
         }
-        row[j] -= scale * p;
+        let two_p = 2 * self.p as i64;
+        if sign > 0 {
+            for (r, &h) in row.iter_mut().zip(&hamming) {
+                *r += two_p - 4 * h as i64;
+            }
+        } else {
+            for (r, &h) in row.iter_mut().zip(&hamming) {
+                *r -= two_p - 4 * h as i64;
+            }
+        }
+        row[j] -= sign as i64 * two_p;
     }
 
     /// The fields `h` (length N) of a state.
@@ -446,23 +465,66 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
 
     #[inline(always)]
     fn drives(&self, cache: &mut HebbianCache<L>, state: &[u64], out: &mut [f64]) {
-        if cache.fields_valid {
-            let pending = std::mem::take(&mut cache.pending);
-            for &(j, new) in &pending {
-                self.add_weight_row(&mut cache.fields, j as usize, 2 * new as i64);
+        self.drives_many(&mut [cache], &[state], &mut [out]);
+    }
+
+    /// Queries whose fields must be recomputed are done four at a time, so
+    /// each neuron's pattern column is loaded once for four dot products.
+    #[inline(always)]
+    fn drives_many(
+        &self,
+        caches: &mut [&mut HebbianCache<L>],
+        states: &[&[u64]],
+        outs: &mut [&mut [f64]],
+    ) {
+        let mut stale: Vec<usize> = Vec::with_capacity(caches.len());
+        for (q, cache) in caches.iter_mut().enumerate() {
+            if cache.fields_valid {
+                let pending = std::mem::take(&mut cache.pending);
+                for &(j, new) in &pending {
+                    self.add_weight_row(&mut cache.fields, j as usize, new);
+                }
+                cache.pending = pending;
+                cache.pending.clear();
+            } else {
+                stale.push(q);
             }
-            cache.pending = pending;
-            cache.pending.clear();
-        } else {
-            cache.fields.resize(self.n, 0);
-            for i in 0..self.n {
-                cache.fields[i] = self.integer_field(cache, state, i);
-            }
-            cache.fields_valid = true;
-            cache.pending.clear();
         }
-        for (i, g) in out.iter_mut().enumerate() {
-            *g = self.drive_from_integer(cache.fields[i], i);
+        for group in stale.chunks(4) {
+            // Pad a short group by repeating its first query.
+            let pick = |k: usize| group[k.min(group.len() - 1)];
+            let mut fields: Vec<Vec<i64>> = group
+                .iter()
+                .map(|&q| std::mem::take(&mut caches[q].fields))
+                .collect();
+            for f in fields.iter_mut() {
+                f.resize(self.n, 0);
+            }
+            {
+                let ms = [0, 1, 2, 3].map(|k| caches[pick(k)].m.as_slice());
+                let single = self.single_chunk;
+                for i in 0..self.n {
+                    let column = self.column(i);
+                    let dots: [i64; 4] = if single {
+                        L::dot4(ms, column).map(|d| d as i64)
+                    } else {
+                        ms.map(|m| self.projected(m, i))
+                    };
+                    for (k, &q) in group.iter().enumerate() {
+                        fields[k][i] = dots[k] - self.p as i64 * spins::spin(states[q], i) as i64;
+                    }
+                }
+            }
+            for (f, &q) in fields.into_iter().zip(group) {
+                caches[q].fields = f;
+                caches[q].fields_valid = true;
+                caches[q].pending.clear();
+            }
+        }
+        for ((cache, out), _) in caches.iter().zip(outs.iter_mut()).zip(states) {
+            for (i, g) in out.iter_mut().enumerate() {
+                *g = self.drive_from_integer(cache.fields[i], i);
+            }
         }
     }
 }

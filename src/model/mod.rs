@@ -58,4 +58,19 @@ pub trait EnergyModel: Sync {
             *g = self.drive(cache, state, i);
         }
     }
+
+    /// [`drives`](EnergyModel::drives) for several queries at once (a
+    /// synchronous block). Models override it to share work across the
+    /// block; each output must equal what `drives` gives alone.
+    #[inline(always)]
+    fn drives_many(
+        &self,
+        caches: &mut [&mut Self::Cache],
+        states: &[&[u64]],
+        outs: &mut [&mut [f64]],
+    ) {
+        for ((cache, state), out) in caches.iter_mut().zip(states).zip(outs.iter_mut()) {
+            self.drives(cache, state, out);
+        }
+    }
 }
