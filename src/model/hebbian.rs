@@ -503,6 +503,8 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
             {
                 let ms = [0, 1, 2, 3].map(|k| caches[pick(k)].m.as_slice());
                 let single = self.single_chunk;
+                // i indexes the pattern columns and every query's fields at once.
+                #[allow(clippy::needless_range_loop)]
                 for i in 0..self.n {
                     let column = self.column(i);
                     let dots: [i64; 4] = if single {
