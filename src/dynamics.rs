@@ -288,3 +288,129 @@ multiversion! {
     pub fn descend_sync_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, schedule: &Schedule) -> Vec<Outcome>
     => sync_block_body
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch;
+    use crate::model::{Hebbian, HebbianKernel};
+    use crate::rng;
+    use crate::spins::SpinMatrix;
+
+    fn random_spins(seed: u64, len: usize) -> Vec<i8> {
+        let mut r = rng::stream(seed, 0, Purpose::Noise);
+        (0..len)
+            .map(|_| if rng::below(&mut r, 2) == 1 { 1 } else { -1 })
+            .collect()
+    }
+
+    fn memory(p: usize, n: usize, seed: u64) -> (Hebbian, Vec<i8>) {
+        let xs = random_spins(seed, p * n);
+        let mut h = Hebbian::new(n, vec![0.0; n]).unwrap();
+        h.store(&SpinMatrix::from_spins(&xs, p, n).unwrap())
+            .unwrap();
+        (h, xs)
+    }
+
+    fn schedule(update: Update) -> Schedule {
+        Schedule {
+            update,
+            order: Order::Random,
+            max_sweeps: 50,
+            seed: 7,
+            track_energy: true,
+        }
+    }
+
+    #[test]
+    fn async_energy_never_increases_and_converges() {
+        let (h, _) = memory(30, 200, 1);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let queries = SpinMatrix::from_spins(&random_spins(2, 20 * 200), 20, 200).unwrap();
+        let out = batch::retrieve(&k, &queries, 0, &schedule(Update::Async)).unwrap();
+        for o in &out.outcomes {
+            assert!(o.converged);
+            assert_eq!(o.trace.len(), o.sweeps as usize + 1);
+            for pair in o.trace.windows(2) {
+                assert!(pair[1] <= pair[0], "energy rose: {:?}", o.trace);
+            }
+            assert_eq!(*o.trace.last().unwrap(), o.energy);
+        }
+    }
+
+    #[test]
+    fn stored_patterns_are_fixed_points_at_low_load() {
+        let (h, xs) = memory(10, 400, 3);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let patterns = SpinMatrix::from_spins(&xs, 10, 400).unwrap();
+        for update in [Update::Async, Update::Sync] {
+            let out = batch::retrieve(&k, &patterns, 0, &schedule(update)).unwrap();
+            assert_eq!(out.states, patterns);
+            assert!(out.outcomes.iter().all(|o| o.converged && o.sweeps == 1));
+        }
+    }
+
+    #[test]
+    fn sync_reports_a_two_cycle() {
+        // One pattern (+1, +1): W = [[0, ½], [½, 0]]. From (+1, −1) each neuron
+        // copies the other, so the state alternates (+1, −1) ↔ (−1, +1).
+        let mut h = Hebbian::new(2, vec![0.0; 2]).unwrap();
+        h.store(&SpinMatrix::from_spins(&[1, 1], 1, 2).unwrap())
+            .unwrap();
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let q = SpinMatrix::from_spins(&[1, -1], 1, 2).unwrap();
+        let out = batch::retrieve(&k, &q, 0, &schedule(Update::Sync)).unwrap();
+        let o = &out.outcomes[0];
+        assert!(o.cycled && !o.converged, "{o:?}");
+        assert_eq!(o.sweeps, 2);
+        assert_eq!(out.states, q);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_threads_blocks_or_lane_type() {
+        let (h, xs) = memory(40, 300, 5);
+        let narrow = HebbianKernel::<i16>::new(&h).unwrap();
+        let wide = HebbianKernel::<i32>::new(&h).unwrap();
+        // Queries: patterns with every 7th neuron flipped.
+        let mut qs = Vec::new();
+        for r in 0..19 {
+            let mut row = xs[(r % 40) * 300..(r % 40 + 1) * 300].to_vec();
+            for i in (r % 7..300).step_by(7) {
+                row[i] = -row[i];
+            }
+            qs.extend(row);
+        }
+        let queries = SpinMatrix::from_spins(&qs, 19, 300).unwrap();
+        for update in [Update::Async, Update::Sync] {
+            let s = schedule(update);
+            let one = batch::with_threads(Some(1), || batch::retrieve(&narrow, &queries, 0, &s))
+                .unwrap()
+                .unwrap();
+            let two = batch::with_threads(Some(2), || batch::retrieve(&narrow, &queries, 0, &s))
+                .unwrap()
+                .unwrap();
+            let w = batch::retrieve(&wide, &queries, 0, &s).unwrap();
+            assert_eq!(one.states, two.states);
+            assert_eq!(one.outcomes, two.outcomes);
+            assert_eq!(one.states, w.states);
+            assert_eq!(one.outcomes, w.outcomes);
+            // Each row alone gives what it gave in the batch.
+            for r in [0usize, 8, 18] {
+                let row = SpinMatrix::from_spins(&qs[r * 300..(r + 1) * 300], 1, 300).unwrap();
+                let alone = batch::retrieve(&narrow, &row, r as u64, &s).unwrap();
+                assert_eq!(alone.states.row(0), one.states.row(r));
+                assert_eq!(alone.outcomes[0], one.outcomes[r]);
+            }
+        }
+    }
+
+    #[test]
+    fn sweep_orders_match_what_async_uses() {
+        let orders = sweep_orders(50, 3, 11, 4);
+        assert_eq!(orders.len(), 150);
+        let mut stream = rng::stream(11, 4, Purpose::Order);
+        let mut first = vec![0u32; 50];
+        rng::permutation(&mut stream, &mut first);
+        assert_eq!(&orders[..50], &first[..]);
+    }
+}

@@ -250,7 +250,13 @@ macro_rules! with_kernel {
 }
 
 impl<'a, L: Lane> HebbianKernel<'a, L> {
-    fn new(memory: &'a Hebbian) -> Result<Self> {
+    /// Lays out `memory` for retrieval with lane type `L`
+    /// ([`Hebbian::kernel`] picks the narrowest that fits).
+    ///
+    /// # Errors
+    /// `Value` when `n` exceeds `L::MAX_N`; `Memory` when the layout cannot
+    /// be allocated.
+    pub fn new(memory: &'a Hebbian) -> Result<Self> {
         let n = memory.n();
         if n > L::MAX_N {
             return Err(Error::Value(format!(
