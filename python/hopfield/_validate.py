@@ -64,14 +64,20 @@ def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
 
 def threshold(value: ArrayLike, n: int) -> np.ndarray:
     """A finite scalar or length-``n`` threshold as float64 ``(n,)``."""
+    expected = "threshold must be a real number or an array of n real numbers"
     try:
-        theta = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
-        raise TypeError("threshold must be a real number or an array of n real numbers") from None
+        raise TypeError(expected) from None
+    if raw.dtype.kind not in "biuf":  # None, strings, objects, complex
+        raise TypeError(f"{expected}; got dtype {raw.dtype}")
+    theta = raw.astype(np.float64)
     if theta.ndim == 0:
         theta = np.full(n, float(theta))
     elif theta.shape != (n,):
-        raise ValueError(f"threshold must be a scalar or have shape ({n},), got shape {theta.shape}")
+        raise ValueError(
+            f"threshold must be a scalar or have shape ({n},), got shape {theta.shape}"
+        )
     else:
         theta = np.array(theta, dtype=np.float64, order="C")
     if not np.all(np.isfinite(theta)):
@@ -91,7 +97,9 @@ def spin_batch(x: ArrayLike, n: int, name: str) -> tuple[np.ndarray, bool]:
             raise ValueError(f"{name} must have length n = {n}, got shape {spins.shape}")
         return spins.reshape(1, n), True
     if spins.ndim != 2:
-        raise ValueError(f"{name} must be 1-D (n,) or 2-D (batch, n), got {spins.ndim}-D shape {spins.shape}")
+        raise ValueError(
+            f"{name} must be 1-D (n,) or 2-D (batch, n), got {spins.ndim}-D shape {spins.shape}"
+        )
     if spins.shape[1] != n:
         raise ValueError(f"{name} must have n = {n} columns, got shape {spins.shape}")
     if spins.shape[0] == 0:

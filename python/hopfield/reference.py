@@ -490,7 +490,7 @@ def retrieve_async_batched(
     th = _theta(theta, n)
     th_nz = _nonzero_theta(th)
     ords = _batch_orders(orders, b, max_sweeps, n)
-    dt = np.int32 if n * p < INT32_LIMIT else np.int64
+    dt: type[np.signedinteger] = np.int32 if n * p < INT32_LIMIT else np.int64
     Xt = np.ascontiguousarray(X.T, dtype=dt)  # (N, P)
 
     states = np.array(Q, dtype=np.int8, order="C")
@@ -586,7 +586,7 @@ def retrieve_sync(
     b = Q.shape[0]
     th = _theta(theta, n)
     th_nz = _nonzero_theta(th)
-    ft = np.float32 if p * n < FLOAT32_EXACT_LIMIT else np.float64
+    ft: type[np.floating] = np.float32 if p * n < FLOAT32_EXACT_LIMIT else np.float64
     Xf = X.astype(ft)
     Wi = Xf.T @ Xf  # entries are integers <= P: exact
     np.fill_diagonal(Wi, 0)

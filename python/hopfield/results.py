@@ -71,7 +71,9 @@ class Retrieval:
             pats = pats.reshape(1, -1)
         n = self.states.shape[-1]
         if pats.ndim != 2 or pats.shape[1] != n or pats.shape[0] == 0:
-            raise ValueError(f"patterns must have shape (P, {n}) with P >= 1, got shape {pats.shape}")
+            raise ValueError(
+                f"patterns must have shape (P, {n}) with P >= 1, got shape {pats.shape}"
+            )
         states = self.states.reshape(-1, n)
         m = _core.overlaps(states, pats)
         index = np.argmax(np.abs(m), axis=1)

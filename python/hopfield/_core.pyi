@@ -1,0 +1,87 @@
+"""Type stubs for the Rust extension ``hopfield._core``.
+
+Spin arguments are C- or any-ordered ``int8`` arrays of ±1 (the Python layer
+coerces user input before calling in); the extension converts nothing else
+and refuses other dtypes with ``TypeError``.
+"""
+
+from typing import Any, Final, final
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "Hebbian",
+    "__version__",
+    "detected_simd",
+    "overlaps",
+    "set_simd_level",
+    "simd_level",
+    "sweep_orders",
+]
+
+__version__: Final[str]
+
+@final
+class Hebbian:
+    """A Hebbian memory of bit-packed patterns (``hopfield.HopfieldNetwork``'s engine)."""
+
+    def __new__(cls, n: int, threshold: NDArray[np.float64]) -> Hebbian: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    def store(self, patterns: NDArray[np.int8]) -> None:
+        """Appends patterns, an int8 (P, N) array of ±1."""
+    def patterns(self) -> NDArray[np.int8]:
+        """The stored patterns, int8 (P, N)."""
+    def threshold(self) -> NDArray[np.float64]:
+        """The thresholds θ, float64 (N,)."""
+    def weights(self) -> NDArray[np.float64]:
+        """The weight matrix W, float64 (N, N), zero diagonal."""
+    def energy(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Energies of int8 (B, N) states, float64 (B,)."""
+    def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Local fields of int8 (B, N) states, float64 (B, N)."""
+    def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
+    def retrieve(
+        self,
+        queries: NDArray[np.int8],
+        *,
+        update: str,
+        order: str,
+        max_sweeps: int,
+        seed: int,
+        threads: int | None,
+        track_energy: bool,
+    ) -> dict[str, NDArray[Any]]:
+        """Runs the dynamics from int8 (B, N) queries.
+
+        Returns a dict with ``"states"`` (int8 (B, N)), ``"converged"`` and
+        ``"cycled"`` (bool (B,)), ``"sweeps"`` (int64 (B,)), ``"energy"``
+        (float64 (B,)) and, with ``track_energy``, ``"energy_trace"``
+        (float64 (B, T), NaN-padded).
+        """
+
+def sweep_orders(
+    n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
+) -> NDArray[np.int64]:
+    """The neuron orders of ``order="random"``: int64 (count, sweeps, n)."""
+
+def overlaps(states: NDArray[np.int8], patterns: NDArray[np.int8]) -> NDArray[np.float64]:
+    """Overlaps ξ^μ·s / N of int8 (B, N) states with int8 (P, N) patterns, float64 (B, P)."""
+
+def simd_level() -> str:
+    """The name of the instruction set the kernels use now."""
+
+def detected_simd() -> str:
+    """The best instruction set this CPU supports."""
+
+def set_simd_level(name: str) -> str:
+    """Caps the instruction set the kernels use; returns the level now in force."""
