@@ -28,15 +28,35 @@ impl std::error::Error for Error {}
 /// Result alias of the core.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Bytes needed for `count` items of `size` bytes, or a `Memory` error
-/// naming `what` when that overflows or exceeds what a process can address.
-pub fn checked_bytes(what: &str, count: usize, size: usize) -> Result<usize> {
-    count
-        .checked_mul(size)
-        .filter(|&bytes| bytes <= isize::MAX as usize)
-        .ok_or_else(|| {
-            Error::Memory(format!(
-                "{what} would need {count} × {size} bytes, more than can be allocated"
-            ))
-        })
+/// A vector of `count` copies of `value`, or a `Memory` error naming
+/// `what` when it cannot be allocated. Unlike `vec![value; count]`, a
+/// failed allocation is an error the caller can report, not an abort.
+pub fn try_filled<T: Clone>(what: &str, count: usize, value: T) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(count).map_err(|_| {
+        let bytes = (count as u128) * (std::mem::size_of::<T>() as u128);
+        Error::Memory(format!(
+            "{what} would need {bytes} bytes, more than can be allocated"
+        ))
+    })?;
+    v.resize(count, value);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_allocations_are_errors() {
+        assert!(matches!(
+            try_filled("x", usize::MAX / 2, 0u64),
+            Err(Error::Memory(_))
+        ));
+        assert!(matches!(
+            try_filled("x", 1 << 50, 0u8),
+            Err(Error::Memory(_))
+        ));
+        assert_eq!(try_filled("x", 3, 7u8).unwrap(), vec![7, 7, 7]);
+    }
 }

@@ -4,7 +4,7 @@
 //! means +1. Tail bits past `n` in the last word are always zero, so the
 //! Hamming distance of two rows is a plain XOR + popcount over the words.
 
-use crate::error::{checked_bytes, Error, Result};
+use crate::error::{try_filled, Error, Result};
 
 /// Number of `u64` words that hold `n` neurons.
 #[inline]
@@ -106,8 +106,7 @@ impl SpinMatrix {
         let count = rows.checked_mul(m.words).ok_or_else(|| {
             Error::Memory(format!("{rows} rows of {n} neurons cannot be allocated"))
         })?;
-        checked_bytes("the packed states", count, 8)?;
-        m.data = vec![0; count];
+        m.data = try_filled("the packed states", count, 0)?;
         m.rows = rows;
         Ok(m)
     }

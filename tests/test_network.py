@@ -933,11 +933,6 @@ def test_weights_too_large_is_memory_error() -> None:
     assert proc.stdout.rstrip().endswith("True")
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="known bug: n beyond the core's limit is rejected by NumPy (allocating "
-    "8·n bytes of thresholds first), not by a ValueError naming n",
-)
 def test_n_beyond_the_limit_names_n() -> None:
     with pytest.raises(ValueError) as info:
         hf.HopfieldNetwork(2**62)  # NumPy refuses this size before allocating anything

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "MAX_N",
     "Hebbian",
     "__version__",
     "detected_simd",
@@ -21,6 +22,8 @@ __all__ = [
 ]
 
 __version__: Final[str]
+MAX_N: Final[int]
+"""The largest number of neurons a network may have."""
 
 @final
 class Hebbian:

@@ -71,6 +71,8 @@ class HopfieldNetwork:
 
     def __init__(self, n: int, *, threshold: float | ArrayLike = 0.0) -> None:
         n = _validate.positive_int(n, "n")
+        if n > _core.MAX_N:
+            raise ValueError(f"n must be at most {_core.MAX_N}, got {n}")
         self._memory = _core.Hebbian(n, _validate.threshold(threshold, n))
 
     def __repr__(self) -> str:

@@ -9,8 +9,11 @@
 //! NumPy reference (`A / N − θ`), so ties are real and results bit-exact.
 
 use super::EnergyModel;
-use crate::error::{checked_bytes, Error, Result};
+use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
+
+/// The largest number of neurons: overlaps and fields stay exact in 32 bits.
+pub const MAX_N: usize = i32::MAX as usize / 2;
 
 /// A Hebbian memory: the stored patterns, bit-packed, and the thresholds.
 /// This is all it holds (`P·N/8` bytes plus `8·N` for θ).
@@ -27,11 +30,8 @@ impl Hebbian {
     /// `Value` when `n` is zero or too large for exact 32-bit overlaps, or a
     /// threshold is not finite; `Shape` when `threshold.len() != n`.
     pub fn new(n: usize, threshold: Vec<f64>) -> Result<Self> {
-        if n > i32::MAX as usize / 2 {
-            return Err(Error::Value(format!(
-                "n must be at most {}, got {n}",
-                i32::MAX / 2
-            )));
+        if n > MAX_N {
+            return Err(Error::Value(format!("n must be at most {MAX_N}, got {n}")));
         }
         let patterns = SpinMatrix::new(n)?;
         if threshold.len() != n {
@@ -109,10 +109,10 @@ impl Hebbian {
         let count = n.checked_mul(n).ok_or_else(|| {
             Error::Memory(format!("a {n} × {n} weight matrix cannot be allocated"))
         })?;
-        checked_bytes(&format!("a {n} × {n} weight matrix"), count, 8)?;
+
         // Weight rows come from the bit planes; the lane type does not matter.
         let kernel = HebbianKernel::<i32>::new(self)?;
-        let mut w = vec![0.0; count];
+        let mut w = try_filled(&format!("a {n} × {n} weight matrix"), count, 0.0)?;
         let mut row = vec![0i64; n];
         for (j, wj) in w.chunks_exact_mut(n).enumerate() {
             row.iter_mut().for_each(|x| *x = 0);
@@ -269,14 +269,12 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
         let columns_len = n
             .checked_mul(p_pad)
             .ok_or_else(|| Error::Memory("the retrieval layout cannot be allocated".into()))?;
-        checked_bytes(
+        let mut columns = try_filled(
             "the retrieval layout of the patterns",
             columns_len,
-            std::mem::size_of::<L>(),
+            L::default(),
         )?;
-        checked_bytes("the bit planes of the patterns", pw * n, 8)?;
-        let mut columns = vec![L::default(); columns_len];
-        let mut planes = vec![0u64; pw * n];
+        let mut planes = try_filled("the bit planes of the patterns", pw * n, 0u64)?;
         let (plus, minus) = (L::from_i32(1), L::from_i32(-1));
         for mu in 0..p {
             let row = memory.patterns.row(mu);

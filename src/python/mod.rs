@@ -68,6 +68,7 @@ fn overlaps<'py>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAX_N", crate::model::hebbian::MAX_N)?;
     m.add_class::<hebbian::PyHebbian>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
