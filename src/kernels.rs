@@ -114,7 +114,33 @@ mod x86 {
                 acc[q] = _mm512_add_epi32(acc[q], _mm512_madd_epi16(x, y));
             }
         }
-        acc.map(|v| _mm512_reduce_add_epi32(v))
+        reduce4_avx512(acc)
+    }
+
+    /// The four horizontal sums of `acc`, sharing the shuffles.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn reduce4_avx512(acc: [__m512i; 4]) -> [i32; 4] {
+        // Interleave and add pairwise until each 128-bit lane holds partial
+        // sums of [acc0, acc1, acc2, acc3], then add the four lanes.
+        let t0 = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(acc[0], acc[1]),
+            _mm512_unpackhi_epi32(acc[0], acc[1]),
+        );
+        let t1 = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(acc[2], acc[3]),
+            _mm512_unpackhi_epi32(acc[2], acc[3]),
+        );
+        let u = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+        let halves = _mm256_add_epi32(_mm512_castsi512_si256(u), _mm512_extracti64x4_epi64(u, 1));
+        let quarter = _mm_add_epi32(
+            _mm256_castsi256_si128(halves),
+            _mm256_extracti128_si256(halves, 1),
+        );
+        let mut out = [0i32; 4];
+        // SAFETY: `out` holds exactly four i32.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, quarter) };
+        out
     }
 
     /// # Safety

@@ -405,6 +405,7 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
         self.n
     }
 
+    #[inline(always)]
     fn cache(&self, state: &[u64]) -> HebbianCache<L> {
         let mut m = vec![L::default(); self.p_pad];
         for (mu, o) in m[..self.p].iter_mut().enumerate() {
@@ -527,9 +528,21 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
                 caches[q].pending.clear();
             }
         }
-        for ((cache, out), _) in caches.iter().zip(outs.iter_mut()).zip(states) {
-            for (i, g) in out.iter_mut().enumerate() {
-                *g = self.drive_from_integer(cache.fields[i], i);
+        // The same values as drive_from_integer, in loops that vectorise.
+        let n = self.n as f64;
+        for (cache, out) in caches.iter().zip(outs.iter_mut()) {
+            if self.zero_threshold {
+                for (g, &a) in out.iter_mut().zip(&cache.fields) {
+                    *g = a as f64;
+                }
+            } else {
+                for ((g, &a), &t) in out
+                    .iter_mut()
+                    .zip(&cache.fields)
+                    .zip(&self.memory.threshold)
+                {
+                    *g = a as f64 / n - t;
+                }
             }
         }
     }
