@@ -4,6 +4,8 @@
 //! means +1. Tail bits past `n` in the last word are always zero, so the
 //! Hamming distance of two rows is a plain XOR + popcount over the words.
 
+use rayon::prelude::*;
+
 use crate::error::{try_filled, Error, Result};
 
 /// Number of `u64` words that hold `n` neurons.
@@ -124,19 +126,24 @@ impl SpinMatrix {
                 values.len()
             )));
         }
-        for r in 0..rows {
-            let words = m.words;
-            pack_row(
-                &values[r * n..(r + 1) * n],
-                &mut m.data[r * words..(r + 1) * words],
-            )
-            .map_err(|(i, v)| {
-                Error::Value(format!(
-                    "spins must be -1 or +1; found {v} at index ({r}, {i})"
-                ))
-            })?;
+        if rows == 0 {
+            return Ok(m);
         }
-        Ok(m)
+        // Rows pack independently; the first bad row (in order) is reported.
+        let words = m.words;
+        let bad = m
+            .data
+            .par_chunks_exact_mut(words)
+            .zip(values.par_chunks_exact(n))
+            .enumerate()
+            .filter_map(|(r, (out, row))| pack_row(row, out).err().map(|(i, v)| (r, i, v)))
+            .min_by_key(|&(r, i, _)| (r, i));
+        match bad {
+            Some((r, i, v)) => Err(Error::Value(format!(
+                "spins must be -1 or +1; found {v} at index ({r}, {i})"
+            ))),
+            None => Ok(m),
+        }
     }
 
     /// Unpacks into a row-major `(rows, n)` vector of ±1.
@@ -148,9 +155,12 @@ impl SpinMatrix {
 
     /// Unpacks into `out` (`rows * n` values).
     pub fn write_spins(&self, out: &mut [i8]) {
-        for r in 0..self.rows {
-            unpack_row(self.row(r), &mut out[r * self.n..(r + 1) * self.n]);
+        if self.rows == 0 {
+            return;
         }
+        out.par_chunks_exact_mut(self.n)
+            .zip(self.data.par_chunks_exact(self.words))
+            .for_each(|(o, row)| unpack_row(row, o));
     }
 
     /// Neurons per row.
