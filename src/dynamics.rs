@@ -142,23 +142,26 @@ fn run_async<M: EnergyModel>(
     };
     let mut sweeps = 0;
     let mut converged = false;
+    let mut last_flips = None;
     while sweeps < schedule.max_sweeps {
         sweeps += 1;
         if let Some(stream) = stream.as_mut() {
             rng::permutation(stream, &mut order);
         }
-        let mut flipped = false;
+        model.begin_sweep(&mut cache, last_flips);
+        let mut flips = 0usize;
         for &i in &order {
             let i = i as usize;
-            if decide(model.drive(&cache, state, i), spins::spin(state, i)) {
+            if decide(model.drive(&mut cache, state, i), spins::spin(state, i)) {
                 model.flip(&mut cache, state, i);
-                flipped = true;
+                flips += 1;
             }
         }
+        last_flips = Some(flips);
         if schedule.track_energy {
             trace.push(model.energy(&cache, state));
         }
-        if !flipped {
+        if flips == 0 {
             converged = true;
             break;
         }

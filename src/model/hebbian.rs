@@ -114,9 +114,10 @@ impl Hebbian {
         let kernel = HebbianKernel::<i32>::new(self)?;
         let mut w = try_filled(&format!("a {n} × {n} weight matrix"), count, 0.0)?;
         let mut row = vec![0i64; n];
+        let mut scratch = Vec::new();
         for (j, wj) in w.chunks_exact_mut(n).enumerate() {
             row.iter_mut().for_each(|x| *x = 0);
-            kernel.add_weight_row(&mut row, j, 1);
+            kernel.add_weight_row(&mut row, &mut scratch, j, 1);
             for (x, &r) in wj.iter_mut().zip(&row) {
                 *x = (r / 2) as f64 / n as f64;
             }
@@ -190,18 +191,31 @@ fn add_scaled<L: Lane>(a: &mut [L], b: &[L], d: i32) {
     }
 }
 
-/// Per-query cache: overlaps with every pattern, and (for synchronous
-/// steps) the integer fields with the flips made since they were computed.
+/// Per-query cache: overlaps with every pattern and, once flips become
+/// rare, every integer field.
+///
+/// Fields cost a dot product over the patterns each; a flip changes every
+/// field by one weight row (`O(N·P/64)` popcounts). So while flips are many,
+/// fields are computed from the overlaps when needed; when they are few,
+/// all fields are kept exact and updated row by row, and a sweep that
+/// flips nothing costs N reads instead of N dot products.
 #[derive(Debug, Clone)]
 pub struct HebbianCache<L> {
     /// `m_μ = ξ^μ·s`, zero-padded to a multiple of 64 patterns.
     m: Vec<L>,
-    /// `A_i = Σ_μ m_μ ξ^μ_i − P·s_i`, valid when `fields_valid`, once the
-    /// flips in `pending` are applied.
+    /// `A_i = Σ_μ m_μ ξ^μ_i − P·s_i`: exact for every neuron when
+    /// `fields_valid`; while `recording`, exact for the neurons visited in
+    /// the current async sweep.
     fields: Vec<i64>,
     fields_valid: bool,
-    /// Flips not yet applied to `fields`: neuron and its new spin.
+    recording: bool,
+    /// Weight-row updates left before tracking the fields stops paying.
+    budget: usize,
+    /// Synchronous use: flips are applied to `fields` at the next step, so
+    /// that a step with too many flips wastes no weight rows.
     pending: Vec<(u32, i32)>,
+    /// Scratch for one weight row's Hamming distances.
+    scratch: Vec<u32>,
 }
 
 /// The Hebbian model laid out for retrieval, with overlaps held as `L`.
@@ -356,11 +370,13 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
 
     /// Adds `sign · 2·N·W_{:,j}` (zero diagonal) to `row`, `sign` = ±1:
     /// the change of every integer field when neuron j flips to `sign`.
+    /// `hamming` is scratch of any content, resized to N.
     #[inline(always)]
-    fn add_weight_row(&self, row: &mut [i64], j: usize, sign: i32) {
+    fn add_weight_row(&self, row: &mut [i64], hamming: &mut Vec<u32>, j: usize, sign: i32) {
         let n = self.n;
         // 2·N·W_ij = 2·(P − 2·hamming(plane_i, plane_j)), hamming over all planes.
-        let mut hamming = vec![0u32; n];
+        hamming.clear();
+        hamming.resize(n, 0);
         for w in 0..self.planes_per_neuron {
             let plane = &self.planes[w * n..(w + 1) * n];
             let pj = plane[j];
@@ -370,15 +386,28 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
         }
         let two_p = 2 * self.p as i64;
         if sign > 0 {
-            for (r, &h) in row.iter_mut().zip(&hamming) {
+            for (r, &h) in row.iter_mut().zip(hamming.iter()) {
                 *r += two_p - 4 * h as i64;
             }
         } else {
-            for (r, &h) in row.iter_mut().zip(&hamming) {
+            for (r, &h) in row.iter_mut().zip(hamming.iter()) {
                 *r -= two_p - 4 * h as i64;
             }
         }
         row[j] -= sign as i64 * two_p;
+    }
+
+    /// Brings tracked fields up to date with the flips made since.
+    #[inline(always)]
+    fn apply_pending(&self, cache: &mut HebbianCache<L>) {
+        if !cache.pending.is_empty() {
+            let pending = std::mem::take(&mut cache.pending);
+            for &(j, new) in &pending {
+                self.add_weight_row(&mut cache.fields, &mut cache.scratch, j as usize, new);
+            }
+            cache.pending = pending;
+            cache.pending.clear();
+        }
     }
 
     /// The fields `h` (length N) of a state.
@@ -389,8 +418,8 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
         }
     }
 
-    /// Flips beyond which a synchronous step recomputes fields from the
-    /// overlaps instead of updating them one weight row at a time.
+    /// Flips per sweep (or sync step) up to which exact fields are kept by
+    /// weight-row updates rather than recomputed from the overlaps.
     fn incremental_limit(&self) -> usize {
         // A weight row costs ~planes_per_neuron popcounts per neuron; a full
         // recompute ~p_pad/32 vector multiply-adds per neuron.
@@ -415,7 +444,10 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
             m,
             fields: Vec::new(),
             fields_valid: false,
+            recording: false,
+            budget: 0,
             pending: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -428,8 +460,33 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
     /// (a nonzero integer over N never rounds to zero), which spares a
     /// division on the critical path of every async update.
     #[inline(always)]
-    fn drive(&self, cache: &HebbianCache<L>, state: &[u64], i: usize) -> f64 {
-        self.drive_from_integer(self.integer_field(cache, state, i), i)
+    fn drive(&self, cache: &mut HebbianCache<L>, state: &[u64], i: usize) -> f64 {
+        if cache.fields_valid {
+            self.apply_pending(cache);
+            return self.drive_from_integer(cache.fields[i], i);
+        }
+        let a = self.integer_field(cache, state, i);
+        if cache.recording {
+            cache.fields[i] = a;
+        }
+        self.drive_from_integer(a, i)
+    }
+
+    /// From the second sweep on (the first flips ~every corrupted bit),
+    /// record the fields (each exact when computed, then kept exact by
+    /// weight rows while the flips stay within budget); after a recorded
+    /// sweep every field is known, and later sweeps only read them.
+    #[inline(always)]
+    fn begin_sweep(&self, cache: &mut HebbianCache<L>, last_flips: Option<usize>) {
+        if cache.recording {
+            cache.recording = false;
+            cache.fields_valid = true;
+        }
+        if !cache.fields_valid && last_flips.is_some() {
+            cache.recording = true;
+            cache.fields.resize(self.n, 0);
+        }
+        cache.budget = self.incremental_limit();
     }
 
     #[inline(always)]
@@ -438,12 +495,18 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
         let new = spins::spin(state, i);
         // m_μ += 2·new·ξ^μ_i; padding columns are 0, so padding stays 0.
         add_scaled(&mut cache.m, self.column(i), 2 * new);
-        if cache.fields_valid {
-            if cache.pending.len() < self.incremental_limit() {
-                cache.pending.push((i as u32, new));
-            } else {
+        if cache.fields_valid || cache.recording {
+            if cache.budget == 0 {
                 cache.fields_valid = false;
+                cache.recording = false;
                 cache.pending.clear();
+            } else if cache.recording {
+                // Async: later decisions in this sweep read the fields now.
+                cache.budget -= 1;
+                self.add_weight_row(&mut cache.fields, &mut cache.scratch, i, new);
+            } else {
+                cache.budget -= 1;
+                cache.pending.push((i as u32, new));
             }
         }
     }
@@ -482,19 +545,15 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
         states: &[&[u64]],
         outs: &mut [&mut [f64]],
     ) {
-        let mut stale: Vec<usize> = Vec::with_capacity(caches.len());
-        for (q, cache) in caches.iter_mut().enumerate() {
+        // Tracked fields take the rows of the flips since the last step.
+        for cache in caches.iter_mut() {
             if cache.fields_valid {
-                let pending = std::mem::take(&mut cache.pending);
-                for &(j, new) in &pending {
-                    self.add_weight_row(&mut cache.fields, j as usize, new);
-                }
-                cache.pending = pending;
-                cache.pending.clear();
-            } else {
-                stale.push(q);
+                self.apply_pending(cache);
             }
         }
+        let stale: Vec<usize> = (0..caches.len())
+            .filter(|&q| !caches[q].fields_valid)
+            .collect();
         for group in stale.chunks(4) {
             // Pad a short group by repeating its first query.
             let pick = |k: usize| group[k.min(group.len() - 1)];
@@ -525,8 +584,12 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
             for (f, &q) in fields.into_iter().zip(group) {
                 caches[q].fields = f;
                 caches[q].fields_valid = true;
+                caches[q].recording = false;
                 caches[q].pending.clear();
             }
+        }
+        for cache in caches.iter_mut() {
+            cache.budget = self.incremental_limit();
         }
         // The same values as drive_from_integer, in loops that vectorise.
         let n = self.n as f64;
@@ -623,13 +686,38 @@ mod tests {
         for j in [3usize, 150, 199] {
             k.flip(&mut cache, state.row_mut(0), j);
         }
-        assert_eq!(cache.pending.len(), 3);
+        assert!(cache.fields_valid, "three flips are within the budget");
         k.drives(&mut cache, state.row(0), &mut gaps);
-        let fresh = k.cache(state.row(0));
+        let mut fresh = k.cache(state.row(0));
         for (i, &g) in gaps.iter().enumerate() {
-            assert_eq!(g, k.drive(&fresh, state.row(0), i), "neuron {i}");
+            assert_eq!(g, k.drive(&mut fresh, state.row(0), i), "neuron {i}");
         }
         assert_eq!(cache.m, fresh.m);
+    }
+
+    #[test]
+    fn tracked_async_fields_stay_exact() {
+        let (p, n) = (70, 130);
+        let (h, _) = memory(p, n, 9);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let mut state = SpinMatrix::from_spins(&lcg_spins(4, n), 1, n).unwrap();
+        let mut cache = k.cache(state.row(0));
+        // A recorded sweep with two flips in it, then a sweep reading fields.
+        k.begin_sweep(&mut cache, Some(0));
+        for i in 0..n {
+            k.drive(&mut cache, state.row(0), i);
+            if i == 40 || i == 90 {
+                k.flip(&mut cache, state.row_mut(0), i + 20);
+            }
+        }
+        k.begin_sweep(&mut cache, Some(2));
+        assert!(cache.fields_valid);
+        k.flip(&mut cache, state.row_mut(0), 7);
+        let fresh = k.cache(state.row(0));
+        for i in 0..n {
+            let expect = k.drive_from_integer(k.integer_field(&fresh, state.row(0), i), i);
+            assert_eq!(k.drive(&mut cache, state.row(0), i), expect, "neuron {i}");
+        }
     }
 
     #[test]

@@ -37,11 +37,18 @@ pub trait EnergyModel: Sync {
 
     /// A number with exactly the sign of [`gap`](EnergyModel::gap) (zero on
     /// ties), for deterministic decisions. Defaults to the gap itself;
-    /// models override it when the sign is cheaper than the value.
+    /// models override it when the sign is cheaper than the value, and may
+    /// keep what they computed in the cache.
     #[inline(always)]
-    fn drive(&self, cache: &Self::Cache, state: &[u64], i: usize) -> f64 {
+    fn drive(&self, cache: &mut Self::Cache, state: &[u64], i: usize) -> f64 {
         self.gap(cache, state, i)
     }
+
+    /// Called before every asynchronous sweep with the number of flips of
+    /// the previous sweep (`None` before the first), so that a model can
+    /// change how it keeps its cache once flips become rare.
+    #[inline(always)]
+    fn begin_sweep(&self, _cache: &mut Self::Cache, _last_flips: Option<usize>) {}
 
     /// Flips neuron `i` of `state` and brings `cache` up to date.
     fn flip(&self, cache: &mut Self::Cache, state: &mut [u64], i: usize);
