@@ -247,13 +247,13 @@ def test_random_patterns_zero_count() -> None:
 @pytest.mark.parametrize(
     ("count", "n", "exc", "match"),
     [
-        (-1, 10, ValueError, r"count must be >= 0; got -1"),
-        (5, 0, ValueError, r"n must be >= 1; got 0"),
-        (5, -3, ValueError, r"n must be >= 1"),
+        (-1, 10, ValueError, r"count must be at least 0, got -1"),
+        (5, 0, ValueError, r"n must be at least 1, got 0"),
+        (5, -3, ValueError, r"n must be at least 1"),
         (True, 10, TypeError, r"count must be an integer, not bool"),
         (5, True, TypeError, r"n must be an integer, not bool"),
-        (2.0, 10, TypeError, r"count must be an integer; got float"),
-        (5, "8", TypeError, r"n must be an integer; got str"),
+        (2.0, 10, TypeError, r"count must be an integer, got float"),
+        (5, "8", TypeError, r"n must be an integer, got str"),
     ],
 )
 def test_random_patterns_bad_arguments(count: object, n: object, exc: type, match: str) -> None:

@@ -14,22 +14,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .spins import as_spins
+from .spins import as_spins, check_int
 
 _SEED_LIMIT = 2**64
 
 
 def positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """``value`` as an ``int`` of at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, not bool")
-    try:
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
-    if result < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {result}")
-    return result
+    return check_int(value, name, minimum)
 
 
 def seed(value: Any) -> int:

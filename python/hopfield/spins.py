@@ -131,16 +131,20 @@ def as_spins(x: ArrayLike, *, name: str = "x") -> np.ndarray:
     return out
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    """Return ``value`` as an ``int`` no smaller than ``minimum``."""
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """Return ``value`` as an ``int`` no smaller than ``minimum``.
+
+    ``bool`` and non-integers are a ``TypeError``, smaller values a
+    ``ValueError``; both messages name the argument.
+    """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, not bool")
     try:
         ivalue = operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be an integer; got {type(value).__name__}") from None
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if ivalue < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {ivalue}")
+        raise ValueError(f"{name} must be at least {minimum}, got {ivalue}")
     return ivalue
 
 
@@ -176,8 +180,8 @@ def random_patterns(
     ValueError
         If ``count < 0`` or ``n < 1``.
     """
-    count = _check_int(count, "count", 0)
-    n = _check_int(n, "n", 1)
+    count = check_int(count, "count", 0)
+    n = check_int(n, "n", 1)
     rng = np.random.default_rng(seed)
     out = rng.integers(0, 2, size=(count, n), dtype=np.int8)
     out *= 2
