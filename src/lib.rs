@@ -14,6 +14,7 @@ pub mod dynamics;
 pub mod error;
 pub mod kernels;
 pub mod model;
+pub mod modern;
 pub mod rng;
 pub mod simd;
 pub mod spins;

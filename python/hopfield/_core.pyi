@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 __all__ = [
     "MAX_N",
     "Hebbian",
+    "Modern",
     "__version__",
     "detected_simd",
     "overlaps",
@@ -88,3 +89,64 @@ def detected_simd() -> str:
 
 def set_simd_level(name: str) -> str:
     """Caps the instruction set the kernels use; returns the level now in force."""
+
+@final
+class Modern:
+    """A modern Hopfield memory of float32 keys and optional values.
+
+    The engine of ``hopfield.ModernHopfield``.
+    """
+
+    def __new__(cls) -> Modern: ...
+    @property
+    def dim(self) -> int:
+        """Key width d (0 before the first store)."""
+    @property
+    def value_dim(self) -> int:
+        """Value width (d without separate values)."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns."""
+    @property
+    def hetero(self) -> bool:
+        """Whether separate values are stored (hetero-association)."""
+    @property
+    def binary(self) -> bool:
+        """Whether every stored key is ±1 (scores take the popcount path)."""
+    @property
+    def max_norm_sq(self) -> float:
+        """M² = max_μ ‖k_μ‖²."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    def store(
+        self, patterns: NDArray[np.float32], values: NDArray[np.float32] | None = None
+    ) -> None:
+        """Appends float32 (P, d) keys and, for hetero-association, float32 (P, d_v) values."""
+    def keys(self) -> NDArray[np.float32]:
+        """The stored keys, float32 (P, d)."""
+    def values(self) -> NDArray[np.float32] | None:
+        """The stored values, float32 (P, d_v), or None without separate values."""
+    def retrieve(
+        self,
+        queries: NDArray[np.float32],
+        *,
+        beta: float,
+        steps: int,
+        tol: float | None,
+        max_steps: int,
+        threads: int | None,
+    ) -> dict[str, NDArray[Any]]:
+        """Runs the dynamics from float32 (B, d) queries.
+
+        Returns a dict with ``"states"`` (float32 (B, d_v)), ``"steps"``
+        (int64 (B,)) and ``"converged"`` (bool (B,)).
+        """
+    def energy(
+        self, states: NDArray[np.float32], *, beta: float, threads: int | None
+    ) -> NDArray[np.float64]:
+        """Energies of float32 (B, d) states, float64 (B,)."""
+    def attention(
+        self, queries: NDArray[np.float32], *, beta: float, threads: int | None
+    ) -> NDArray[np.float64]:
+        """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""

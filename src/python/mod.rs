@@ -3,6 +3,7 @@
 
 mod convert;
 mod hebbian;
+mod modern;
 
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -70,6 +71,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_N", crate::model::hebbian::MAX_N)?;
     m.add_class::<hebbian::PyHebbian>()?;
+    m.add_class::<modern::PyModern>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;

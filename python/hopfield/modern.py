@@ -1,0 +1,295 @@
+"""The continuous modern Hopfield network (Ramsauer et al. 2020)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _core, _validate
+
+
+@dataclass(frozen=True)
+class ModernRetrieval:
+    """What :meth:`ModernHopfield.retrieve` returned, per query.
+
+    For a batch of ``B`` queries the fields are arrays with a leading ``B``
+    axis; for a single ``(d,)`` query they are scalars and ``states`` has
+    shape ``(d_v,)``.
+
+    Attributes
+    ----------
+    states : numpy.ndarray
+        Final states, ``float32`` ``(B, d_v)`` or ``(d_v,)``.
+    steps : numpy.ndarray or int
+        Updates applied to each query.
+    converged : numpy.ndarray or bool
+        Whether the last update moved the query by at most ``tol``
+        (max-abs); with ``tol=None`` by at most ``1e-6·(1 + max|ξ|)``.
+    """
+
+    states: np.ndarray
+    steps: np.ndarray | int
+    converged: np.ndarray | bool
+
+
+def _beta(value: Any) -> float:
+    if not _validate.is_real(value):
+        raise TypeError(f"beta must be a real number, got {type(value).__name__}")
+    beta = float(value)
+    if not (math.isfinite(beta) and beta > 0):
+        raise ValueError(f"beta must be a finite number > 0, got {value!r}")
+    return beta
+
+
+def _floats(x: ArrayLike, name: str) -> np.ndarray:
+    """``x`` as a float32 C-contiguous array with finite entries."""
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers") from None
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(raw, dtype=np.float32)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        found = raw[idx] if raw.shape == arr.shape else arr[idx]
+        raise ValueError(
+            f"{name} must be finite float32 values; found {found} at index {idx}"
+            + (" (too large for float32)" if np.isfinite(found) else "")
+        )
+    return arr
+
+
+def _batch(x: ArrayLike, d: int, name: str) -> tuple[np.ndarray, bool]:
+    arr = _floats(x, name)
+    if arr.ndim == 1:
+        if arr.shape[0] != d:
+            raise ValueError(f"{name} must have length d = {d}, got shape {arr.shape}")
+        return arr.reshape(1, d), True
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D (d,) or 2-D (batch, d), got {arr.ndim}-D shape {arr.shape}"
+        )
+    if arr.shape[1] != d:
+        raise ValueError(f"{name} must have d = {d} columns, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected at least one row of d = {d} values")
+    return arr, False
+
+
+class ModernHopfield:
+    """A modern (continuous) Hopfield network: softmax retrieval over stored patterns.
+
+    With stored patterns ``X`` (rows ``x_μ``, ``(P, d)``) one update of a
+    state ``ξ`` is ``ξ ← Xᵀ softmax(β X ξ)``, a descent step on the energy
+
+    ``E(ξ) = −β⁻¹ log Σ_μ exp(β x_μ·ξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²``,
+    ``M = max_μ ‖x_μ‖``.
+
+    With separate values ``V`` (``store(keys, values)``) an update returns
+    ``Vᵀ softmax(β K q)``: transformer attention, and with
+    ``β = 1/√d`` exactly scaled dot-product attention.
+
+    Small β averages all patterns (one global fixed point), large β returns
+    the nearest pattern, intermediate β averages a cluster of similar
+    patterns (a metastable state). Retrieval usually needs one step.
+
+    Patterns are stored as float32; softmax sums and value accumulations are
+    float64 between tiles. When every stored pattern and query is ±1 the
+    scores take an exact popcount path (same results, less work).
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature β > 0. Can be changed later (``net.beta = ...``).
+    threads : int or None
+        Threads for the work; ``None`` uses all cores. Results never depend on it.
+
+    Examples
+    --------
+    >>> import numpy as np, hopfield as hf
+    >>> x = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+    >>> net = hf.ModernHopfield(beta=1.0)
+    >>> net.store(x)
+    >>> res = net.retrieve(x[3] + 0.1)
+    >>> int(np.argmax(x @ res.states))
+    3
+    """
+
+    def __init__(self, beta: float = 1.0, *, threads: int | None = None) -> None:
+        self._beta = _beta(beta)
+        self._threads = _validate.threads(threads)
+        self._memory = _core.Modern()
+
+    def __repr__(self) -> str:
+        return (
+            f"ModernHopfield(beta={self._beta!r}, num_patterns={self.num_patterns}, "
+            f"dim={self.dim}, value_dim={self.value_dim})"
+        )
+
+    @property
+    def beta(self) -> float:
+        """Inverse temperature β."""
+        return self._beta
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        self._beta = _beta(value)
+
+    @property
+    def dim(self) -> int:
+        """Pattern (key) width d, 0 before the first store."""
+        return self._memory.dim
+
+    @property
+    def value_dim(self) -> int:
+        """Width of what retrieval returns (d without separate values)."""
+        return self._memory.value_dim
+
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns P."""
+        return self._memory.num_patterns
+
+    @property
+    def hetero(self) -> bool:
+        """Whether separate values are stored (hetero-association)."""
+        return self._memory.hetero
+
+    @property
+    def binary(self) -> bool:
+        """Whether every stored pattern is ±1 (±1 queries then use popcount scores)."""
+        return self._memory.binary
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the stored patterns and values."""
+        return self._memory.nbytes
+
+    @property
+    def patterns(self) -> np.ndarray:
+        """A copy of the stored patterns (keys), float32 ``(P, d)``."""
+        return self._memory.keys()
+
+    @property
+    def values(self) -> np.ndarray | None:
+        """A copy of the stored values, float32 ``(P, d_v)``, or None."""
+        return self._memory.values()
+
+    def store(self, patterns: ArrayLike, values: ArrayLike | None = None) -> None:
+        """Append patterns (and, for hetero-association, their values).
+
+        Parameters
+        ----------
+        patterns : array_like
+            Real ``(P, d)`` (or one ``(d,)``) pattern(s); the first store fixes d.
+        values : array_like, optional
+            Real ``(P, d_v)`` values, one row per pattern. Either every store
+            gives values or none does.
+        """
+        x = _floats(patterns, "patterns")
+        if x.ndim == 1:
+            x = x.reshape(1, -1)
+        if x.ndim != 2:
+            raise ValueError(f"patterns must be 2-D (P, d), got {x.ndim}-D shape {x.shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"patterns is empty: got shape {x.shape}")
+        if self.num_patterns and x.shape[1] != self.dim:
+            raise ValueError(f"patterns must have d = {self.dim} columns, got shape {x.shape}")
+        v = None
+        if values is not None:
+            v = _floats(values, "values")
+            if v.ndim == 1 and x.shape[0] == 1:
+                v = v.reshape(1, -1)
+            if v.ndim != 2 or v.shape[0] != x.shape[0] or v.shape[1] == 0:
+                raise ValueError(
+                    f"values must be 2-D with one row per pattern ({x.shape[0]}, d_v), "
+                    f"got shape {v.shape}"
+                )
+        self._memory.store(x, v)
+
+    def _check_stored(self) -> None:
+        if self.num_patterns == 0:
+            raise ValueError("no patterns stored: call store(patterns) first")
+
+    def retrieve(
+        self,
+        queries: ArrayLike,
+        *,
+        steps: int = 1,
+        tol: float | None = None,
+        max_steps: int = 100,
+    ) -> ModernRetrieval:
+        """Update queries with ``ξ ← Vᵀ softmax(β K ξ)``.
+
+        Parameters
+        ----------
+        queries : array_like
+            Real ``(B, d)`` queries or one ``(d,)`` query.
+        steps : int
+            Number of updates when ``tol`` is None (default 1: the paper's
+            one-step retrieval).
+        tol : float, optional
+            Iterate each query until an update moves it by at most ``tol``
+            (max-abs), at most ``max_steps`` updates. Give ``steps`` or
+            ``tol``, not both.
+        max_steps : int
+            Cap on the updates with ``tol``.
+
+        Returns
+        -------
+        ModernRetrieval
+        """
+        self._check_stored()
+        q, single = _batch(queries, self.dim, "queries")
+        steps = _validate.positive_int(steps, "steps")
+        max_steps = _validate.positive_int(max_steps, "max_steps")
+        if tol is not None:
+            if not _validate.is_real(tol) or not (float(tol) >= 0):
+                raise ValueError(f"tol must be a real number >= 0 or None, got {tol!r}")
+            if steps != 1:
+                raise ValueError("give steps or tol, not both")
+            tol = float(tol)
+        if self.hetero and (steps > 1 or tol is not None):
+            raise ValueError(
+                "iterating needs auto-association (keys = values): "
+                "store patterns without values, or use steps=1"
+            )
+        raw = self._memory.retrieve(
+            q,
+            beta=self._beta,
+            steps=steps,
+            tol=tol,
+            max_steps=max_steps,
+            threads=self._threads,
+        )
+        if single:
+            return ModernRetrieval(
+                states=raw["states"][0],
+                steps=int(raw["steps"][0]),
+                converged=bool(raw["converged"][0]),
+            )
+        return ModernRetrieval(states=raw["states"], steps=raw["steps"], converged=raw["converged"])
+
+    def energy(self, states: ArrayLike) -> np.ndarray | float:
+        """``E(ξ)`` of ``(B, d)`` states (float64 ``(B,)``) or of one ``(d,)`` state (float)."""
+        self._check_stored()
+        s, single = _batch(states, self.dim, "states")
+        e = self._memory.energy(s, beta=self._beta, threads=self._threads)
+        return float(e[0]) if single else e
+
+    def attention(self, queries: ArrayLike) -> np.ndarray:
+        """The softmax weights ``softmax(β K q)``, float64 ``(B, P)`` or ``(P,)``.
+
+        Materialises ``B × P`` numbers: meant for inspection at small sizes.
+        """
+        self._check_stored()
+        q, single = _batch(queries, self.dim, "queries")
+        a = self._memory.attention(q, beta=self._beta, threads=self._threads)
+        return a[0] if single else a
