@@ -26,7 +26,10 @@
 //!   the float score, so the result does not depend on which path ran.
 //! * Weights: `w = exp(β s − m)` with the exponent formed in float64. A
 //!   weight below `exp(−T)`, `T = 20 + ln P`, is set to zero (it changes the
-//!   result by less than `e^−20` relative); a block of 16 scores that are
+//!   result by less than `e^−20` relative), measured against the largest
+//!   maximum known so far: chunks run in stages of 1, 2, 4, then 8 chunks
+//!   side by side, each stage against the maximum of the earlier ones (a
+//!   schedule fixed by `P`, so still thread-independent); a block of 16 scores that are
 //!   all that small is skipped without computing `exp`, and a stored pattern
 //!   whose weights are zero for a group of queries is left out of their value
 //!   accumulation. At a retrieval β almost every weight is such, so the
@@ -46,6 +49,8 @@ pub const QUERY_BLOCK: usize = 192;
 pub const TILE: usize = 192;
 /// Stored patterns per chunk (partial softmaxes folded in order).
 pub const CHUNK: usize = 16 * TILE;
+/// Most chunks computed side by side in one stage of a block.
+const STAGE: usize = 8;
 /// Largest magnitude a stored or queried value may have.
 pub const MAX_ABS: f64 = 1e30;
 /// Largest `β·‖k‖·‖q‖` a score may reach (float32 stays finite).
@@ -344,12 +349,7 @@ impl ModernHopfield {
 
     /// The softmax state of every query block (`values`: accumulate values).
     fn pass(&self, queries: &[f32], beta: f64, values: bool) -> Result<Vec<Partial>> {
-        let nq = queries.len() / self.d;
-        let blocks = nq.div_ceil(QUERY_BLOCK);
         let skip = 20.0 + (self.rows as f64).ln();
-        // Wave: chunks computed side by side within a block (scheduling only;
-        // the fold order and so the result are fixed).
-        let wave = rayon::current_num_threads().div_ceil(blocks.max(1)).max(1);
         queries
             .par_chunks(QUERY_BLOCK * self.d)
             .map(|q| {
@@ -360,40 +360,49 @@ impl ModernHopfield {
                     skip,
                     values,
                 };
-                self.block(&pass, wave)
+                self.block(&pass)
             })
             .collect()
     }
 
-    fn block(&self, pass: &Pass<'_>, wave: usize) -> Result<Partial> {
+    fn block(&self, pass: &Pass<'_>) -> Result<Partial> {
         let chunks = self.rows.div_ceil(CHUNK);
         let width = if pass.values { self.dv } else { 0 };
         let qspins = self.block_spins(pass)?;
-        let run = |c: usize| -> Result<Partial> {
+        let run = |c: usize, floor: &[f64]| -> Result<Partial> {
             let mut part = Partial::new(pass.nb, width)?;
             let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
-            chunk(self, pass, qspins.as_ref(), range, &mut part);
+            chunk(self, pass, qspins.as_ref(), range, floor, &mut part);
             Ok(part)
         };
+        // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side
+        // by side and skip weights against the maximum of all earlier stages.
+        // The schedule depends on P only, so results do not depend on threads.
         let mut state: Option<Partial> = None;
-        let mut fold = |part: Partial| match state.as_mut() {
-            None => state = Some(part),
-            Some(s) => s.merge(&part, width),
-        };
-        if wave <= 1 || chunks <= 1 {
-            for c in 0..chunks {
-                fold(run(c)?);
-            }
-        } else {
-            for first in (0..chunks).step_by(wave) {
-                let parts: Vec<Result<Partial>> = (first..(first + wave).min(chunks))
+        let mut first = 0;
+        let mut size = 1;
+        while first < chunks {
+            let end = (first + size).min(chunks);
+            let floor = state
+                .as_ref()
+                .map_or_else(|| vec![f64::NEG_INFINITY; pass.nb], |s| s.m.clone());
+            let parts: Vec<Result<Partial>> = if end - first == 1 {
+                vec![run(first, &floor)]
+            } else {
+                (first..end)
                     .into_par_iter()
-                    .map(run)
-                    .collect();
-                for p in parts {
-                    fold(p?);
+                    .map(|c| run(c, &floor))
+                    .collect()
+            };
+            for part in parts {
+                let part = part?;
+                match state.as_mut() {
+                    None => state = Some(part),
+                    Some(s) => s.merge(&part, width),
                 }
             }
+            first = end;
+            size = (size * 2).min(STAGE);
         }
         state.ok_or_else(|| Error::Value("no patterns stored".into()))
     }
@@ -626,6 +635,7 @@ crate::multiversion! {
         pass: &Pass<'_>,
         qspins: Option<&SpinMatrix>,
         range: std::ops::Range<usize>,
+        floor: &[f64],
         part: &mut Partial,
     ) -> () => chunk_body
 }
@@ -636,6 +646,7 @@ fn chunk_body(
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
     range: std::ops::Range<usize>,
+    floor: &[f64],
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
@@ -669,6 +680,7 @@ fn chunk_body(
                 &mut tile[b * TILE..b * TILE + rows],
                 pass.beta,
                 pass.skip,
+                floor[b],
                 &mut part.m[b],
                 &mut part.l[b],
                 o,
@@ -719,13 +731,15 @@ fn value_groups(nb: usize) -> Vec<std::ops::Range<usize>> {
 
 /// Online-softmax update of one query with the raw scores `s` of a tile:
 /// rescales `o` and `l` when the maximum grows, overwrites `s` with the
-/// weights `exp(β s − m)` (0 below `exp(−skip)`), adds them to `l`.
+/// weights `exp(β s − m)` (0 below `exp(−skip)` relative to `max(m, floor)`,
+/// `floor` a lower bound of the final maximum), adds them to `l`.
 /// Returns whether any weight is nonzero.
 #[inline(always)]
 fn softmax_row(
     s: &mut [f32],
     beta: f64,
     skip: f64,
+    floor: f64,
     m: &mut f64,
     l: &mut f64,
     o: &mut [f64],
@@ -741,9 +755,13 @@ fn softmax_row(
         *m = tm;
     }
     let m = *m;
+    // Weights are relative to m; a weight is dropped when it is below
+    // exp(−skip) relative to `top` (≤ the final maximum), a lower bound
+    // known from earlier stages.
+    let top = m.max(floor);
     // A conservative threshold on the raw scores: a block entirely below it
     // would fail the exact test `β s − m >= −skip` element by element.
-    let thr = (m - skip) / beta;
+    let thr = (top - skip) / beta;
     let thr = thr - 1e-9 * (thr.abs() + 1.0);
     let t32 = thr as f32;
     let t32 = if t32 as f64 > thr {
@@ -761,13 +779,13 @@ fn softmax_row(
         }
         nonzero = true;
         for (x, sum) in blk.iter_mut().zip(sums.iter_mut()) {
-            let w = weight(*x as f64 * beta - m, skip);
+            let w = weight(*x as f64 * beta - m, skip - (top - m));
             *x = w;
             *sum += w as f64;
         }
     }
     for (x, sum) in blocks.into_remainder().iter_mut().zip(sums.iter_mut()) {
-        let w = weight(*x as f64 * beta - m, skip);
+        let w = weight(*x as f64 * beta - m, skip - (top - m));
         *x = w;
         nonzero |= w != 0.0;
         *sum += w as f64;

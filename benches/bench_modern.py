@@ -1,0 +1,190 @@
+"""Modern Hopfield network: the fused Rust kernel against the NumPy reference.
+
+One benchmark group per case, each timing the Rust path
+(:meth:`hopfield.ModernHopfield.retrieve`, one step) and the reference that
+NumPy users write, :func:`hopfield.reference.modern_update` in float32: two
+matrix products and a softmax (OpenBLAS runs the products near the
+machine's GEMM peak). Both see the same patterns and queries; before
+anything is timed both run once and must agree within float32 tolerance.
+
+Cases, at d = 512 and P = 20,000 stored patterns:
+
+* ``B=2000 beta=1/sqrt(d)``: attention scaling, every weight matters;
+* ``B=2000 beta=0.1``: a retrieval β (queries are 20%-noise copies of
+  stored patterns; every other weight is below ``exp(-40)``, so the kernel
+  skips them). It is chosen so that NumPy's float32 ``exp`` does not reach
+  its slow underflow path (below −88), which would flatter the ratio;
+* ``B=1``, both β: a single query, memory-bound for NumPy;
+* ``±1``: ±1 patterns and queries (20% of spins flipped) at a retrieval β,
+  scored through XOR + popcount.
+
+``test_peak_memory`` measures, in a fresh process, the peak resident memory
+a retrieval adds: O(B·d + tile) for the kernel, O(B·P) for NumPy.
+
+Run with ``python -m pytest benches/bench_modern.py --benchmark-only`` for
+timings (ratio table at the end) or ``--benchmark-disable`` to run each once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import hopfield as hf
+import numpy as np
+import pytest
+from hopfield import reference
+
+D, P = 512, 20_000
+
+
+@dataclass
+class Case:
+    name: str
+    beta: float
+    patterns: np.ndarray
+    queries: np.ndarray
+    net: hf.ModernHopfield
+    expected: np.ndarray | None = None
+
+    def run_rust(self) -> np.ndarray:
+        return self.net.retrieve(self.queries).states
+
+    def run_reference(self) -> np.ndarray:
+        return reference.modern_update(self.patterns, self.queries, self.beta, dtype=np.float32)
+
+    def check(self) -> None:
+        if self.expected is None:
+            rust = self.run_rust()
+            want = reference.modern_update(self.patterns, self.queries, self.beta)  # float64
+            scale = np.abs(want).max()
+            np.testing.assert_allclose(rust, want, rtol=0, atol=1e-4 * scale)
+            np.testing.assert_allclose(self.run_reference(), want, rtol=0, atol=1e-4 * scale)
+            self.expected = rust
+
+
+_DATA: dict[str, tuple[np.ndarray, np.ndarray, hf.ModernHopfield]] = {}
+
+
+def _data(kind: str) -> tuple[np.ndarray, np.ndarray, hf.ModernHopfield]:
+    if kind not in _DATA:
+        rng = np.random.default_rng(0)
+        if kind == "float":
+            x = rng.standard_normal((P, D), dtype=np.float32)
+            noise = rng.standard_normal((2000, D), dtype=np.float32)
+            q = x[:2000] + 0.2 * noise  # ‖noise‖ ≈ 0.2‖x‖
+        else:
+            x = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(P, D))
+            flip = rng.random((2000, D)) < 0.2
+            q = np.where(flip, -x[:2000], x[:2000]).astype(np.float32)
+        net = hf.ModernHopfield()
+        net.store(x)
+        _DATA[kind] = (x, q, net)
+    return _DATA[kind]
+
+
+CASES = {
+    "B=2000 beta=1/sqrt(d)": ("float", 2000, 1 / np.sqrt(D)),
+    "B=2000 beta=0.1": ("float", 2000, 0.1),
+    "B=1 beta=1/sqrt(d)": ("float", 1, 1 / np.sqrt(D)),
+    "B=1 beta=0.1": ("float", 1, 0.1),
+    "+-1 B=2000 beta=0.2": ("binary", 2000, 0.2),
+}
+_CASES: dict[str, Case] = {}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request: pytest.FixtureRequest) -> Case:
+    name = request.param
+    if name not in _CASES:
+        kind, b, beta = CASES[name]
+        x, q, net = _data(kind)
+        _CASES[name] = Case(name, beta, x, q[:b], net)
+    c = _CASES[name]
+    c.net.beta = c.beta
+    return c
+
+
+@pytest.mark.parametrize("impl", ["rust", "reference"])
+def test_modern_retrieve(benchmark, record_ratio, case: Case, impl: str) -> None:
+    case.check()
+    target = case.run_rust if impl == "rust" else case.run_reference
+    b = case.queries.shape[0]
+    benchmark.group = f"modern d={D} P={P} {case.name}"
+    benchmark.extra_info.update(
+        impl=impl,
+        d=D,
+        patterns=P,
+        queries=b,
+        beta=case.beta,
+        simd=hf.simd_level(),
+        cpus=os.cpu_count(),
+    )
+    got = benchmark(target)
+    scale = np.abs(case.expected).max()
+    np.testing.assert_allclose(got, case.expected, rtol=0, atol=1e-4 * scale)
+    if case.name.startswith("+-1"):
+        assert case.net.binary
+    if benchmark.stats:
+        seconds = benchmark.stats.stats.median
+        benchmark.extra_info["us_per_query"] = seconds / b * 1e6
+        record_ratio(benchmark.group, impl, seconds / b)
+    else:
+        record_ratio(benchmark.group, impl, None)
+
+
+_MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import hopfield as hf
+    from hopfield import reference
+    d, p, b = 512, 20000, 2000
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((p, d), dtype=np.float32)
+    q = rng.standard_normal((b, d), dtype=np.float32)
+    net = hf.ModernHopfield(beta=d ** -0.5)
+    net.store(x)
+    net.retrieve(q[:8])
+    def status(key):
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith(key + ":"))
+        return int(line.split()[1]) * 1024
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak resident set size (VmHWM) to the current one
+    before = status("VmRSS")
+    if sys.argv[1] == "rust":
+        out = net.retrieve(q).states
+    else:
+        out = reference.modern_update(x, q, d ** -0.5, dtype=np.float32)
+    print(status("VmHWM") - before)
+    """
+)
+
+
+def _extra_peak(impl: str) -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, impl],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return int(proc.stdout.strip())
+
+
+def test_peak_memory() -> None:
+    """The kernel adds O(B·d + tile) memory; NumPy materialises the (B, P) scores."""
+    b, scores = 2000, 2000 * P * 4
+    rust = _extra_peak("rust")
+    numpy = _extra_peak("reference")
+    print(
+        f"\npeak extra memory, B={b} d={D} P={P}: rust {rust / 2**20:.1f} MiB, "
+        f"numpy {numpy / 2**20:.1f} MiB (scores alone {scores / 2**20:.0f} MiB)"
+    )
+    # output + query copy (8 MiB) + per-thread block state; far below B·P
+    assert rust < 48 * 2**20, rust
+    assert numpy > scores * 0.9, numpy
