@@ -78,25 +78,36 @@ def threshold(value: ArrayLike, n: int) -> np.ndarray:
     return theta
 
 
+def as_batch(
+    arr: np.ndarray, width: int, name: str, *, dim: str, what: str
+) -> tuple[np.ndarray, bool]:
+    """Check that ``arr`` is one row ``(width,)`` or a non-empty batch ``(B, width)``.
+
+    ``dim`` names the width in messages (``"n"``, ``"d"``), ``what`` the
+    entries (``"spins"``, ``"values"``). Returns the batch as 2-D and whether
+    ``arr`` was a single row.
+    """
+    if arr.ndim == 1:
+        if arr.shape[0] != width:
+            raise ValueError(f"{name} must have length {dim} = {width}, got shape {arr.shape}")
+        return arr.reshape(1, width), True
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D ({dim},) or 2-D (batch, {dim}), got {arr.ndim}-D shape {arr.shape}"
+        )
+    if arr.shape[1] != width:
+        raise ValueError(f"{name} must have {dim} = {width} columns, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected at least one row of {dim} = {width} {what}")
+    return arr, False
+
+
 def spin_batch(x: ArrayLike, n: int, name: str) -> tuple[np.ndarray, bool]:
     """Coerce ``x`` to int8 ``(B, n)`` spins with ``B >= 1``.
 
     Returns the batch and whether ``x`` was a single ``(n,)`` state.
     """
-    spins = as_spins(x, name=name)
-    if spins.ndim == 1:
-        if spins.shape[0] != n:
-            raise ValueError(f"{name} must have length n = {n}, got shape {spins.shape}")
-        return spins.reshape(1, n), True
-    if spins.ndim != 2:
-        raise ValueError(
-            f"{name} must be 1-D (n,) or 2-D (batch, n), got {spins.ndim}-D shape {spins.shape}"
-        )
-    if spins.shape[1] != n:
-        raise ValueError(f"{name} must have n = {n} columns, got shape {spins.shape}")
-    if spins.shape[0] == 0:
-        raise ValueError(f"{name} is empty: expected at least one row of n = {n} spins")
-    return spins, False
+    return as_batch(as_spins(x, name=name), n, name, dim="n", what="spins")
 
 
 def is_real(value: Any) -> bool:

@@ -67,20 +67,7 @@ def _floats(x: ArrayLike, name: str) -> np.ndarray:
 
 
 def _batch(x: ArrayLike, d: int, name: str) -> tuple[np.ndarray, bool]:
-    arr = _floats(x, name)
-    if arr.ndim == 1:
-        if arr.shape[0] != d:
-            raise ValueError(f"{name} must have length d = {d}, got shape {arr.shape}")
-        return arr.reshape(1, d), True
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 1-D (d,) or 2-D (batch, d), got {arr.ndim}-D shape {arr.shape}"
-        )
-    if arr.shape[1] != d:
-        raise ValueError(f"{name} must have d = {d} columns, got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: expected at least one row of d = {d} values")
-    return arr, False
+    return _validate.as_batch(_floats(x, name), d, name, dim="d", what="values")
 
 
 class ModernHopfield:
