@@ -880,15 +880,18 @@ def test_core_refuses_what_python_would_not_pass() -> None:
     q = np.ones((1, 8), dtype=np.int8)
     kw = {"update": "async", "order": "random", "max_sweeps": 5, "seed": 0, "threads": None}
     with pytest.raises(ValueError, match="update must be 'async' or 'sync'"):
-        mem.retrieve(q, **{**kw, "update": "x"}, track_energy=False)  # type: ignore[arg-type]
+        _core.Schedule(**{**kw, "update": "x"}, track_energy=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="order must be 'random' or 'sequential'"):
-        mem.retrieve(q, **{**kw, "order": "x"}, track_energy=False)  # type: ignore[arg-type]
+        _core.Schedule(**{**kw, "order": "x"}, track_energy=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_sweeps must be at least 1"):
-        mem.retrieve(q, **{**kw, "max_sweeps": 0}, track_energy=False)  # type: ignore[arg-type]
+        _core.Schedule(**{**kw, "max_sweeps": 0}, track_energy=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="threads must be at least 1"):
-        mem.retrieve(q, **{**kw, "threads": 0}, track_energy=False)  # type: ignore[arg-type]
+        _core.Schedule(**{**kw, "threads": 0}, track_energy=False)  # type: ignore[arg-type]
+    plan = _core.Schedule(**kw, track_energy=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="queries must have n = 8 columns"):
-        mem.retrieve(np.ones((1, 9), np.int8), **kw, track_energy=False)  # type: ignore[arg-type]
+        mem.retrieve(np.ones((1, 9), np.int8), plan)
+    with pytest.raises(TypeError):
+        mem.retrieve(q, kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         mem.store(np.zeros((1, 8), np.int8))  # 0 is not a spin at this level
     with pytest.raises(ValueError, match="threshold must have length n = 8"):

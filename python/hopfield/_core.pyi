@@ -14,6 +14,7 @@ __all__ = [
     "MAX_N",
     "Hebbian",
     "Modern",
+    "Schedule",
     "__version__",
     "detected_simd",
     "overlaps",
@@ -54,9 +55,16 @@ class Hebbian:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(
-        self,
-        queries: NDArray[np.int8],
+    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
+        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+        (see `retrieve::run`)."""
+
+@final
+class Schedule:
+    """How to run a retrieval: the validated options of `retrieve`."""
+
+    def __new__(
+        cls,
         *,
         update: str,
         order: str,
@@ -64,14 +72,7 @@ class Hebbian:
         seed: int,
         threads: int | None,
         track_energy: bool,
-    ) -> dict[str, NDArray[Any]]:
-        """Runs the dynamics from int8 (B, N) queries.
-
-        Returns a dict with ``"states"`` (int8 (B, N)), ``"converged"`` and
-        ``"cycled"`` (bool (B,)), ``"sweeps"`` (int64 (B,)), ``"energy"``
-        (float64 (B,)) and, with ``track_energy``, ``"energy_trace"``
-        (float64 (B, T), NaN-padded).
-        """
+    ) -> Schedule: ...
 
 def sweep_orders(
     n: int, sweeps: int, seed: int, count: int = 1, first: int = 0

@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _core, _dynamics, _validate
 from .results import Retrieval
-
-_UPDATES = ("async", "sync")
-_ORDERS = ("random", "sequential")
-
-
-def _pack_result(raw: dict[str, Any], single: bool) -> Retrieval:
-    """Wrap the extension's arrays in a :class:`Retrieval`."""
-    trace = raw.get("energy_trace")
-    if single:
-        return Retrieval(
-            states=raw["states"][0],
-            converged=bool(raw["converged"][0]),
-            sweeps=int(raw["sweeps"][0]),
-            energy=float(raw["energy"][0]),
-            cycled=bool(raw["cycled"][0]),
-            energy_trace=None if trace is None else trace[0],
-        )
-    return Retrieval(
-        states=raw["states"],
-        converged=raw["converged"],
-        sweeps=raw["sweeps"],
-        energy=raw["energy"],
-        cycled=raw["cycled"],
-        energy_trace=trace,
-    )
 
 
 class HopfieldNetwork:
@@ -186,24 +159,16 @@ class HopfieldNetwork:
             Final states and, per query, ``converged``, ``sweeps``, ``energy``,
             ``cycled`` and optionally ``energy_trace``.
         """
-        update = _validate.choice(update, "update", _UPDATES)
-        order = _validate.choice(order, "order", _ORDERS)
-        max_sweeps = _validate.positive_int(max_sweeps, "max_sweeps")
-        if max_sweeps >= 2**32:
-            raise ValueError(f"max_sweeps must be below 2**32, got {max_sweeps}")
-        seed = _validate.seed(seed)
-        threads = _validate.threads(threads)
-        batch, single = _validate.spin_batch(queries, self.n, "queries")
-        raw = self._memory.retrieve(
-            batch,
+        plan = _dynamics.schedule(
             update=update,
-            order=order,
             max_sweeps=max_sweeps,
+            order=order,
             seed=seed,
             threads=threads,
-            track_energy=bool(track_energy),
+            track_energy=track_energy,
         )
-        return _pack_result(raw, single)
+        batch, single = _validate.spin_batch(queries, self.n, "queries")
+        return _dynamics.retrieval(self._memory.retrieve(batch, plan), single)
 
 
 def sweep_orders(n: int, sweeps: int, *, seed: int, count: int = 1, first: int = 0) -> np.ndarray:

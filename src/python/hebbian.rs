@@ -7,9 +7,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{descend_interruptible, matrix, pack, unpack, vector};
+use super::convert::{matrix, pack, unpack, vector};
+use super::retrieve::{run, PySchedule};
 use crate::batch;
-use crate::dynamics::{self, Order, Schedule, Update};
+use crate::dynamics;
 use crate::model::Hebbian;
 
 /// A Hebbian memory of bit-packed patterns.
@@ -27,26 +28,6 @@ impl PyHebbian {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-}
-
-fn parse_update(update: &str) -> PyResult<Update> {
-    match update {
-        "async" => Ok(Update::Async),
-        "sync" => Ok(Update::Sync),
-        other => Err(PyValueError::new_err(format!(
-            "update must be 'async' or 'sync', got {other:?}"
-        ))),
-    }
-}
-
-fn parse_order(order: &str) -> PyResult<Order> {
-    match order {
-        "random" => Ok(Order::Random),
-        "sequential" => Ok(Order::Sequential),
-        other => Err(PyValueError::new_err(format!(
-            "order must be 'random' or 'sequential', got {other:?}"
-        ))),
     }
 }
 
@@ -153,64 +134,17 @@ impl PyHebbian {
         matrix(py, out, states.rows(), memory.patterns().rows())
     }
 
-    /// Runs the dynamics from int8 (B, N) queries; returns a dict of arrays.
-    #[pyo3(signature = (queries, *, update, order, max_sweeps, seed, threads, track_energy))]
-    #[allow(clippy::too_many_arguments)]
+    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+    /// (see `retrieve::run`).
     fn retrieve<'py>(
         &self,
         py: Python<'py>,
         queries: PyReadonlyArray2<'_, i8>,
-        update: &str,
-        order: &str,
-        max_sweeps: u32,
-        seed: u64,
-        threads: Option<usize>,
-        track_energy: bool,
+        schedule: PyRef<'py, PySchedule>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let schedule = Schedule {
-            update: parse_update(update)?,
-            order: parse_order(order)?,
-            max_sweeps,
-            seed,
-            track_energy,
-        };
-        if max_sweeps == 0 {
-            return Err(PyValueError::new_err("max_sweeps must be at least 1"));
-        }
-        if threads == Some(0) {
-            return Err(PyValueError::new_err(
-                "threads must be at least 1 (or None for all cores)",
-            ));
-        }
         let memory = self.snapshot();
-        let mut states = pack(&queries, "queries", memory.n())?;
         let kernel = py.detach(|| memory.kernel())?;
-        let outcomes = crate::with_kernel!(kernel, |k| descend_interruptible(
-            py,
-            &k,
-            &mut states,
-            &schedule,
-            threads
-        ))?;
-        let result = batch::BatchOutcome { states, outcomes };
-        let dict = PyDict::new(py);
-        dict.set_item("states", unpack(py, &result.states)?)?;
-        let o = &result.outcomes;
-        dict.set_item(
-            "converged",
-            vector(py, o.iter().map(|x| x.converged).collect()),
-        )?;
-        dict.set_item("cycled", vector(py, o.iter().map(|x| x.cycled).collect()))?;
-        dict.set_item(
-            "sweeps",
-            vector(py, o.iter().map(|x| x.sweeps as i64).collect()),
-        )?;
-        dict.set_item("energy", vector(py, o.iter().map(|x| x.energy).collect()))?;
-        if track_energy {
-            let (width, trace) = result.trace_matrix();
-            dict.set_item("energy_trace", matrix(py, trace, o.len(), width)?)?;
-        }
-        Ok(dict)
+        crate::with_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
     }
 }
 
