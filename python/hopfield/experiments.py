@@ -90,8 +90,9 @@ def make_model(model: str | Callable[[int], Any], n: int) -> Any:
     if isinstance(model, str):
         if model not in MODELS:
             known = ", ".join(repr(k) for k in sorted(MODELS))
-            raise ValueError(f"model must be one of {known} or a callable n -> model; "
-                             f"got {model!r}")
+            raise ValueError(
+                f"model must be one of {known} or a callable n -> model; got {model!r}"
+            )
         built = MODELS[model](n)
     elif callable(model):
         built = model(n)
@@ -155,7 +156,7 @@ def _patterns(patterns: ArrayLike, name: str = "patterns") -> np.ndarray:
 # capacity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CapacityResult:
     """What :func:`capacity_curve` measured, one entry per load.
 
@@ -245,8 +246,8 @@ def capacity_curve(
     trials = _validate.positive_int(trials, "trials")
     noise = _fraction(noise, "noise")
     alphas = np.array(loads, dtype=np.float64, ndmin=1)
-    if alphas.ndim != 1 or alphas.size == 0 or np.any(~(alphas > 0)) or np.any(~np.isfinite(alphas)):
-        raise ValueError(f"loads must be a non-empty 1-D sequence of finite loads > 0, got {loads!r}")
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all((alphas > 0) & np.isfinite(alphas)):
+        raise ValueError(f"loads must be a non-empty 1-D sequence of finite values > 0: {loads!r}")
     counts = np.maximum(1, np.rint(alphas * n)).astype(np.int64)
     seeds = _seeds(seed, 4 * len(counts) * trials)
     mean, exact, fixed = (np.zeros(len(counts)) for _ in range(3))
@@ -258,7 +259,9 @@ def capacity_curve(
                 patterns = random_patterns(int(p), n, seed=s[0])
                 net = make_model(model, n)
                 net.store(patterns)
-                one = net.retrieve(patterns, update=update, max_sweeps=1, seed=s[1], threads=threads)
+                one = net.retrieve(
+                    patterns, update=update, max_sweeps=1, seed=s[1], threads=threads
+                )
                 fix.append(np.all(one.states == patterns, axis=1))
                 queries = corrupt(patterns, flip=noise, seed=s[2]) if noise > 0 else patterns
                 res = net.retrieve(
@@ -286,7 +289,7 @@ def capacity_curve(
 # noise robustness
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RobustnessResult:
     """What :func:`noise_robustness` measured, one entry per noise level.
 
@@ -372,7 +375,10 @@ def noise_robustness(
         for i, level in enumerate(levels):
             queries = corrupt(targets, flip=float(level), seed=seeds[2 * i])
             res = net.retrieve(
-                queries, update=update, max_sweeps=max_sweeps, seed=seeds[2 * i + 1],
+                queries,
+                update=update,
+                max_sweeps=max_sweeps,
+                seed=seeds[2 * i + 1],
                 threads=threads,
             )
             m = _own_overlap(res.states, targets)
@@ -394,7 +400,7 @@ def noise_robustness(
 # basins
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BasinResult:
     """What :func:`basin_size` measured.
 
@@ -492,7 +498,10 @@ def basin_size(
         for j, level in enumerate(levels):
             queries = corrupt(targets, flip=float(level), seed=seeds[2 * j])
             res = net.retrieve(
-                queries, update=update, max_sweeps=max_sweeps, seed=seeds[2 * j + 1],
+                queries,
+                update=update,
+                max_sweeps=max_sweeps,
+                seed=seeds[2 * j + 1],
                 threads=threads,
             )
             ok = _own_overlap(res.states, targets) >= min_overlap
@@ -516,7 +525,7 @@ def basin_size(
 # spurious attractors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SpuriousCensus:
     """The distinct fixed points reached from random starts, classified.
 
@@ -666,8 +675,11 @@ def spurious_census(
     with _progress.bar(n_starts, "census", progress) as pbar:
         for c, lo in enumerate(range(0, n_starts, chunk)):
             res = net.retrieve(
-                starts[lo : lo + chunk], update=update, max_sweeps=max_sweeps,
-                seed=rng_seeds[c], threads=threads,
+                starts[lo : lo + chunk],
+                update=update,
+                max_sweeps=max_sweeps,
+                seed=rng_seeds[c],
+                threads=threads,
             )
             finals.append(res.states)
             conv.append(np.asarray(res.converged))
