@@ -67,5 +67,5 @@ def test_bad_arguments(argv: list[str], message: str, capsys: pytest.CaptureFixt
 
 
 def test_unknown_letter(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--letters", "HQ"]) == 2
+    assert main(["demo", "--letters", "H7"]) == 2
     assert "no built-in bitmap" in capsys.readouterr().err

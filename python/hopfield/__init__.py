@@ -5,8 +5,9 @@ Hopfield networks with a fused softmax kernel, in Rust, checked
 against a pure-NumPy reference (:mod:`hopfield.reference`).
 """
 
-from . import reference
+from . import datasets, experiments, reference, theory
 from ._core import __version__, detected_simd, simd_level
+from .images import binarize, to_image
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
 from .results import Retrieval
@@ -20,12 +21,17 @@ __all__ = [
     "Retrieval",
     "__version__",
     "as_spins",
+    "binarize",
     "corrupt",
+    "datasets",
     "detected_simd",
+    "experiments",
     "letter_patterns",
     "random_patterns",
     "reference",
     "simd_level",
     "sweep_orders",
+    "theory",
+    "to_image",
     "to_text",
 ]

@@ -45,7 +45,7 @@ def bar(total: int, desc: str, enabled: bool) -> Any:
     if not enabled:
         return _NoBar()
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         warnings.warn(
             "progress=True needs tqdm, which is not installed; running without a progress "

@@ -215,7 +215,7 @@ def mceliece_capacity(n: int | ArrayLike, *, all_patterns: bool = False) -> floa
 def _neurons(n: int | ArrayLike) -> np.ndarray:
     nn = np.asarray(n, dtype=np.float64)
     if np.any(~(nn >= 2)):
-        raise ValueError(f"n must be a number of neurons >= 2, got {n}")
+        raise ValueError(f"n must be a number of neurons >= 2, got {n!r}")
     return nn
 
 

@@ -1,0 +1,89 @@
+"""Small built-in data sets as ±1 patterns.
+
+* :func:`letters` — the 26 built-in letter bitmaps (no dependency);
+* :func:`digits` — scikit-learn's bundled 8 × 8 handwritten digits (1,797
+  images), binarized; needs scikit-learn (``pip install 'hopfield[data]'``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spins import letter_patterns
+
+__all__ = ["Dataset", "digits", "letters"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Patterns with their labels and image shape.
+
+    Attributes
+    ----------
+    patterns : numpy.ndarray
+        int8 ``(P, H·W)`` of ±1, one image per row (row-major pixels).
+    labels : numpy.ndarray
+        ``(P,)``: the class of each pattern (a letter or a digit).
+    shape : tuple of int
+        ``(H, W)`` of one image, for :func:`hopfield.to_text` and
+        :func:`hopfield.images.to_image`.
+    """
+
+    patterns: np.ndarray
+    labels: np.ndarray
+    shape: tuple[int, int]
+
+
+def letters(which: str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", *, scale: int = 1) -> Dataset:
+    """The built-in letter bitmaps (9 × 7 pixels, blown up ``scale`` times).
+
+    Labels are the letters as a ``str`` array.
+    """
+    pats, shape = letter_patterns(which, scale=scale)
+    return Dataset(pats, np.array([c.upper() for c in which]), shape)
+
+
+def digits(*, threshold: float = 8.0, classes: str | None = None) -> Dataset:
+    """scikit-learn's 8 × 8 handwritten digits as ±1 patterns.
+
+    Each pixel (an ink count 0–16) becomes ``+1`` when above ``threshold``.
+
+    Parameters
+    ----------
+    threshold : float
+        Ink level above which a pixel is ``+1``; default 8 (half of 16).
+    classes : str or None
+        Keep only these digits, e.g. ``"0147"``; ``None`` keeps all ten.
+
+    Returns
+    -------
+    Dataset
+        1,797 patterns of 64 spins (fewer with ``classes``), ``int64`` labels,
+        shape ``(8, 8)``.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed, with the command that installs it.
+    """
+    try:
+        from sklearn.datasets import load_digits  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    except ImportError as exc:
+        raise ImportError(
+            "hopfield.datasets.digits() needs scikit-learn, which is not installed: "
+            "pip install 'hopfield[data]' (or pip install scikit-learn). "
+            "hopfield.datasets.letters() needs nothing."
+        ) from exc
+    data = load_digits()
+    images = np.asarray(data.images, dtype=np.float64).reshape(-1, 64)
+    labels = np.asarray(data.target, dtype=np.int64)
+    if classes is not None:
+        if not isinstance(classes, str) or not classes or not classes.isdigit():
+            raise ValueError(f"classes must be a string of digits such as '0147', got {classes!r}")
+        wanted = [int(c) for c in classes]
+        keep = np.isin(labels, wanted)
+        images, labels = images[keep], labels[keep]
+    pats = np.where(images > threshold, 1, -1).astype(np.int8)
+    return Dataset(pats, labels, (8, 8))
