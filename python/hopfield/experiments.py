@@ -38,6 +38,7 @@ __all__ = [
     "CapacityResult",
     "RobustnessResult",
     "SpuriousCensus",
+    "Trajectories",
     "basin_size",
     "capacity_curve",
     "hamming_matrix",
@@ -46,6 +47,7 @@ __all__ = [
     "register_model",
     "similarity_matrix",
     "spurious_census",
+    "trajectories",
 ]
 
 #: Model kinds by name: each value builds a fresh, empty model of ``n``
@@ -711,6 +713,75 @@ def spurious_census(
         converged=len(states),
         num_patterns=pats.shape[0],
     )
+
+
+# ---------------------------------------------------------------------------
+# trajectories
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectories:
+    """States and energies of retrievals, sweep by sweep.
+
+    Attributes
+    ----------
+    states : numpy.ndarray
+        int8 ``(B, T + 1, N)``: the queries, then the state after each sweep
+        (a converged query keeps its final state).
+    energy : numpy.ndarray
+        float64 ``(B, T + 1)``: the energy of each of those states.
+    """
+
+    states: np.ndarray
+    energy: np.ndarray
+
+
+def trajectories(
+    model: Any,
+    queries: ArrayLike,
+    *,
+    sweeps: int = 10,
+    update: str = "async",
+    seed: int | None = None,
+    threads: int | None = None,
+) -> Trajectories:
+    """Record the states of a retrieval after every sweep.
+
+    Runs ``sweeps`` single-sweep retrievals in a row, each a batched call of
+    the model's ``retrieve`` with ``max_sweeps=1`` (its own seed per sweep),
+    and the model's ``energy`` of every state.
+
+    Parameters
+    ----------
+    model : model
+        A model holding its patterns, with ``retrieve`` and ``energy``.
+    queries : array_like
+        Starting states ``(B, N)`` or ``(N,)``.
+    sweeps : int
+        Number of sweeps to record.
+    update, seed, threads :
+        Passed to ``retrieve``.
+
+    Returns
+    -------
+    Trajectories
+    """
+    sweeps = _validate.positive_int(sweeps, "sweeps")
+    q = as_spins(queries, name="queries")
+    if q.ndim == 1:
+        q = q.reshape(1, -1)
+    if q.ndim != 2 or q.shape[0] == 0 or q.shape[1] != model.n:
+        raise ValueError(f"queries must have shape (B, {model.n}), got {q.shape}")
+    seeds = _seeds(seed, sweeps)
+    states = [q]
+    for t in range(sweeps):
+        res = model.retrieve(
+            states[-1], update=update, max_sweeps=1, seed=seeds[t], threads=threads
+        )
+        states.append(res.states)
+    path = np.stack(states, axis=1)
+    energy = np.asarray(model.energy(path.reshape(-1, q.shape[1])), dtype=np.float64)
+    return Trajectories(states=path, energy=energy.reshape(path.shape[:2]))
 
 
 # ---------------------------------------------------------------------------
