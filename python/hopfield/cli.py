@@ -3,6 +3,9 @@
 ``hopfield demo`` stores a few letter bitmaps, corrupts and retrieves them and
 prints the result as text art, then times batch retrieval with the Rust engine
 against the NumPy reference (:mod:`hopfield.reference`) on the same queries.
+
+``hopfield capacity``, ``robustness``, ``spurious`` and ``bench`` run the
+experiments of :mod:`hopfield.experiments` (see :mod:`hopfield._commands`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import reference
+from . import _commands, reference
 from ._core import __version__ as _version
 from ._core import detected_simd, simd_level
 from .network import HopfieldNetwork, sweep_orders
@@ -94,6 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"time {QUICK_QUERIES:,} queries instead of {QUERIES:,}",
     )
     demo.set_defaults(func=_demo)
+    _commands.add_commands(sub)
     return parser
 
 
@@ -106,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args, sys.stdout))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImportError) as exc:
         print(f"hopfield: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `hopfield demo | head`

@@ -11,7 +11,9 @@ existing axes, and then return that axes' figure.
 * :func:`capacity_plot` — measured overlap against load with the AGS theory line;
 * :func:`robustness_plot` — retrieval against the fraction of flipped spins;
 * :func:`similarity_heatmap` — pattern overlaps as a heat map;
-* :func:`energy_landscape` — retrieval trajectories projected to 2-D, energy as colour.
+* :func:`energy_landscape` — retrieval trajectories projected to 2-D, energy as colour;
+* :func:`census_plot` — the spurious-attractor census as bars;
+* :func:`speedup_plot` — the ``hopfield bench`` speed-ups as bars.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from numpy.typing import ArrayLike
 
 from . import theory
 from .experiments import (
+    CATEGORIES,
     CapacityResult,
     RobustnessResult,
+    SpuriousCensus,
     Trajectories,
     similarity_matrix,
     trajectories,
@@ -44,12 +48,14 @@ except ImportError as exc:  # pragma: no cover - exercised by test_plot via a su
 
 __all__ = [
     "capacity_plot",
+    "census_plot",
     "energy_landscape",
     "energy_traces",
     "pattern_grid",
     "retrieval_panels",
     "robustness_plot",
     "similarity_heatmap",
+    "speedup_plot",
 ]
 
 
@@ -401,4 +407,47 @@ def energy_landscape(
     ax.set_ylabel("principal component 2")
     ax.set_title("Retrieval rolls downhill to a stored pattern", fontsize=10)
     ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def census_plot(census: SpuriousCensus, *, ax: Any = None) -> Figure:
+    """Distinct fixed points and share of starts per category of a census."""
+    fig, ax = _axes(ax, (6, 3.4))
+    x = np.arange(len(CATEGORIES))
+    distinct = [census.counts[c] for c in CATEGORIES]
+    share = [
+        float(census.visits[census.category == c].sum()) / max(census.converged, 1)
+        for c in CATEGORIES
+    ]
+    bars = ax.bar(x - 0.2, distinct, width=0.4, label="distinct fixed points", color="C0")
+    ax.bar_label(bars, fontsize=7)
+    ax.set_ylabel("distinct fixed points")
+    ax.set_xticks(x, CATEGORIES)
+    twin = ax.twinx()
+    twin.bar(x + 0.2, share, width=0.4, label="share of starts", color="C1")
+    twin.set_ylabel("share of starts")
+    twin.set_ylim(0, 1)
+    ax.set_title(
+        f"Attractors from {census.n_starts} random starts (P = {census.num_patterns})",
+        fontsize=10,
+    )
+    handles = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper left")
+    return fig
+
+
+def speedup_plot(rows: Sequence[Any], *, ax: Any = None) -> Figure:
+    """Speed-up of Rust over the NumPy reference per bench (rows of ``hopfield bench``)."""
+    if not rows:
+        raise ValueError("rows must hold at least one bench result")
+    fig, ax = _axes(ax, (6.5, 1.3 + 0.45 * len(rows)))
+    names = [f"{r.name} ({r.size})" for r in rows]
+    bars = ax.barh(names, [r.speedup for r in rows], color="C2")
+    ax.bar_label(bars, labels=[f"{r.speedup:.1f}x" for r in rows], fontsize=7)
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(0.5, 4 * max(max(r.speedup for r in rows), 1.0))
+    ax.set_xlabel("Rust speed-up over the NumPy reference, per query")
+    ax.invert_yaxis()
     return fig
