@@ -146,6 +146,43 @@ def test_callable_model_and_fixed_fraction_against_reference() -> None:
     assert list(r.num_patterns) == [12, 24]
 
 
+class Recorder(hf.HopfieldNetwork):
+    """Records every store and full retrieval (queries, seed, result)."""
+
+    log: list[tuple[np.ndarray, np.ndarray, int, hf.Retrieval]] = []
+
+    def store(self, patterns):  # type: ignore[no-untyped-def]
+        self._stored = np.array(patterns)
+        super().store(patterns)
+
+    def retrieve(self, queries, **kw):  # type: ignore[no-untyped-def]
+        res = super().retrieve(queries, **kw)
+        if kw["max_sweeps"] > 1:
+            Recorder.log.append((self._stored, np.array(queries), kw["seed"], res))
+        return res
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.15])
+def test_capacity_curve_equals_the_numpy_reference(noise: float) -> None:
+    Recorder.log = []
+    n, loads, trials = 150, [0.05, 0.12, 0.2], 2
+    r = ex.capacity_curve(Recorder, n, loads, noise=noise, trials=trials, seed=11)
+    assert len(Recorder.log) == len(loads) * trials
+    for i in range(len(loads)):
+        points = []
+        for patterns, queries, seed, res in Recorder.log[i * trials : (i + 1) * trials]:
+            sweeps = int(res.sweeps.max())
+            orders = hf.sweep_orders(n, sweeps, seed=seed, count=len(queries))
+            points.append(reference.capacity_point(patterns, queries, orders, max_sweeps=sweeps))
+            if noise == 0:
+                assert np.array_equal(queries, patterns)
+            else:
+                assert np.all((queries != patterns).sum(axis=1) == round(noise * n))
+        assert r.mean_overlap[i] == pytest.approx(np.mean([p.mean_overlap for p in points]))
+        assert r.exact_fraction[i] == pytest.approx(np.mean([p.exact_fraction for p in points]))
+        assert r.fixed_fraction[i] == pytest.approx(np.mean([p.fixed_fraction for p in points]))
+
+
 def test_results_are_reproducible_and_depend_on_seed() -> None:
     a = ex.capacity_curve("hebbian", 200, [0.1, 0.15, 0.2], noise=0.1, trials=2, seed=1)
     b = ex.capacity_curve("hebbian", 200, [0.1, 0.15, 0.2], noise=0.1, trials=2, seed=1)
@@ -220,9 +257,10 @@ def test_similarity_and_hamming_matrices() -> None:
     s = ex.similarity_matrix(patterns)
     p64 = patterns.astype(np.int64)
     assert np.allclose(s, p64 @ p64.T / 130)
+    assert np.array_equal(s, reference.similarity_matrix(patterns))
     h = ex.hamming_matrix(patterns)
     assert h.dtype == np.int64
-    assert np.array_equal(h, (patterns[:, None, :] != patterns[None, :, :]).sum(axis=2))
+    assert np.array_equal(h, reference.hamming_matrix(patterns))
     # bool and {0,1} inputs are spins too
     assert np.array_equal(ex.hamming_matrix(patterns > 0), h)
 

@@ -47,9 +47,12 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "AsyncResult",
+    "CapacityPoint",
     "SyncResult",
+    "capacity_point",
     "energy",
     "fields",
+    "hamming_matrix",
     "hebbian_weights",
     "integer_weights",
     "is_fixed_point",
@@ -57,6 +60,7 @@ __all__ = [
     "retrieve_async",
     "retrieve_async_batched",
     "retrieve_sync",
+    "similarity_matrix",
 ]
 
 
@@ -703,3 +707,12 @@ def modern_energy(K: ArrayLike, S: ArrayLike, beta: float) -> np.ndarray:
     lse = m + np.log(np.exp(Z - m[..., None]).sum(axis=-1))
     M2 = float((K * K).sum(axis=1).max())
     return -lse / beta + 0.5 * (S * S).sum(axis=-1) + np.log(K.shape[0]) / beta + 0.5 * M2
+
+
+# The experiments' measurements (issue 8), NumPy only.
+from ._ref_experiments import (  # noqa: E402
+    CapacityPoint,
+    capacity_point,
+    hamming_matrix,
+    similarity_matrix,
+)
