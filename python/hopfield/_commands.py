@@ -240,7 +240,7 @@ def _capacity(args: argparse.Namespace, out: TextIO) -> int:
         threads=args.threads,
         progress=not args.no_progress,
     )
-    ags = theory.ags_overlap(r.loads)
+    ags = np.asarray(theory.ags_overlap(r.loads))
     print(
         f"Capacity: {args.model}, N = {args.n}, {args.trials} trial(s) per load, queries "
         + ("= the stored patterns" if args.noise == 0 else f"with {args.noise:.0%} flipped")
