@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import hopfield as hf
@@ -146,3 +147,17 @@ def test_registered_model_is_accepted(capsys: pytest.CaptureFixture[str]) -> Non
         assert rc == 0 and "Capacity: cli-test" in out
     finally:
         del ex.MODELS["cli-test"]
+
+
+def test_plot_without_matplotlib_exits_2_before_the_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delattr(hf, "plot", raising=False)
+    monkeypatch.delitem(sys.modules, "hopfield.plot", raising=False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    png = tmp_path / "x.png"
+    rc, out, err = run(["capacity", "--n", "64", "--no-progress", "--plot", str(png)], capsys)
+    assert rc == 2
+    assert "pip install 'hopfield[plot]'" in err
+    assert out == "" and not png.exists()

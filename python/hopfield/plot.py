@@ -293,7 +293,8 @@ def robustness_plot(
         )
     ax.set_xlabel("fraction of flipped spins in the query")
     ax.set_ylabel("mean final overlap / fraction")
-    ax.set_ylim(-1.05, 1.05)
+    low = min(float(np.min(r.mean_overlap)) for r in rs)
+    ax.set_ylim(min(-0.05, low - 0.05), 1.05)  # overlaps go negative only on reversed recall
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_title("Noise robustness", fontsize=10)
     ax.legend(fontsize=7)
