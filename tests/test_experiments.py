@@ -279,3 +279,14 @@ def test_progress_without_tqdm_warns_and_runs(monkeypatch: pytest.MonkeyPatch) -
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ex.noise_robustness("hebbian", np.ones((1, 16)), [0.0], seed=0, progress=False)
+
+
+def test_results_do_not_depend_on_thread_count() -> None:
+    kw = {"noise": 0.1, "trials": 2, "seed": 5}
+    one = ex.capacity_curve("hebbian", 300, [0.1, 0.2], threads=1, **kw)
+    two = ex.capacity_curve("hebbian", 300, [0.1, 0.2], threads=2, **kw)
+    assert np.array_equal(one.mean_overlap, two.mean_overlap)
+    pats = hf.random_patterns(20, 200, seed=6)
+    c1 = ex.spurious_census("hebbian", 300, patterns=pats, seed=7, threads=1)
+    c2 = ex.spurious_census("hebbian", 300, patterns=pats, seed=7, threads=2)
+    assert np.array_equal(c1.states, c2.states) and np.array_equal(c1.visits, c2.visits)
