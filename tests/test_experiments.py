@@ -75,6 +75,12 @@ def test_census_at_low_load_finds_stored_and_mixtures() -> None:
     assert three.shape[1] == 400 and len(three) >= 1
 
 
+def test_census_accepts_a_class_as_factory() -> None:
+    patterns = hf.random_patterns(3, 64, seed=9)
+    c = ex.spurious_census(hf.HopfieldNetwork, 50, patterns=patterns, seed=0)
+    assert c.num_patterns == 3 and c.converged == 50
+
+
 def test_census_at_high_load_finds_non_stored_attractors() -> None:
     patterns = hf.random_patterns(40, 200, seed=5)  # alpha = 0.2
     c = ex.spurious_census("hebbian", 500, patterns=patterns, seed=2)

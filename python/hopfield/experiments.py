@@ -653,7 +653,7 @@ def spurious_census(
     n_starts = _validate.positive_int(n_starts, "n_starts")
     max_order = _validate.positive_int(max_order, "max_order")
     near = _fraction(near, "near")
-    if isinstance(model, str) or not hasattr(model, "retrieve"):
+    if isinstance(model, (str, type)) or not hasattr(model, "retrieve"):
         if patterns is None:
             raise ValueError("patterns are needed when model is a kind name or a factory")
         pats = _patterns(patterns)
