@@ -124,33 +124,62 @@ pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Vec<f64> {
     })
 }
 
-/// Runs `f` on a dedicated pool of `threads` threads, or on the global pool
-/// when `threads` is `None`. Pools are kept and reused per size.
+/// Runs `f` on this process's pool of `threads` threads (`None`: the
+/// default size, see [`default_threads`]). Pools are kept and reused per
+/// size.
+///
+/// Every entry point of the Python bindings runs its parallel work through
+/// here, never on rayon's global pool: a process forked after using the
+/// library (`multiprocessing`'s default on Linux) inherits pools whose
+/// worker threads do not exist in it, and the first parallel call there
+/// would wait forever. Pools are therefore keyed by process id: a forked
+/// child finds its parent's pools stale, abandons them (without dropping:
+/// their threads and locks belong to the parent) and builds its own.
 ///
 /// # Errors
 /// `Value` when `threads` is zero or the pool cannot be built.
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    match threads {
-        None => Ok(f()),
-        Some(0) => Err(Error::Value(
-            "threads must be at least 1 (or None for all cores)".into(),
-        )),
-        Some(t) => Ok(pool(t)?.install(f)),
-    }
+    let size = match threads {
+        None => default_threads(),
+        Some(0) => {
+            return Err(Error::Value(
+                "threads must be at least 1 (or None for all cores)".into(),
+            ))
+        }
+        Some(t) => t,
+    };
+    Ok(pool(size)?.install(f))
 }
 
+/// The pool size used when no thread count is given: `RAYON_NUM_THREADS`
+/// when set to a positive integer, else the number of available cores.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+type Pools = std::collections::HashMap<usize, std::sync::Arc<rayon::ThreadPool>>;
+
 fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+    use std::sync::{Arc, Mutex};
+    static POOLS: Mutex<Option<(u32, Pools)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.as_ref().is_some_and(|(owner, _)| *owner != pid) {
+        // Forked: the parent's pools have no threads here. Leak them.
+        std::mem::forget(guard.take());
+    }
+    let (_, pools) = guard.get_or_insert_with(|| (pid, Pools::new()));
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
     let p = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
+            .thread_name(|i| format!("hopfield-{i}"))
             .build()
             .map_err(|e| Error::Value(format!("cannot start {threads} threads: {e}")))?,
     );

@@ -9,6 +9,7 @@ from . import reference
 from ._core import __version__, detected_simd, simd_level
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
+from .persist import load, save
 from .results import Retrieval
 from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns, to_text
 
@@ -23,8 +24,10 @@ __all__ = [
     "corrupt",
     "detected_simd",
     "letter_patterns",
+    "load",
     "random_patterns",
     "reference",
+    "save",
     "simd_level",
     "sweep_orders",
     "to_text",

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _validate
+from .persist import Persistent, State
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _batch(x: ArrayLike, d: int, name: str) -> tuple[np.ndarray, bool]:
     return _validate.as_batch(_floats(x, name), d, name, dim="d", what="values")
 
 
-class ModernHopfield:
+class ModernHopfield(Persistent):
     """A modern (continuous) Hopfield network: softmax retrieval over stored patterns.
 
     With stored patterns ``X`` (rows ``x_μ``, ``(P, d)``) one update of a
@@ -168,6 +169,20 @@ class ModernHopfield:
     def values(self) -> np.ndarray | None:
         """A copy of the stored values, float32 ``(P, d_v)``, or None."""
         return self._memory.values()
+
+    def _get_state(self) -> State:
+        arrays = {"patterns": self.patterns}
+        values = self.values
+        if values is not None:
+            arrays["values"] = values
+        return {"beta": self._beta, "threads": self._threads}, arrays
+
+    @classmethod
+    def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> ModernHopfield:
+        net = cls(params["beta"], threads=params["threads"])
+        if arrays["patterns"].shape[0]:
+            net.store(arrays["patterns"], arrays.get("values"))
+        return net
 
     def store(self, patterns: ArrayLike, values: ArrayLike | None = None) -> None:
         """Append patterns (and, for hetero-association, their values).

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
+from .persist import Persistent, State
 from .results import Retrieval
 
 
-class HopfieldNetwork:
+class HopfieldNetwork(Persistent):
     """A classical Hopfield network of ``n`` binary neurons (Hebbian rule).
 
     Patterns are kept bit-packed (one bit per neuron per pattern) and the
@@ -85,6 +88,23 @@ class HopfieldNetwork:
         ``MemoryError`` when it cannot fit.
         """
         return self._memory.weights()
+
+    def _get_state(self) -> State:
+        p = self.patterns
+        packed = np.packbits(p > 0, axis=1, bitorder="little")
+        return {"n": self.n}, {"patterns": packed, "threshold": self.threshold}
+
+    @classmethod
+    def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> HopfieldNetwork:
+        n = params["n"]
+        net = cls(n, threshold=arrays["threshold"])
+        packed = arrays["patterns"]
+        if packed.ndim != 2 or packed.dtype != np.uint8 or packed.shape[1] != (n + 7) // 8:
+            raise ValueError(f"patterns must be packed uint8 rows of {(n + 7) // 8} bytes")
+        if packed.shape[0]:
+            bits = np.unpackbits(packed, axis=1, count=n, bitorder="little")
+            net.store(bits.astype(np.int8) * 2 - 1)
+        return net
 
     def store(self, patterns: ArrayLike) -> None:
         """Store patterns, adding to those already stored.
