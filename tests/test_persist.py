@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hopfield as hf
 import numpy as np
 import pytest
-
-import hopfield as hf
 from hopfield import persist
 
 
