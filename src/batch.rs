@@ -92,22 +92,29 @@ pub fn descend_rows<M: EnergyModel>(
 
 /// Applies `f` to every row of `states` in parallel, each writing its own
 /// `width` outputs; returns them row-major.
-pub fn map_rows<T, F>(states: &SpinMatrix, width: usize, f: F) -> Vec<T>
+///
+/// # Errors
+/// `Memory` when the output cannot be allocated.
+pub fn map_rows<T, F>(states: &SpinMatrix, width: usize, f: F) -> Result<Vec<T>>
 where
     T: Default + Clone + Send,
     F: Fn(&[u64], &mut [T]) + Sync,
 {
-    let mut out = vec![T::default(); states.rows() * width];
+    let count = states.rows().checked_mul(width).unwrap_or(usize::MAX);
+    let mut out = crate::error::try_filled("the result", count, T::default())?;
     if width > 0 {
         out.par_chunks_exact_mut(width)
             .enumerate()
             .for_each(|(r, o)| f(states.row(r), o));
     }
-    out
+    Ok(out)
 }
 
 /// The energy of every row of `states`.
-pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Vec<f64> {
+///
+/// # Errors
+/// `Memory` when the output cannot be allocated.
+pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Result<Vec<f64>> {
     map_rows(states, 1, |row, out| {
         out[0] = model.energy(&model.cache(row), row)
     })
@@ -115,7 +122,10 @@ pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Vec<f64> {
 
 /// Overlaps `ξ^μ·s / N` of every row of `states` with every row of
 /// `patterns` (same `n`), row-major `(states.rows(), patterns.rows())`.
-pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Vec<f64> {
+///
+/// # Errors
+/// `Memory` when the output cannot be allocated.
+pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Result<Vec<f64>> {
     let n = patterns.n();
     map_rows(states, patterns.rows(), |row, out: &mut [f64]| {
         for (mu, o) in out.iter_mut().enumerate() {

@@ -35,7 +35,7 @@ pub fn pack(array: &PyReadonlyArray2<'_, i8>, name: &str, n: usize) -> PyResult<
 
 /// A `(rows, n)` int8 array of the unpacked states.
 pub fn unpack<'py>(py: Python<'py>, states: &SpinMatrix) -> PyResult<Bound<'py, PyArray2<i8>>> {
-    let values = parallel(py, None, || states.to_spins())?;
+    let values = parallel(py, None, || states.to_spins())??;
     matrix(py, values, states.rows(), states.n())
 }
 

@@ -63,7 +63,9 @@ fn overlaps<'py>(
     let patterns = convert::pack(&patterns, "patterns", n)?;
     let states = convert::pack(&states, "states", n)?;
     let p = patterns.rows();
-    let out = convert::parallel(py, None, || crate::batch::overlap_matrix(&states, &patterns))?;
+    let out = convert::parallel(py, None, || {
+        crate::batch::overlap_matrix(&states, &patterns)
+    })??;
     convert::matrix(py, out, states.rows(), p)
 }
 

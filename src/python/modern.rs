@@ -149,7 +149,9 @@ impl PyModern {
         }
         let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
         let memory = Arc::make_mut(&mut guard);
-        parallel(py, None, || memory.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv))))??;
+        parallel(py, None, || {
+            memory.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv)))
+        })??;
         Ok(())
     }
 
@@ -246,8 +248,7 @@ impl PyModern {
         let memory = self.snapshot();
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
-        let out =
-            parallel(py, threads, || memory.attention(&q, d, beta))??;
+        let out = parallel(py, threads, || memory.attention(&q, d, beta))??;
         matrix(py, out, rows, memory.rows())
     }
 }
