@@ -108,7 +108,7 @@ def test_many_threads_share_one_model() -> None:
         try:
             for _ in range(3):
                 results[s] = work(s)
-                for a, b in zip(results[s], serial[s]):
+                for a, b in zip(results[s], serial[s], strict=True):
                     assert np.array_equal(a, b), f"thread {s} differs from the serial call"
         except BaseException as exc:  # collected and re-raised below
             errors.append(exc)
