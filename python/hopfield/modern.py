@@ -252,6 +252,9 @@ class ModernHopfield(Persistent):
         q, single = _batch(queries, self.dim, "queries")
         steps = _validate.positive_int(steps, "steps")
         max_steps = _validate.positive_int(max_steps, "max_steps")
+        for name, value in (("steps", steps), ("max_steps", max_steps)):
+            if value >= 2**32:
+                raise ValueError(f"{name} must be below 2**32, got {value}")
         if tol is not None:
             if not _validate.is_real(tol) or not (float(tol) >= 0):
                 raise ValueError(f"tol must be a real number >= 0 or None, got {tol!r}")

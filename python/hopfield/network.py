@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
+from ._memory import ensure_fits
 from .persist import Persistent, State
 from .results import Retrieval
 
@@ -223,4 +224,7 @@ def sweep_orders(n: int, sweeps: int, *, seed: int, count: int = 1, first: int =
     first = _validate.positive_int(first, "first", minimum=0)
     if seed is None:
         raise TypeError("seed must be an integer: orders are only reproducible for a given seed")
+    if first + count > 2**64:
+        raise ValueError(f"first + count must be at most 2**64, got {first + count}")
+    ensure_fits(8 * n * sweeps * count, "the requested orders")
     return _core.sweep_orders(n, sweeps, _validate.seed(seed), count, first)
