@@ -92,22 +92,29 @@ pub fn descend_rows<M: EnergyModel>(
 
 /// Applies `f` to every row of `states` in parallel, each writing its own
 /// `width` outputs; returns them row-major.
-pub fn map_rows<T, F>(states: &SpinMatrix, width: usize, f: F) -> Vec<T>
+///
+/// # Errors
+/// `Memory` when the output cannot be allocated.
+pub fn map_rows<T, F>(states: &SpinMatrix, width: usize, f: F) -> Result<Vec<T>>
 where
     T: Default + Clone + Send,
     F: Fn(&[u64], &mut [T]) + Sync,
 {
-    let mut out = vec![T::default(); states.rows() * width];
+    let count = states.rows().checked_mul(width).unwrap_or(usize::MAX);
+    let mut out = crate::error::try_filled("the result", count, T::default())?;
     if width > 0 {
         out.par_chunks_exact_mut(width)
             .enumerate()
             .for_each(|(r, o)| f(states.row(r), o));
     }
-    out
+    Ok(out)
 }
 
 /// The energy of every row of `states`.
-pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Vec<f64> {
+///
+/// # Errors
+/// `Memory` when the output cannot be allocated.
+pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Result<Vec<f64>> {
     map_rows(states, 1, |row, out| {
         out[0] = model.energy(&model.cache(row), row)
     })
@@ -115,7 +122,10 @@ pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Vec<f64> {
 
 /// Overlaps `ξ^μ·s / N` of every row of `states` with every row of
 /// `patterns` (same `n`), row-major `(states.rows(), patterns.rows())`.
-pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Vec<f64> {
+///
+/// # Errors
+/// `Memory` when the output cannot be allocated.
+pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Result<Vec<f64>> {
     let n = patterns.n();
     map_rows(states, patterns.rows(), |row, out: &mut [f64]| {
         for (mu, o) in out.iter_mut().enumerate() {
@@ -124,33 +134,62 @@ pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Vec<f64> {
     })
 }
 
-/// Runs `f` on a dedicated pool of `threads` threads, or on the global pool
-/// when `threads` is `None`. Pools are kept and reused per size.
+/// Runs `f` on this process's pool of `threads` threads (`None`: the
+/// default size, see [`default_threads`]). Pools are kept and reused per
+/// size.
+///
+/// Every entry point of the Python bindings runs its parallel work through
+/// here, never on rayon's global pool: a process forked after using the
+/// library (`multiprocessing`'s default on Linux) inherits pools whose
+/// worker threads do not exist in it, and the first parallel call there
+/// would wait forever. Pools are therefore keyed by process id: a forked
+/// child finds its parent's pools stale, abandons them (without dropping:
+/// their threads and locks belong to the parent) and builds its own.
 ///
 /// # Errors
 /// `Value` when `threads` is zero or the pool cannot be built.
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    match threads {
-        None => Ok(f()),
-        Some(0) => Err(Error::Value(
-            "threads must be at least 1 (or None for all cores)".into(),
-        )),
-        Some(t) => Ok(pool(t)?.install(f)),
-    }
+    let size = match threads {
+        None => default_threads(),
+        Some(0) => {
+            return Err(Error::Value(
+                "threads must be at least 1 (or None for all cores)".into(),
+            ))
+        }
+        Some(t) => t,
+    };
+    Ok(pool(size)?.install(f))
 }
 
+/// The pool size used when no thread count is given: `RAYON_NUM_THREADS`
+/// when set to a positive integer, else the number of available cores.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+type Pools = std::collections::HashMap<usize, std::sync::Arc<rayon::ThreadPool>>;
+
 fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+    use std::sync::{Arc, Mutex};
+    static POOLS: Mutex<Option<(u32, Pools)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.as_ref().is_some_and(|(owner, _)| *owner != pid) {
+        // Forked: the parent's pools have no threads here. Leak them.
+        std::mem::forget(guard.take());
+    }
+    let (_, pools) = guard.get_or_insert_with(|| (pid, Pools::new()));
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
     let p = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
+            .thread_name(|i| format!("hopfield-{i}"))
             .build()
             .map_err(|e| Error::Value(format!("cannot start {threads} threads: {e}")))?,
     );

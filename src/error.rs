@@ -31,16 +31,52 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// A vector of `count` copies of `value`, or a `Memory` error naming
 /// `what` when it cannot be allocated. Unlike `vec![value; count]`, a
 /// failed allocation is an error the caller can report, not an abort.
+///
+/// A request larger than the memory the system reports available is
+/// refused before allocating: on Linux a large allocation usually
+/// succeeds (overcommit) and the process is killed only when the pages are
+/// touched, which no caller could catch.
 pub fn try_filled<T: Clone>(what: &str, count: usize, value: T) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(count).map_err(|_| {
-        let bytes = (count as u128) * (std::mem::size_of::<T>() as u128);
+    let bytes = (count as u128) * (std::mem::size_of::<T>() as u128);
+    let refuse = || {
         Error::Memory(format!(
             "{what} would need {bytes} bytes, more than can be allocated"
         ))
-    })?;
+    };
+    if bytes >= CHECKED_BYTES {
+        if let Some(available) = available_bytes() {
+            if bytes > available as u128 {
+                return Err(Error::Memory(format!(
+                    "{what} would need {bytes} bytes, but only {available} bytes of memory are available"
+                )));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(count).map_err(|_| refuse())?;
     v.resize(count, value);
     Ok(v)
+}
+
+/// Allocations from this size on are checked against the available memory
+/// (smaller ones cannot hurt and are not worth reading `/proc` for).
+const CHECKED_BYTES: u128 = 64 << 20;
+
+/// Memory the system can still give this process (RAM the kernel reports
+/// available plus free swap), where the platform says; `None` elsewhere.
+pub fn available_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = info.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib.saturating_mul(1024))
+    };
+    Some(field("MemAvailable:")?.saturating_add(field("SwapFree:").unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -58,5 +94,14 @@ mod tests {
             Err(Error::Memory(_))
         ));
         assert_eq!(try_filled("x", 3, 7u8).unwrap(), vec![7, 7, 7]);
+        if let Some(available) = available_bytes() {
+            // More than is available, yet small enough that the allocator
+            // itself might (overcommitting) have said yes.
+            let count = (available as usize).saturating_add(1 << 30);
+            match try_filled("y", count, 0u8) {
+                Err(Error::Memory(msg)) => assert!(msg.contains("are available"), "{msg}"),
+                other => panic!("expected a Memory error, got {:?}", other.map(|v| v.len())),
+            }
+        }
     }
 }

@@ -147,10 +147,13 @@ impl SpinMatrix {
     }
 
     /// Unpacks into a row-major `(rows, n)` vector of ±1.
-    pub fn to_spins(&self) -> Vec<i8> {
-        let mut out = vec![0i8; self.rows * self.n];
+    ///
+    /// # Errors
+    /// `Memory` when the `rows × n` bytes cannot be allocated.
+    pub fn to_spins(&self) -> Result<Vec<i8>> {
+        let mut out = try_filled("the unpacked states", self.rows * self.n, 0i8)?;
         self.write_spins(&mut out);
-        out
+        Ok(out)
     }
 
     /// Unpacks into `out` (`rows * n` values).
@@ -263,7 +266,7 @@ mod tests {
             let values = random_spins(n as u64, rows * n);
             let m = SpinMatrix::from_spins(&values, rows, n).unwrap();
             assert_eq!(m.words(), n.div_ceil(64));
-            assert_eq!(m.to_spins(), values, "n = {n}");
+            assert_eq!(m.to_spins().unwrap(), values, "n = {n}");
             if n % 64 != 0 {
                 for r in 0..rows {
                     let last = m.row(r)[m.words() - 1];
@@ -328,7 +331,7 @@ mod tests {
         let b = SpinMatrix::from_spins(&[-1, -1], 1, 2).unwrap();
         a.append(&b).unwrap();
         assert_eq!(a.rows(), 2);
-        assert_eq!(a.to_spins(), vec![1, -1, -1, -1]);
+        assert_eq!(a.to_spins().unwrap(), vec![1, -1, -1, -1]);
         assert!(a.append(&SpinMatrix::new(3).unwrap()).is_err());
     }
 }

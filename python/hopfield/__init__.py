@@ -10,6 +10,7 @@ from ._core import __version__, detected_simd, simd_level
 from .images import binarize, to_image
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
+from .persist import load, save
 from .results import Retrieval
 from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns, to_text
 
@@ -27,8 +28,10 @@ __all__ = [
     "detected_simd",
     "experiments",
     "letter_patterns",
+    "load",
     "random_patterns",
     "reference",
+    "save",
     "simd_level",
     "sweep_orders",
     "theory",

@@ -16,6 +16,7 @@ __all__ = [
     "Modern",
     "Schedule",
     "__version__",
+    "available_memory",
     "detected_simd",
     "overlaps",
     "set_simd_level",
@@ -78,6 +79,9 @@ def sweep_orders(
     n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
 ) -> NDArray[np.int64]:
     """The neuron orders of ``order="random"``: int64 (count, sweeps, n)."""
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give this process, or None."""
 
 def overlaps(states: NDArray[np.int8], patterns: NDArray[np.int8]) -> NDArray[np.float64]:
     """Overlaps ξ^μ·s / N of int8 (B, N) states with int8 (P, N) patterns, float64 (B, P)."""

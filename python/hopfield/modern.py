@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _validate
+from .persist import Persistent, State
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _batch(x: ArrayLike, d: int, name: str) -> tuple[np.ndarray, bool]:
     return _validate.as_batch(_floats(x, name), d, name, dim="d", what="values")
 
 
-class ModernHopfield:
+class ModernHopfield(Persistent):
     """A modern (continuous) Hopfield network: softmax retrieval over stored patterns.
 
     With stored patterns ``X`` (rows ``x_μ``, ``(P, d)``) one update of a
@@ -169,6 +170,20 @@ class ModernHopfield:
         """A copy of the stored values, float32 ``(P, d_v)``, or None."""
         return self._memory.values()
 
+    def _get_state(self) -> State:
+        arrays = {"patterns": self.patterns}
+        values = self.values
+        if values is not None:
+            arrays["values"] = values
+        return {"beta": self._beta, "threads": self._threads}, arrays
+
+    @classmethod
+    def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> ModernHopfield:
+        net = cls(params["beta"], threads=params["threads"])
+        if arrays["patterns"].shape[0]:
+            net.store(arrays["patterns"], arrays.get("values"))
+        return net
+
     def store(self, patterns: ArrayLike, values: ArrayLike | None = None) -> None:
         """Append patterns (and, for hetero-association, their values).
 
@@ -237,6 +252,9 @@ class ModernHopfield:
         q, single = _batch(queries, self.dim, "queries")
         steps = _validate.positive_int(steps, "steps")
         max_steps = _validate.positive_int(max_steps, "max_steps")
+        for name, value in (("steps", steps), ("max_steps", max_steps)):
+            if value >= 2**32:
+                raise ValueError(f"{name} must be below 2**32, got {value}")
         if tol is not None:
             if not _validate.is_real(tol) or not (float(tol) >= 0):
                 raise ValueError(f"tol must be a real number >= 0 or None, got {tol!r}")

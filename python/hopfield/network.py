@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
+from ._memory import ensure_fits
+from .persist import Persistent, State
 from .results import Retrieval
 
 
-class HopfieldNetwork:
+class HopfieldNetwork(Persistent):
     """A classical Hopfield network of ``n`` binary neurons (Hebbian rule).
 
     Patterns are kept bit-packed (one bit per neuron per pattern) and the
@@ -85,6 +89,23 @@ class HopfieldNetwork:
         ``MemoryError`` when it cannot fit.
         """
         return self._memory.weights()
+
+    def _get_state(self) -> State:
+        p = self.patterns
+        packed = np.packbits(p > 0, axis=1, bitorder="little")
+        return {"n": self.n}, {"patterns": packed, "threshold": self.threshold}
+
+    @classmethod
+    def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> HopfieldNetwork:
+        n = params["n"]
+        net = cls(n, threshold=arrays["threshold"])
+        packed = arrays["patterns"]
+        if packed.ndim != 2 or packed.dtype != np.uint8 or packed.shape[1] != (n + 7) // 8:
+            raise ValueError(f"patterns must be packed uint8 rows of {(n + 7) // 8} bytes")
+        if packed.shape[0]:
+            bits = np.unpackbits(packed, axis=1, count=n, bitorder="little")
+            net.store(bits.astype(np.int8) * 2 - 1)
+        return net
 
     def store(self, patterns: ArrayLike) -> None:
         """Store patterns, adding to those already stored.
@@ -203,4 +224,7 @@ def sweep_orders(n: int, sweeps: int, *, seed: int, count: int = 1, first: int =
     first = _validate.positive_int(first, "first", minimum=0)
     if seed is None:
         raise TypeError("seed must be an integer: orders are only reproducible for a given seed")
+    if first + count > 2**64:
+        raise ValueError(f"first + count must be at most 2**64, got {first + count}")
+    ensure_fits(8 * n * sweeps * count, "the requested orders")
     return _core.sweep_orders(n, sweeps, _validate.seed(seed), count, first)

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._memory import ensure_fits
+
 __all__ = [
     "LETTERS",
     "as_spins",
@@ -179,9 +181,12 @@ def random_patterns(
         If ``count`` or ``n`` is not an integer (``bool`` included).
     ValueError
         If ``count < 0`` or ``n < 1``.
+    MemoryError
+        If the patterns cannot fit in the available memory.
     """
     count = check_int(count, "count", 0)
     n = check_int(n, "n", 1)
+    ensure_fits(count * n, f"{count} patterns of {n} neurons")
     rng = np.random.default_rng(seed)
     out = rng.integers(0, 2, size=(count, n), dtype=np.int8)
     out *= 2

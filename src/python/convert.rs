@@ -21,16 +21,21 @@ pub fn pack(array: &PyReadonlyArray2<'_, i8>, name: &str, n: usize) -> PyResult<
             "{name} must have n = {n} columns, got shape ({rows}, {cols})"
         )));
     }
-    let packed = match view.as_slice() {
-        Some(values) => SpinMatrix::from_spins(values, rows, n),
-        None => SpinMatrix::from_spins(&view.iter().copied().collect::<Vec<i8>>(), rows, n),
+    let contiguous;
+    let values = match view.as_slice() {
+        Some(values) => values,
+        None => {
+            contiguous = view.iter().copied().collect::<Vec<i8>>();
+            &contiguous[..]
+        }
     };
+    let packed = batch::with_threads(None, || SpinMatrix::from_spins(values, rows, n))?;
     packed.map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("{name}: {e}")))
 }
 
 /// A `(rows, n)` int8 array of the unpacked states.
 pub fn unpack<'py>(py: Python<'py>, states: &SpinMatrix) -> PyResult<Bound<'py, PyArray2<i8>>> {
-    let values = py.detach(|| states.to_spins());
+    let values = parallel(py, None, || states.to_spins())??;
     matrix(py, values, states.rows(), states.n())
 }
 
@@ -51,6 +56,18 @@ pub fn vector<'py, T: numpy::Element>(py: Python<'py>, values: Vec<T>) -> Bound<
     values.into_pyarray(py)
 }
 
+/// Runs `f` with the GIL released on this process's pool of `threads`
+/// threads (`None`: all cores). Bindings run all parallel work through
+/// here, never on rayon's global pool, so the library keeps working in a
+/// forked child (see [`batch::with_threads`]).
+pub fn parallel<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    Ok(py.detach(|| batch::with_threads(threads, f))?)
+}
+
 /// How long one detached chunk should take before Ctrl-C is checked.
 const CHUNK_TARGET: Duration = Duration::from_millis(50);
 
@@ -69,16 +86,14 @@ pub fn descend_interruptible<M: EnergyModel>(
     let words = states.words();
     let mut outcomes = Vec::with_capacity(rows);
     let mut start = 0usize;
-    let mut chunk = 16usize * rayon::current_num_threads().max(threads.unwrap_or(1));
+    let mut chunk = 16usize * threads.unwrap_or_else(batch::default_threads).max(1);
     let data = states.as_words_mut();
     while start < rows {
         let end = (start + chunk).min(rows);
         let slice = &mut data[start * words..end * words];
         let began = Instant::now();
-        let part = py.detach(|| {
-            batch::with_threads(threads, || {
-                batch::descend_rows(model, slice, words, start as u64, schedule)
-            })
+        let part = parallel(py, threads, || {
+            batch::descend_rows(model, slice, words, start as u64, schedule)
         })?;
         let took = began.elapsed();
         outcomes.extend(part);

@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{matrix, pack, unpack, vector};
+use super::convert::{matrix, pack, parallel, unpack, vector};
 use super::retrieve::{run, PySchedule};
 use crate::batch;
 use crate::dynamics;
@@ -83,7 +83,7 @@ impl PyHebbian {
     fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let memory = self.snapshot();
         let n = memory.n();
-        let w = py.detach(|| memory.weights())?;
+        let w = parallel(py, None, || memory.weights())??;
         matrix(py, w, n, n)
     }
 
@@ -95,11 +95,9 @@ impl PyHebbian {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let memory = self.snapshot();
         let states = pack(&states, "states", memory.n())?;
-        let out = py.detach(|| -> crate::Result<Vec<f64>> {
-            Ok(crate::with_kernel!(memory.kernel()?, |k| batch::energies(
-                &k, &states
-            )))
-        })?;
+        let out = parallel(py, None, || -> crate::Result<Vec<f64>> {
+            crate::with_kernel!(memory.kernel()?, |k| batch::energies(&k, &states))
+        })??;
         Ok(vector(py, out))
     }
 
@@ -112,13 +110,13 @@ impl PyHebbian {
         let memory = self.snapshot();
         let n = memory.n();
         let states = pack(&states, "states", n)?;
-        let out = py.detach(|| -> crate::Result<Vec<f64>> {
-            Ok(crate::with_kernel!(memory.kernel()?, |k| batch::map_rows(
+        let out = parallel(py, None, || -> crate::Result<Vec<f64>> {
+            crate::with_kernel!(memory.kernel()?, |k| batch::map_rows(
                 &states,
                 n,
                 |row, out| k.fields(row, out)
-            )))
-        })?;
+            ))
+        })??;
         matrix(py, out, states.rows(), n)
     }
 
@@ -130,7 +128,9 @@ impl PyHebbian {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let memory = self.snapshot();
         let states = pack(&states, "states", memory.n())?;
-        let out = py.detach(|| batch::overlap_matrix(&states, memory.patterns()));
+        let out = parallel(py, None, || {
+            batch::overlap_matrix(&states, memory.patterns())
+        })??;
         matrix(py, out, states.rows(), memory.patterns().rows())
     }
 
@@ -143,7 +143,7 @@ impl PyHebbian {
         schedule: PyRef<'py, PySchedule>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let memory = self.snapshot();
-        let kernel = py.detach(|| memory.kernel())?;
+        let kernel = parallel(py, None, || memory.kernel())??;
         crate::with_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
     }
 }
@@ -163,17 +163,15 @@ pub fn sweep_orders<'py>(
     let total = n
         .checked_mul(sweeps)
         .and_then(|x| x.checked_mul(count))
-        .filter(|&x| x <= (isize::MAX as usize) / 8)
-        .ok_or_else(|| {
-            pyo3::exceptions::PyMemoryError::new_err("the requested orders cannot be allocated")
-        })?;
-    let mut out = Vec::with_capacity(total);
-    for q in 0..count as u64 {
-        out.extend(
-            dynamics::sweep_orders(n, sweeps, seed, first + q)
-                .into_iter()
-                .map(|i| i as i64),
-        );
+        .unwrap_or(usize::MAX);
+    let mut out = crate::error::try_filled("the requested orders", total, 0i64)?;
+    if total > 0 {
+        for (q, block) in out.chunks_exact_mut(n * sweeps).enumerate() {
+            let orders = dynamics::sweep_orders(n, sweeps, seed, first + q as u64);
+            for (o, i) in block.iter_mut().zip(orders) {
+                *o = i as i64;
+            }
+        }
     }
     let array = numpy::ndarray::Array3::from_shape_vec((count, sweeps, n), out)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;

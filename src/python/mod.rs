@@ -51,6 +51,13 @@ fn set_simd_level(name: &str) -> PyResult<&'static str> {
     Ok(crate::simd::set_level(cap).name())
 }
 
+/// Bytes of memory the system can still give this process (available RAM
+/// plus free swap), or None where the platform does not say.
+#[pyfunction]
+fn available_memory() -> Option<u64> {
+    crate::error::available_bytes()
+}
+
 /// Overlaps `ξ^μ·s / N` of int8 (B, N) states with int8 (P, N) patterns,
 /// float64 (B, P), by XOR + popcount on packed rows.
 #[pyfunction]
@@ -63,7 +70,9 @@ fn overlaps<'py>(
     let patterns = convert::pack(&patterns, "patterns", n)?;
     let states = convert::pack(&states, "states", n)?;
     let p = patterns.rows();
-    let out = py.detach(|| crate::batch::overlap_matrix(&states, &patterns));
+    let out = convert::parallel(py, None, || {
+        crate::batch::overlap_matrix(&states, &patterns)
+    })??;
     convert::matrix(py, out, states.rows(), p)
 }
 
@@ -76,6 +85,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<retrieve::PySchedule>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
+    m.add_function(wrap_pyfunction!(available_memory, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(detected_simd, m)?)?;
     m.add_function(wrap_pyfunction!(set_simd_level, m)?)?;

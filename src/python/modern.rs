@@ -8,8 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{matrix, vector};
-use crate::batch;
+use super::convert::{matrix, parallel, vector};
 use crate::modern::{ModernHopfield, Steps, QUERY_BLOCK};
 
 /// A modern Hopfield memory of float32 keys (and optional values).
@@ -61,14 +60,14 @@ fn chunked<T: Send>(
     threads: Option<usize>,
     f: impl Fn(std::ops::Range<usize>) -> crate::Result<T> + Sync,
 ) -> PyResult<Vec<T>> {
-    let unit = QUERY_BLOCK * threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let unit = QUERY_BLOCK * threads.unwrap_or_else(crate::batch::default_threads).max(1);
     let mut units = 1usize;
     let mut start = 0;
     let mut out = Vec::new();
     while start < rows {
         let end = (start + units * unit).min(rows);
         let began = Instant::now();
-        let part = py.detach(|| batch::with_threads(threads, || f(start..end)))??;
+        let part = parallel(py, threads, || f(start..end))??;
         out.push(part);
         start = end;
         py.check_signals()?;
@@ -150,7 +149,9 @@ impl PyModern {
         }
         let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
         let memory = Arc::make_mut(&mut guard);
-        py.detach(|| memory.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv))))?;
+        parallel(py, None, || {
+            memory.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv)))
+        })??;
         Ok(())
     }
 
@@ -247,8 +248,7 @@ impl PyModern {
         let memory = self.snapshot();
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
-        let out =
-            py.detach(|| batch::with_threads(threads, || memory.attention(&q, d, beta)))??;
+        let out = parallel(py, threads, || memory.attention(&q, d, beta))??;
         matrix(py, out, rows, memory.rows())
     }
 }

@@ -1,0 +1,258 @@
+"""Saving, loading and pickling models: one versioned, code-free file format.
+
+A saved model is an uncompressed ``.npz`` archive (a zip of ``.npy`` files)
+holding:
+
+* ``__hopfield__``: a UTF-8 JSON header (as a ``uint8`` array) with
+  ``format = "hopfield"``, ``version`` (:data:`FORMAT_VERSION`), ``kind``
+  (the model class, e.g. ``"HopfieldNetwork"``), ``params`` (plain JSON
+  values: sizes, rule, β, …) and ``arrays``: for every array its dtype,
+  shape and SHA-256 digest;
+* one ``.npy`` member per array. Spin patterns are stored bit-packed
+  (``numpy.packbits``, little bit order, one row per pattern), so a file is
+  about as large as the model's ``nbytes``.
+
+Loading reads with ``allow_pickle=False``: nothing in a file is ever
+executed. Every array is checked against its digest, dtype and shape, so a
+truncated, corrupted, wrong-version or foreign file raises ``ValueError``
+naming the file and what is wrong. Saving writes a temporary file in the
+target's directory, flushes it to disk and renames it over the target, so a
+crash mid-save never leaves a partial file under the target name.
+
+Pickling (``pickle``, ``multiprocessing``, joblib, Dask) uses the same state,
+so a pickle is about the size of the stored data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any, ClassVar
+
+import numpy as np
+
+FORMAT_VERSION = 1
+"""The version written by :func:`save`; :func:`load` reads versions up to it."""
+
+_HEADER = "__hopfield__"
+_KINDS: dict[str, type[Persistent]] = {}
+
+State = tuple[dict[str, Any], dict[str, np.ndarray]]
+"""A model's ``params`` (JSON values) and ``arrays``."""
+
+
+class Persistent:
+    """Mixin giving a model ``save``, pickling and a place in :func:`load`.
+
+    A subclass implements ``_get_state() -> (params, arrays)`` and the
+    classmethod ``_from_state(params, arrays)``; it is registered under its
+    class name when defined.
+    """
+
+    _KIND: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._KIND = cls.__name__
+        _KINDS[cls.__name__] = cls
+
+    def _get_state(self) -> State:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Persistent:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the model to ``path`` (atomically; see :mod:`hopfield.persist`).
+
+        The file is written exactly at ``path`` (no suffix is added). Load it
+        with :func:`hopfield.load`.
+        """
+        save(self, path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        params, arrays = self._get_state()
+        return (_restore, (self._KIND, params, arrays))
+
+
+def _restore(kind: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Persistent:
+    """Rebuild a model from its state (the pickle entry point)."""
+    cls = _KINDS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown model kind {kind!r}; known kinds: {sorted(_KINDS)}")
+    return cls._from_state(params, arrays)
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _encode(model: Persistent) -> bytes:
+    params, arrays = model._get_state()
+    header = {
+        "format": "hopfield",
+        "version": FORMAT_VERSION,
+        "kind": model._KIND,
+        "params": params,
+        "arrays": {
+            name: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _digest(a)}
+            for name, a in arrays.items()
+        },
+    }
+    if _HEADER in arrays:
+        raise ValueError(f"array name {_HEADER!r} is reserved")
+    for name, a in arrays.items():
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"array {name!r} has dtype {a.dtype}: only numbers can be saved")
+    buffer = io.BytesIO()
+    members = {_HEADER: np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    members.update({name: np.ascontiguousarray(a) for name, a in arrays.items()})
+    np.savez(buffer, **members)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def save(model: Persistent, path: str | os.PathLike[str]) -> None:
+    """Save ``model`` to ``path`` in the ``hopfield`` format.
+
+    Parameters
+    ----------
+    model : HopfieldNetwork, ModernHopfield or another hopfield model
+        The model to save.
+    path : str or os.PathLike
+        Target file; written exactly there (no suffix is added). An existing
+        file is replaced only once the new one is complete.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a hopfield model or ``path`` is not a path.
+    OSError
+        If the file cannot be written; the target is then left untouched.
+    """
+    if not isinstance(model, Persistent):
+        raise TypeError(f"model must be a hopfield model, got {type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    target = os.fspath(path)
+    data = _encode(model)
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".hopfield-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class _BadFile(ValueError):
+    """A file that is not a readable hopfield model (a ``ValueError``)."""
+
+
+def _bad(path: str, why: str) -> _BadFile:
+    return _BadFile(f"{path!r} is not a readable hopfield model file: {why}")
+
+
+def _read_header(path: str, archive: Any) -> dict[str, Any]:
+    if _HEADER not in archive.files:
+        raise _bad(path, "no hopfield header (not a file written by hopfield.save)")
+    raw = archive[_HEADER]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise _bad(path, "malformed header")
+    try:
+        header = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad(path, f"malformed header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != "hopfield":
+        raise _bad(path, "the header does not say format 'hopfield'")
+    version = header.get("version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise _bad(
+            path,
+            f"format version {version!r} is not supported (this hopfield reads 1 to "
+            f"{FORMAT_VERSION}; a newer file needs a newer hopfield)",
+        )
+    for key, kind in (("kind", str), ("params", dict), ("arrays", dict)):
+        if not isinstance(header.get(key), kind):
+            raise _bad(path, f"header field {key!r} is missing or malformed")
+    return header
+
+
+def _read_arrays(path: str, archive: Any, specs: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Every array the header lists, checked against its dtype, shape and digest."""
+    arrays: dict[str, np.ndarray] = {}
+    for key, spec in specs.items():
+        if key not in archive.files:
+            raise _bad(path, f"array {key!r} is missing")
+        a = archive[key]
+        if (
+            not isinstance(spec, dict)
+            or a.dtype.str != spec.get("dtype")
+            or list(a.shape) != spec.get("shape")
+            or _digest(a) != spec.get("sha256")
+        ):
+            raise _bad(path, f"array {key!r} fails its checksum (corrupted file)")
+        arrays[key] = a
+    return arrays
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load a model saved with ``model.save(path)``.
+
+    Nothing in the file is executed (arrays are read with
+    ``allow_pickle=False``); each array is verified against the SHA-256
+    digest, dtype and shape recorded at save time.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    HopfieldNetwork, ModernHopfield or another hopfield model
+        The model, retrieving bit-identically to the one saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is truncated, corrupted, of an unsupported format version,
+        of an unknown model kind, or not a hopfield file at all.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as file:
+            archive = np.load(file, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise _bad(name, "not an .npz archive")
+            with archive:
+                header = _read_header(name, archive)
+                arrays = _read_arrays(name, archive, header["arrays"])
+    except _BadFile:
+        raise
+    except ValueError as exc:  # numpy's own complaints (e.g. a pickled member)
+        raise _bad(name, str(exc)) from None
+    except (EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise _bad(name, f"truncated or not an .npz archive ({exc})") from None
+    kind = header["kind"]
+    if kind not in _KINDS:
+        raise _bad(name, f"unknown model kind {kind!r}; known kinds: {sorted(_KINDS)}")
+    try:
+        return _KINDS[kind]._from_state(header["params"], arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(name, f"inconsistent {kind} state ({exc})") from None

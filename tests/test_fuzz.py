@@ -1,0 +1,343 @@
+"""Fuzzing every public entry point with generated bad and edge inputs.
+
+Each call must either succeed with a result equal to the NumPy reference or
+raise ``ValueError``, ``TypeError`` or ``MemoryError`` with a message; it must
+never crash the interpreter, hang, or modify the caller's arrays. Together
+the tests below run more than 10,000 generated calls (derandomised, so CI
+sees the same inputs every run).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hopfield as hf
+import numpy as np
+import pytest
+from hopfield import reference as ref
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+EXAMPLES = 1200
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+ALLOWED = (ValueError, TypeError, MemoryError)
+
+N = 24  # the networks under test have N = 24 neurons (d = 6 for modern)
+D = 6
+
+# ---------------------------------------------------------------- strategies
+
+_DTYPES = [np.bool_, np.int8, np.int16, np.int64, np.uint8, np.float16, np.float32, np.float64]
+_SPECIAL = [0.0, 1.0, -1.0, 0.5, 2.0, -3.0, math.nan, math.inf, -math.inf, 1e300, -1e-300]
+_NON_INTEGERS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from(_SPECIAL),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.sampled_from([[1, 2], (3,), {"a": 1}, b"x", 1j, object()]),
+)
+# Sizes: small, negative, or far beyond any memory (never merely large: a
+# 10 GB request that fits is legitimate and would only be slow).
+_SIZES = st.integers(-3, 6) | st.integers(2**40, 2**70) | st.integers(-(2**70), -(2**40))
+_SCALARS = _NON_INTEGERS | _SIZES
+
+
+@st.composite
+def arrays(draw: st.DrawFn, width: int, spins: bool = True) -> Any:
+    """Arrays around the expected ``(B, width)`` shape: right and wrong
+    shapes, every dtype, spin and non-spin values, non-contiguous, read-only,
+    and plain Python lists and scalars."""
+    kind = draw(st.sampled_from(["good", "good", "values", "shape", "other"]))
+    if kind == "other":
+        return draw(_SCALARS)
+    rows = draw(st.integers(0, 5))
+    cols = width
+    if kind == "shape":
+        shape: tuple[int, ...] = draw(
+            st.sampled_from(
+                [(), (cols,), (rows, cols + 1), (rows, max(cols - 1, 0)), (rows, 0), (2, 2, cols)]
+            )
+        )
+    else:
+        shape = draw(st.sampled_from([(cols,), (rows, cols), (max(rows, 1), cols)]))
+    dtype = draw(st.sampled_from(_DTYPES))
+    size = int(np.prod(shape))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if kind == "values":
+        values = rng.choice(np.array(_SPECIAL + [0.0, 1.0]), size)
+    elif spins:
+        values = rng.choice(np.array([-1.0, 1.0] if dtype != np.uint8 else [0.0, 1.0]), size)
+    else:
+        values = rng.standard_normal(size) * draw(st.sampled_from([1.0, 1e-3, 30.0]))
+    with np.errstate(all="ignore"):
+        a = values.astype(dtype).reshape(shape)
+    layout = draw(st.sampled_from(["c", "f", "strided", "readonly", "list"]))
+    if layout == "f":
+        a = np.asfortranarray(a)
+    elif layout == "strided" and a.ndim >= 1:
+        a = np.repeat(a, 2, axis=-1)[..., ::2]
+    elif layout == "readonly":
+        a.setflags(write=False)
+    elif layout == "list":
+        return a.tolist()
+    return a
+
+
+def _snapshot(x: Any) -> Any:
+    return np.array(x, copy=True) if isinstance(x, np.ndarray) else None
+
+
+def _unchanged(before: Any, after: Any) -> None:
+    if before is not None:
+        assert np.array_equal(before, after, equal_nan=True), "an input array was modified"
+
+
+def _call(f: Callable[[], Any], *inputs: Any) -> Any:
+    """Run ``f``; a refusal must be one of the allowed exceptions with a
+    message. Returns the result, or None when refused."""
+    before = [_snapshot(x) for x in inputs]
+    try:
+        result = f()
+    except ALLOWED as exc:
+        assert str(exc), f"{type(exc).__name__} without a message"
+        result = None
+    for b, x in zip(before, inputs, strict=True):
+        _unchanged(b, x)
+    return result
+
+
+def _spins(x: Any) -> np.ndarray:
+    return np.asarray(hf.as_spins(x)).reshape(-1, N)
+
+
+# --------------------------------------------------------------- fixtures
+
+_PATTERNS = hf.random_patterns(5, N, seed=0)
+_THETA = np.linspace(-0.1, 0.1, N)
+
+
+def _net() -> hf.HopfieldNetwork:
+    net = hf.HopfieldNetwork(N, threshold=_THETA)
+    net.store(_PATTERNS)
+    return net
+
+
+_KEYS = np.random.default_rng(1).standard_normal((7, D)).astype(np.float32)
+
+
+def _modern(beta: float = 1.5) -> hf.ModernHopfield:
+    m = hf.ModernHopfield(beta)
+    m.store(_KEYS)
+    return m
+
+
+# -------------------------------------------------------------- the tests
+
+
+@FUZZ
+@given(n=_SCALARS | st.integers(-3, 100), threshold=_SCALARS | arrays(N, spins=False))
+def test_fuzz_network_constructor(n: Any, threshold: Any) -> None:
+    net = _call(lambda: hf.HopfieldNetwork(n, threshold=threshold), threshold)
+    if net is not None:
+        assert net.n == n and net.num_patterns == 0
+
+
+@FUZZ
+@given(patterns=arrays(N))
+def test_fuzz_store(patterns: Any) -> None:
+    net = hf.HopfieldNetwork(N)
+    if _call(lambda: net.store(patterns), patterns) is None and net.num_patterns == 0:
+        return
+    assert np.array_equal(net.patterns, _spins(patterns))
+
+
+@FUZZ
+@given(
+    states=arrays(N),
+    method=st.sampled_from(["energy", "fields", "overlaps"]),
+)
+def test_fuzz_network_queries(states: Any, method: str) -> None:
+    net = _net()
+    out = _call(lambda: getattr(net, method)(states), states)
+    if out is None:
+        return
+    s = _spins(states)
+    want = {
+        "energy": lambda: ref.energy(_PATTERNS, s, _THETA),
+        "fields": lambda: ref.fields(_PATTERNS, s, _THETA),
+        "overlaps": lambda: ref.overlaps(_PATTERNS, s),
+    }[method]()
+    np.testing.assert_allclose(np.reshape(out, np.shape(want)), want, rtol=1e-12, atol=1e-12)
+
+
+@FUZZ
+@given(
+    queries=arrays(N),
+    update=st.sampled_from(["async", "sync"]) | _SCALARS,
+    order=st.sampled_from(["random", "sequential"]) | _SCALARS,
+    max_sweeps=st.integers(-2, 6) | _SCALARS,
+    seed=st.integers(-1, 2**64) | _SCALARS,
+    threads=st.sampled_from([None, 1, 2, 3]) | _SCALARS,
+)
+def test_fuzz_retrieve(
+    queries: Any, update: Any, order: Any, max_sweeps: Any, seed: Any, threads: Any
+) -> None:
+    net = _net()
+
+    def run() -> hf.Retrieval:
+        return net.retrieve(
+            queries, update=update, order=order, max_sweeps=max_sweeps, seed=seed, threads=threads
+        )
+
+    res = _call(run, queries)
+    if res is None:
+        return
+    s = _spins(queries)
+    if update == "async":
+        if order == "random":
+            orders = hf.sweep_orders(N, max_sweeps, seed=seed, count=len(s))
+        else:
+            orders = np.broadcast_to(np.arange(N), (len(s), max_sweeps, N))
+        want = ref.retrieve_async(_PATTERNS, s, orders, theta=_THETA, max_sweeps=max_sweeps)
+    else:
+        want = ref.retrieve_sync(_PATTERNS, s, theta=_THETA, max_sweeps=max_sweeps)
+    assert np.array_equal(np.reshape(res.states, (-1, N)), want.states)
+
+
+@FUZZ
+@given(
+    x=arrays(N) | arrays(7),
+    flip=st.floats(-0.5, 1.5) | _SCALARS,
+    seed=st.integers(-1, 2**64) | _SCALARS,
+    p=_SCALARS,
+)
+def test_fuzz_spin_helpers(x: Any, flip: Any, seed: Any, p: Any) -> None:
+    s = _call(lambda: hf.as_spins(x), x)
+    if s is not None:
+        assert s.dtype == np.int8 and set(np.unique(s)) <= {-1, 1}
+    c = _call(lambda: hf.corrupt(x, flip=flip, seed=seed), x)
+    if c is not None:
+        assert c.shape == np.shape(x)
+        assert s is not None
+        changed = (c != s).sum(axis=-1)
+        assert np.all(changed == round(flip * np.shape(x)[-1]))
+    r = _call(lambda: hf.random_patterns(p, N, seed=seed))
+    if r is not None:
+        assert r.shape == (p, N) and set(np.unique(r)) <= {-1, 1}
+    o = _call(lambda: hf.sweep_orders(N, p, seed=seed, count=2))
+    if o is not None:
+        assert o.shape == (2, p, N)
+        assert np.all(np.sort(o, axis=-1) == np.arange(N))
+
+
+@FUZZ
+@given(
+    patterns=arrays(D, spins=False),
+    values=st.none() | arrays(3, spins=False),
+    beta=st.floats(-1, 1e5) | _SCALARS,
+)
+def test_fuzz_modern_store(patterns: Any, values: Any, beta: Any) -> None:
+    m = _call(lambda: hf.ModernHopfield(beta))
+    if m is None:
+        return
+    if _call(lambda: m.store(patterns, values), patterns, values) is None:
+        return
+    want = np.asarray(patterns, dtype=np.float32).reshape(-1, D)
+    assert np.array_equal(m.patterns, want)
+
+
+@FUZZ
+@given(
+    queries=arrays(D, spins=False),
+    steps=st.integers(-1, 4) | _SCALARS,
+    tol=st.none() | st.floats(-1, 1) | _SCALARS,
+    method=st.sampled_from(["retrieve", "energy", "attention"]),
+    beta=st.sampled_from([1e-3, 1.5, 1e4]),
+)
+def test_fuzz_modern_queries(queries: Any, steps: Any, tol: Any, method: str, beta: float) -> None:
+    m = _modern(beta)
+    if method == "retrieve":
+        res = _call(lambda: m.retrieve(queries, steps=steps, tol=tol), queries)
+        if res is None:
+            return
+        out = np.reshape(res.states, (-1, D))
+        assert np.all(np.isfinite(out))
+        if tol is None:
+            q = np.asarray(queries, dtype=np.float32).reshape(-1, D)
+            want = ref.modern_retrieve(_KEYS, q, beta, steps)
+            np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+        return
+    out = _call(lambda: getattr(m, method)(queries), queries)
+    if out is None:
+        return
+    q = np.asarray(queries, dtype=np.float32).reshape(-1, D)
+    if method == "energy":
+        want = ref.modern_energy(_KEYS, q, beta)
+        np.testing.assert_allclose(np.reshape(out, -1), want, rtol=1e-4, atol=1e-3)
+    else:
+        want = ref.modern_attention(_KEYS, q, beta)
+        np.testing.assert_allclose(np.reshape(out, (-1, len(_KEYS))), want, atol=1e-5)
+
+
+@FUZZ
+@given(patterns=arrays(N))
+def test_fuzz_nearest(patterns: Any) -> None:
+    res = _net().retrieve(_PATTERNS[:2], seed=0)
+    out = _call(lambda: res.nearest(patterns), patterns)
+    if out is None:
+        return
+    idx, overlap = out
+    m = ref.overlaps(_spins(patterns), res.states)
+    assert np.array_equal(idx, np.argmax(np.abs(m), axis=1))
+
+
+@FUZZ
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=0, max_size=4),
+    cut=st.none() | st.integers(0, 10**6),
+)
+def test_fuzz_load(edits: list[tuple[int, int]], cut: int | None, tmp_path_factory: Any) -> None:
+    """Damaged files load as the saved model or raise ValueError; never
+    anything else."""
+    path: Path = tmp_path_factory.mktemp("fuzz") / "m.npz"
+    net = _net()
+    net.save(path)
+    data = bytearray(path.read_bytes())
+    for at, byte in edits:
+        data[at % len(data)] = byte
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    path.write_bytes(bytes(data))
+    try:
+        loaded = hf.load(path)
+    except ValueError as exc:
+        assert "not a readable hopfield model file" in str(exc)
+        return
+    assert np.array_equal(loaded.patterns, net.patterns)
+    assert np.array_equal(loaded.threshold, net.threshold)
+
+
+def test_the_suite_makes_at_least_ten_thousand_calls() -> None:
+    fuzzed = [v for k, v in globals().items() if k.startswith("test_fuzz_")]
+    assert all(hasattr(t, "hypothesis") for t in fuzzed)
+    assert len(fuzzed) * EXAMPLES >= 10_000, (len(fuzzed), EXAMPLES)
+
+
+@pytest.mark.parametrize("n", [0, -1, 2**31, 2**64])
+def test_huge_or_negative_sizes(n: int) -> None:
+    with pytest.raises(ALLOWED):
+        hf.HopfieldNetwork(n)
+    with pytest.raises(ALLOWED):
+        hf.random_patterns(3, n if n < 2**31 else 2**62, seed=0)
+    with pytest.raises(ALLOWED):
+        hf.random_patterns(-1 if n < 2**31 else 2**62, 3, seed=0)
