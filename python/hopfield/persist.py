@@ -30,7 +30,6 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 from typing import Any, ClassVar
 
 import numpy as np
@@ -235,20 +234,23 @@ def load(path: str | os.PathLike[str]) -> Any:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as file:
+    with open(name, "rb") as file:  # a missing or unreadable file raises OSError as is
+        try:
             archive = np.load(file, allow_pickle=False)
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise _bad(name, "not an .npz archive")
             with archive:
                 header = _read_header(name, archive)
                 arrays = _read_arrays(name, archive, header["arrays"])
-    except _BadFile:
-        raise
-    except ValueError as exc:  # numpy's own complaints (e.g. a pickled member)
-        raise _bad(name, str(exc)) from None
-    except (EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise _bad(name, f"truncated or not an .npz archive ({exc})") from None
+        except (_BadFile, MemoryError):
+            raise
+        except Exception as exc:
+            # A damaged archive can make numpy and zipfile raise almost
+            # anything: BadZipFile, EOFError, ValueError (a pickled member),
+            # NotImplementedError (a garbled compression method),
+            # RuntimeError (a garbled encryption flag), OSError (a seek
+            # outside the file).
+            raise _bad(name, f"{type(exc).__name__}: {exc}") from None
     kind = header["kind"]
     if kind not in _KINDS:
         raise _bad(name, f"unknown model kind {kind!r}; known kinds: {sorted(_KINDS)}")
