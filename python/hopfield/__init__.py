@@ -7,6 +7,7 @@ against a pure-NumPy reference (:mod:`hopfield.reference`).
 
 from . import reference
 from ._core import __version__, detected_simd, simd_level
+from .dense import DenseAssociativeMemory
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
 from .results import Retrieval
@@ -14,6 +15,7 @@ from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns,
 
 __all__ = [
     "LETTERS",
+    "DenseAssociativeMemory",
     "HopfieldNetwork",
     "ModernHopfield",
     "ModernRetrieval",

@@ -703,3 +703,24 @@ def modern_energy(K: ArrayLike, S: ArrayLike, beta: float) -> np.ndarray:
     lse = m + np.log(np.exp(Z - m[..., None]).sum(axis=-1))
     M2 = float((K * K).sum(axis=1).max())
     return -lse / beta + 0.5 * (S * S).sum(axis=-1) + np.log(K.shape[0]) / beta + 0.5 * M2
+
+
+# Dense associative memory: its own module, re-exported here (imported last:
+# it builds on the result types above).
+from ._ref_dense import (  # noqa: E402
+    dense_energy,
+    dense_fixed_point_bits,
+    dense_fixed_table,
+    dense_retrieve_async,
+    dense_retrieve_async_batched,
+    dense_retrieve_sync,
+)
+
+__all__ += [
+    "dense_energy",
+    "dense_fixed_point_bits",
+    "dense_fixed_table",
+    "dense_retrieve_async",
+    "dense_retrieve_async_batched",
+    "dense_retrieve_sync",
+]
