@@ -87,7 +87,9 @@ class _Model:
         self, X: np.ndarray, interaction: str, degree: int, rectified: bool, beta: float
     ) -> None:
         if interaction not in ("polynomial", "exponential"):
-            raise ValueError(f"interaction must be 'polynomial' or 'exponential', got {interaction!r}")
+            raise ValueError(
+                f"interaction must be 'polynomial' or 'exponential', got {interaction!r}"
+            )
         self.X = np.asarray(X)
         self.p, self.n = self.X.shape
         self.exponential = interaction == "exponential"
@@ -97,6 +99,7 @@ class _Model:
             self.T = dense_fixed_table(n, self.p, self.beta)
             self.dtype: Any = np.int64
         else:
+
             def f(x: int) -> int:
                 return 0 if rectified and x < 0 else x**degree
 
@@ -340,7 +343,6 @@ def dense_retrieve_sync(
     (``Σ_{agree} h = h·X⁺`` for ``s_i = +1``, ``Σ h − h·X⁺`` for ``s_i = −1``).
     """
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
-    n = model.n
     Q, single = _as_batch(queries)
     b = Q.shape[0]
     Xi64 = model.X.astype(np.int64)

@@ -511,7 +511,11 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
             .iter()
             .enumerate()
             .map(|(mu, &x)| {
-                let t = if self.layout.agrees(i, mu, spin) { 1 } else { -1 };
+                let t = if self.layout.agrees(i, mu, spin) {
+                    1
+                } else {
+                    -1
+                };
                 self.f_tab[self.index(x)] - self.f_tab[self.index(x - 2 * t)]
             })
             .sum();
@@ -898,7 +902,12 @@ mod tests {
                     .map(|mu| (0..n).map(|j| (xs[mu * n + j] * s[j]) as f64).sum())
                     .collect();
                 let top = ms.iter().cloned().fold(f64::MIN, f64::max);
-                -top - ms.iter().map(|m| (beta * (m - top)).exp()).sum::<f64>().ln() / beta
+                -top - ms
+                    .iter()
+                    .map(|m| (beta * (m - top)).exp())
+                    .sum::<f64>()
+                    .ln()
+                    / beta
             };
             // A corrupted pattern, so that decisions are not all near-ties.
             let mut s = xs[..n].to_vec();
@@ -938,7 +947,10 @@ mod tests {
             let b = batch::retrieve(&hk, &queries, 0, &s).unwrap();
             assert_eq!(a.states, b.states, "{update:?}");
             for (x, y) in a.outcomes.iter().zip(&b.outcomes) {
-                assert_eq!((x.sweeps, x.converged, x.cycled), (y.sweeps, y.converged, y.cycled));
+                assert_eq!(
+                    (x.sweeps, x.converged, x.cycled),
+                    (y.sweeps, y.converged, y.cycled)
+                );
             }
         }
     }
@@ -973,12 +985,8 @@ mod tests {
                 s.update = Update::Sync;
                 let all = batch::retrieve(&k, &queries, 0, &s).unwrap();
                 for r in [0usize, 5, 11] {
-                    let row = SpinMatrix::from_spins(
-                        &queries.to_spins()[r * n..(r + 1) * n],
-                        1,
-                        n,
-                    )
-                    .unwrap();
+                    let row = SpinMatrix::from_spins(&queries.to_spins()[r * n..(r + 1) * n], 1, n)
+                        .unwrap();
                     let alone = batch::retrieve(&k, &row, r as u64, &s).unwrap();
                     assert_eq!(alone.states.row(0), all.states.row(r));
                     assert_eq!(alone.outcomes[0], all.outcomes[r]);
