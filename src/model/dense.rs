@@ -337,6 +337,8 @@ pub trait Acc: Copy + Default + PartialEq + Send + Sync + std::fmt::Debug + 'sta
     fn from_i128(x: i128) -> Self;
     /// Widening conversion.
     fn to_i128(self) -> i128;
+    /// `self + other` (callers keep sums in range).
+    fn add(self, other: Self) -> Self;
     /// `Σ h_μ` over the set bits of `mask ^ invert`.
     fn masked_sum(h: &[Self], mask: &[u64], invert: u64) -> Self;
 }
@@ -350,6 +352,10 @@ impl Acc for i64 {
     #[inline(always)]
     fn to_i128(self) -> i128 {
         self as i128
+    }
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self.wrapping_add(other)
     }
     #[inline(always)]
     fn masked_sum(h: &[Self], mask: &[u64], invert: u64) -> Self {
@@ -366,6 +372,10 @@ impl Acc for i128 {
     #[inline(always)]
     fn to_i128(self) -> i128 {
         self
+    }
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self + other
     }
     #[inline(always)]
     fn masked_sum(h: &[Self], mask: &[u64], invert: u64) -> Self {
@@ -454,13 +464,17 @@ impl<'a, L: Acc> PolyKernel<'a, L> {
 
     #[inline(always)]
     fn rebuild(&self, cache: &mut PolyCache<L>) {
-        let mut tb = 0i128;
+        let n = self.layout.n;
+        // Slices of known length: the index is clamped into them, so the
+        // loop has no bounds checks and vectorises (gathers).
+        let (h_tab, b_tab) = (&self.h_tab[..=n], &self.b_tab[..=n]);
+        let mut tb = L::default();
         for (h, &m) in cache.h.iter_mut().zip(&cache.m) {
-            let v = self.index(m);
-            *h = self.h_tab[v];
-            tb += self.b_tab[v].to_i128();
+            let v = (((m + n as i32) >> 1) as u32 as usize).min(n);
+            *h = h_tab[v];
+            tb = tb.add(b_tab[v]);
         }
-        cache.tb = L::from_i128(tb);
+        cache.tb = tb;
     }
 
     /// `ΔE_i` exactly (the sign decides).
@@ -579,8 +593,13 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
 pub struct ExpKernel<'a> {
     layout: Layout<'a>,
     beta: f64,
-    /// `⌊2^S e^{−2βu}⌋` for `u = 0..=n+1`.
+    /// `T[u] = ⌊2^S e^{−2βu}⌋` for `u = 0..=n+1`.
     fixed: Vec<i64>,
+    /// By `u = 0..=n`: `T[u] + T[u+1]`, `T[u] + T[u−1]` (`T[0]` at 0) and
+    /// `T[u−1]` (0 at 0): the per-pattern terms of the two frames.
+    high_tab: Vec<i64>,
+    low_tab: Vec<i64>,
+    before_tab: Vec<i64>,
     /// `e^{−βj}` for `j = 0..=2n`, for energies and gaps.
     decay: Vec<f64>,
 }
@@ -624,14 +643,22 @@ impl<'a> ExpKernel<'a> {
         };
         let n = memory.n();
         let scale = 2f64.powi(fixed_point_bits(memory.patterns.rows()) as i32);
-        let fixed = (0..=n + 1)
+        let fixed: Vec<i64> = (0..=n + 1)
             .map(|u| ((-2.0 * beta * u as f64).exp() * scale) as i64)
             .collect();
+        let before_tab: Vec<i64> = (0..=n)
+            .map(|u| if u == 0 { 0 } else { fixed[u - 1] })
+            .collect();
+        let high_tab = (0..=n).map(|u| fixed[u] + fixed[u + 1]).collect();
+        let low_tab = (0..=n).map(|u| fixed[u] + before_tab[u]).collect();
         let decay = (0..=2 * n).map(|j| (-beta * j as f64).exp()).collect();
         Ok(ExpKernel {
             layout: Layout::new(&memory.patterns)?,
             beta,
             fixed,
+            high_tab,
+            low_tab,
+            before_tab,
             decay,
         })
     }
@@ -640,21 +667,28 @@ impl<'a> ExpKernel<'a> {
     fn rebuild(&self, cache: &mut ExpCache) {
         let top = cache.m.iter().copied().max().unwrap_or(0);
         cache.top_overlap = top;
-        cache.top.iter_mut().for_each(|w| *w = 0);
+        let n = self.layout.n;
+        let (high, low) = (&self.high_tab[..=n], &self.low_tab[..=n]);
+        let (fixed, before) = (&self.fixed[..=n], &self.before_tab[..=n]);
         let (mut high_total, mut low_total) = (0i64, 0i64);
-        for (mu, &m) in cache.m.iter().enumerate() {
-            let u = ((top - m) / 2) as usize;
-            let (t0, t1) = (self.fixed[u], self.fixed[u + 1]);
-            cache.high[mu] = t0 + t1;
-            high_total += t0;
-            if u == 0 {
-                cache.low[mu] = t0;
-                cache.top[mu / 64] |= 1u64 << (mu % 64);
-            } else {
-                let before = self.fixed[u - 1];
-                cache.low[mu] = t0 + before;
-                low_total += before;
+        for ((h, l), &m) in cache
+            .high
+            .iter_mut()
+            .zip(cache.low.iter_mut())
+            .zip(&cache.m)
+        {
+            let u = (((top - m) >> 1) as u32 as usize).min(n);
+            *h = high[u];
+            *l = low[u];
+            high_total += fixed[u];
+            low_total += before[u];
+        }
+        for (word, chunk) in cache.top.iter_mut().zip(cache.m.chunks(64)) {
+            let mut bits = 0u64;
+            for (k, &m) in chunk.iter().enumerate() {
+                bits |= ((m == top) as u64) << k;
             }
+            *word = bits;
         }
         cache.high_total = high_total;
         cache.low_total = low_total;
