@@ -195,6 +195,31 @@ def test_ties_keep_the_state() -> None:
         ASSERT_EQ(ref.dense_retrieve_async(x, x, orders, max_sweeps=5, **kw).states, x)
 
 
+def test_large_beta_n_keeps_the_second_order_comparison() -> None:
+    # β·N = 10^4. Neuron 0: the one pattern of maximal overlap M agrees with
+    # the state there, two patterns of overlap M − 2 disagree. Then
+    # ΔE ∝ e^{β(M−1)} − 2 e^{β(M−1)} < 0: the neuron must flip, although every
+    # term is e^{−2β} ≈ 10^{−87} of what a frame shifted by the top overlap
+    # alone would scale to 1 (where both sides would round to zero and tie).
+    n, beta = 100, 100.0
+    s = hf.random_patterns(1, n, seed=7)[0]
+
+    def flipped(*idx: int) -> np.ndarray:
+        x = s.copy()
+        x[list(idx)] *= -1
+        return x
+
+    x = np.stack([flipped(1, 2), flipped(0, 3, 4), flipped(0, 5, 6)])
+    dam = _dam(x, interaction="exponential", beta=beta)
+    res = dam.retrieve(s, order="sequential", max_sweeps=1)
+    assert res.states[0] == -s[0], "neuron 0 kept its state: the comparison was lost"
+    exp = ref.dense_retrieve_async(
+        x, s, np.arange(n), interaction="exponential", beta=beta, max_sweeps=1
+    )
+    ASSERT_EQ(res.states, exp.states)
+    assert np.isfinite(res.energy)
+
+
 def test_simd_levels_and_threads_give_identical_results(restore_simd: str) -> None:
     x = hf.random_patterns(150, 100, seed=2)
     q = _queries(x, 40, 0.2, seed=3)
