@@ -133,6 +133,27 @@ def test_exponential_matches_reference_including_large_beta_n(beta_n: float) -> 
     np.testing.assert_allclose(dam.energy(q), ref.dense_energy(x, q, **kw), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(("n", "p"), [(1, 3), (63, 1), (64, 64), (65, 65), (130, 63)])
+@pytest.mark.parametrize(
+    "kw", [dict(degree=3), dict(degree=2, rectified=False), dict(interaction="exponential")]
+)
+def test_awkward_sizes_match_reference(n: int, p: int, kw: dict[str, Any]) -> None:
+    x = hf.random_patterns(p, n, seed=n + p)
+    q = hf.random_patterns(9, n, seed=n * p)
+    dam = _dam(x, **kw)
+    exact = kw.get("interaction") != "exponential"
+    res = dam.retrieve(q, seed=2, track_energy=True, max_sweeps=20)
+    orders = hf.sweep_orders(n, 20, seed=2, count=9)
+    exp = ref.dense_retrieve_async(x, q, orders, max_sweeps=20, track_energy=True, **kw)
+    _check_async(res, exp, exact_energy=exact)
+    sync = dam.retrieve(q, update="sync", track_energy=True, max_sweeps=20)
+    _check_sync(
+        sync,
+        ref.dense_retrieve_sync(x, q, max_sweeps=20, track_energy=True, **kw),
+        exact_energy=exact,
+    )
+
+
 def test_wide_polynomial_path_matches_reference_with_python_integers() -> None:
     # 5·(1000+2)^7·P > 2^63: the kernel sums in i128, the reference in Python ints.
     x = hf.random_patterns(6, 1000, seed=1)
