@@ -1030,6 +1030,47 @@ mod tests {
     }
 
     #[test]
+    fn stale_sync_caches_give_fresh_gaps_drives_and_energies() {
+        let n = 70;
+        for inter in [
+            Interaction::Polynomial {
+                degree: 4,
+                rectified: false,
+            },
+            Interaction::Exponential { beta: 2.0 },
+        ] {
+            let (d, _) = memory(90, n, 12, inter);
+            with_dense_kernel!(d.kernel().unwrap(), |k| {
+                let mut state = SpinMatrix::from_spins(&random_spins(13, n), 1, n).unwrap();
+                let mut cache = k.cache(state.row(0));
+                let mut out = vec![0.0; n];
+                k.drives(&mut cache, state.row(0), &mut out);
+                for j in [0usize, 5, 69] {
+                    k.flip(&mut cache, state.row_mut(0), j);
+                }
+                let mut fresh = k.cache(state.row(0));
+                assert_eq!(
+                    k.energy(&cache, state.row(0)),
+                    k.energy(&fresh, state.row(0))
+                );
+                for i in 0..n {
+                    let g = k.gap(&cache, state.row(0), i);
+                    assert_eq!(g, k.gap(&fresh, state.row(0), i), "{inter:?} neuron {i}");
+                }
+                let mut again = vec![0.0; n];
+                k.drives(&mut cache, state.row(0), &mut again);
+                for (i, &x) in again.iter().enumerate() {
+                    assert_eq!(
+                        x,
+                        k.drive(&mut fresh, state.row(0), i),
+                        "{inter:?} neuron {i}"
+                    );
+                }
+            });
+        }
+    }
+
+    #[test]
     fn bad_construction_and_overflow_are_refused() {
         let poly = |degree| Interaction::Polynomial {
             degree,
