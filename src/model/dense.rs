@@ -607,9 +607,8 @@ pub struct ExpKernel<'a> {
 /// Per-query cache of the exponential kernel.
 #[derive(Debug, Clone)]
 pub struct ExpCache {
-    /// `m_μ = ξ^μ·s` and `M = max_μ m_μ`.
+    /// `m_μ = ξ^μ·s`.
     m: Vec<i32>,
-    top_overlap: i32,
     /// Frame `c = M + 1`: `h = T[u] + T[u+1]` with `u = (M − m)/2` and
     /// `T[u] = ⌊2^S e^{−2βu}⌋`, and `Σ_μ T[u_μ]`.
     high: Vec<i64>,
@@ -666,7 +665,6 @@ impl<'a> ExpKernel<'a> {
     #[inline(always)]
     fn rebuild(&self, cache: &mut ExpCache) {
         let top = cache.m.iter().copied().max().unwrap_or(0);
-        cache.top_overlap = top;
         let n = self.layout.n;
         let (high, low) = (&self.high_tab[..=n], &self.low_tab[..=n]);
         let (fixed, before) = (&self.fixed[..=n], &self.before_tab[..=n]);
@@ -740,7 +738,6 @@ impl EnergyModel for ExpKernel<'_> {
         let padded = self.layout.padded();
         let mut cache = ExpCache {
             m: Vec::with_capacity(self.layout.p),
-            top_overlap: 0,
             high: vec![0; padded],
             high_total: 0,
             low: vec![0; padded],
