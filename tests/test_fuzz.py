@@ -290,6 +290,54 @@ def test_fuzz_modern_queries(queries: Any, steps: Any, tol: Any, method: str, be
 
 
 @FUZZ
+@given(
+    n=_SCALARS | st.integers(1, 40),
+    interaction=st.sampled_from(["polynomial", "exponential"]) | _SCALARS,
+    degree=st.integers(-1, 9) | _SCALARS,
+    rectified=st.booleans() | _SCALARS,
+    beta=st.floats(-1, 1e5) | _SCALARS,
+)
+def test_fuzz_dense_constructor(
+    n: Any, interaction: Any, degree: Any, rectified: Any, beta: Any
+) -> None:
+    def build() -> hf.DenseAssociativeMemory:
+        return hf.DenseAssociativeMemory(
+            n, interaction=interaction, degree=degree, rectified=rectified, beta=beta
+        )
+
+    net = _call(build)
+    if net is not None:
+        assert net.n == n and net.num_patterns == 0
+
+
+@FUZZ
+@given(
+    states=arrays(N),
+    method=st.sampled_from(["store", "energy", "retrieve"]),
+    interaction=st.sampled_from(["polynomial", "exponential"]),
+)
+def test_fuzz_dense_methods(states: Any, method: str, interaction: str) -> None:
+    net = hf.DenseAssociativeMemory(N, interaction=interaction, degree=3, beta=0.5)
+    net.store(_PATTERNS)
+    if method == "store":
+        _call(lambda: net.store(states), states)
+        if net.num_patterns > 5:  # accepted: exactly these rows were appended
+            assert np.array_equal(net.patterns[5:], _spins(states))
+        return
+    out = _call(lambda: getattr(net, method)(states), states)
+    if out is None:
+        return
+    s = _spins(states)
+    kw: dict[str, Any] = {"interaction": interaction, "degree": 3, "rectified": True, "beta": 0.5}
+    if method == "energy":
+        want = ref.dense_energy(_PATTERNS, s, **kw)
+        np.testing.assert_allclose(np.reshape(out, -1), want, rtol=1e-12)
+    else:
+        assert out.states.shape == np.shape(states)
+        assert set(np.unique(out.states)) <= {-1, 1}
+
+
+@FUZZ
 @given(patterns=arrays(N))
 def test_fuzz_nearest(patterns: Any) -> None:
     res = _net().retrieve(_PATTERNS[:2], seed=0)

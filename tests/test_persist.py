@@ -32,7 +32,19 @@ def _modern(hetero: bool = False, binary: bool = False) -> hf.ModernHopfield:
     return net
 
 
+def _dense(interaction: str) -> hf.DenseAssociativeMemory:
+    net = hf.DenseAssociativeMemory(
+        70, interaction=interaction, degree=4, rectified=False, beta=0.3
+    )
+    net.store(hf.random_patterns(30, 70, seed=8))
+    net.store(hf.random_patterns(9, 70, seed=9))
+    return net
+
+
 MODELS: dict[str, Callable[[], Any]] = {
+    "dense-poly": lambda: _dense("polynomial"),
+    "dense-exp": lambda: _dense("exponential"),
+    "dense-empty": lambda: hf.DenseAssociativeMemory(3),
     "hebbian": _hebbian,
     "hebbian-threshold": lambda: _hebbian(np.linspace(-0.2, 0.3, 77)),
     "hebbian-empty": lambda: hf.HopfieldNetwork(5),
@@ -51,8 +63,9 @@ def _same(a: Any, b: Any) -> None:
     assert np.array_equal(a.patterns, b.patterns)
     if a.num_patterns == 0:
         return
-    if isinstance(a, hf.HopfieldNetwork):
-        assert np.array_equal(a.threshold, b.threshold)
+    if isinstance(a, (hf.HopfieldNetwork, hf.DenseAssociativeMemory)):
+        if isinstance(a, hf.HopfieldNetwork):
+            assert np.array_equal(a.threshold, b.threshold)
         q = hf.corrupt(a.patterns, flip=0.2, seed=4)
         for update in ("async", "sync"):
             ra, rb = a.retrieve(q, update=update, seed=5), b.retrieve(q, update=update, seed=5)

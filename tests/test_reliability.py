@@ -51,6 +51,11 @@ def exercise(seed):
     b = hf.ModernHopfield(1.0)
     b.store(p)
     out += [b.retrieve(q).states]
+    for kind in ("polynomial", "exponential"):
+        d = hf.DenseAssociativeMemory(300, interaction=kind, beta=0.1)
+        d.store(p)
+        out += [d.retrieve(q, seed=seed).states, d.retrieve(q, update="sync").states,
+                d.energy(q), d.overlaps(q)]
     return out
 """
 

@@ -7,6 +7,7 @@ against a pure-NumPy reference (:mod:`hopfield.reference`).
 
 from . import datasets, experiments, reference, theory
 from ._core import __version__, detected_simd, simd_level
+from .dense import DenseAssociativeMemory
 from .images import binarize, to_image
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
@@ -16,6 +17,7 @@ from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns,
 
 __all__ = [
     "LETTERS",
+    "DenseAssociativeMemory",
     "HopfieldNetwork",
     "ModernHopfield",
     "ModernRetrieval",

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "MAX_N",
+    "Dense",
     "Hebbian",
     "Modern",
     "Schedule",
@@ -54,6 +55,41 @@ class Hebbian:
         """Energies of int8 (B, N) states, float64 (B,)."""
     def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
+    def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
+    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
+        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+        (see `retrieve::run`)."""
+
+@final
+class Dense:
+    """A dense associative memory of bit-packed patterns.
+
+    The engine of ``hopfield.DenseAssociativeMemory``.
+    """
+
+    def __new__(
+        cls, n: int, *, interaction: str, degree: int, rectified: bool, beta: float
+    ) -> Dense: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    @property
+    def fixed_point_bits(self) -> int:
+        """The fixed-point scale S of exponential decisions with the patterns
+        stored now (2^S is the largest term)."""
+    def store(self, patterns: NDArray[np.int8]) -> None:
+        """Appends patterns, an int8 (P, N) array of ±1."""
+    def patterns(self) -> NDArray[np.int8]:
+        """The stored patterns, int8 (P, N)."""
+    def energy(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Energies of int8 (B, N) states, float64 (B,)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
     def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:

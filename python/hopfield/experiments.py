@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _progress, _validate
+from .dense import DenseAssociativeMemory
 from .network import HopfieldNetwork
 from .spins import as_spins, corrupt, random_patterns
 
@@ -54,6 +55,8 @@ __all__ = [
 #: neurons. Adding a kind is one line (or one :func:`register_model` call).
 MODELS: dict[str, Callable[[int], Any]] = {
     "hebbian": lambda n: HopfieldNetwork(n),
+    "dense-poly3": lambda n: DenseAssociativeMemory(n, interaction="polynomial", degree=3),
+    "dense-exp": lambda n: DenseAssociativeMemory(n, interaction="exponential", beta=1.0),
 }
 
 #: The spurious-state categories of :class:`SpuriousCensus`, in report order.

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
 from ._memory import ensure_fits
-from .persist import Persistent, State
+from .persist import Persistent, State, pack_spins, unpack_spins
 from .results import Retrieval
 
 
@@ -91,20 +91,14 @@ class HopfieldNetwork(Persistent):
         return self._memory.weights()
 
     def _get_state(self) -> State:
-        p = self.patterns
-        packed = np.packbits(p > 0, axis=1, bitorder="little")
-        return {"n": self.n}, {"patterns": packed, "threshold": self.threshold}
+        return {"n": self.n}, {"patterns": pack_spins(self.patterns), "threshold": self.threshold}
 
     @classmethod
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> HopfieldNetwork:
-        n = params["n"]
-        net = cls(n, threshold=arrays["threshold"])
-        packed = arrays["patterns"]
-        if packed.ndim != 2 or packed.dtype != np.uint8 or packed.shape[1] != (n + 7) // 8:
-            raise ValueError(f"patterns must be packed uint8 rows of {(n + 7) // 8} bytes")
-        if packed.shape[0]:
-            bits = np.unpackbits(packed, axis=1, count=n, bitorder="little")
-            net.store(bits.astype(np.int8) * 2 - 1)
+        net = cls(params["n"], threshold=arrays["threshold"])
+        patterns = unpack_spins(arrays["patterns"], net.n)
+        if len(patterns):
+            net.store(patterns)
         return net
 
     def store(self, patterns: ArrayLike) -> None:

@@ -79,6 +79,20 @@ class Persistent:
         return (_restore, (self._KIND, params, arrays))
 
 
+def pack_spins(patterns: np.ndarray) -> np.ndarray:
+    """±1 rows ``(P, N)`` → bit-packed ``uint8`` rows (``+1`` = bit set,
+    little bit order), as saved."""
+    return np.packbits(patterns > 0, axis=1, bitorder="little")
+
+
+def unpack_spins(packed: np.ndarray, n: int) -> np.ndarray:
+    """The inverse of :func:`pack_spins`: ``int8`` ±1 rows ``(P, n)``."""
+    if packed.ndim != 2 or packed.dtype != np.uint8 or packed.shape[1] != (n + 7) // 8:
+        raise ValueError(f"patterns must be packed uint8 rows of {(n + 7) // 8} bytes")
+    bits = np.unpackbits(packed, axis=1, count=n, bitorder="little")
+    return bits.astype(np.int8) * 2 - 1
+
+
 def _restore(kind: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Persistent:
     """Rebuild a model from its state (the pickle entry point)."""
     cls = _KINDS.get(kind)

@@ -710,9 +710,28 @@ def modern_energy(K: ArrayLike, S: ArrayLike, beta: float) -> np.ndarray:
 
 
 # The experiments' measurements (issue 8), NumPy only.
+# Dense associative memory: its own module, re-exported here (imported last:
+# it builds on the result types above).
+from ._ref_dense import (  # noqa: E402
+    dense_energy,
+    dense_fixed_point_bits,
+    dense_fixed_table,
+    dense_retrieve_async,
+    dense_retrieve_async_batched,
+    dense_retrieve_sync,
+)
 from ._ref_experiments import (  # noqa: E402
     CapacityPoint,
     capacity_point,
     hamming_matrix,
     similarity_matrix,
 )
+
+__all__ += [
+    "dense_energy",
+    "dense_fixed_point_bits",
+    "dense_fixed_table",
+    "dense_retrieve_async",
+    "dense_retrieve_async_batched",
+    "dense_retrieve_sync",
+]

@@ -6,8 +6,11 @@
 //! sync and (later) stochastic drivers need nothing else, so every binary
 //! model runs on the same engine.
 
+pub mod dense;
 pub mod hebbian;
+pub mod masked;
 
+pub use dense::{Dense, DenseKernel, Interaction};
 pub use hebbian::{Hebbian, HebbianKernel, Kernel};
 
 /// A binary energy model `E(s)` over states of `n()` neurons.

@@ -2,6 +2,7 @@
 //! the work, maps core errors to Python exceptions. No maths lives here.
 
 mod convert;
+mod dense;
 mod hebbian;
 mod modern;
 mod retrieve;
@@ -81,6 +82,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_N", crate::model::hebbian::MAX_N)?;
     m.add_class::<hebbian::PyHebbian>()?;
+    m.add_class::<dense::PyDense>()?;
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;

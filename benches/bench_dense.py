@@ -1,0 +1,142 @@
+"""Dense associative memory: the Rust path against the NumPy reference.
+
+N = 256 neurons, P = 2,048 patterns (8 N, far above the classical 0.138 N),
+B = 10,000 queries (stored patterns with 10% of their spins flipped), for
+the cubic (``degree=3``, rectified) and the exponential (``beta=1``)
+interaction, asynchronous and synchronous. The reference is the batched
+NumPy path (:func:`hopfield.reference.dense_retrieve_async_batched` and
+:func:`hopfield.reference.dense_retrieve_sync`, vectorised over the batch);
+it is slow, so it is timed on the first ``B_REF`` queries of the same batch
+and the ratio is taken per query. Before anything is timed both run once and
+must return identical states, sweeps and convergence flags on those queries
+(for async the reference gets the neuron orders the Rust path draws, from
+:func:`hopfield.sweep_orders`).
+
+Run with ``python -m pytest benches/bench_dense.py`` for timings (a ratio
+table is printed at the end, see ``conftest.py``) or with
+``--benchmark-disable`` to run each benchmark once as a test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import hopfield as hf
+import numpy as np
+import pytest
+from hopfield import reference
+
+N, P, B = 256, 2048, 10_000
+B_REF = 100  # queries the reference is timed on (the first B_REF of the batch)
+FLIP = 0.1
+MAX_SWEEPS = 20
+SEED = 7
+INTERACTIONS: dict[str, dict[str, Any]] = {
+    "degree3": dict(interaction="polynomial", degree=3, rectified=True),
+    "exponential": dict(interaction="exponential", beta=1.0),
+}
+
+
+@dataclass
+class Case:
+    """Inputs shared by every benchmark of one interaction."""
+
+    name: str
+    kw: dict[str, Any]
+    patterns: np.ndarray
+    queries: np.ndarray
+    targets: np.ndarray
+    dam: hf.DenseAssociativeMemory
+    expected: dict[str, Any] = field(default_factory=dict)
+    orders: np.ndarray | None = None
+
+    def group(self, mode: str) -> str:
+        return f"dense {self.name} {mode} N={N} P={P}"
+
+    def run_rust(self, mode: str) -> Any:
+        return self.dam.retrieve(self.queries, update=mode, max_sweeps=MAX_SWEEPS, seed=SEED)
+
+    def run_reference(self, mode: str) -> Any:
+        q = self.queries[:B_REF]
+        if mode == "async":
+            return reference.dense_retrieve_async_batched(
+                self.patterns, q, self.async_orders(), max_sweeps=MAX_SWEEPS, **self.kw
+            )
+        return reference.dense_retrieve_sync(self.patterns, q, max_sweeps=MAX_SWEEPS, **self.kw)
+
+    def async_orders(self) -> np.ndarray:
+        if self.orders is None:
+            self.orders = hf.sweep_orders(N, MAX_SWEEPS, seed=SEED, count=B_REF)
+        return self.orders
+
+    def check(self, mode: str) -> Any:
+        """Run both once, assert they agree on the shared queries, return the Rust result."""
+        if mode not in self.expected:
+            rust = self.run_rust(mode)
+            assert_same(rust, self.run_reference(mode))
+            hit = (rust.states == self.targets).all(axis=1).mean()
+            assert hit > 0.95, f"{self.name} {mode}: only {hit:.1%} retrieved exactly"
+            self.expected[mode] = rust
+        return self.expected[mode]
+
+
+def assert_same(got: Any, want: Any) -> None:
+    """Identical states, sweeps and convergence flags on the reference's rows."""
+    k = len(want.states)
+    np.testing.assert_array_equal(got.states[:k], want.states)
+    np.testing.assert_array_equal(got.sweeps[:k], want.sweeps)
+    np.testing.assert_array_equal(got.converged[:k], want.converged)
+
+
+@pytest.fixture(scope="module", params=list(INTERACTIONS))
+def case(request: pytest.FixtureRequest) -> Case:
+    kw = INTERACTIONS[request.param]
+    patterns = hf.random_patterns(P, N, seed=1)
+    targets = patterns[np.arange(B) % P]
+    queries = hf.corrupt(targets, flip=FLIP, seed=2)
+    dam = hf.DenseAssociativeMemory(N, **kw)
+    dam.store(patterns)
+    return Case(request.param, kw, patterns, queries, targets, dam)
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+@pytest.mark.parametrize("impl", ["rust", "reference"])
+def test_dense_retrieve(benchmark, record_ratio, case: Case, mode: str, impl: str) -> None:
+    expected = case.check(mode)
+    if impl == "rust":
+        count = B
+
+        def target() -> Any:
+            return case.run_rust(mode)
+    else:
+        count = B_REF
+        if mode == "async":
+            case.async_orders()  # built outside the timed region
+
+        def target() -> Any:
+            return case.run_reference(mode)
+
+    benchmark.group = case.group(mode)
+    benchmark.extra_info.update(
+        impl=impl,
+        mode=mode,
+        n=N,
+        patterns=P,
+        queries=count,
+        flip=FLIP,
+        max_sweeps=MAX_SWEEPS,
+        simd=hf.simd_level(),
+        cpus=os.cpu_count(),
+        **case.kw,
+    )
+    got = benchmark.pedantic(target, rounds=3, iterations=1)
+    assert_same(expected, got)  # every row for Rust, the reference's rows for it
+
+    if benchmark.stats:  # timed (not --benchmark-disable)
+        seconds = benchmark.stats.stats.median
+        benchmark.extra_info["us_per_query"] = seconds / count * 1e6
+        record_ratio(benchmark.group, impl, seconds / count)
+    else:
+        record_ratio(benchmark.group, impl, None)

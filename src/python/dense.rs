@@ -1,0 +1,134 @@
+//! `_core.Dense`: the dense associative memory behind
+//! `hopfield.DenseAssociativeMemory`.
+
+use std::sync::{Arc, RwLock};
+
+use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::convert::{matrix, pack, parallel, unpack, vector};
+use super::retrieve::{run, PySchedule};
+use crate::batch;
+use crate::model::{Dense, Interaction};
+
+/// A dense associative memory of bit-packed patterns.
+///
+/// `store` replaces the shared memory copy-on-write, so a retrieval running
+/// in another thread keeps the patterns it started with: no torn state.
+#[pyclass(frozen, name = "Dense", module = "hopfield._core")]
+pub struct PyDense {
+    memory: RwLock<Arc<Dense>>,
+}
+
+impl PyDense {
+    fn snapshot(&self) -> Arc<Dense> {
+        self.memory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[pymethods]
+impl PyDense {
+    #[new]
+    #[pyo3(signature = (n, *, interaction, degree, rectified, beta))]
+    fn new(n: usize, interaction: &str, degree: u32, rectified: bool, beta: f64) -> PyResult<Self> {
+        let interaction = match interaction {
+            "polynomial" => Interaction::Polynomial { degree, rectified },
+            "exponential" => Interaction::Exponential { beta },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "interaction must be 'polynomial' or 'exponential', got {other:?}"
+                )))
+            }
+        };
+        Ok(PyDense {
+            memory: RwLock::new(Arc::new(Dense::new(n, interaction)?)),
+        })
+    }
+
+    /// Number of neurons.
+    #[getter]
+    fn n(&self) -> usize {
+        self.snapshot().n()
+    }
+
+    /// Number of stored patterns.
+    #[getter]
+    fn num_patterns(&self) -> usize {
+        self.snapshot().patterns().rows()
+    }
+
+    /// Bytes held by the memory.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.snapshot().nbytes()
+    }
+
+    /// The fixed-point scale S of exponential decisions with the patterns
+    /// stored now (2^S is the largest term).
+    #[getter]
+    fn fixed_point_bits(&self) -> u32 {
+        crate::model::dense::fixed_point_bits(self.snapshot().patterns().rows())
+    }
+
+    /// Appends patterns, an int8 (P, N) array of ±1.
+    fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+        let n = self.snapshot().n();
+        let packed = pack(&patterns, "patterns", n)?;
+        let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
+        // Copy-on-write: a retrieval holding the old Arc keeps its patterns.
+        // `store` checks before it changes anything.
+        Arc::make_mut(&mut guard).store(&packed)?;
+        Ok(())
+    }
+
+    /// The stored patterns, int8 (P, N).
+    fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
+        unpack(py, self.snapshot().patterns())
+    }
+
+    /// Energies of int8 (B, N) states, float64 (B,).
+    fn energy<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let memory = self.snapshot();
+        let states = pack(&states, "states", memory.n())?;
+        let out = parallel(py, None, || -> crate::Result<Vec<f64>> {
+            crate::with_dense_kernel!(memory.kernel()?, |k| batch::energies(&k, &states))
+        })??;
+        Ok(vector(py, out))
+    }
+
+    /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
+    fn overlaps<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let memory = self.snapshot();
+        let states = pack(&states, "states", memory.n())?;
+        let out = parallel(py, None, || {
+            batch::overlap_matrix(&states, memory.patterns())
+        })??;
+        matrix(py, out, states.rows(), memory.patterns().rows())
+    }
+
+    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+    /// (see `retrieve::run`).
+    fn retrieve<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'_, i8>,
+        schedule: PyRef<'py, PySchedule>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let memory = self.snapshot();
+        let kernel = parallel(py, None, || memory.kernel())??;
+        crate::with_dense_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
+    }
+}
