@@ -89,7 +89,7 @@ def test_bench_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["capacity", "--model", "nope"], "--model must be one of hebbian"),
+        (["capacity", "--model", "nope"], "--model must be one of "),
         (["capacity", "--plot", "/no/such/folder/x.png"], "folder /no/such/folder"),
         (["capacity", "--loads", "-0.1"], "loads must"),
         (["bench", "--only", "bogus"], "unknown benches ['bogus']"),

@@ -1016,8 +1016,12 @@ mod tests {
                 s.update = Update::Sync;
                 let all = batch::retrieve(&k, &queries, 0, &s).unwrap();
                 for r in [0usize, 5, 11] {
-                    let row = SpinMatrix::from_spins(&queries.to_spins()[r * n..(r + 1) * n], 1, n)
-                        .unwrap();
+                    let row = SpinMatrix::from_spins(
+                        &queries.to_spins().unwrap()[r * n..(r + 1) * n],
+                        1,
+                        n,
+                    )
+                    .unwrap();
                     let alone = batch::retrieve(&k, &row, r as u64, &s).unwrap();
                     assert_eq!(alone.states.row(0), all.states.row(r));
                     assert_eq!(alone.outcomes[0], all.outcomes[r]);
