@@ -100,7 +100,7 @@ where
     T: Default + Clone + Send,
     F: Fn(&[u64], &mut [T]) + Sync,
 {
-    let count = states.rows().checked_mul(width).unwrap_or(usize::MAX);
+    let count = states.rows().saturating_mul(width);
     let mut out = crate::error::try_filled("the result", count, T::default())?;
     if width > 0 {
         out.par_chunks_exact_mut(width)
