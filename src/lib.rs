@@ -19,6 +19,9 @@ pub mod rng;
 pub mod simd;
 pub mod spins;
 
+#[cfg(test)]
+mod proptests;
+
 #[cfg(feature = "python")]
 mod python;
 
