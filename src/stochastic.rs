@@ -1,0 +1,686 @@
+//! Stochastic (Glauber) dynamics on any [`EnergyModel`]: temperature
+//! schedules, one chain's sweeps, and Boltzmann sampling.
+//!
+//! At temperature `T > 0` neuron `i` is set to +1 with probability
+//! `1 / (1 + exp(−gap_i / T))`, `gap_i = E(s_i = −1) − E(s_i = +1)` (for a
+//! quadratic energy `gap_i = 2 h_i`), whatever its current value (the heat
+//! bath). A sweep visits every neuron once, asynchronously, in a fresh random
+//! order per sweep (or 0..N). This chain leaves the Boltzmann distribution
+//! `P(s) ∝ exp(−E(s)/T)` invariant. A sweep at `T = 0` is a deterministic
+//! sweep (ties keep the state).
+//!
+//! Every update draws exactly one uniform `u` in `[0, 1)` from the query's
+//! own [`Purpose::Accept`] stream, in update order (also at `T = 0` and where
+//! the outcome is certain), and the neuron becomes +1 iff `u < p`. So the
+//! neuron orders ([`crate::dynamics::sweep_orders`]) and the uniforms
+//! ([`acceptance_uniforms`]) reproduce a run exactly.
+
+use std::sync::Arc;
+
+use crate::dynamics::Order;
+use crate::error::{Error, Result};
+use crate::model::EnergyModel;
+use crate::multiversion;
+use crate::rng::{self, Purpose, Stream};
+use crate::spins;
+
+/// The temperature of every sweep of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Temperature {
+    /// Deterministic descent (the engine's `T = 0` path, run to convergence).
+    Zero,
+    /// `sweeps` sweeps at temperature `t`.
+    Constant {
+        /// The temperature, `> 0`.
+        t: f64,
+        /// Number of sweeps.
+        sweeps: u32,
+    },
+    /// `T_k = start · (end/start)^(k/(sweeps−1))`, `k = 0..sweeps` (both `> 0`).
+    Geometric {
+        /// Temperature of the first sweep.
+        start: f64,
+        /// Temperature of the last sweep.
+        end: f64,
+        /// Number of sweeps.
+        sweeps: u32,
+    },
+    /// `T_k = start + (end − start)·k/(sweeps−1)` (both `≥ 0`).
+    Linear {
+        /// Temperature of the first sweep.
+        start: f64,
+        /// Temperature of the last sweep.
+        end: f64,
+        /// Number of sweeps.
+        sweeps: u32,
+    },
+    /// One temperature per sweep, each `≥ 0`.
+    PerSweep(Arc<[f64]>),
+}
+
+impl Temperature {
+    /// Whether this is deterministic descent.
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Temperature::Zero)
+    }
+
+    /// Number of stochastic sweeps (0 for [`Temperature::Zero`]).
+    pub fn sweeps(&self) -> u32 {
+        match self {
+            Temperature::Zero => 0,
+            Temperature::Constant { sweeps, .. }
+            | Temperature::Geometric { sweeps, .. }
+            | Temperature::Linear { sweeps, .. } => *sweeps,
+            Temperature::PerSweep(ts) => ts.len() as u32,
+        }
+    }
+
+    /// The temperature of sweep `k` (0-based, `k < sweeps()`).
+    #[inline]
+    pub fn at(&self, k: u32) -> f64 {
+        let frac = |sweeps: u32| {
+            if sweeps <= 1 {
+                0.0
+            } else {
+                k as f64 / (sweeps - 1) as f64
+            }
+        };
+        match self {
+            Temperature::Zero => 0.0,
+            Temperature::Constant { t, .. } => *t,
+            Temperature::Geometric { start, end, sweeps } => {
+                start * (end / start).powf(frac(*sweeps))
+            }
+            Temperature::Linear { start, end, sweeps } => start + (end - start) * frac(*sweeps),
+            Temperature::PerSweep(ts) => ts[k as usize],
+        }
+    }
+
+    /// All per-sweep temperatures.
+    pub fn values(&self) -> Vec<f64> {
+        (0..self.sweeps()).map(|k| self.at(k)).collect()
+    }
+
+    /// Checks the temperatures and the sweep count.
+    ///
+    /// # Errors
+    /// `Value` naming what is wrong: a temperature that is negative or not
+    /// finite, a geometric end point that is not positive, no sweeps, or
+    /// more than `u32::MAX` of them.
+    pub fn check(&self) -> Result<()> {
+        let finite = |name: &str, t: f64, positive: bool| {
+            if !t.is_finite() || t < 0.0 || (positive && t == 0.0) {
+                let want = if positive { "> 0" } else { ">= 0" };
+                Err(Error::Value(format!(
+                    "{name} must be a finite temperature {want}, got {t}"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Temperature::Zero => return Ok(()),
+            Temperature::Constant { t, .. } => finite("temperature", *t, true)?,
+            Temperature::Geometric { start, end, .. } => {
+                finite("the geometric schedule's start", *start, true)?;
+                finite("the geometric schedule's end", *end, true)?;
+            }
+            Temperature::Linear { start, end, .. } => {
+                finite("the linear schedule's start", *start, false)?;
+                finite("the linear schedule's end", *end, false)?;
+            }
+            Temperature::PerSweep(ts) => {
+                if ts.len() > u32::MAX as usize {
+                    return Err(Error::Value(format!(
+                        "a schedule may have at most {} sweeps, got {}",
+                        u32::MAX,
+                        ts.len()
+                    )));
+                }
+                for (k, &t) in ts.iter().enumerate() {
+                    finite(&format!("schedule[{k}]"), t, false)?;
+                }
+            }
+        }
+        if self.sweeps() == 0 {
+            return Err(Error::Value(
+                "a stochastic run needs at least 1 sweep".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a neuron with `x = gap / T` becomes +1 for the uniform `u`:
+/// `u < 1 / (1 + exp(−x))`, exactly as written, but without `exp` where the
+/// comparison is decided anyway: for `x ≥ 37`, `exp(−x) < 2⁻⁵³` so the
+/// probability rounds to exactly 1; for `x ≤ −37` it is below `2⁻⁵³`, the
+/// spacing of `u`, so only `u = 0` can fall under it. `u` must be a
+/// multiple of `2⁻⁵³` in `[0, 1)`, as [`rng::uniform`] draws.
+#[inline(always)]
+pub fn heat_bath(x: f64, u: f64) -> bool {
+    if x >= 37.0 {
+        true
+    } else if x <= -37.0 {
+        u == 0.0 && 1.0 / (1.0 + (-x).exp()) > 0.0
+    } else {
+        u < 1.0 / (1.0 + (-x).exp())
+    }
+}
+
+/// The uniforms the acceptance decisions of query `query` under `seed` use
+/// in its first `sweeps` stochastic sweeps (row-major `sweeps × n`): entry
+/// `(t, k)` decides the `k`-th update of sweep `t` (the neuron
+/// `sweep_orders(..)[t][k]`).
+pub fn acceptance_uniforms(n: usize, sweeps: usize, seed: u64, query: u64) -> Vec<f64> {
+    let mut stream = rng::stream(seed, query, Purpose::Accept);
+    (0..n * sweeps).map(|_| rng::uniform(&mut stream)).collect()
+}
+
+/// `count` random states of `n` neurons (uniform ±1, bit-packed rows), row
+/// `r` drawn from the [`Purpose::Noise`] stream of `(seed, first + r)`.
+pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<spins::SpinMatrix> {
+    let mut states = spins::SpinMatrix::minus_ones(count, n)?;
+    let words = states.words();
+    for (r, row) in states.as_words_mut().chunks_exact_mut(words).enumerate() {
+        let mut stream = rng::stream(seed, first + r as u64, Purpose::Noise);
+        for w in row.iter_mut() {
+            *w = rand_xoshiro::rand_core::Rng::next_u64(&mut stream);
+        }
+        if n % 64 != 0 {
+            if let Some(last) = row.last_mut() {
+                *last &= (1u64 << (n % 64)) - 1;
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// One Markov chain (or one stochastic retrieval): its state, the model's
+/// cache for it and its random streams. Sweeps continue the streams, so a
+/// run split into several calls of [`sweep`](Chain::sweep) is the same run.
+pub struct Chain<C> {
+    /// The current state, bit-packed.
+    pub state: Vec<u64>,
+    cache: C,
+    order_stream: Option<Stream>,
+    accept: Stream,
+    order: Vec<u32>,
+}
+
+impl<C: Send> Chain<C> {
+    /// The chain of query (or chain) number `index` under `seed`, from `state`.
+    pub fn new<M: EnergyModel<Cache = C>>(
+        model: &M,
+        state: Vec<u64>,
+        index: u64,
+        seed: u64,
+        order: Order,
+    ) -> Self {
+        let cache = model.cache(&state);
+        Chain {
+            state,
+            cache,
+            order_stream: match order {
+                Order::Random => Some(rng::stream(seed, index, Purpose::Order)),
+                Order::Sequential => None,
+            },
+            accept: rng::stream(seed, index, Purpose::Accept),
+            order: (0..model.n() as u32).collect(),
+        }
+    }
+
+    /// One sweep at temperature `t` (`t = 0`: deterministic); returns the
+    /// number of neurons that changed.
+    #[inline(always)]
+    pub fn sweep_inline<M: EnergyModel<Cache = C>>(&mut self, model: &M, t: f64) -> usize {
+        if let Some(stream) = self.order_stream.as_mut() {
+            rng::permutation(stream, &mut self.order);
+        }
+        let (cache, state) = (&mut self.cache, self.state.as_mut_slice());
+        let mut flips = 0usize;
+        if t > 0.0 {
+            for &i in &self.order {
+                let i = i as usize;
+                let u = rng::uniform(&mut self.accept);
+                let up = heat_bath(model.gap(cache, state, i) / t, u);
+                if up != (spins::spin(state, i) > 0) {
+                    model.flip(cache, state, i);
+                    flips += 1;
+                }
+            }
+        } else {
+            for &i in &self.order {
+                let i = i as usize;
+                let _ = rng::uniform(&mut self.accept);
+                let g = model.drive(cache, state, i);
+                let spin = spins::spin(state, i);
+                if (g > 0.0 && spin < 0) || (g < 0.0 && spin > 0) {
+                    model.flip(cache, state, i);
+                    flips += 1;
+                }
+            }
+        }
+        flips
+    }
+
+    /// [`sweep_inline`](Chain::sweep_inline) compiled for the best
+    /// instruction set.
+    pub fn sweep<M: EnergyModel<Cache = C>>(&mut self, model: &M, t: f64) -> usize {
+        sweep_dispatch(model, self, t)
+    }
+
+    /// The energy of the current state.
+    pub fn energy<M: EnergyModel<Cache = C>>(&self, model: &M) -> f64 {
+        model.energy(&self.cache, &self.state)
+    }
+
+    /// Whether no neuron's gap disagrees with its state: a fixed point of
+    /// deterministic (`T = 0`) dynamics (ties keep the state).
+    pub fn is_fixed_point<M: EnergyModel<Cache = C>>(&self, model: &M) -> bool {
+        (0..model.n()).all(|i| {
+            let g = model.gap(&self.cache, &self.state, i);
+            let spin = spins::spin(&self.state, i);
+            !((g > 0.0 && spin < 0) || (g < 0.0 && spin > 0))
+        })
+    }
+}
+
+#[inline(always)]
+fn sweep_body<M: EnergyModel>(model: &M, chain: &mut Chain<M::Cache>, t: f64) -> usize {
+    chain.sweep_inline(model, t)
+}
+
+multiversion! {
+    fn sweep_dispatch<M: EnergyModel>(model: &M, chain: &mut Chain<M::Cache>, t: f64) -> usize
+    => sweep_body
+}
+
+/// What a stochastic run returns (see [`crate::dynamics::Outcome`]).
+pub struct StochasticRun {
+    /// Sweeps run: the stochastic ones, then those of the quench.
+    pub sweeps: u32,
+    /// The final state is a fixed point of deterministic dynamics.
+    pub converged: bool,
+    /// Energy of the final state.
+    pub energy: f64,
+    /// With tracking: the initial energy, then one per sweep.
+    pub trace: Vec<f64>,
+}
+
+/// Runs the stochastic sweeps of `temperature` from `state` (query
+/// `query` under `seed`), then, with `quench`, deterministic asynchronous
+/// sweeps (same order stream) until one flips nothing, at most
+/// `max_quench` of them. Leaves the final state in `state`. Meant to be
+/// inlined into an already multiversioned caller.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn run_inline<M: EnergyModel>(
+    model: &M,
+    state: &mut [u64],
+    query: u64,
+    seed: u64,
+    order: Order,
+    temperature: &Temperature,
+    quench: bool,
+    max_quench: u32,
+    track_energy: bool,
+) -> StochasticRun {
+    let mut chain = Chain::new(model, state.to_vec(), query, seed, order);
+    let mut trace = Vec::new();
+    if track_energy {
+        trace.push(chain.energy(model));
+    }
+    let stochastic = temperature.sweeps();
+    for k in 0..stochastic {
+        chain.sweep_inline(model, temperature.at(k));
+        if track_energy {
+            trace.push(chain.energy(model));
+        }
+    }
+    let mut sweeps = stochastic;
+    if quench {
+        for _ in 0..max_quench {
+            sweeps += 1;
+            let flips = chain.sweep_inline(model, 0.0);
+            if track_energy {
+                trace.push(chain.energy(model));
+            }
+            if flips == 0 {
+                break;
+            }
+        }
+    }
+    let converged = chain.is_fixed_point(model);
+    let energy = chain.energy(model);
+    state.copy_from_slice(&chain.state);
+    StochasticRun {
+        sweeps,
+        converged,
+        energy,
+        trace,
+    }
+}
+
+/// How to sample: `burn_in` sweeps, then `n_samples` samples, one every
+/// `thin` sweeps (the first after sweep `burn_in + thin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampling {
+    /// Sweeps discarded before the first sample.
+    pub burn_in: u32,
+    /// Samples per chain.
+    pub n_samples: u32,
+    /// Sweeps between samples, at least 1.
+    pub thin: u32,
+}
+
+impl Sampling {
+    /// Checks the counts.
+    ///
+    /// # Errors
+    /// `Value` when `n_samples` or `thin` is zero.
+    pub fn check(&self) -> Result<()> {
+        if self.n_samples == 0 {
+            return Err(Error::Value("n_samples must be at least 1".into()));
+        }
+        if self.thin == 0 {
+            return Err(Error::Value("thin must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Advances `chain` at temperature `t` and records samples `from..to` of
+/// `sampling` into `states` (`(to − from) × words` packed words) and
+/// `energies`; the burn-in is run before sample 0.
+pub fn sample_into<M: EnergyModel>(
+    model: &M,
+    chain: &mut Chain<M::Cache>,
+    t: f64,
+    sampling: &Sampling,
+    from: u32,
+    to: u32,
+    states: &mut [u64],
+    energies: &mut [f64],
+) {
+    if from == 0 {
+        for _ in 0..sampling.burn_in {
+            chain.sweep(model, t);
+        }
+    }
+    let words = chain.state.len();
+    for (row, e) in states
+        .chunks_exact_mut(words.max(1))
+        .zip(energies.iter_mut())
+        .take((to - from) as usize)
+    {
+        for _ in 0..sampling.thin {
+            chain.sweep(model, t);
+        }
+        row.copy_from_slice(&chain.state);
+        *e = chain.energy(model);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch;
+    use crate::dynamics::{Schedule, Update};
+    use crate::model::{Hebbian, HebbianKernel};
+    use crate::spins::SpinMatrix;
+
+    fn memory(p: usize, n: usize, seed: u64, theta: f64) -> Hebbian {
+        let xs = random_states(n, p, seed, 0).unwrap();
+        let mut h = Hebbian::new(n, vec![theta; n]).unwrap();
+        h.store(&xs).unwrap();
+        h
+    }
+
+    fn schedule(temperature: Temperature, quench: bool) -> Schedule {
+        Schedule {
+            update: Update::Async,
+            order: Order::Random,
+            max_sweeps: 100,
+            seed: 3,
+            track_energy: true,
+            temperature,
+            quench,
+        }
+    }
+
+    #[test]
+    fn heat_bath_shortcuts_equal_the_formula() {
+        // Every uniform is a multiple of 2⁻⁵³ (see rng::uniform).
+        let us = [
+            0.0,
+            f64::EPSILON / 2.0,
+            f64::EPSILON,
+            0.25,
+            0.5,
+            0.999,
+            1.0 - f64::EPSILON / 2.0,
+        ];
+        let mut x = -800.0;
+        while x < 800.0 {
+            for &u in &us {
+                assert_eq!(heat_bath(x, u), u < 1.0 / (1.0 + (-x).exp()), "x={x} u={u}");
+            }
+            x += 0.37;
+        }
+        for x in [
+            -37.0,
+            37.0,
+            -36.999,
+            36.999,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            for &u in &us {
+                assert_eq!(heat_bath(x, u), u < 1.0 / (1.0 + (-x).exp()), "x={x} u={u}");
+            }
+        }
+    }
+
+    #[test]
+    fn schedules_give_their_end_points() {
+        let g = Temperature::Geometric {
+            start: 4.0,
+            end: 0.25,
+            sweeps: 5,
+        };
+        assert_eq!(g.values(), vec![4.0, 2.0, 1.0, 0.5, 0.25]);
+        let l = Temperature::Linear {
+            start: 2.0,
+            end: 0.0,
+            sweeps: 3,
+        };
+        assert_eq!(l.values(), vec![2.0, 1.0, 0.0]);
+        assert_eq!(
+            Temperature::Constant { t: 1.5, sweeps: 1 }.values(),
+            vec![1.5]
+        );
+        assert!(Temperature::Constant { t: 0.0, sweeps: 1 }.check().is_err());
+        assert!(Temperature::Constant { t: 1.0, sweeps: 0 }.check().is_err());
+        assert!(Temperature::PerSweep(Arc::from(vec![1.0, f64::NAN]))
+            .check()
+            .is_err());
+        assert!(Temperature::PerSweep(Arc::from(vec![1.0, -1.0]))
+            .check()
+            .is_err());
+        assert!(Temperature::PerSweep(Arc::from(vec![1.0, 0.0]))
+            .check()
+            .is_ok());
+        assert!(Temperature::Geometric {
+            start: 1.0,
+            end: 0.0,
+            sweeps: 2
+        }
+        .check()
+        .is_err());
+    }
+
+    #[test]
+    fn random_states_keep_tail_bits_zero_and_differ() {
+        let s = random_states(70, 3, 1, 0).unwrap();
+        assert_ne!(s.row(0), s.row(1));
+        assert_eq!(s.row(0)[1] >> 6, 0);
+        let again = random_states(70, 1, 1, 2).unwrap();
+        assert_eq!(again.row(0), s.row(2));
+    }
+
+    #[test]
+    fn stochastic_runs_are_thread_and_split_independent() {
+        let h = memory(8, 130, 1, 0.0);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let queries = random_states(130, 11, 5, 0).unwrap();
+        let s = schedule(
+            Temperature::Geometric {
+                start: 2.0,
+                end: 0.05,
+                sweeps: 20,
+            },
+            true,
+        );
+        let one = batch::with_threads(Some(1), || batch::retrieve(&k, &queries, 0, &s))
+            .unwrap()
+            .unwrap();
+        let two = batch::with_threads(Some(2), || batch::retrieve(&k, &queries, 0, &s))
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.states, two.states);
+        assert_eq!(one.outcomes, two.outcomes);
+        let mut row = SpinMatrix::minus_ones(1, 130).unwrap();
+        row.row_mut(0).copy_from_slice(queries.row(7));
+        let alone = batch::retrieve(&k, &row, 7, &s).unwrap();
+        assert_eq!(alone.states.row(0), one.states.row(7));
+        assert_eq!(alone.outcomes[0], one.outcomes[7]);
+        for o in &one.outcomes {
+            // Quenched: a deterministic fixed point, and the trace ends at its energy.
+            assert!(o.converged, "{o:?}");
+            assert!(o.sweeps > 20);
+            assert_eq!(o.trace.len(), o.sweeps as usize + 1);
+            assert_eq!(*o.trace.last().unwrap(), o.energy);
+        }
+    }
+
+    #[test]
+    fn high_temperature_moves_and_low_temperature_settles() {
+        let h = memory(3, 200, 2, 0.0);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let patterns = h.patterns().clone();
+        // Stored patterns barely move at T = 0.01 and scramble at T = 100.
+        let cold = batch::retrieve(
+            &k,
+            &patterns,
+            0,
+            &schedule(Temperature::Constant { t: 0.01, sweeps: 5 }, false),
+        )
+        .unwrap();
+        assert_eq!(cold.states, patterns);
+        let hot = batch::retrieve(
+            &k,
+            &patterns,
+            0,
+            &schedule(
+                Temperature::Constant {
+                    t: 100.0,
+                    sweeps: 5,
+                },
+                false,
+            ),
+        )
+        .unwrap();
+        for r in 0..3 {
+            let m = spins::overlap(hot.states.row(r), patterns.row(r), 200).abs();
+            assert!(m < 60, "overlap {m} after 5 sweeps at T = 100");
+            assert!(!hot.outcomes[r].converged);
+        }
+    }
+
+    #[test]
+    fn zero_temperature_sweeps_are_the_deterministic_descent() {
+        // A per-sweep schedule of zeros then a quench equals plain async descent
+        // (same order stream, same decisions), apart from the sweep count.
+        let h = memory(20, 150, 4, 0.1);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let queries = random_states(150, 6, 9, 0).unwrap();
+        let mut det = schedule(Temperature::Zero, false);
+        det.max_sweeps = 50;
+        let want = batch::retrieve(&k, &queries, 0, &det).unwrap();
+        let zeros = schedule(Temperature::PerSweep(Arc::from(vec![0.0; 50])), false);
+        let got = batch::retrieve(&k, &queries, 0, &zeros).unwrap();
+        assert_eq!(got.states, want.states);
+        for (g, w) in got.outcomes.iter().zip(&want.outcomes) {
+            assert_eq!(g.energy, w.energy);
+            assert_eq!(g.converged, w.converged);
+        }
+    }
+
+    #[test]
+    fn uniforms_are_those_the_chain_draws() {
+        let u = acceptance_uniforms(10, 2, 5, 3);
+        let mut s = rng::stream(5, 3, Purpose::Accept);
+        assert_eq!(u[0], rng::uniform(&mut s));
+        assert_eq!(u.len(), 20);
+    }
+
+    /// Exact Boltzmann probabilities of every state of a small model.
+    fn exact(k: &HebbianKernel<'_, i16>, n: usize, t: f64) -> Vec<f64> {
+        let states: Vec<f64> = (0..1u64 << n)
+            .map(|bits| {
+                let s = [bits];
+                -k.energy(&k.cache(&s), &s) / t
+            })
+            .collect();
+        let max = states.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let w: Vec<f64> = states.iter().map(|e| (e - max).exp()).collect();
+        let z: f64 = w.iter().sum();
+        w.iter().map(|x| x / z).collect()
+    }
+
+    #[test]
+    fn samples_follow_the_boltzmann_distribution() {
+        let n = 6;
+        let h = memory(3, n, 8, 0.2);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let t = 0.7;
+        let p = exact(&k, n, t);
+        let sampling = Sampling {
+            burn_in: 20,
+            n_samples: 4000,
+            thin: 2,
+        };
+        let chains = 10u64;
+        let mut counts = vec![0f64; 1 << n];
+        for c in 0..chains {
+            let start = random_states(n, 1, 1, c).unwrap();
+            let mut chain = Chain::new(&k, start.row(0).to_vec(), c, 1, Order::Random);
+            let mut states = vec![0u64; sampling.n_samples as usize];
+            let mut energies = vec![0f64; sampling.n_samples as usize];
+            sample_into(
+                &k,
+                &mut chain,
+                t,
+                &sampling,
+                0,
+                sampling.n_samples,
+                &mut states,
+                &mut energies,
+            );
+            for (s, e) in states.iter().zip(&energies) {
+                counts[*s as usize] += 1.0;
+                assert_eq!(*e, k.energy(&k.cache(&[*s]), &[*s]));
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        let tv: f64 = 0.5
+            * counts
+                .iter()
+                .zip(&p)
+                .map(|(c, q)| (c / total - q).abs())
+                .sum::<f64>();
+        // 40 000 draws over 64 states: independent draws give E[TV] ≤ ½√(64/40000) = 0.02.
+        assert!(tv < 0.05, "TV = {tv}");
+    }
+}
