@@ -10,6 +10,7 @@ from ._core import __version__, detected_simd, simd_level
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
 from .results import Retrieval
+from .sampling import Samples, acceptance_uniforms, sample
 from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns, to_text
 
 __all__ = [
@@ -18,13 +19,16 @@ __all__ = [
     "ModernHopfield",
     "ModernRetrieval",
     "Retrieval",
+    "Samples",
     "__version__",
+    "acceptance_uniforms",
     "as_spins",
     "corrupt",
     "detected_simd",
     "letter_patterns",
     "random_patterns",
     "reference",
+    "sample",
     "simd_level",
     "sweep_orders",
     "to_text",

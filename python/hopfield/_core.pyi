@@ -16,8 +16,10 @@ __all__ = [
     "Modern",
     "Schedule",
     "__version__",
+    "acceptance_uniforms",
     "detected_simd",
     "overlaps",
+    "random_states",
     "set_simd_level",
     "simd_level",
     "sweep_orders",
@@ -72,12 +74,30 @@ class Schedule:
         seed: int,
         threads: int | None,
         track_energy: bool,
+        kind: str = "zero",
+        t0: float = 0.0,
+        t1: float = 0.0,
+        sweeps: int = 0,
+        temperatures: NDArray[np.float64] | None = None,
+        quench: bool = False,
+        sampling: tuple[int, int, int] | None = None,
     ) -> Schedule: ...
+    def temperatures(self) -> NDArray[np.float64]:
+        """The temperature of every stochastic sweep, float64 (sweeps,) (empty
+        for deterministic descent)."""
 
 def sweep_orders(
     n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
 ) -> NDArray[np.int64]:
     """The neuron orders of ``order="random"``: int64 (count, sweeps, n)."""
+
+def acceptance_uniforms(
+    n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
+) -> NDArray[np.float64]:
+    """The uniforms of the acceptance decisions of stochastic runs: float64 (count, sweeps, n)."""
+
+def random_states(n: int, count: int, seed: int, first: int = 0) -> NDArray[np.int8]:
+    """Uniformly random states, int8 (count, n); row r from the stream of (seed, first + r)."""
 
 def overlaps(states: NDArray[np.int8], patterns: NDArray[np.int8]) -> NDArray[np.float64]:
     """Overlaps ξ^μ·s / N of int8 (B, N) states with int8 (P, N) patterns, float64 (B, P)."""

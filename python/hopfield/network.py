@@ -126,8 +126,12 @@ class HopfieldNetwork:
         seed: int | None = None,
         threads: int | None = None,
         track_energy: bool = False,
+        temperature: float = 0.0,
+        sweeps: int | None = None,
+        schedule: ArrayLike | tuple[str, float, float] | None = None,
     ) -> Retrieval:
-        """Run the dynamics from each query until it converges.
+        """Run the dynamics from each query: descent until it converges, or
+        a fixed number of stochastic (Glauber) sweeps at a temperature.
 
         Parameters
         ----------
@@ -152,12 +156,35 @@ class HopfieldNetwork:
             ``None`` uses all cores; an int runs on a pool of that many threads.
         track_energy : bool
             Record the energy after every sweep in ``energy_trace``.
+        temperature : float
+            ``0`` (default): deterministic descent as above. ``T > 0``:
+            stochastic (Glauber) dynamics, asynchronous only: each update sets
+            ``s_i = +1`` with probability ``1 / (1 + exp(-gap_i / T))``, where
+            ``gap_i = E(s_i=-1) - E(s_i=+1) = 2 h_i``, for exactly ``sweeps``
+            sweeps. Each update draws one uniform from the query's own stream
+            (:func:`hopfield.acceptance_uniforms`), so results depend only on
+            the inputs and ``seed``.
+        sweeps : int or None
+            Number of stochastic sweeps (default 100, or the length of an
+            array ``schedule``). Only for stochastic runs; deterministic runs
+            use ``max_sweeps``.
+        schedule : tuple or array_like or None
+            Annealing instead of a constant ``temperature``:
+            ``("geometric", T0, T1)`` (``T_k = T0 (T1/T0)^(k/(sweeps-1))``,
+            both > 0), ``("linear", T0, T1)`` (both >= 0; sweeps at ``T = 0``
+            are deterministic) or a 1-D array with one temperature per sweep.
 
         Returns
         -------
         Retrieval
             Final states and, per query, ``converged``, ``sweeps``, ``energy``,
-            ``cycled`` and optionally ``energy_trace``.
+            ``cycled`` and optionally ``energy_trace``. For a stochastic run,
+            ``sweeps`` is the number of sweeps run (always ``sweeps``),
+            ``converged`` says whether the final state is a fixed point of the
+            deterministic dynamics (no neuron's field disagrees with it: a
+            local minimum of the energy), ``energy`` is the energy of the
+            final state (not the lowest one visited), ``cycled`` is False and
+            ``energy_trace`` has the energy after every sweep.
         """
         plan = _dynamics.schedule(
             update=update,
@@ -166,6 +193,9 @@ class HopfieldNetwork:
             seed=seed,
             threads=threads,
             track_energy=track_energy,
+            temperature=temperature,
+            sweeps=sweeps,
+            schedule=schedule,
         )
         batch, single = _validate.spin_batch(queries, self.n, "queries")
         return _dynamics.retrieval(self._memory.retrieve(batch, plan), single)

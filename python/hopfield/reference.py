@@ -45,18 +45,41 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._ref_stochastic import (
+    all_states,
+    boltzmann_distribution,
+    cut_value,
+    glauber_dense,
+    glauber_hebbian,
+    ising_energy,
+    maxcut_brute_force,
+    qubo_to_ising,
+    qubo_value,
+    total_variation,
+)
+
 __all__ = [
     "AsyncResult",
     "SyncResult",
+    "all_states",
+    "boltzmann_distribution",
+    "cut_value",
     "energy",
     "fields",
+    "glauber_dense",
+    "glauber_hebbian",
     "hebbian_weights",
     "integer_weights",
     "is_fixed_point",
+    "ising_energy",
+    "maxcut_brute_force",
     "overlaps",
+    "qubo_to_ising",
+    "qubo_value",
     "retrieve_async",
     "retrieve_async_batched",
     "retrieve_sync",
+    "total_variation",
 ]
 
 

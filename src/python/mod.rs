@@ -5,6 +5,7 @@ mod convert;
 mod hebbian;
 mod modern;
 mod retrieve;
+mod stochastic;
 
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -76,6 +77,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<retrieve::PySchedule>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
+    m.add_function(wrap_pyfunction!(stochastic::acceptance_uniforms, m)?)?;
+    m.add_function(wrap_pyfunction!(stochastic::random_states, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(detected_simd, m)?)?;
     m.add_function(wrap_pyfunction!(set_simd_level, m)?)?;
