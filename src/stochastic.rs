@@ -187,7 +187,7 @@ pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<sp
         for w in row.iter_mut() {
             *w = rand_xoshiro::rand_core::Rng::next_u64(&mut stream);
         }
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             if let Some(last) = row.last_mut() {
                 *last &= (1u64 << (n % 64)) - 1;
             }
@@ -390,31 +390,23 @@ impl Sampling {
     }
 }
 
-/// Advances `chain` at temperature `t` and records samples `from..to` of
-/// `sampling` into `states` (`(to − from) × words` packed words) and
-/// `energies`; the burn-in is run before sample 0.
+/// Records `energies.len()` samples of `chain` at temperature `t`, one
+/// every `thin` sweeps, into `states` (`energies.len() × words` packed
+/// words) and `energies`. Burn-in is the caller's (plain sweeps).
 pub fn sample_into<M: EnergyModel>(
     model: &M,
     chain: &mut Chain<M::Cache>,
     t: f64,
-    sampling: &Sampling,
-    from: u32,
-    to: u32,
+    thin: u32,
     states: &mut [u64],
     energies: &mut [f64],
 ) {
-    if from == 0 {
-        for _ in 0..sampling.burn_in {
-            chain.sweep(model, t);
-        }
-    }
     let words = chain.state.len();
     for (row, e) in states
         .chunks_exact_mut(words.max(1))
         .zip(energies.iter_mut())
-        .take((to - from) as usize)
     {
-        for _ in 0..sampling.thin {
+        for _ in 0..thin {
             chain.sweep(model, t);
         }
         row.copy_from_slice(&chain.state);
@@ -658,16 +650,10 @@ mod tests {
             let mut chain = Chain::new(&k, start.row(0).to_vec(), c, 1, Order::Random);
             let mut states = vec![0u64; sampling.n_samples as usize];
             let mut energies = vec![0f64; sampling.n_samples as usize];
-            sample_into(
-                &k,
-                &mut chain,
-                t,
-                &sampling,
-                0,
-                sampling.n_samples,
-                &mut states,
-                &mut energies,
-            );
+            for _ in 0..sampling.burn_in {
+                chain.sweep(&k, t);
+            }
+            sample_into(&k, &mut chain, t, sampling.thin, &mut states, &mut energies);
             for (s, e) in states.iter().zip(&energies) {
                 counts[*s as usize] += 1.0;
                 assert_eq!(*e, k.energy(&k.cache(&[*s]), &[*s]));

@@ -59,6 +59,14 @@ def _count(value: Any, name: str, minimum: int) -> int:
     return count
 
 
+def _check_size(chains: int, n_samples: int, n: int) -> None:
+    """The int8 samples must fit in memory at all (checked before any work)."""
+    if chains * n_samples * n > np.iinfo(np.intp).max // 2:
+        raise MemoryError(
+            f"{chains} chains × {n_samples} samples × {n} neurons cannot be allocated"
+        )
+
+
 def sample(
     model: Any,
     *,
@@ -132,19 +140,20 @@ def sample(
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     if init is None:
         count = 1 if chains is None else _count(chains, "chains", 1)
+        _check_size(count, n_samples, n)
         starts = _core.random_states(n, count, seed)
     else:
         batch, single = _validate.spin_batch(init, n, "init")
         if single:
             count = 1 if chains is None else _count(chains, "chains", 1)
+            _check_size(count, n_samples, n)
             starts = np.repeat(batch, count, axis=0)
         else:
             count = batch.shape[0]
             if chains is not None and _count(chains, "chains", 1) != count:
                 raise ValueError(f"chains={chains} disagrees with init's {count} rows")
             starts = batch
-    if count * n_samples * n > np.iinfo(np.intp).max // 2:
-        raise MemoryError(f"{count} chains × {n_samples} samples × {n} neurons cannot be allocated")
+    _check_size(count, n_samples, n)
     plan = _dynamics.schedule(
         update="async",
         max_sweeps=1,

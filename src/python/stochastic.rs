@@ -69,9 +69,9 @@ pub fn sample<'py, M: EnergyModel>(
     let starts = pack(init, "init", n)?;
     let chains = starts.rows();
     let per_chain = sampling.n_samples as usize;
-    let rows = chains.checked_mul(per_chain).ok_or_else(|| {
-        PyMemoryError::new_err("the requested samples cannot be allocated")
-    })?;
+    let rows = chains
+        .checked_mul(per_chain)
+        .ok_or_else(|| PyMemoryError::new_err("the requested samples cannot be allocated"))?;
     let too_big = rows
         .checked_mul(n)
         .is_none_or(|b| b > isize::MAX as usize / 2);
