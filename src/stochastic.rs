@@ -243,7 +243,7 @@ impl<C: Send> Chain<C> {
             for &i in &self.order {
                 let i = i as usize;
                 let u = rng::uniform(&mut self.accept);
-                let up = heat_bath(model.gap(cache, state, i) / t, u);
+                let up = heat_bath(model.gap_mut(cache, state, i) / t, u);
                 if up != (spins::spin(state, i) > 0) {
                     model.flip(cache, state, i);
                     flips += 1;
@@ -277,9 +277,9 @@ impl<C: Send> Chain<C> {
 
     /// Whether no neuron's gap disagrees with its state: a fixed point of
     /// deterministic (`T = 0`) dynamics (ties keep the state).
-    pub fn is_fixed_point<M: EnergyModel<Cache = C>>(&self, model: &M) -> bool {
+    pub fn is_fixed_point<M: EnergyModel<Cache = C>>(&mut self, model: &M) -> bool {
         (0..model.n()).all(|i| {
-            let g = model.gap(&self.cache, &self.state, i);
+            let g = model.gap_mut(&mut self.cache, &self.state, i);
             let spin = spins::spin(&self.state, i);
             !((g > 0.0 && spin < 0) || (g < 0.0 && spin > 0))
         })

@@ -35,6 +35,14 @@ pub trait EnergyModel: Sync {
     /// it exactly before converting, so the sign is exact.
     fn gap(&self, cache: &Self::Cache, state: &[u64], i: usize) -> f64;
 
+    /// [`gap`](EnergyModel::gap) for a stochastic update, which needs the
+    /// value and not only the sign: the same number, but models may bring
+    /// their cache up to date first (as `drive` may) so that it is cheap.
+    #[inline(always)]
+    fn gap_mut(&self, cache: &mut Self::Cache, state: &[u64], i: usize) -> f64 {
+        self.gap(cache, state, i)
+    }
+
     /// A number with exactly the sign of [`gap`](EnergyModel::gap) (zero on
     /// ties), for deterministic decisions. Defaults to the gap itself;
     /// models override it when the sign is cheaper than the value, and may
