@@ -10,6 +10,7 @@ use crate::dynamics::{descend, descend_sync_block, Outcome, Schedule, Update, SY
 use crate::error::{Error, Result};
 use crate::model::EnergyModel;
 use crate::spins::SpinMatrix;
+use crate::stochastic::{descend_block, CHAIN_BLOCK};
 
 /// Results of a batch, one entry per query.
 #[derive(Debug, Clone)]
@@ -94,10 +95,14 @@ pub fn descend_rows<M: EnergyModel>(
 ) -> Vec<Outcome> {
     let stochastic = !schedule.temperature.is_zero();
     match schedule.update {
+        // Blocks of chains interleave their updates (see stochastic::CHAIN_BLOCK).
         _ if stochastic => rows
-            .par_chunks_exact_mut(words)
+            .par_chunks_mut(words * CHAIN_BLOCK)
             .enumerate()
-            .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
+            .flat_map_iter(|(b, block)| {
+                let first = first_index + (b * CHAIN_BLOCK) as u64;
+                descend_block(model, block, words, first, schedule)
+            })
             .collect(),
         Update::Async => rows
             .par_chunks_exact_mut(words)

@@ -134,24 +134,12 @@ fn descend_body<M: EnergyModel>(
     schedule: &Schedule,
 ) -> Outcome {
     if !schedule.temperature.is_zero() {
-        let run = crate::stochastic::run_inline(
-            model,
-            state,
-            query,
-            schedule.seed,
-            schedule.order,
-            &schedule.temperature,
-            schedule.quench,
-            schedule.max_sweeps,
-            schedule.track_energy,
-        );
-        return Outcome {
-            converged: run.converged,
-            cycled: false,
-            sweeps: run.sweeps,
-            energy: run.energy,
-            trace: run.trace,
-        };
+        let words = state.len();
+        let mut outcomes =
+            crate::stochastic::run_block_inline(model, state, words, query, schedule);
+        return outcomes
+            .pop()
+            .unwrap_or_else(|| unreachable!("one row in, one outcome out"));
     }
     match schedule.update {
         Update::Async => run_async(model, state, query, schedule),

@@ -16,7 +16,7 @@ use crate::batch;
 use crate::error::try_filled;
 use crate::model::EnergyModel;
 use crate::spins::SpinMatrix;
-use crate::stochastic::{self, Chain, Sampling, Temperature};
+use crate::stochastic::{self, Chain, Sampling, Temperature, CHAIN_BLOCK};
 
 /// How long one detached chunk should take before Ctrl-C is checked.
 const CHUNK_TARGET: Duration = Duration::from_millis(50);
@@ -93,27 +93,30 @@ pub fn sample<'py, M: EnergyModel>(
                 .collect()
         })
     })?;
+    let block = CHAIN_BLOCK;
     chunked(py, sampling.burn_in, threads, |from, to| {
-        runs.par_iter_mut().for_each(|chain| {
+        runs.par_chunks_mut(block).for_each(|chains| {
+            let mut flips = vec![0usize; chains.len()];
             for _ in from..to {
-                chain.sweep(model, t);
+                stochastic::sweep_block(model, chains, t, &mut flips);
             }
         })
     })?;
     let data = samples.as_words_mut();
     chunked(py, sampling.n_samples, threads, |from, to| {
-        let (a, b) = (from as usize, to as usize);
-        runs.par_iter_mut()
-            .zip(data.par_chunks_exact_mut(per_chain * words))
-            .zip(energies.par_chunks_exact_mut(per_chain))
-            .for_each(|((chain, s), e)| {
-                stochastic::sample_into(
+        runs.par_chunks_mut(block)
+            .zip(data.par_chunks_mut(block * per_chain * words))
+            .zip(energies.par_chunks_mut(block * per_chain))
+            .for_each(|((chains, s), e)| {
+                stochastic::sample_block(
                     model,
-                    chain,
+                    chains,
                     t,
                     sampling.thin,
-                    &mut s[a * words..b * words],
-                    &mut e[a..b],
+                    per_chain,
+                    (from as usize, to as usize),
+                    s,
+                    e,
                 )
             })
     })?;
