@@ -45,6 +45,18 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._ref_weights import (
+    WeightsAsyncResult,
+    WeightsSyncResult,
+    grid_exponent,
+    quantize_weights,
+    weight_energy,
+    weight_fields,
+    weights_retrieve_async,
+    weights_retrieve_async_batched,
+    weights_retrieve_sync,
+)  # weight-matrix networks
+
 __all__ = [
     "AsyncResult",
     "SyncResult",
@@ -57,6 +69,15 @@ __all__ = [
     "retrieve_async",
     "retrieve_async_batched",
     "retrieve_sync",
+    "WeightsAsyncResult",
+    "WeightsSyncResult",
+    "grid_exponent",
+    "quantize_weights",
+    "weight_energy",
+    "weight_fields",
+    "weights_retrieve_async",
+    "weights_retrieve_async_batched",
+    "weights_retrieve_sync",
 ]
 
 

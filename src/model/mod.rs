@@ -7,8 +7,10 @@
 //! model runs on the same engine.
 
 pub mod hebbian;
+pub mod weights;
 
 pub use hebbian::{Hebbian, HebbianKernel, Kernel};
+pub use weights::Weights;
 
 /// A binary energy model `E(s)` over states of `n()` neurons.
 ///

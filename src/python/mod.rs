@@ -5,6 +5,7 @@ mod convert;
 mod hebbian;
 mod modern;
 mod retrieve;
+mod weights;
 
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -74,6 +75,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hebbian::PyHebbian>()?;
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
+    m.add_class::<weights::PyWeights>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
