@@ -44,8 +44,8 @@ pub const MAX_N: usize = 1 << 31;
 
 /// Queries whose fields a synchronous block computes together.
 const BLOCK: usize = 4;
-/// Neurons per register tile of the field kernels.
-const TILE: usize = 8;
+/// Neurons per chunk of the field kernels (the outputs of a block stay in L1).
+const CHUNK: usize = 512;
 
 /// `2^k` as an `f64`, exact for `−1022 ≤ k ≤ 1023`.
 #[inline]
@@ -221,6 +221,26 @@ impl Weights {
         }
     }
 
+    /// The exact sums of several states (`outs[r]` resized to `n`),
+    /// [`BLOCK`] states per pass over the weights.
+    #[inline(always)]
+    fn fill_sums(&self, states: &[&[u64]], outs: &mut [Vec<f64>]) {
+        let n = self.n;
+        for out in outs.iter_mut() {
+            out.resize(n, 0.0);
+        }
+        for (group, outs) in states.chunks(BLOCK).zip(outs.chunks_mut(BLOCK)) {
+            let signs: Vec<Vec<f64>> = group.iter().map(|s| signs(s, n)).collect();
+            if let ([a, b, c, d], [oa, ob, oc, od]) = (&signs[..], &mut outs[..]) {
+                block_sums::<BLOCK>(&self.cols, n, [a, b, c, d], [oa, ob, oc, od]);
+            } else {
+                for (sg, out) in signs.iter().zip(outs.iter_mut()) {
+                    block_sums::<1>(&self.cols, n, [sg], [out]);
+                }
+            }
+        }
+    }
+
     /// Exact `S_i` of one neuron, by a strided dot product (`O(N)`).
     fn sum_of(&self, state: &[u64], i: usize) -> f64 {
         let n = self.n;
@@ -325,47 +345,52 @@ fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
     }
 }
 
-/// `outs[q][i] = Σ_j cols[j·n + i] · signs[q][j]` for `Q` queries at once:
-/// each tile of weights is converted once and used `Q` times, with
-/// `Q × TILE` accumulators held in registers. Exact on the grid, so the
-/// order of summation does not matter.
+/// `outs[q][i] = Σ_j cols[j·n + i] · signs[q][j]` for `Q` queries at once.
+///
+/// The columns are streamed four at a time (`CHUNK` neurons wide, so that
+/// the `Q` output rows stay in L1): each output element is loaded and
+/// stored once per four columns, and each column segment is converted once
+/// for all `Q` queries. Exact on the grid, so the order does not matter.
 #[inline(always)]
 fn block_sums<const Q: usize>(cols: &[f32], n: usize, signs: [&[f64]; Q], outs: [&mut [f64]; Q]) {
-    let mut i0 = 0;
-    while i0 + TILE <= n {
-        let mut acc = [[0.0f64; TILE]; Q];
-        for j in 0..n {
-            let w: &[f32; TILE] = cols[j * n + i0..j * n + i0 + TILE]
-                .try_into()
-                .unwrap_or_else(|_| unreachable!("a tile is TILE wide"));
-            let wd = w.map(|x| x as f64);
-            for q in 0..Q {
-                let s = signs[q][j];
-                for t in 0..TILE {
-                    acc[q][t] += s * wd[t];
-                }
-            }
-        }
-        for q in 0..Q {
-            outs[q][i0..i0 + TILE].copy_from_slice(&acc[q]);
-        }
-        i0 += TILE;
+    for out in outs.iter() {
+        debug_assert_eq!(out.len(), n);
     }
-    if i0 < n {
-        let rest = n - i0;
-        let mut acc = [[0.0f64; TILE]; Q];
-        for j in 0..n {
-            let w = &cols[j * n + i0..j * n + n];
+    let mut outs = outs;
+    for out in outs.iter_mut() {
+        out.iter_mut().for_each(|x| *x = 0.0);
+    }
+    let mut i0 = 0;
+    while i0 < n {
+        let i1 = (i0 + CHUNK).min(n);
+        let mut j = 0;
+        while j + 4 <= n {
+            let w0 = &cols[j * n + i0..j * n + i1];
+            let w1 = &cols[(j + 1) * n + i0..(j + 1) * n + i1];
+            let w2 = &cols[(j + 2) * n + i0..(j + 2) * n + i1];
+            let w3 = &cols[(j + 3) * n + i0..(j + 3) * n + i1];
             for q in 0..Q {
-                let s = signs[q][j];
-                for t in 0..rest {
-                    acc[q][t] += s * w[t] as f64;
+                let sg = signs[q];
+                let (a, b, c, d) = (sg[j], sg[j + 1], sg[j + 2], sg[j + 3]);
+                let out = &mut outs[q][i0..i1];
+                for t in 0..out.len() {
+                    out[t] +=
+                        a * w0[t] as f64 + b * w1[t] as f64 + c * w2[t] as f64 + d * w3[t] as f64;
                 }
             }
+            j += 4;
         }
-        for q in 0..Q {
-            outs[q][i0..].copy_from_slice(&acc[q][..rest]);
+        while j < n {
+            let w0 = &cols[j * n + i0..j * n + i1];
+            for q in 0..Q {
+                let a = signs[q][j];
+                for (o, &w) in outs[q][i0..i1].iter_mut().zip(w0) {
+                    *o += a * w as f64;
+                }
+            }
+            j += 1;
         }
+        i0 = i1;
     }
 }
 
@@ -391,6 +416,20 @@ impl EnergyModel for Weights {
     #[inline(always)]
     fn cache(&self, _state: &[u64]) -> WeightsCache {
         WeightsCache::default()
+    }
+
+    /// Computed: the async block's sums, [`BLOCK`] queries per pass over W.
+    #[inline(always)]
+    fn caches(&self, states: &[&[u64]]) -> Vec<WeightsCache> {
+        let mut sums = vec![Vec::new(); states.len()];
+        self.fill_sums(states, &mut sums);
+        sums.into_iter()
+            .map(|sums| WeightsCache {
+                sums,
+                valid: true,
+                pending: Vec::new(),
+            })
+            .collect()
     }
 
     #[inline(always)]
@@ -460,32 +499,14 @@ impl EnergyModel for Weights {
                 stale.push(q);
             }
         }
-        for group in stale.chunks(BLOCK) {
-            let mut sums: Vec<Vec<f64>> = group
+        if !stale.is_empty() {
+            let mut sums: Vec<Vec<f64>> = stale
                 .iter()
-                .map(|&q| {
-                    let mut s = std::mem::take(&mut caches[q].sums);
-                    s.resize(self.n, 0.0);
-                    s
-                })
+                .map(|&q| std::mem::take(&mut caches[q].sums))
                 .collect();
-            let signs: Vec<Vec<f64>> = group.iter().map(|&q| signs(states[q], self.n)).collect();
-            if group.len() == BLOCK {
-                let [a, b, c, d] = &mut sums[..] else {
-                    unreachable!("a full group has BLOCK queries")
-                };
-                block_sums::<BLOCK>(
-                    &self.cols,
-                    self.n,
-                    [&signs[0], &signs[1], &signs[2], &signs[3]],
-                    [a, b, c, d],
-                );
-            } else {
-                for (s, sg) in sums.iter_mut().zip(&signs) {
-                    block_sums::<1>(&self.cols, self.n, [sg], [s]);
-                }
-            }
-            for (s, &q) in sums.into_iter().zip(group) {
+            let picked: Vec<&[u64]> = stale.iter().map(|&q| states[q]).collect();
+            self.fill_sums(&picked, &mut sums);
+            for (s, &q) in sums.into_iter().zip(&stale) {
                 caches[q].sums = s;
                 caches[q].valid = true;
                 caches[q].pending.clear();
