@@ -6,7 +6,9 @@
 
 use rayon::prelude::*;
 
-use crate::dynamics::{descend, descend_sync_block, Outcome, Schedule, Update, SYNC_BLOCK};
+use crate::dynamics::{
+    descend_async_block, descend_sync_block, Outcome, Schedule, Update, ASYNC_BLOCK, SYNC_BLOCK,
+};
 use crate::error::{Error, Result};
 use crate::model::EnergyModel;
 use crate::spins::SpinMatrix;
@@ -104,10 +106,14 @@ pub fn descend_rows<M: EnergyModel>(
                 descend_block(model, block, words, first, schedule)
             })
             .collect(),
+        // Blocks of rows build their caches together; each keeps its own stream.
         Update::Async => rows
-            .par_chunks_exact_mut(words)
+            .par_chunks_mut(words * ASYNC_BLOCK)
             .enumerate()
-            .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
+            .flat_map_iter(|(b, block)| {
+                let first = first_index + (b * ASYNC_BLOCK) as u64;
+                descend_async_block(model, block, words, first, schedule)
+            })
             .collect(),
         // Sync needs no random stream; blocks of rows share pattern data.
         Update::Sync => rows

@@ -167,8 +167,52 @@ fn run_async<M: EnergyModel>(
     query: u64,
     schedule: &Schedule,
 ) -> Outcome {
+    let cache = model.cache(state);
+    run_async_from(model, cache, state, query, schedule)
+}
+
+/// Queries whose async caches are built together ([`EnergyModel::caches`]).
+pub const ASYNC_BLOCK: usize = 4;
+
+#[inline(always)]
+fn async_block_body<M: EnergyModel>(
+    model: &M,
+    rows: &mut [u64],
+    words: usize,
+    first_query: u64,
+    schedule: &Schedule,
+) -> Vec<Outcome> {
+    let caches = {
+        let states: Vec<&[u64]> = rows.chunks_exact(words).collect();
+        model.caches(&states)
+    };
+    rows.chunks_exact_mut(words)
+        .zip(caches)
+        .enumerate()
+        .map(|(r, (state, cache))| {
+            run_async_from(model, cache, state, first_query + r as u64, schedule)
+        })
+        .collect()
+}
+
+multiversion! {
+    /// Runs asynchronous dynamics in place for consecutive packed rows
+    /// (`words` words each, at most [`ASYNC_BLOCK`] of them; row `r` is query
+    /// `first_query + r`), their caches built together. Each row's result is
+    /// what [`descend`] gives it alone.
+    pub fn descend_async_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first_query: u64, schedule: &Schedule) -> Vec<Outcome>
+    => async_block_body
+}
+
+#[inline(always)]
+fn run_async_from<M: EnergyModel>(
+    model: &M,
+    mut cache: M::Cache,
+    state: &mut [u64],
+    query: u64,
+    schedule: &Schedule,
+) -> Outcome {
     let n = model.n();
-    let mut cache = model.cache(state);
     let mut trace = Vec::new();
     if schedule.track_energy {
         trace.push(model.energy(&cache, state));

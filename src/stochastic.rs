@@ -218,6 +218,40 @@ impl<C: Send> Chain<C> {
         order: Order,
     ) -> Self {
         let cache = model.cache(&state);
+        Self::with_cache(model, state, cache, index, seed, order)
+    }
+
+    /// The chains of consecutive packed rows (`words` words each), row `r`
+    /// being chain `first + r`; their caches are built together
+    /// ([`EnergyModel::caches`]).
+    pub fn block<M: EnergyModel<Cache = C>>(
+        model: &M,
+        rows: &[u64],
+        words: usize,
+        first: u64,
+        seed: u64,
+        order: Order,
+    ) -> Vec<Self> {
+        let states: Vec<&[u64]> = rows.chunks_exact(words).collect();
+        let caches = model.caches(&states);
+        states
+            .into_iter()
+            .zip(caches)
+            .enumerate()
+            .map(|(r, (state, cache))| {
+                Self::with_cache(model, state.to_vec(), cache, first + r as u64, seed, order)
+            })
+            .collect()
+    }
+
+    fn with_cache<M: EnergyModel<Cache = C>>(
+        model: &M,
+        state: Vec<u64>,
+        cache: C,
+        index: u64,
+        seed: u64,
+        order: Order,
+    ) -> Self {
         Chain {
             state,
             cache,
@@ -353,19 +387,7 @@ pub fn run_block_inline<M: EnergyModel>(
     schedule: &Schedule,
 ) -> Vec<Outcome> {
     let track = schedule.track_energy;
-    let mut chains: Vec<Chain<M::Cache>> = rows
-        .chunks_exact(words)
-        .enumerate()
-        .map(|(r, row)| {
-            Chain::new(
-                model,
-                row.to_vec(),
-                first + r as u64,
-                schedule.seed,
-                schedule.order,
-            )
-        })
-        .collect();
+    let mut chains = Chain::block(model, rows, words, first, schedule.seed, schedule.order);
     let mut traces: Vec<Vec<f64>> = chains
         .iter()
         .map(|c| {

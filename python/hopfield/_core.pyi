@@ -15,6 +15,7 @@ __all__ = [
     "Hebbian",
     "Modern",
     "Schedule",
+    "Weights",
     "__version__",
     "acceptance_uniforms",
     "detected_simd",
@@ -57,6 +58,41 @@ class Hebbian:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
+    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
+        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+        (see `retrieve::run`)."""
+
+@final
+class Weights:
+    """A weight-matrix memory: float32 weights on an exact grid, float64 thresholds.
+
+    The engine of ``hopfield.HopfieldNetwork`` for every rule but Hebbian.
+    """
+
+    def __new__(cls, weights: NDArray[np.float32], threshold: NDArray[np.float64]) -> Weights: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    @property
+    def symmetric(self) -> bool:
+        """Whether W equals its transpose (after rounding onto the grid)."""
+    @property
+    def zero_diagonal(self) -> bool:
+        """Whether every diagonal weight is zero."""
+    @property
+    def grid_exponent(self) -> int:
+        """The grid exponent k: every stored weight is a multiple of 2**-k."""
+    def weights(self) -> NDArray[np.float32]:
+        """The stored weights W (rounded onto the grid), float32 (N, N)."""
+    def threshold(self) -> NDArray[np.float64]:
+        """The thresholds θ, float64 (N,)."""
+    def energy(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Energies of int8 (B, N) states, float64 (B,); NaN for an asymmetric W."""
+    def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Local fields h = W s − θ of int8 (B, N) states, float64 (B, N)."""
     def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
         """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
         (see `retrieve::run`)."""

@@ -57,6 +57,17 @@ from ._ref_stochastic import (
     qubo_value,
     total_variation,
 )
+from ._ref_weights import (
+    WeightsAsyncResult,
+    WeightsSyncResult,
+    grid_exponent,
+    quantize_weights,
+    weight_energy,
+    weight_fields,
+    weights_retrieve_async,
+    weights_retrieve_async_batched,
+    weights_retrieve_sync,
+)  # weight-matrix networks
 
 __all__ = [
     "AsyncResult",
@@ -80,6 +91,15 @@ __all__ = [
     "retrieve_async_batched",
     "retrieve_sync",
     "total_variation",
+    "WeightsAsyncResult",
+    "WeightsSyncResult",
+    "grid_exponent",
+    "quantize_weights",
+    "weight_energy",
+    "weight_fields",
+    "weights_retrieve_async",
+    "weights_retrieve_async_batched",
+    "weights_retrieve_sync",
 ]
 
 

@@ -7,8 +7,10 @@
 //! model runs on the same engine.
 
 pub mod hebbian;
+pub mod weights;
 
 pub use hebbian::{Hebbian, HebbianKernel, Kernel};
+pub use weights::Weights;
 
 /// A binary energy model `E(s)` over states of `n()` neurons.
 ///
@@ -28,6 +30,14 @@ pub trait EnergyModel: Sync {
 
     /// The cache for `state`.
     fn cache(&self, state: &[u64]) -> Self::Cache;
+
+    /// The caches of several states at once (a block of async queries).
+    /// Models override it to share work across the block; each cache must
+    /// equal what [`cache`](EnergyModel::cache) gives alone.
+    #[inline(always)]
+    fn caches(&self, states: &[&[u64]]) -> Vec<Self::Cache> {
+        states.iter().map(|s| self.cache(s)).collect()
+    }
 
     /// `E(s with s_i = −1) − E(s with s_i = +1)`: positive when neuron `i`
     /// prefers +1, negative when it prefers −1, exactly zero on a tie (the

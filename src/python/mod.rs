@@ -6,6 +6,7 @@ mod hebbian;
 mod modern;
 mod retrieve;
 mod stochastic;
+mod weights;
 
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -75,6 +76,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<hebbian::PyHebbian>()?;
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
+    m.add_class::<weights::PyWeights>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(stochastic::acceptance_uniforms, m)?)?;

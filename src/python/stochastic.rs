@@ -87,9 +87,14 @@ pub fn sample<'py, M: EnergyModel>(
     let threads = plan.threads;
     let mut runs: Vec<Chain<M::Cache>> = py.detach(|| {
         batch::with_threads(threads, || {
-            (0..chains)
-                .into_par_iter()
-                .map(|c| Chain::new(model, starts.row(c).to_vec(), c as u64, seed, order))
+            starts
+                .as_words()
+                .par_chunks(words * CHAIN_BLOCK)
+                .enumerate()
+                .flat_map_iter(|(b, rows)| {
+                    let first = (b * CHAIN_BLOCK) as u64;
+                    Chain::block(model, rows, words, first, seed, order)
+                })
                 .collect()
         })
     })?;
