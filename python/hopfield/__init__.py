@@ -7,6 +7,7 @@ against a pure-NumPy reference (:mod:`hopfield.reference`).
 
 from . import reference
 from ._core import __version__, detected_simd, simd_level
+from .ising import IsingProblem, MaxCut, Minimization, maxcut
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
 from .results import Retrieval
@@ -16,6 +17,9 @@ from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns,
 __all__ = [
     "LETTERS",
     "HopfieldNetwork",
+    "IsingProblem",
+    "MaxCut",
+    "Minimization",
     "ModernHopfield",
     "ModernRetrieval",
     "Retrieval",
@@ -26,6 +30,7 @@ __all__ = [
     "corrupt",
     "detected_simd",
     "letter_patterns",
+    "maxcut",
     "random_patterns",
     "reference",
     "sample",
