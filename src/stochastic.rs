@@ -508,7 +508,7 @@ mod tests {
     use super::*;
     use crate::batch;
     use crate::dynamics::{Schedule, Update};
-    use crate::model::{Hebbian, HebbianKernel};
+    use crate::model::{Hebbian, HebbianKernel, Weights};
     use crate::spins::SpinMatrix;
 
     fn memory(p: usize, n: usize, seed: u64, theta: f64) -> Hebbian {
@@ -766,6 +766,112 @@ mod tests {
                 .map(|(c, q)| (c / total - q).abs())
                 .sum::<f64>();
         // 40 000 draws over 64 states: independent draws give E[TV] ≤ ½√(64/40000) = 0.02.
+        assert!(tv < 0.05, "TV = {tv}");
+    }
+
+    fn couplings(n: usize, seed: u64) -> Weights {
+        let mut r = rng::stream(seed, 0, Purpose::Noise);
+        let mut w = vec![0f32; n * n];
+        for i in 0..n {
+            for j in 0..i {
+                let x = (rng::below(&mut r, 33) as f32 - 16.0) / 16.0;
+                w[i * n + j] = x;
+                w[j * n + i] = x;
+            }
+        }
+        let theta = (0..n).map(|i| (i % 5) as f64 / 10.0 - 0.2).collect();
+        Weights::new(n, w, theta).unwrap()
+    }
+
+    #[test]
+    fn weights_gap_mut_equals_gap_along_a_run() {
+        let m = couplings(50, 1);
+        let start = random_states(50, 1, 3, 0).unwrap();
+        let mut chain = Chain::new(&m, start.row(0).to_vec(), 0, 9, Order::Random);
+        for _ in 0..3 {
+            chain.sweep(&m, 0.8);
+            for i in [0usize, 17, 49] {
+                let g = m.gap(&chain.cache, &chain.state, i);
+                assert_eq!(m.gap_mut(&mut chain.cache, &chain.state, i), g);
+            }
+        }
+    }
+
+    #[test]
+    fn weights_stochastic_runs_are_thread_and_split_independent() {
+        let m = couplings(70, 2);
+        let queries = random_states(70, 9, 4, 0).unwrap();
+        let s = schedule(
+            Temperature::Linear {
+                start: 2.0,
+                end: 0.0,
+                sweeps: 15,
+            },
+            true,
+        );
+        let one = batch::with_threads(Some(1), || batch::retrieve(&m, &queries, 0, &s))
+            .unwrap()
+            .unwrap();
+        let two = batch::with_threads(Some(2), || batch::retrieve(&m, &queries, 0, &s))
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.states, two.states);
+        assert_eq!(one.outcomes, two.outcomes);
+        let mut row = SpinMatrix::minus_ones(1, 70).unwrap();
+        row.row_mut(0).copy_from_slice(queries.row(6));
+        let alone = batch::retrieve(&m, &row, 6, &s).unwrap();
+        assert_eq!(alone.states.row(0), one.states.row(6));
+        assert_eq!(alone.outcomes[0], one.outcomes[6]);
+        assert!(one.outcomes.iter().all(|o| o.converged));
+    }
+
+    #[test]
+    fn weights_samples_follow_the_boltzmann_distribution() {
+        let n = 6;
+        let m = couplings(n, 5);
+        let t = 1.5;
+        let energies: Vec<f64> = (0..1u64 << n)
+            .map(|bits| m.energy(&m.cache(&[bits]), &[bits]))
+            .collect();
+        let min = energies.iter().cloned().fold(f64::INFINITY, f64::min);
+        let w: Vec<f64> = energies.iter().map(|e| (-(e - min) / t).exp()).collect();
+        let z: f64 = w.iter().sum();
+        let starts = random_states(n, 8, 1, 0).unwrap();
+        let mut chains = Chain::block(&m, starts.as_words(), 1, 0, 2, Order::Random);
+        let per = 5000;
+        let mut flips = vec![0usize; chains.len()];
+        for _ in 0..50 {
+            sweep_block(&m, &mut chains, t, &mut flips);
+        }
+        let mut states = vec![0u64; chains.len() * per];
+        let mut es = vec![0f64; chains.len() * per];
+        for block in chains.chunks_mut(CHAIN_BLOCK).enumerate() {
+            let (b, block) = block;
+            let rows = b * CHAIN_BLOCK * per..(b * CHAIN_BLOCK + block.len()) * per;
+            sample_block(
+                &m,
+                block,
+                t,
+                2,
+                per,
+                (0, per),
+                &mut states[rows.clone()],
+                &mut es[rows],
+            );
+        }
+        let mut counts = vec![0f64; 1 << n];
+        for (s, e) in states.iter().zip(&es) {
+            counts[*s as usize] += 1.0;
+            assert_eq!(*e, energies[*s as usize]);
+        }
+        let total = states.len() as f64;
+        let tv: f64 = 0.5
+            * counts
+                .iter()
+                .zip(&w)
+                .map(|(c, q)| (c / total - q / z).abs())
+                .sum::<f64>();
+        // 40 000 thinned draws over 64 states: E[TV] ≤ ½√(64/40000) = 0.02 if independent.
         assert!(tv < 0.05, "TV = {tv}");
     }
 }
