@@ -11,6 +11,11 @@ outside the timed region), so before anything is timed both must end in
 identical states. The chains start from states already equilibrated at the
 temperature (a Rust burn-in), so the timed sweeps are typical of sampling.
 
+Models: the Hebbian network (N = 1024, P = 102) and a dense Ising problem
+(N = 2000, Sherrington–Kirkpatrick couplings) sampled with
+:func:`hopfield.sample`; the Rust timing includes building each chain's
+field cache (one pass over the couplings per four chains).
+
 The ratio table (``conftest.py``) reports time per chain-sweep (its
 ``us/query`` column); ``extra_info`` has ``sweeps_per_s`` (chain-sweeps per
 second). Target: the Rust path at least 50× the reference.
@@ -101,7 +106,47 @@ def hebbian_case() -> Case:
     )
 
 
-CASES = {"hebbian": hebbian_case}
+def ising_case() -> Case:
+    """A dense Sherrington–Kirkpatrick problem, ``J_ij ~ N(0, 1/N)``, below its
+    critical temperature 1, through :func:`hopfield.sample` on an IsingProblem."""
+    n, chains, sweeps, t = 2000, 8, 8, 0.5
+    rng = np.random.default_rng(3)
+    upper = np.triu(rng.normal(0.0, 1.0 / np.sqrt(n), (n, n)), 1)
+    J = upper + upper.T
+    problem = hf.IsingProblem(J)
+    stored = reference.quantize_weights(J).astype(np.float64)  # what the engine holds
+
+    def run(starts: np.ndarray, *, temperature: float, sweeps: int, seed: int) -> Any:
+        return hf.sample(
+            problem,
+            temperature=temperature,
+            n_samples=1,
+            burn_in=sweeps - 1,
+            seed=seed,
+            init=starts,
+        )
+
+    class _Result:
+        def __init__(self, samples: Any) -> None:
+            self.states = samples.final_states
+
+    def retrieve(starts: np.ndarray, **kw: Any) -> Any:
+        return _Result(run(starts, **kw))
+
+    starts = equilibrated(retrieve, n, chains, t)
+    return Case(
+        f"ising SK T={t}",
+        n,
+        chains,
+        sweeps,
+        t,
+        retrieve,
+        lambda o, u, ts: reference.glauber_dense(stored, starts, o, u, ts),
+        starts,
+    )
+
+
+CASES = {"hebbian": hebbian_case, "ising": ising_case}
 
 
 @pytest.fixture(scope="module", params=list(CASES))

@@ -10,9 +10,13 @@
 //! sweep (ties keep the state).
 //!
 //! Every update draws exactly one uniform `u` in `[0, 1)` from the query's
-//! own [`Purpose::Accept`] stream, in update order (also at `T = 0` and where
-//! the outcome is certain), and the neuron becomes +1 iff `u < p`. So the
-//! neuron orders ([`crate::dynamics::sweep_orders`]) and the uniforms
+//! own [`Purpose::Accept`] stream, in update order (also at `T = 0`), and
+//! the neuron becomes +1 iff `gap_i > T·ln(u / (1 − u))` ([`threshold`]):
+//! `ln(u/(1−u))` is logistic, so this happens with probability exactly
+//! `1 / (1 + exp(−gap_i / T))`. The thresholds depend on the uniforms only,
+//! so a sweep computes them all before its first update, and the chain of
+//! dependent work per update is the field and one comparison. The neuron
+//! orders ([`crate::dynamics::sweep_orders`]) and the uniforms
 //! ([`acceptance_uniforms`]) reproduce a run exactly.
 
 use std::sync::Arc;
@@ -151,21 +155,12 @@ impl Temperature {
     }
 }
 
-/// Whether a neuron with `x = gap / T` becomes +1 for the uniform `u`:
-/// `u < 1 / (1 + exp(−x))`, exactly as written, but without `exp` where the
-/// comparison is decided anyway: for `x ≥ 37`, `exp(−x) < 2⁻⁵³` so the
-/// probability rounds to exactly 1; for `x ≤ −37` it is below `2⁻⁵³`, the
-/// spacing of `u`, so only `u = 0` can fall under it. `u` must be a
-/// multiple of `2⁻⁵³` in `[0, 1)`, as [`rng::uniform`] draws.
+/// The gap above which a neuron becomes +1 at temperature `t > 0` for the
+/// uniform `u`: `t · ln(u / (1 − u))` (`−∞` for `u = 0`). For `u` uniform in
+/// `[0, 1)`, `P(gap > threshold) = 1 / (1 + exp(−gap / t))`.
 #[inline(always)]
-pub fn heat_bath(x: f64, u: f64) -> bool {
-    if x >= 37.0 {
-        true
-    } else if x <= -37.0 {
-        u == 0.0 && 1.0 / (1.0 + (-x).exp()) > 0.0
-    } else {
-        u < 1.0 / (1.0 + (-x).exp())
-    }
+pub fn threshold(u: f64, t: f64) -> f64 {
+    t * (u / (1.0 - u)).ln()
 }
 
 /// The uniforms the acceptance decisions of query `query` under `seed` use
@@ -206,6 +201,8 @@ pub struct Chain<C> {
     order_stream: Option<Stream>,
     accept: Stream,
     order: Vec<u32>,
+    /// [`threshold`]s of the current sweep's updates, in update order.
+    thresholds: Vec<f64>,
 }
 
 impl<C: Send> Chain<C> {
@@ -261,32 +258,36 @@ impl<C: Send> Chain<C> {
             },
             accept: rng::stream(seed, index, Purpose::Accept),
             order: (0..model.n() as u32).collect(),
+            thresholds: vec![0.0; model.n()],
         }
     }
 
-    /// Draws the neuron order of the next sweep.
+    /// Draws the neuron order and the acceptance thresholds of the next
+    /// sweep at temperature `t` (at `t = 0` the uniforms are drawn unused).
     #[inline(always)]
-    fn next_order(&mut self) {
+    fn next_sweep(&mut self, t: f64) {
         if let Some(stream) = self.order_stream.as_mut() {
             rng::permutation(stream, &mut self.order);
         }
+        for z in self.thresholds.iter_mut() {
+            let u = rng::uniform(&mut self.accept);
+            *z = if t > 0.0 { threshold(u, t) } else { 0.0 };
+        }
     }
 
-    /// Updates neuron `i` at temperature `t` (`t = 0`: deterministic) with
-    /// the next uniform; returns whether it changed.
+    /// Makes update `k` of the current sweep (neuron `order[k]`) at
+    /// temperature `t` (`t = 0`: deterministic); returns whether it changed.
     #[inline(always)]
-    fn step<M: EnergyModel<Cache = C>>(&mut self, model: &M, i: usize, t: f64) -> bool {
-        let u = rng::uniform(&mut self.accept);
+    fn step<M: EnergyModel<Cache = C>>(&mut self, model: &M, k: usize, t: f64) -> bool {
+        let i = self.order[k] as usize;
         let plus = spins::spin(&self.state, i) > 0;
         let up = if t > 0.0 {
-            heat_bath(model.gap_mut(&mut self.cache, &self.state, i) / t, u)
+            model.gap_mut(&mut self.cache, &self.state, i) > self.thresholds[k]
         } else {
             let g = model.drive(&mut self.cache, &self.state, i);
             g > 0.0 || (g == 0.0 && plus)
         };
-        if up != plus {
-            model.flip(&mut self.cache, &mut self.state, i);
-        }
+        model.flip_if(&mut self.cache, &mut self.state, i, up != plus);
         up != plus
     }
 
@@ -294,11 +295,10 @@ impl<C: Send> Chain<C> {
     /// number of neurons that changed.
     #[inline(always)]
     pub fn sweep_inline<M: EnergyModel<Cache = C>>(&mut self, model: &M, t: f64) -> usize {
-        self.next_order();
+        self.next_sweep(t);
         let mut flips = 0usize;
         for k in 0..self.order.len() {
-            let i = self.order[k] as usize;
-            flips += self.step(model, i, t) as usize;
+            flips += self.step(model, k, t) as usize;
         }
         flips
     }
@@ -353,12 +353,11 @@ pub fn sweep_block_inline<M: EnergyModel>(
     flips: &mut [usize],
 ) {
     for chain in chains.iter_mut() {
-        chain.next_order();
+        chain.next_sweep(t);
     }
     for k in 0..model.n() {
         for (chain, f) in chains.iter_mut().zip(flips.iter_mut()) {
-            let i = chain.order[k] as usize;
-            *f += chain.step(model, i, t) as usize;
+            *f += chain.step(model, k, t) as usize;
         }
     }
 }
@@ -531,36 +530,26 @@ mod tests {
     }
 
     #[test]
-    fn heat_bath_shortcuts_equal_the_formula() {
-        // Every uniform is a multiple of 2⁻⁵³ (see rng::uniform).
-        let us = [
-            0.0,
-            f64::EPSILON / 2.0,
-            f64::EPSILON,
-            0.25,
-            0.5,
-            0.999,
-            1.0 - f64::EPSILON / 2.0,
-        ];
-        let mut x = -800.0;
-        while x < 800.0 {
-            for &u in &us {
-                assert_eq!(heat_bath(x, u), u < 1.0 / (1.0 + (-x).exp()), "x={x} u={u}");
-            }
-            x += 0.37;
-        }
-        for x in [
-            -37.0,
-            37.0,
-            -36.999,
-            36.999,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        ] {
-            for &u in &us {
-                assert_eq!(heat_bath(x, u), u < 1.0 / (1.0 + (-x).exp()), "x={x} u={u}");
+    fn thresholds_decide_as_the_logistic_probability() {
+        // gap > t·ln(u/(1−u))  ⇔  u < 1/(1 + exp(−gap/t)), up to rounding within
+        // a hair of the boundary.
+        let t = 0.7;
+        let mut disagree = 0;
+        for a in 0..400 {
+            let u = a as f64 / 400.0;
+            for b in 0..400 {
+                let gap = (b as f64 - 200.0) / 20.0;
+                let by_threshold = gap > threshold(u, t);
+                let by_probability = u < 1.0 / (1.0 + (-gap / t).exp());
+                let logit = t * (u / (1.0 - u)).ln();
+                if by_threshold != by_probability && (gap - logit).abs() > 1e-9 {
+                    disagree += 1;
+                }
             }
         }
+        assert_eq!(disagree, 0);
+        assert_eq!(threshold(0.0, t), f64::NEG_INFINITY);
+        assert!(threshold(0.5, t).abs() < 1e-15);
     }
 
     #[test]

@@ -9,7 +9,9 @@ energy gap ``gap_i = E(s_i = -1) - E(s_i = +1)`` (``= 2 h_i`` for the
 quadratic energy ``E = -½ sᵀWs + θᵀs``, ``h = Ws - θ``) and a uniform
 ``u`` in ``[0, 1)``::
 
-    s_i ← +1  if  u < 1 / (1 + exp(-gap_i / T))  else  -1
+    s_i ← +1  if  gap_i > T · ln(u / (1 - u))  else  -1
+
+``ln(u/(1-u))`` is logistic, so ``P(s_i = +1) = 1 / (1 + exp(-gap_i / T))``.
 
 At ``T = 0`` the update is the deterministic one (ties keep the state).
 The functions below take the neuron orders and the uniforms as inputs
@@ -41,9 +43,9 @@ __all__ = [
 def _decide(gap: np.ndarray, cur: np.ndarray, u: np.ndarray, t: float) -> np.ndarray:
     """New spins (int8) from gaps, current spins and uniforms at temperature ``t``."""
     if t > 0:
-        with np.errstate(over="ignore"):
-            p = 1.0 / (1.0 + np.exp(-(gap / t)))
-        return np.where(u < p, 1, -1).astype(np.int8)
+        with np.errstate(divide="ignore"):  # u = 0: threshold -inf
+            threshold = t * np.log(u / (1.0 - u))
+        return np.where(gap > threshold, 1, -1).astype(np.int8)
     return np.where(gap > 0, 1, np.where(gap < 0, -1, cur)).astype(np.int8)
 
 

@@ -182,9 +182,12 @@ class IsingProblem:
     def energy(self, states: ArrayLike) -> np.ndarray | float:
         """``-½ sᵀJs - hᵀs + offset`` of one state ``(N,)`` or a batch ``(B, N)``."""
         batch, single = _validate.spin_batch(states, self.n, "states")
-        s = batch.astype(np.float64)
-        e = -0.5 * np.einsum("bi,bi->b", s @ self._J, s) - s @ self._h + self._offset
+        e = self._energies(batch)
         return float(e[0]) if single else e
+
+    def _energies(self, batch: np.ndarray) -> np.ndarray:
+        s = batch.astype(np.float64)
+        return -0.5 * np.einsum("bi,bi->b", s @ self._J, s) - s @ self._h + self._offset
 
     def default_schedule(self) -> tuple[str, float, float]:
         """The annealing schedule :meth:`minimize` uses by default:
@@ -270,7 +273,7 @@ class IsingProblem:
                 starts = np.ascontiguousarray(batch)
         raw = self._memory.retrieve(starts, plan)
         states = raw["states"]
-        energy = self.energy(states)
+        energy = self._energies(states)
         best = int(np.argmin(energy))
         return Minimization(
             states=states,
@@ -325,9 +328,14 @@ def cut_value(adjacency: ArrayLike, sides: ArrayLike) -> np.ndarray | float:
     w = _square(adjacency, "adjacency")
     np.fill_diagonal(w, 0.0)
     batch, single = _validate.spin_batch(sides, w.shape[0], "sides")
-    s = batch.astype(np.float64)
-    v = 0.25 * (w.sum() - np.einsum("bi,bi->b", s @ w, s))
+    v = _cut_values(w, batch)
     return float(v[0]) if single else v
+
+
+def _cut_values(w: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """Cut values of ±1 rows for a symmetric, zero-diagonal ``w``."""
+    s = batch.astype(np.float64)
+    return 0.25 * (w.sum() - np.einsum("bi,bi->b", s @ w, s))
 
 
 def maxcut(
@@ -375,6 +383,6 @@ def maxcut(
     result = problem.minimize(
         restarts=restarts, sweeps=sweeps, schedule=schedule, seed=seed, threads=threads
     )
-    values = cut_value(w, result.states)
+    values = _cut_values(w, result.states)
     best = int(np.argmax(values))
     return MaxCut(sides=result.states[best].copy(), value=float(values[best]), values=values)

@@ -182,7 +182,8 @@ def acceptance_uniforms(
     Query (or chain) ``q`` under ``seed`` draws one uniform ``u`` in
     ``[0, 1)`` per update; in sweep ``t`` its ``k``-th update (neuron
     ``sweep_orders(...)[q, t, k]``) sets the neuron to +1 iff
-    ``u < 1 / (1 + exp(-gap / T))`` with ``u = acceptance_uniforms(...)[q, t, k]``.
+    ``gap > T · ln(u / (1 - u))`` with ``u = acceptance_uniforms(...)[q, t, k]``,
+    which has probability ``1 / (1 + exp(-gap / T))``.
     With :func:`hopfield.sweep_orders` these reproduce a run exactly in NumPy
     (:func:`hopfield.reference.glauber_hebbian`).
 
