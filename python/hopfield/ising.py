@@ -350,8 +350,8 @@ def maxcut(
     """Weighted maximum cut by annealing its Ising form.
 
     A cut ``s ∈ {-1, +1}^N`` has value ``Σ_{i<j} w_ij [s_i ≠ s_j] =
-    (Σ_{i<j} w_ij - E(s)/2) / 2`` with ``E(s) = -½ sᵀJs``, ``J = -W`` (zero
-    diagonal), so the largest cut is the Ising ground state;
+    (Σ_{i<j} w_ij - E(s)) / 2`` with ``E(s) = -½ sᵀJs = ½ sᵀWs``, ``J = -W``
+    (zero diagonal), so the largest cut is the Ising ground state;
     :meth:`IsingProblem.minimize` searches for it from ``restarts`` random
     starts. The result is the best cut found, not a certificate of
     optimality.
