@@ -298,3 +298,20 @@ def test_acceptance_uniforms_are_uniform_and_reproducible() -> None:
     np.testing.assert_array_equal(u[2], hf.acceptance_uniforms(50, 4, seed=1, first=2)[0])
     with pytest.raises(TypeError, match="seed"):
         hf.acceptance_uniforms(5, 1, seed=None)
+
+
+def test_ctrl_c_interrupts_a_long_sampling_run() -> None:
+    """A run of ~10⁹ updates is stopped by KeyboardInterrupt between chunks
+    (the GIL is released while the chains run, so the timer thread gets to
+    raise it)."""
+    import _thread
+    import threading
+
+    net = hebbian(4, 256, 1)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            hf.sample(net, temperature=1.0, n_samples=1, burn_in=2_000_000, chains=2, seed=0)
+    finally:
+        timer.cancel()
