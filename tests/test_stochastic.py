@@ -315,3 +315,16 @@ def test_ctrl_c_interrupts_a_long_sampling_run() -> None:
             hf.sample(net, temperature=1.0, n_samples=1, burn_in=2_000_000, chains=2, seed=0)
     finally:
         timer.cancel()
+
+
+def test_sequential_order_follows_the_reference() -> None:
+    n, b, sweeps, seed = 33, 4, 4, 2
+    net = hebbian(3, n, 7)
+    queries = hf.random_patterns(b, n, seed=3)
+    res = net.retrieve(queries, temperature=0.8, sweeps=sweeps, order="sequential", seed=seed)
+    orders = np.broadcast_to(np.arange(n), (b, sweeps, n))
+    uniforms = hf.acceptance_uniforms(n, sweeps, seed=seed, count=b)
+    states, _ = reference.glauber_hebbian(
+        net.patterns, queries, orders, uniforms, np.full(sweeps, 0.8)
+    )
+    np.testing.assert_array_equal(res.states, states)
