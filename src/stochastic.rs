@@ -314,11 +314,11 @@ impl<C: Send> Chain<C> {
         model.energy(&self.cache, &self.state)
     }
 
-    /// Whether no neuron's gap disagrees with its state: a fixed point of
+    /// Whether no neuron's drive disagrees with its state: a fixed point of
     /// deterministic (`T = 0`) dynamics (ties keep the state).
     pub fn is_fixed_point<M: EnergyModel<Cache = C>>(&mut self, model: &M) -> bool {
         (0..model.n()).all(|i| {
-            let g = model.gap_mut(&mut self.cache, &self.state, i);
+            let g = model.drive(&mut self.cache, &self.state, i);
             let spin = spins::spin(&self.state, i);
             !((g > 0.0 && spin < 0) || (g < 0.0 && spin > 0))
         })
