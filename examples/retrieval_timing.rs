@@ -62,13 +62,7 @@ fn main() {
         } else {
             Update::Sync
         };
-        let schedule = Schedule {
-            update,
-            order: Order::Random,
-            max_sweeps: 100,
-            seed: 3,
-            track_energy: false,
-        };
+        let schedule = Schedule::deterministic(update, Order::Random, 100, 3);
         let t = Instant::now();
         batch::with_threads(Some(1), || batch::retrieve(&kernel, &queries, 0, &schedule))
             .unwrap()
@@ -82,13 +76,7 @@ fn main() {
     // Pure sweep cost: stored patterns with a sequential order (few flips).
     let fixed = SpinMatrix::from_spins(&xs, p, n).unwrap();
     for order in [Order::Sequential, Order::Random] {
-        let schedule = Schedule {
-            update: Update::Async,
-            order,
-            max_sweeps: 1,
-            seed: 3,
-            track_energy: false,
-        };
+        let schedule = Schedule::deterministic(Update::Async, order, 1, 3);
         let t = Instant::now();
         let reps = 20;
         for _ in 0..reps {
@@ -101,13 +89,7 @@ fn main() {
     }
     for update in [Update::Async, Update::Sync] {
         for threads in [1usize, 2] {
-            let schedule = Schedule {
-                update,
-                order: Order::Random,
-                max_sweeps: 100,
-                seed: 3,
-                track_energy: false,
-            };
+            let schedule = Schedule::deterministic(update, Order::Random, 100, 3);
             let mut best = f64::MAX;
             let mut sweeps = 0.0;
             for _ in 0..3 {

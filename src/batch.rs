@@ -6,10 +6,13 @@
 
 use rayon::prelude::*;
 
-use crate::dynamics::{descend, descend_sync_block, Outcome, Schedule, Update, SYNC_BLOCK};
+use crate::dynamics::{
+    descend_async_block, descend_sync_block, Outcome, Schedule, Update, ASYNC_BLOCK, SYNC_BLOCK,
+};
 use crate::error::{Error, Result};
 use crate::model::EnergyModel;
 use crate::spins::SpinMatrix;
+use crate::stochastic::{descend_block, CHAIN_BLOCK};
 
 /// Results of a batch, one entry per query.
 #[derive(Debug, Clone)]
@@ -57,18 +60,34 @@ pub fn retrieve<M: EnergyModel>(
             queries.n()
         )));
     }
-    if schedule.max_sweeps == 0 {
-        return Err(Error::Value("max_sweeps must be at least 1".into()));
-    }
+    check_schedule(schedule)?;
     let mut states = queries.clone();
     let words = states.words();
     let outcomes = descend_rows(model, states.as_words_mut(), words, first_index, schedule);
     Ok(BatchOutcome { states, outcomes })
 }
 
+/// Checks what [`descend_rows`] assumes of a schedule.
+///
+/// # Errors
+/// `Value` when `max_sweeps` is zero, the temperatures are invalid, or a
+/// stochastic schedule asks for synchronous updates.
+pub fn check_schedule(schedule: &Schedule) -> Result<()> {
+    if schedule.max_sweeps == 0 {
+        return Err(Error::Value("max_sweeps must be at least 1".into()));
+    }
+    schedule.temperature.check()?;
+    if !schedule.temperature.is_zero() && schedule.update == Update::Sync {
+        return Err(Error::Value(
+            "stochastic (temperature > 0) dynamics are asynchronous: use update='async'".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `schedule` in place on consecutive packed rows (`words` words each)
 /// on the current rayon pool; row `r` is query number `first_index + r`.
-/// The caller has checked the width and `max_sweeps`.
+/// The caller has checked the width and the schedule ([`check_schedule`]).
 pub fn descend_rows<M: EnergyModel>(
     model: &M,
     rows: &mut [u64],
@@ -76,11 +95,25 @@ pub fn descend_rows<M: EnergyModel>(
     first_index: u64,
     schedule: &Schedule,
 ) -> Vec<Outcome> {
+    let stochastic = !schedule.temperature.is_zero();
     match schedule.update {
-        Update::Async => rows
-            .par_chunks_exact_mut(words)
+        // Blocks of chains interleave their updates (see stochastic::CHAIN_BLOCK).
+        _ if stochastic => rows
+            .par_chunks_mut(words * CHAIN_BLOCK)
             .enumerate()
-            .map(|(r, row)| descend(model, row, first_index + r as u64, schedule))
+            .flat_map_iter(|(b, block)| {
+                let first = first_index + (b * CHAIN_BLOCK) as u64;
+                descend_block(model, block, words, first, schedule)
+            })
+            .collect(),
+        // Blocks of rows build their caches together; each keeps its own stream.
+        Update::Async => rows
+            .par_chunks_mut(words * ASYNC_BLOCK)
+            .enumerate()
+            .flat_map_iter(|(b, block)| {
+                let first = first_index + (b * ASYNC_BLOCK) as u64;
+                descend_async_block(model, block, words, first, schedule)
+            })
             .collect(),
         // Sync needs no random stream; blocks of rows share pattern data.
         Update::Sync => rows

@@ -7,11 +7,16 @@
 //!   fixed point; a 2-cycle (`s_t = s_{t−2}`) is reported and stops the run.
 //!
 //! A neuron whose gap is exactly zero keeps its state.
+//!
+//! A schedule with a nonzero [`Temperature`] runs stochastic (Glauber)
+//! sweeps instead (see [`crate::stochastic`]): always asynchronous, a fixed
+//! number of sweeps, optionally followed by a deterministic quench.
 
 use crate::model::EnergyModel;
 use crate::multiversion;
 use crate::rng::{self, Purpose};
 use crate::spins;
+pub use crate::stochastic::Temperature;
 
 /// Which neurons move together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,28 +37,53 @@ pub enum Order {
 }
 
 /// How to run a retrieval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// Async or sync.
     pub update: Update,
     /// Async neuron order.
     pub order: Order,
-    /// Most sweeps (async) or steps (sync) to run; at least 1.
+    /// Most deterministic sweeps (async) or steps (sync) to run, also the
+    /// cap of a quench; at least 1.
     pub max_sweeps: u32,
     /// The seed from which every query's streams derive.
     pub seed: u64,
     /// Record the energy after every sweep.
     pub track_energy: bool,
+    /// [`Temperature::Zero`]: deterministic descent as above. Otherwise the
+    /// temperature of each of a fixed number of stochastic async sweeps.
+    pub temperature: Temperature,
+    /// After the stochastic sweeps, descend deterministically (async, at
+    /// most `max_sweeps` sweeps) to a fixed point.
+    pub quench: bool,
+}
+
+impl Schedule {
+    /// Deterministic descent: `temperature` zero, no quench.
+    pub fn deterministic(update: Update, order: Order, max_sweeps: u32, seed: u64) -> Self {
+        Schedule {
+            update,
+            order,
+            max_sweeps,
+            seed,
+            track_energy: false,
+            temperature: Temperature::Zero,
+            quench: false,
+        }
+    }
 }
 
 /// What happened to one query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// Reached a state that a further sweep leaves unchanged.
+    /// Reached a state that a further sweep leaves unchanged. For a
+    /// stochastic run: the final state is a fixed point of deterministic
+    /// dynamics (no neuron's gap disagrees with it).
     pub converged: bool,
     /// Sync only: stopped on a 2-cycle.
     pub cycled: bool,
-    /// Sweeps (or sync steps) run, including the last, unchanged one.
+    /// Sweeps (or sync steps) run, including the last, unchanged one. For a
+    /// stochastic run: its fixed number of sweeps plus those of the quench.
     pub sweeps: u32,
     /// Energy of the final state.
     pub energy: f64,
@@ -103,6 +133,14 @@ fn descend_body<M: EnergyModel>(
     query: u64,
     schedule: &Schedule,
 ) -> Outcome {
+    if !schedule.temperature.is_zero() {
+        let words = state.len();
+        let mut outcomes =
+            crate::stochastic::run_block_inline(model, state, words, query, schedule);
+        return outcomes
+            .pop()
+            .unwrap_or_else(|| unreachable!("one row in, one outcome out"));
+    }
     match schedule.update {
         Update::Async => run_async(model, state, query, schedule),
         Update::Sync => {
@@ -129,8 +167,52 @@ fn run_async<M: EnergyModel>(
     query: u64,
     schedule: &Schedule,
 ) -> Outcome {
+    let cache = model.cache(state);
+    run_async_from(model, cache, state, query, schedule)
+}
+
+/// Queries whose async caches are built together ([`EnergyModel::caches`]).
+pub const ASYNC_BLOCK: usize = 4;
+
+#[inline(always)]
+fn async_block_body<M: EnergyModel>(
+    model: &M,
+    rows: &mut [u64],
+    words: usize,
+    first_query: u64,
+    schedule: &Schedule,
+) -> Vec<Outcome> {
+    let caches = {
+        let states: Vec<&[u64]> = rows.chunks_exact(words).collect();
+        model.caches(&states)
+    };
+    rows.chunks_exact_mut(words)
+        .zip(caches)
+        .enumerate()
+        .map(|(r, (state, cache))| {
+            run_async_from(model, cache, state, first_query + r as u64, schedule)
+        })
+        .collect()
+}
+
+multiversion! {
+    /// Runs asynchronous dynamics in place for consecutive packed rows
+    /// (`words` words each, at most [`ASYNC_BLOCK`] of them; row `r` is query
+    /// `first_query + r`), their caches built together. Each row's result is
+    /// what [`descend`] gives it alone.
+    pub fn descend_async_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first_query: u64, schedule: &Schedule) -> Vec<Outcome>
+    => async_block_body
+}
+
+#[inline(always)]
+fn run_async_from<M: EnergyModel>(
+    model: &M,
+    mut cache: M::Cache,
+    state: &mut [u64],
+    query: u64,
+    schedule: &Schedule,
+) -> Outcome {
     let n = model.n();
-    let mut cache = model.cache(state);
     let mut trace = Vec::new();
     if schedule.track_energy {
         trace.push(model.energy(&cache, state));
@@ -317,11 +399,8 @@ mod tests {
 
     fn schedule(update: Update) -> Schedule {
         Schedule {
-            update,
-            order: Order::Random,
-            max_sweeps: 50,
-            seed: 7,
             track_energy: true,
+            ..Schedule::deterministic(update, Order::Random, 50, 7)
         }
     }
 

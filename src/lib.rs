@@ -18,6 +18,7 @@ pub mod modern;
 pub mod rng;
 pub mod simd;
 pub mod spins;
+pub mod stochastic;
 
 #[cfg(test)]
 mod proptests;

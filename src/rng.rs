@@ -8,13 +8,16 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// What a stream is used for; each purpose gets an independent stream.
+/// Streams are keyed by `4·index + purpose`, so purposes are `0..4`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Purpose {
     /// The neuron order of asynchronous sweeps.
     Order = 1,
-    /// Stochastic (Glauber) acceptance draws.
+    /// Random states: chain and restart starting points, test data.
     Noise = 2,
+    /// The uniforms of stochastic (Glauber) acceptance decisions.
+    Accept = 3,
 }
 
 /// The generator used throughout.

@@ -431,3 +431,28 @@ def test_bad_sizes_shapes_and_overflow_are_refused() -> None:
         dam.retrieve(np.ones(16), update="glauber?")
     with pytest.raises(ValueError, match="max_sweeps must be at least 1"):
         dam.retrieve(np.ones(16), max_sweeps=0)
+
+
+@pytest.mark.parametrize(
+    ("interaction", "temperature"), [("polynomial", 150.0), ("exponential", 1.5)]
+)
+def test_glauber_samples_follow_the_boltzmann_distribution_of_the_reported_energy(
+    interaction: str, temperature: float
+) -> None:
+    """Stochastic dynamics use the model's exact energy gap, so the chains
+    sample ``P(s) ∝ exp(-E(s)/T)`` for the energy ``energy`` reports (over
+    all 2^8 states; the TV bound is derived in ``boltzmann_check``)."""
+    from boltzmann_check import BURN_IN, CHAINS, empirical, tv_bound
+
+    n = 8
+    net = hf.DenseAssociativeMemory(n, interaction=interaction, degree=3, beta=0.5)
+    net.store(hf.random_patterns(5, n, seed=11))
+    exact = ref.boltzmann_distribution(net.energy(ref.all_states(n)), temperature)
+    uniform = np.full(2**n, 2.0**-n)
+    assert ref.total_variation(exact, uniform) > 0.3, "the check needs a non-uniform law"
+    got = hf.sample(
+        net, temperature=temperature, n_samples=1, burn_in=BURN_IN, chains=CHAINS, seed=4
+    )
+    tv = ref.total_variation(empirical(got.flat, n), exact)
+    bound = tv_bound(2**n, CHAINS)
+    assert tv < bound, f"{interaction}: TV {tv:.4f} >= bound {bound:.4f}"

@@ -9,20 +9,27 @@ from . import datasets, experiments, reference, theory
 from ._core import __version__, detected_simd, simd_level
 from .dense import DenseAssociativeMemory
 from .images import binarize, to_image
+from .ising import IsingProblem, MaxCut, Minimization, maxcut
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
 from .persist import load, save
 from .results import Retrieval
+from .sampling import Samples, acceptance_uniforms, sample
 from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns, to_text
 
 __all__ = [
     "LETTERS",
     "DenseAssociativeMemory",
     "HopfieldNetwork",
+    "IsingProblem",
+    "MaxCut",
+    "Minimization",
     "ModernHopfield",
     "ModernRetrieval",
     "Retrieval",
+    "Samples",
     "__version__",
+    "acceptance_uniforms",
     "as_spins",
     "binarize",
     "corrupt",
@@ -34,6 +41,8 @@ __all__ = [
     "random_patterns",
     "reference",
     "save",
+    "maxcut",
+    "sample",
     "simd_level",
     "sweep_orders",
     "theory",

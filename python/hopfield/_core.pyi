@@ -16,10 +16,13 @@ __all__ = [
     "Hebbian",
     "Modern",
     "Schedule",
+    "Weights",
     "__version__",
     "available_memory",
+    "acceptance_uniforms",
     "detected_simd",
     "overlaps",
+    "random_states",
     "set_simd_level",
     "simd_level",
     "sweep_orders",
@@ -97,6 +100,41 @@ class Dense:
         (see `retrieve::run`)."""
 
 @final
+class Weights:
+    """A weight-matrix memory: float32 weights on an exact grid, float64 thresholds.
+
+    The engine of ``hopfield.HopfieldNetwork`` for every rule but Hebbian.
+    """
+
+    def __new__(cls, weights: NDArray[np.float32], threshold: NDArray[np.float64]) -> Weights: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    @property
+    def symmetric(self) -> bool:
+        """Whether W equals its transpose (after rounding onto the grid)."""
+    @property
+    def zero_diagonal(self) -> bool:
+        """Whether every diagonal weight is zero."""
+    @property
+    def grid_exponent(self) -> int:
+        """The grid exponent k: every stored weight is a multiple of 2**-k."""
+    def weights(self) -> NDArray[np.float32]:
+        """The stored weights W (rounded onto the grid), float32 (N, N)."""
+    def threshold(self) -> NDArray[np.float64]:
+        """The thresholds θ, float64 (N,)."""
+    def energy(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Energies of int8 (B, N) states, float64 (B,); NaN for an asymmetric W."""
+    def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Local fields h = W s − θ of int8 (B, N) states, float64 (B, N)."""
+    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
+        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+        (see `retrieve::run`)."""
+
+@final
 class Schedule:
     """How to run a retrieval: the validated options of `retrieve`."""
 
@@ -109,7 +147,17 @@ class Schedule:
         seed: int,
         threads: int | None,
         track_energy: bool,
+        kind: str = "zero",
+        t0: float = 0.0,
+        t1: float = 0.0,
+        sweeps: int = 0,
+        temperatures: NDArray[np.float64] | None = None,
+        quench: bool = False,
+        sampling: tuple[int, int, int] | None = None,
     ) -> Schedule: ...
+    def temperatures(self) -> NDArray[np.float64]:
+        """The temperature of every stochastic sweep, float64 (sweeps,) (empty
+        for deterministic descent)."""
 
 def sweep_orders(
     n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
@@ -118,6 +166,14 @@ def sweep_orders(
 
 def available_memory() -> int | None:
     """Bytes of memory the system can still give this process, or None."""
+
+def acceptance_uniforms(
+    n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
+) -> NDArray[np.float64]:
+    """The uniforms of the acceptance decisions of stochastic runs: float64 (count, sweeps, n)."""
+
+def random_states(n: int, count: int, seed: int, first: int = 0) -> NDArray[np.int8]:
+    """Uniformly random states, int8 (count, n); row r from the stream of (seed, first + r)."""
 
 def overlaps(states: NDArray[np.int8], patterns: NDArray[np.int8]) -> NDArray[np.float64]:
     """Overlaps ξ^μ·s / N of int8 (B, N) states with int8 (P, N) patterns, float64 (B, P)."""

@@ -7,13 +7,104 @@ and hands it to its engine, so an option added here (and to the Rust
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core, _validate
 from .results import Retrieval
 
 UPDATES = ("async", "sync")
 ORDERS = ("random", "sequential")
+ANNEALING = ("geometric", "linear")
+#: Sweeps of a stochastic run when neither ``sweeps`` nor an array schedule says.
+DEFAULT_SWEEPS = 100
+_MAX_SWEEPS = 2**32 - 1
+
+
+def _temperature(value: Any, name: str, *, positive: bool) -> float:
+    if not _validate.is_real(value):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    t = float(value)
+    if not math.isfinite(t) or t < 0 or (positive and t == 0):
+        want = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite temperature {want}, got {value!r}")
+    return t
+
+
+def _sweep_count(sweeps: Any) -> int:
+    count = _validate.positive_int(sweeps, "sweeps")
+    if count > _MAX_SWEEPS:
+        raise ValueError(f"sweeps must be below 2**32, got {count}")
+    return count
+
+
+def temperature_plan(temperature: Any, sweeps: Any, schedule: Any) -> dict[str, Any]:
+    """Check ``temperature``/``sweeps``/``schedule`` and return the matching
+    keyword arguments of :class:`hopfield._core.Schedule`.
+
+    ``schedule`` is ``None``, ``("geometric" | "linear", T0, T1)`` or a 1-D
+    array of per-sweep temperatures. Raises ``ValueError``/``TypeError``
+    naming the offending argument.
+    """
+    if schedule is not None:
+        if not (_validate.is_real(temperature) and float(temperature) == 0.0):
+            raise ValueError("give either temperature= or schedule=, not both")
+        if isinstance(schedule, (tuple, list)) and schedule and isinstance(schedule[0], str):
+            if len(schedule) != 3 or schedule[0] not in ANNEALING:
+                raise ValueError(
+                    "schedule must be ('geometric', T0, T1), ('linear', T0, T1) or a 1-D "
+                    f"array of per-sweep temperatures; got {schedule!r}"
+                )
+            kind, t0, t1 = schedule
+            positive = kind == "geometric"
+            return {
+                "kind": kind,
+                "t0": _temperature(t0, "schedule's T0", positive=positive),
+                "t1": _temperature(t1, "schedule's T1", positive=positive),
+                "sweeps": DEFAULT_SWEEPS if sweeps is None else _sweep_count(sweeps),
+            }
+        try:
+            raw = np.asarray(schedule)
+        except (TypeError, ValueError):
+            raise TypeError("schedule must be a tuple or an array of temperatures") from None
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(
+                f"schedule must be an array of real temperatures, got dtype {raw.dtype}"
+            )
+        ts = np.array(raw, dtype=np.float64, order="C")
+        if ts.ndim != 1 or ts.size == 0:
+            raise ValueError(
+                f"schedule must be a non-empty 1-D array (one temperature per sweep), "
+                f"got shape {ts.shape}"
+            )
+        bad = ~np.isfinite(ts) | (ts < 0)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise ValueError(f"schedule temperatures must be finite and >= 0; found {ts[k]} at {k}")
+        if ts.size > _MAX_SWEEPS:
+            raise ValueError(f"schedule may have at most 2**32 - 1 sweeps, got {ts.size}")
+        if sweeps is not None and _sweep_count(sweeps) != ts.size:
+            raise ValueError(
+                f"sweeps={sweeps} disagrees with the schedule's {ts.size} temperatures "
+                "(leave sweeps=None with an array schedule)"
+            )
+        return {"kind": "array", "temperatures": ts, "sweeps": int(ts.size)}
+    t = _temperature(temperature, "temperature", positive=False)
+    if t == 0.0:
+        if sweeps is not None:
+            raise ValueError(
+                "sweeps= sets the length of a stochastic run (temperature > 0 or schedule=); "
+                "deterministic runs stop on convergence, capped by max_sweeps"
+            )
+        return {"kind": "zero"}
+    return {
+        "kind": "constant",
+        "t0": t,
+        "sweeps": DEFAULT_SWEEPS if sweeps is None else _sweep_count(sweeps),
+    }
 
 
 def schedule(
@@ -24,12 +115,28 @@ def schedule(
     seed: int | None,
     threads: int | None,
     track_energy: bool,
+    temperature: float = 0.0,
+    sweeps: int | None = None,
+    schedule: ArrayLike | tuple[str, float, float] | None = None,
+    quench: bool = False,
+    sampling: tuple[int, int, int] | None = None,
 ) -> _core.Schedule:
     """Check ``retrieve``'s options and build the engine's schedule.
 
+    ``temperature``/``sweeps``/``schedule`` select stochastic (Glauber)
+    dynamics (see :func:`temperature_plan`); ``quench`` descends to a fixed
+    point after them; ``sampling = (burn_in, n_samples, thin)`` makes the
+    engine record samples (used by :func:`hopfield.sample`).
+
     Raises ``ValueError``/``TypeError`` naming the offending argument.
     """
+    plan = temperature_plan(temperature, sweeps, schedule)
     update = _validate.choice(update, "update", UPDATES)
+    if plan["kind"] != "zero" and update != "async":
+        raise ValueError(
+            "stochastic (temperature > 0 or schedule=) dynamics are asynchronous: "
+            f"use update='async', got update={update!r}"
+        )
     order = _validate.choice(order, "order", ORDERS)
     max_sweeps = _validate.positive_int(max_sweeps, "max_sweeps")
     if max_sweeps >= 2**32:
@@ -41,6 +148,9 @@ def schedule(
         seed=_validate.seed(seed),
         threads=_validate.threads(threads),
         track_energy=bool(track_energy),
+        quench=bool(quench),
+        sampling=sampling,
+        **plan,
     )
 
 

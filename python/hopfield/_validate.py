@@ -113,3 +113,33 @@ def spin_batch(x: ArrayLike, n: int, name: str) -> tuple[np.ndarray, bool]:
 def is_real(value: Any) -> bool:
     """Whether ``value`` is a real scalar (not bool)."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def weight_matrix(value: ArrayLike, name: str) -> np.ndarray:
+    """A real, finite, non-empty square matrix as C-ordered float32 ``(N, N)``.
+
+    Always a new array (the caller's is never modified or aliased).
+    """
+    expected = f"{name} must be a real square (N, N) matrix"
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(expected) from None
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{expected}; got dtype {raw.dtype}")
+    if raw.ndim != 2 or raw.shape[0] != raw.shape[1] or raw.shape[0] == 0:
+        raise ValueError(f"{expected}; got shape {raw.shape}")
+    if raw.dtype.kind == "f" and not np.all(np.isfinite(raw)):
+        bad = np.argwhere(~np.isfinite(raw))[0]
+        raise ValueError(
+            f"{name} must be finite; found {raw[tuple(bad)]} at {tuple(int(b) for b in bad)}"
+        )
+    with np.errstate(over="ignore"):
+        w = np.array(raw, dtype=np.float32, order="C")
+    if not np.all(np.isfinite(w)):
+        bad = np.argwhere(~np.isfinite(w))[0]
+        raise ValueError(
+            f"{name} must fit float32; {raw[tuple(bad)]} at {tuple(int(b) for b in bad)} "
+            "overflows it"
+        )
+    return w

@@ -242,10 +242,17 @@ class DenseAssociativeMemory(Persistent):
         seed: int | None = None,
         threads: int | None = None,
         track_energy: bool = False,
+        temperature: float = 0.0,
+        sweeps: int | None = None,
+        schedule: ArrayLike | tuple[str, float, float] | None = None,
     ) -> Retrieval:
-        """Run the dynamics from each query until it converges.
+        """Run the dynamics from each query: descent until it converges, or
+        a fixed number of stochastic (Glauber) sweeps at a temperature.
 
-        Same options and result as :meth:`HopfieldNetwork.retrieve`.
+        Same options and result as :meth:`HopfieldNetwork.retrieve`; at
+        ``T > 0`` a neuron takes +1 with probability
+        ``1 / (1 + exp(-gap_i / T))``, ``gap_i`` the exact energy difference
+        ``E(s_i=-1) - E(s_i=+1)`` of this model.
 
         Parameters
         ----------
@@ -265,12 +272,22 @@ class DenseAssociativeMemory(Persistent):
             ``None`` uses all cores; an int runs on a pool of that many threads.
         track_energy : bool
             Record the energy after every sweep in ``energy_trace``.
+        temperature : float
+            ``0``: deterministic descent. ``T > 0``: Glauber dynamics
+            (asynchronous) for exactly ``sweeps`` sweeps.
+        sweeps : int or None
+            Number of stochastic sweeps (default 100, or the length of an
+            array ``schedule``).
+        schedule : tuple or array_like or None
+            Annealing: ``("geometric", T0, T1)``, ``("linear", T0, T1)`` or
+            one temperature per sweep.
 
         Returns
         -------
         Retrieval
             Final states and, per query, ``converged``, ``sweeps``, ``energy``,
-            ``cycled`` and optionally ``energy_trace``.
+            ``cycled`` and optionally ``energy_trace`` (see
+            :meth:`HopfieldNetwork.retrieve` for their meaning in stochastic runs).
         """
         plan = _dynamics.schedule(
             update=update,
@@ -279,6 +296,9 @@ class DenseAssociativeMemory(Persistent):
             seed=seed,
             threads=threads,
             track_energy=track_energy,
+            temperature=temperature,
+            sweeps=sweeps,
+            schedule=schedule,
         )
         batch, single = _validate.spin_batch(queries, self.n, "queries")
         return _dynamics.retrieval(self._memory.retrieve(batch, plan), single)

@@ -46,14 +46,84 @@ class HopfieldNetwork(Persistent):
     True
     """
 
+    _memory: _core.Hebbian | _core.Weights
+    _rule: str | None
+    _stored: np.ndarray | None
+
     def __init__(self, n: int, *, threshold: float | ArrayLike = 0.0) -> None:
         n = _validate.positive_int(n, "n")
         if n > _core.MAX_N:
             raise ValueError(f"n must be at most {_core.MAX_N}, got {n}")
         self._memory = _core.Hebbian(n, _validate.threshold(threshold, n))
+        self._rule = "hebbian"
+        self._stored = None
+
+    @classmethod
+    def from_weights(
+        cls, weights: ArrayLike, *, threshold: float | ArrayLike = 0.0
+    ) -> HopfieldNetwork:
+        """A network over a weight matrix you bring.
+
+        Any real square matrix is accepted. It is converted to ``float32``
+        and rounded once onto a fixed-point grid fine enough that every
+        weight of magnitude at least ``max|W|·2**(⌈log₂N⌉−26)`` is unchanged
+        (:func:`hopfield.reference.quantize_weights`); on that grid every
+        field is an exact ``float64`` sum, so retrieval decisions (and ties)
+        do not depend on the order of summation and agree bit for bit with
+        :mod:`hopfield.reference`. The field ``h_i = Σ_j W_ij s_j − θ_i``
+        includes the diagonal term.
+
+        * Symmetric with a zero diagonal: the energy ``E(s) = −½ sᵀWs + θᵀs``
+          never increases under async updates (the classical guarantee).
+        * Symmetric with a non-zero diagonal: the energy is defined; async
+          descent is still monotone while the diagonal is non-negative.
+        * Asymmetric: accepted, and both update modes run (sync is the usual
+          choice; convergence is not guaranteed, ``max_sweeps`` bounds the
+          run). There is no energy function: :meth:`energy` raises
+          ``ValueError`` and ``Retrieval.energy`` is NaN.
+
+        Parameters
+        ----------
+        weights : array_like
+            ``(N, N)`` real, finite weights. Never modified.
+        threshold : float or array_like, optional
+            The thresholds θ: a scalar or ``N`` finite values. Default 0.
+
+        Returns
+        -------
+        HopfieldNetwork
+            A network with ``rule=None``; it has no stored patterns and
+            :meth:`store` is not available.
+
+        Examples
+        --------
+        >>> import numpy as np, hopfield as hf
+        >>> net = hf.HopfieldNetwork.from_weights(np.array([[0.0, 1.0], [1.0, 0.0]]))
+        >>> net.retrieve([1, -1], update="async", order="sequential", seed=0).states
+        array([-1, -1], dtype=int8)
+        """
+        w = _validate.weight_matrix(weights, "weights")
+        n = w.shape[0]
+        net = cls.__new__(cls)
+        net._memory = _core.Weights(w, _validate.threshold(threshold, n))
+        net._rule = None
+        net._stored = None
+        return net
 
     def __repr__(self) -> str:
-        return f"HopfieldNetwork(n={self.n}, num_patterns={self.num_patterns})"
+        rule = "" if self._rule == "hebbian" else f", rule={self._rule!r}"
+        return f"HopfieldNetwork(n={self.n}{rule}, num_patterns={self.num_patterns})"
+
+    @property
+    def rule(self) -> str | None:
+        """The learning rule (``"hebbian"``, ...), or ``None`` for :meth:`from_weights`."""
+        return self._rule
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether the weight matrix is symmetric (always true for learnt rules
+        other than sequences; checked exactly for :meth:`from_weights`)."""
+        return isinstance(self._memory, _core.Hebbian) or self._memory.symmetric
 
     @property
     def n(self) -> int:
@@ -63,7 +133,9 @@ class HopfieldNetwork(Persistent):
     @property
     def num_patterns(self) -> int:
         """Number of stored patterns."""
-        return self._memory.num_patterns
+        if isinstance(self._memory, _core.Hebbian):
+            return self._memory.num_patterns
+        return 0 if self._stored is None else self._stored.shape[0]
 
     @property
     def nbytes(self) -> int:
@@ -74,7 +146,11 @@ class HopfieldNetwork(Persistent):
     @property
     def patterns(self) -> np.ndarray:
         """The stored patterns, a new ``int8`` array ``(P, N)``."""
-        return self._memory.patterns()
+        if isinstance(self._memory, _core.Hebbian):
+            return self._memory.patterns()
+        if self._stored is None:
+            return np.empty((0, self.n), dtype=np.int8)
+        return self._stored.copy()
 
     @property
     def threshold(self) -> np.ndarray:
@@ -83,10 +159,12 @@ class HopfieldNetwork(Persistent):
 
     @property
     def weights(self) -> np.ndarray:
-        """The materialised weights ``W`` (float64 ``(N, N)``, zero diagonal).
+        """The weights ``W``, a new ``(N, N)`` array.
 
-        Retrieval never needs this matrix; it is built on request. Raises
-        ``MemoryError`` when it cannot fit.
+        Hebbian: float64, zero diagonal, materialised on request (retrieval
+        never needs it). Other rules and :meth:`from_weights`: the stored
+        float32 matrix (rounded onto the exact grid). Raises ``MemoryError``
+        when a copy cannot fit.
         """
         return self._memory.weights()
 
@@ -110,11 +188,26 @@ class HopfieldNetwork(Persistent):
             One pattern ``(N,)`` or several ``(P, N)``, as spins (bool, {0, 1}
             or {-1, +1}, any numeric dtype).
         """
+        if self._rule is None:
+            raise ValueError(
+                "store: this network was built from_weights and has no learning rule; "
+                "build HopfieldNetwork(n, rule=...) to learn patterns"
+            )
         batch, _ = _validate.spin_batch(patterns, self.n, "patterns")
+        assert isinstance(self._memory, _core.Hebbian)
         self._memory.store(batch)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
-        """Energy ``E(s) = -½ sᵀWs + θᵀs`` of one state ``(N,)`` or a batch ``(B, N)``."""
+        """Energy ``E(s) = -½ sᵀWs + θᵀs`` of one state ``(N,)`` or a batch ``(B, N)``.
+
+        Raises ``ValueError`` for an asymmetric weight matrix, which has no
+        energy function.
+        """
+        if not self.symmetric:
+            raise ValueError(
+                "energy: the weight matrix is not symmetric, so the network has no energy "
+                "function (the dynamics descend nothing); fields and retrieve still work"
+            )
         batch, single = _validate.spin_batch(states, self.n, "states")
         e = self._memory.energy(batch)
         return float(e[0]) if single else e
@@ -128,7 +221,10 @@ class HopfieldNetwork(Persistent):
     def overlaps(self, states: ArrayLike) -> np.ndarray:
         """Overlaps ``ξ^μ·s / N`` with every stored pattern, ``(P,)`` or ``(B, P)``."""
         batch, single = _validate.spin_batch(states, self.n, "states")
-        m = self._memory.overlaps(batch)
+        if isinstance(self._memory, _core.Hebbian):
+            m = self._memory.overlaps(batch)
+        else:
+            m = _core.overlaps(batch, self.patterns)
         return m[0] if single else m
 
     def retrieve(
@@ -141,8 +237,12 @@ class HopfieldNetwork(Persistent):
         seed: int | None = None,
         threads: int | None = None,
         track_energy: bool = False,
+        temperature: float = 0.0,
+        sweeps: int | None = None,
+        schedule: ArrayLike | tuple[str, float, float] | None = None,
     ) -> Retrieval:
-        """Run the dynamics from each query until it converges.
+        """Run the dynamics from each query: descent until it converges, or
+        a fixed number of stochastic (Glauber) sweeps at a temperature.
 
         Parameters
         ----------
@@ -167,12 +267,35 @@ class HopfieldNetwork(Persistent):
             ``None`` uses all cores; an int runs on a pool of that many threads.
         track_energy : bool
             Record the energy after every sweep in ``energy_trace``.
+        temperature : float
+            ``0`` (default): deterministic descent as above. ``T > 0``:
+            stochastic (Glauber) dynamics, asynchronous only: each update sets
+            ``s_i = +1`` with probability ``1 / (1 + exp(-gap_i / T))``, where
+            ``gap_i = E(s_i=-1) - E(s_i=+1) = 2 h_i``, for exactly ``sweeps``
+            sweeps. Each update draws one uniform from the query's own stream
+            (:func:`hopfield.acceptance_uniforms`), so results depend only on
+            the inputs and ``seed``.
+        sweeps : int or None
+            Number of stochastic sweeps (default 100, or the length of an
+            array ``schedule``). Only for stochastic runs; deterministic runs
+            use ``max_sweeps``.
+        schedule : tuple or array_like or None
+            Annealing instead of a constant ``temperature``:
+            ``("geometric", T0, T1)`` (``T_k = T0 (T1/T0)^(k/(sweeps-1))``,
+            both > 0), ``("linear", T0, T1)`` (both >= 0; sweeps at ``T = 0``
+            are deterministic) or a 1-D array with one temperature per sweep.
 
         Returns
         -------
         Retrieval
             Final states and, per query, ``converged``, ``sweeps``, ``energy``,
-            ``cycled`` and optionally ``energy_trace``.
+            ``cycled`` and optionally ``energy_trace``. For a stochastic run,
+            ``sweeps`` is the number of sweeps run (always ``sweeps``),
+            ``converged`` says whether the final state is a fixed point of the
+            deterministic dynamics (no neuron's field disagrees with it: a
+            local minimum of the energy), ``energy`` is the energy of the
+            final state (not the lowest one visited), ``cycled`` is False and
+            ``energy_trace`` has the energy after every sweep.
         """
         plan = _dynamics.schedule(
             update=update,
@@ -181,6 +304,9 @@ class HopfieldNetwork(Persistent):
             seed=seed,
             threads=threads,
             track_energy=track_energy,
+            temperature=temperature,
+            sweeps=sweeps,
+            schedule=schedule,
         )
         batch, single = _validate.spin_batch(queries, self.n, "queries")
         return _dynamics.retrieval(self._memory.retrieve(batch, plan), single)

@@ -45,6 +45,30 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._ref_stochastic import (
+    all_states,
+    boltzmann_distribution,
+    cut_value,
+    glauber_dense,
+    glauber_hebbian,
+    ising_energy,
+    maxcut_brute_force,
+    qubo_to_ising,
+    qubo_value,
+    total_variation,
+)
+from ._ref_weights import (
+    WeightsAsyncResult,
+    WeightsSyncResult,
+    grid_exponent,
+    quantize_weights,
+    weight_energy,
+    weight_fields,
+    weights_retrieve_async,
+    weights_retrieve_async_batched,
+    weights_retrieve_sync,
+)  # weight-matrix networks
+
 __all__ = [
     "AsyncResult",
     "CapacityPoint",
@@ -53,14 +77,33 @@ __all__ = [
     "energy",
     "fields",
     "hamming_matrix",
+    "all_states",
+    "boltzmann_distribution",
+    "cut_value",
+    "glauber_dense",
+    "glauber_hebbian",
     "hebbian_weights",
     "integer_weights",
     "is_fixed_point",
+    "ising_energy",
+    "maxcut_brute_force",
     "overlaps",
+    "qubo_to_ising",
+    "qubo_value",
     "retrieve_async",
     "retrieve_async_batched",
     "retrieve_sync",
     "similarity_matrix",
+    "total_variation",
+    "WeightsAsyncResult",
+    "WeightsSyncResult",
+    "grid_exponent",
+    "quantize_weights",
+    "weight_energy",
+    "weight_fields",
+    "weights_retrieve_async",
+    "weights_retrieve_async_batched",
+    "weights_retrieve_sync",
 ]
 
 

@@ -24,11 +24,14 @@ class Retrieval:
     states : numpy.ndarray
         Final states, ``int8`` ±1, ``(B, N)`` or ``(N,)``.
     converged : numpy.ndarray or bool
-        Reached a state that one more sweep leaves unchanged.
+        Reached a state that one more sweep leaves unchanged. For a stochastic
+        run (``temperature > 0`` or ``schedule=``): the final state is a fixed
+        point of the deterministic dynamics (a local minimum).
     sweeps : numpy.ndarray or int
         Sweeps (async) or steps (sync) run, including the last, unchanged one.
+        For a stochastic run: its fixed number of sweeps.
     energy : numpy.ndarray or float
-        Energy of the final state.
+        Energy of the final state (for a stochastic run, not the lowest visited).
     cycled : numpy.ndarray or bool
         Synchronous updates only: stopped on a 2-cycle ``s_t = s_{t-2}``.
     energy_trace : numpy.ndarray or None

@@ -964,13 +964,7 @@ mod tests {
         let hk = HebbianKernel::<i32>::new(&h).unwrap();
         let queries = SpinMatrix::from_spins(&random_spins(6, 20 * n), 20, n).unwrap();
         for update in [Update::Async, Update::Sync] {
-            let s = Schedule {
-                update,
-                order: Order::Random,
-                max_sweeps: 30,
-                seed: 4,
-                track_energy: false,
-            };
+            let s = Schedule::deterministic(update, Order::Random, 30, 4);
             let a = with_dense_kernel!(d.kernel().unwrap(), |k| batch::retrieve(
                 &k, &queries, 0, &s
             ))
@@ -1000,11 +994,8 @@ mod tests {
             let queries = SpinMatrix::from_spins(&random_spins(9, 12 * n), 12, n).unwrap();
             with_dense_kernel!(d.kernel().unwrap(), |k| {
                 let mut s = Schedule {
-                    update: Update::Async,
-                    order: Order::Random,
-                    max_sweeps: 50,
-                    seed: 1,
                     track_energy: true,
+                    ..Schedule::deterministic(Update::Async, Order::Random, 50, 1)
                 };
                 let out = batch::retrieve(&k, &queries, 0, &s).unwrap();
                 for o in &out.outcomes {

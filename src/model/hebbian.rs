@@ -511,6 +511,21 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
         }
     }
 
+    /// Branchless while no fields are tracked (always, in stochastic runs):
+    /// the overlaps take `2·new·[flip]·ξ_i`, zero when nothing flips.
+    #[inline(always)]
+    fn flip_if(&self, cache: &mut HebbianCache<L>, state: &mut [u64], i: usize, flip: bool) {
+        if cache.fields_valid || cache.recording {
+            if flip {
+                self.flip(cache, state, i);
+            }
+            return;
+        }
+        state[i / 64] ^= (flip as u64) << (i % 64);
+        let new = spins::spin(state, i);
+        add_scaled(&mut cache.m, self.column(i), 2 * new * flip as i32);
+    }
+
     fn energy(&self, cache: &HebbianCache<L>, state: &[u64]) -> f64 {
         let squares: i128 = cache.m[..self.p]
             .iter()

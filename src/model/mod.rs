@@ -9,9 +9,11 @@
 pub mod dense;
 pub mod hebbian;
 pub mod masked;
+pub mod weights;
 
 pub use dense::{Dense, DenseKernel, Interaction};
 pub use hebbian::{Hebbian, HebbianKernel, Kernel};
+pub use weights::Weights;
 
 /// A binary energy model `E(s)` over states of `n()` neurons.
 ///
@@ -32,11 +34,27 @@ pub trait EnergyModel: Sync {
     /// The cache for `state`.
     fn cache(&self, state: &[u64]) -> Self::Cache;
 
+    /// The caches of several states at once (a block of async queries).
+    /// Models override it to share work across the block; each cache must
+    /// equal what [`cache`](EnergyModel::cache) gives alone.
+    #[inline(always)]
+    fn caches(&self, states: &[&[u64]]) -> Vec<Self::Cache> {
+        states.iter().map(|s| self.cache(s)).collect()
+    }
+
     /// `E(s with s_i = −1) − E(s with s_i = +1)`: positive when neuron `i`
     /// prefers +1, negative when it prefers −1, exactly zero on a tie (the
     /// neuron then keeps its state). Models with exact arithmetic compute
     /// it exactly before converting, so the sign is exact.
     fn gap(&self, cache: &Self::Cache, state: &[u64], i: usize) -> f64;
+
+    /// [`gap`](EnergyModel::gap) for a stochastic update, which needs the
+    /// value and not only the sign: the same number, but models may bring
+    /// their cache up to date first (as `drive` may) so that it is cheap.
+    #[inline(always)]
+    fn gap_mut(&self, cache: &mut Self::Cache, state: &[u64], i: usize) -> f64 {
+        self.gap(cache, state, i)
+    }
 
     /// A number with exactly the sign of [`gap`](EnergyModel::gap) (zero on
     /// ties), for deterministic decisions. Defaults to the gap itself;
@@ -55,6 +73,17 @@ pub trait EnergyModel: Sync {
 
     /// Flips neuron `i` of `state` and brings `cache` up to date.
     fn flip(&self, cache: &mut Self::Cache, state: &mut [u64], i: usize);
+
+    /// [`flip`](EnergyModel::flip) when `flip` is true, else nothing. The
+    /// stochastic driver calls this, since its flips are random: models
+    /// whose flip is cheap may do it without a branch (a flip by zero when
+    /// `flip` is false), which spares a mispredicted branch per random flip.
+    #[inline(always)]
+    fn flip_if(&self, cache: &mut Self::Cache, state: &mut [u64], i: usize, flip: bool) {
+        if flip {
+            self.flip(cache, state, i);
+        }
+    }
 
     /// The energy of `state`.
     fn energy(&self, cache: &Self::Cache, state: &[u64]) -> f64;

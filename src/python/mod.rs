@@ -6,6 +6,8 @@ mod dense;
 mod hebbian;
 mod modern;
 mod retrieve;
+mod stochastic;
+mod weights;
 
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -85,9 +87,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dense::PyDense>()?;
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
+    m.add_class::<weights::PyWeights>()?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(available_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(stochastic::acceptance_uniforms, m)?)?;
+    m.add_function(wrap_pyfunction!(stochastic::random_states, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(detected_simd, m)?)?;
     m.add_function(wrap_pyfunction!(set_simd_level, m)?)?;

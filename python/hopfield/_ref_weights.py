@@ -1,0 +1,429 @@
+r"""Pure-NumPy reference of weight-matrix Hopfield networks.
+
+The oracle for :class:`hopfield.HopfieldNetwork` built from an explicit
+weight matrix (``from_weights`` and the non-Hebbian rules), re-exported by
+:mod:`hopfield.reference`. NumPy and the standard library only.
+
+Exact fields
+------------
+Weights are ``float32``, rounded once onto a common fixed-point grid
+(:func:`quantize_weights`)::
+
+    k  = min(149, 50 − ⌈log₂ N⌉ − e),   max|W| < 2**e  (e from frexp)
+    W' = round_half_even(W · 2**k) · 2**−k          (still float32)
+
+Every partial sum ``Σ_j ±W'_ij`` is then a multiple of ``2**−k`` below
+``2**(50−k)``, so ``float64`` holds it exactly: the sums ``S = s W'ᵀ`` are
+the same whatever the order of summation (BLAS ``float64`` products,
+incremental updates ``S += 2 s_j' W'_{:,j}``, the Rust kernels), and so is
+the field ``h = S − θ`` (one rounded subtraction; ``h == 0`` exactly on a
+tie). Decisions therefore agree bit for bit.
+
+Energy ``E(s) = −½ sᵀW's + θ·s`` (a sum of many terms: compare with a
+tolerance); NaN when ``W'`` is not symmetric, since an asymmetric network
+has no energy function.
+
+Update rule: ``s_i ← +1`` if ``h_i > 0``, ``−1`` if ``h_i < 0``, unchanged
+on a tie; ``h_i`` includes the diagonal term ``W'_ii s_i``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "WeightsAsyncResult",
+    "WeightsSyncResult",
+    "grid_exponent",
+    "quantize_weights",
+    "weight_energy",
+    "weight_fields",
+    "weights_retrieve_async",
+    "weights_retrieve_async_batched",
+    "weights_retrieve_sync",
+]
+
+
+class WeightsAsyncResult(NamedTuple):
+    """Result of the asynchronous weight-matrix references (as ``AsyncResult``)."""
+
+    states: np.ndarray
+    converged: np.ndarray
+    sweeps: np.ndarray
+    energy: np.ndarray
+    energy_trace: np.ndarray | None = None
+
+
+class WeightsSyncResult(NamedTuple):
+    """Result of :func:`weights_retrieve_sync` (as ``SyncResult``)."""
+
+    states: np.ndarray
+    converged: np.ndarray
+    cycled: np.ndarray
+    sweeps: np.ndarray
+    energy: np.ndarray
+    energy_trace: np.ndarray | None = None
+
+
+def _as_batch(S: ArrayLike) -> tuple[np.ndarray, bool]:
+    S = np.asarray(S)
+    return (S[None, :], True) if S.ndim == 1 else (S, False)
+
+
+def _theta(theta: ArrayLike, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(theta, dtype=np.float64), (n,))
+
+
+def _orders(orders: ArrayLike, b: int, max_sweeps: int, n: int) -> np.ndarray:
+    o = np.asarray(orders, dtype=np.intp)
+    if o.ndim == 1:
+        o = o[None, None, :]
+        ok = o.shape[2] == n
+    else:
+        if o.ndim == 2:
+            o = o[None]
+        ok = o.ndim == 3 and o.shape[1:] == (max_sweeps, n) and o.shape[0] in (1, b)
+    if not ok:
+        raise ValueError(
+            f"orders must have shape (N,), (max_sweeps, N) or (B, max_sweeps, N) "
+            f"= {(b, max_sweeps, n)}; got {np.shape(orders)}"
+        )
+    return np.broadcast_to(o, (b, max_sweeps, n))
+
+
+def _trace_array(traces: list[list[float]]) -> np.ndarray:
+    width = max((len(t) for t in traces), default=1)
+    out = np.full((len(traces), width), np.nan)
+    for row, t in zip(out, traces, strict=True):
+        row[: len(t)] = t
+    return out
+
+
+def grid_exponent(W: ArrayLike) -> int:
+    """The grid exponent ``k`` of a square weight matrix (see the module docs)."""
+    W32 = np.asarray(W, dtype=np.float32)
+    n = W32.shape[0]
+    top = float(np.max(np.abs(W32))) if W32.size else 0.0
+    if top == 0.0:
+        return 149
+    e = int(np.frexp(top)[1])
+    return min(149, 50 - (n - 1).bit_length() - e)
+
+
+def quantize_weights(W: ArrayLike) -> np.ndarray:
+    """Round a square matrix onto the exact grid: ``float32`` ``(N, N)``.
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` real weights; converted to ``float32`` first.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` ``(N, N)``: ``round_half_even(W·2**k)·2**−k`` with ``k``
+        from :func:`grid_exponent`. Weights of magnitude at least
+        ``max|W|·2**(⌈log₂N⌉−26)`` are unchanged.
+    """
+    W32 = np.asarray(W, dtype=np.float32)
+    k = grid_exponent(W32)
+    up, down = np.ldexp(1.0, k), np.ldexp(1.0, -k)
+    return (np.rint(W32.astype(np.float64) * up) * down).astype(np.float32)
+
+
+def _wq64(W: ArrayLike) -> np.ndarray:
+    """The quantised weights as float64 (exact)."""
+    return quantize_weights(W).astype(np.float64)
+
+
+def weight_fields(W: ArrayLike, S: ArrayLike, theta: ArrayLike = 0.0) -> np.ndarray:
+    """Local fields ``h = W's − θ`` (``float64``; exact sums, see the module docs).
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights (quantised here).
+    S : array_like
+        States, ``(B, N)`` or ``(N,)`` ±1.
+    theta : array_like, optional
+        Thresholds, ``(N,)`` or a scalar.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(B, N)`` (or ``(N,)``).
+    """
+    Wq = _wq64(W)
+    S2, single = _as_batch(S)
+    h = S2.astype(np.float64) @ Wq.T - _theta(theta, Wq.shape[0])
+    return h[0] if single else h
+
+
+def _energy_q(Wq: np.ndarray, S: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    Sf = S.astype(np.float64)
+    if not np.array_equal(Wq, Wq.T):
+        return np.full(S.shape[0], np.nan)
+    return -0.5 * np.einsum("bi,bi->b", Sf, Sf @ Wq.T) + Sf @ theta
+
+
+def weight_energy(W: ArrayLike, S: ArrayLike, theta: ArrayLike = 0.0) -> np.ndarray:
+    """Energy ``−½ sᵀW's + θ·s``; NaN for an asymmetric ``W'``.
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights (quantised here).
+    S : array_like
+        States, ``(B, N)`` or ``(N,)`` ±1.
+    theta : array_like, optional
+        Thresholds, ``(N,)`` or a scalar.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(B,)`` (or a 0-d value for a single state).
+    """
+    Wq = _wq64(W)
+    S2, single = _as_batch(S)
+    e = _energy_q(Wq, S2, _theta(theta, Wq.shape[0]))
+    return e[0] if single else e
+
+
+def _decide(h: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    one = np.ones((), dtype=cur.dtype)
+    return np.where(h > 0, one, np.where(h < 0, -one, cur))
+
+
+def weights_retrieve_async(
+    W: ArrayLike,
+    queries: ArrayLike,
+    orders: ArrayLike,
+    *,
+    theta: ArrayLike = 0.0,
+    max_sweeps: int = 100,
+    track_energy: bool = False,
+) -> WeightsAsyncResult:
+    """Asynchronous retrieval, one query and one neuron at a time (the oracle).
+
+    Neuron ``i`` takes the sign of ``h_i = S_i − θ_i``, with the exact sums
+    ``S = W's`` kept incrementally (``S += 2 s_i' W'_{:,i}`` on a flip); ties
+    keep the state. Sweep ``t`` of query ``q`` visits ``orders[q, t - 1]``.
+    A sweep without a flip means converged.
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights (quantised here).
+    queries : array_like
+        Initial states, ``(B, N)`` or ``(N,)`` ±1.
+    orders : array_like
+        Neuron orders, ``(B, max_sweeps, N)``, ``(max_sweeps, N)`` or ``(N,)``.
+    theta : array_like, optional
+        Thresholds, ``(N,)`` or a scalar.
+    max_sweeps : int, optional
+        Maximum number of sweeps per query.
+    track_energy : bool, optional
+        Record the energy after every sweep.
+
+    Returns
+    -------
+    WeightsAsyncResult
+    """
+    Wq = _wq64(W)
+    n = Wq.shape[0]
+    Wt = np.ascontiguousarray(Wq.T)  # row j is column j of W'
+    Q, single = _as_batch(queries)
+    b = Q.shape[0]
+    th = _theta(theta, n)
+    th_list = [float(v) for v in th]
+    ords = _orders(orders, b, max_sweeps, n)
+    states = np.array(Q, dtype=np.int8, order="C")
+    converged = np.zeros(b, dtype=bool)
+    sweeps = np.zeros(b, dtype=np.int64)
+    traces: list[list[float]] = []
+    for q in range(b):
+        s = states[q]
+        sums = Wq @ s.astype(np.float64)
+        trace = []
+        if track_energy:
+            trace.append(float(_energy_q(Wq, s[None], th)[0]))
+        for t in range(max_sweeps):
+            flipped = False
+            for i in ords[q, t].tolist():
+                si = int(s[i])
+                h = float(sums[i]) - th_list[i]
+                new = 1 if h > 0 else -1 if h < 0 else si
+                if new != si:
+                    s[i] = new
+                    sums += (2.0 * new) * Wt[i]
+                    flipped = True
+            sweeps[q] = t + 1
+            if track_energy:
+                trace.append(float(_energy_q(Wq, s[None], th)[0]))
+            if not flipped:
+                converged[q] = True
+                break
+        traces.append(trace)
+    e = _energy_q(Wq, states, th)
+    tr = _trace_array(traces) if track_energy else None
+    if single:
+        return WeightsAsyncResult(
+            states[0], converged[0], sweeps[0], e[0], None if tr is None else tr[0]
+        )
+    return WeightsAsyncResult(states, converged, sweeps, e, tr)
+
+
+def weights_retrieve_async_batched(
+    W: ArrayLike,
+    queries: ArrayLike,
+    orders: ArrayLike,
+    *,
+    theta: ArrayLike = 0.0,
+    max_sweeps: int = 100,
+) -> WeightsAsyncResult:
+    """Asynchronous retrieval vectorised over the batch (the speed reference).
+
+    Same results as :func:`weights_retrieve_async` (no energy trace). Keeps
+    the exact sums ``S = Q W'ᵀ`` ``(B, N)`` (one ``float64`` BLAS product);
+    for each position ``k`` of a sweep every active query ``q`` decides its
+    own neuron ``i_q = orders[q, t, k]`` from ``S[q, i_q] − θ[i_q]``, and the
+    queries that flipped add ``2 s' W'_{:,i_q}`` to their sums. Queries whose
+    sweep flipped nothing leave the active set.
+
+    Parameters
+    ----------
+    W, queries, orders, theta, max_sweeps
+        As in :func:`weights_retrieve_async`.
+
+    Returns
+    -------
+    WeightsAsyncResult
+    """
+    Wq = _wq64(W)
+    n = Wq.shape[0]
+    Wt = np.ascontiguousarray(Wq.T)
+    Q, single = _as_batch(queries)
+    b = Q.shape[0]
+    th = _theta(theta, n)
+    ords = _orders(orders, b, max_sweeps, n)
+    states = np.array(Q, dtype=np.int8, order="C")
+    converged = np.zeros(b, dtype=bool)
+    sweeps = np.full(b, max_sweeps, dtype=np.int64)
+    active = np.arange(b)
+    S = states.copy()
+    sums = S.astype(np.float64) @ Wt  # (B, N): S[q] W'ᵀ, exact
+    for t in range(max_sweeps):
+        if active.size == 0:
+            break
+        rows = np.arange(active.size)
+        order_t = np.ascontiguousarray(ords[active, t].T)
+        any_flip = np.zeros(active.size, dtype=bool)
+        for k in range(n):
+            i = order_t[k]
+            cur = S[rows, i]
+            new = _decide(sums[rows, i] - th[i], cur)
+            flip = new != cur
+            if flip.any():
+                fr = rows[flip]
+                fi = i[flip]
+                S[fr, fi] = new[flip]
+                sums[fr] += (2.0 * new[flip])[:, None] * Wt[fi]
+                any_flip |= flip
+        done = ~any_flip
+        if done.any():
+            finished = active[done]
+            states[finished] = S[done]
+            converged[finished] = True
+            sweeps[finished] = t + 1
+            active, S, sums = active[any_flip], S[any_flip], sums[any_flip]
+    states[active] = S
+    e = _energy_q(Wq, states, th)
+    if single:
+        return WeightsAsyncResult(states[0], converged[0], sweeps[0], e[0], None)
+    return WeightsAsyncResult(states, converged, sweeps, e, None)
+
+
+def weights_retrieve_sync(
+    W: ArrayLike,
+    queries: ArrayLike,
+    *,
+    theta: ArrayLike = 0.0,
+    max_sweeps: int = 100,
+    track_energy: bool = False,
+    dtype: type = np.float64,
+) -> WeightsSyncResult:
+    """Synchronous retrieval, batched (the oracle and the speed reference).
+
+    ``h = s_{t−1} W'ᵀ − θ`` for all neurons from the same snapshot, ties keep
+    the state; stops on a fixed point (``converged``) or a 2-cycle
+    (``cycled``), exactly as :func:`hopfield.reference.retrieve_sync`.
+
+    Parameters
+    ----------
+    W, queries, theta, max_sweeps, track_energy
+        As in :func:`weights_retrieve_async`.
+    dtype : {numpy.float64, numpy.float32}
+        Arithmetic of the matrix product. ``float64`` is exact (see the
+        module docs) and agrees bit for bit with the Rust path. ``float32``
+        is the BLAS speed baseline: exact only while every partial sum
+        ``Σ_j ±W'_ij`` fits 24 bits on the grid (e.g. Hebbian weights
+        ``C/N`` with ``N`` a power of two and ``P·N < 2**24``); otherwise a
+        field within rounding of zero may be decided differently.
+
+    Returns
+    -------
+    WeightsSyncResult
+    """
+    Wq = _wq64(W)
+    n = Wq.shape[0]
+    Wt: np.ndarray = np.ascontiguousarray(Wq.T, dtype=dtype)
+    Q, single = _as_batch(queries)
+    b = Q.shape[0]
+    th = _theta(theta, n)
+    th_nz = th if np.any(th != 0) else None
+    states = np.array(Q, dtype=np.int8, order="C")
+    converged = np.zeros(b, dtype=bool)
+    cycled = np.zeros(b, dtype=bool)
+    sweeps = np.full(b, max_sweeps, dtype=np.int64)
+    traces: list[list[float]] = [[] for _ in range(b)]
+
+    def record(idx: np.ndarray, S: np.ndarray) -> None:
+        for q, v in zip(idx.tolist(), _energy_q(Wq, S, th).tolist(), strict=True):
+            traces[q].append(v)
+
+    active = np.arange(b)
+    cur: np.ndarray = states.astype(dtype)
+    old: np.ndarray | None = None
+    if track_energy:
+        record(active, states)
+    for t in range(1, max_sweeps + 1):
+        if active.size == 0:
+            break
+        sums = cur @ Wt
+        h = sums if th_nz is None else sums.astype(np.float64) - th_nz
+        new = _decide(h, cur)
+        same = (new == cur).all(axis=1)
+        cyc = np.zeros_like(same) if old is None else ~same & (new == old).all(axis=1)
+        if track_energy:
+            record(active, new.astype(np.int8))
+        done = same | cyc
+        if done.any():
+            finished = active[done]
+            states[finished] = new[done]
+            converged[finished] = same[done]
+            cycled[finished] = cyc[done]
+            sweeps[finished] = t
+            keep = ~done
+            active, cur, new = active[keep], cur[keep], new[keep]
+        old, cur = cur, new
+    states[active] = cur
+    e = _energy_q(Wq, states, th)
+    tr = _trace_array(traces) if track_energy else None
+    if single:
+        return WeightsSyncResult(
+            states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]
+        )
+    return WeightsSyncResult(states, converged, cycled, sweeps, e, tr)

@@ -1,0 +1,388 @@
+"""Ising, QUBO and max-cut problems solved by annealed Glauber dynamics.
+
+An :class:`IsingProblem` is a Hopfield network over an explicit weight
+matrix (``W = J``, thresholds ``θ = -h``): its energy ``-½ sᵀJs - hᵀs`` is
+the network's ``-½ sᵀWs + θᵀs``, and :meth:`IsingProblem.minimize` runs the
+shared dynamics engine (simulated annealing, then a deterministic quench)
+from many random starts in parallel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _core, _dynamics, _validate
+from .sampling import random_states
+
+#: Default annealing length (sweeps) of :meth:`IsingProblem.minimize` and :func:`maxcut`.
+DEFAULT_SWEEPS = 200
+#: Most deterministic sweeps of the final quench.
+QUENCH_SWEEPS = 1000
+
+
+@dataclass(frozen=True)
+class Minimization:
+    """The result of :meth:`IsingProblem.minimize`, one row per restart.
+
+    Attributes
+    ----------
+    states : numpy.ndarray
+        ``int8`` ±1 ``(restarts, N)``: where each restart ended, a local
+        minimum (no single flip lowers the energy) unless the quench was cut
+        short (``converged`` False).
+    energy : numpy.ndarray
+        ``float64`` ``(restarts,)``: the energy of each state, offset included.
+    converged : numpy.ndarray
+        ``bool`` ``(restarts,)``: the state is a local minimum.
+    best_state : numpy.ndarray
+        ``int8`` ``(N,)``: the lowest-energy state over the restarts (the first on ties).
+    best_energy : float
+        Its energy.
+    """
+
+    states: np.ndarray
+    energy: np.ndarray
+    converged: np.ndarray
+    best_state: np.ndarray
+    best_energy: float
+
+
+def _square(value: ArrayLike, name: str) -> np.ndarray:
+    """A real, finite, square matrix as a new float64 array."""
+    expected = f"{name} must be a real square (N, N) matrix"
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(expected) from None
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{expected}; got dtype {raw.dtype}")
+    if raw.ndim != 2 or raw.shape[0] != raw.shape[1] or raw.shape[0] == 0:
+        raise ValueError(f"{expected}; got shape {raw.shape}")
+    m = np.array(raw, dtype=np.float64, order="C")
+    if not np.all(np.isfinite(m)):
+        bad = tuple(int(b) for b in np.argwhere(~np.isfinite(m))[0])
+        raise ValueError(f"{name} must be finite; found {m[bad]} at {bad}")
+    return m
+
+
+def _symmetric(m: np.ndarray, name: str) -> None:
+    if not np.array_equal(m, m.T):
+        i, j = (int(x) for x in np.argwhere(m != m.T)[0])
+        raise ValueError(
+            f"{name} must be symmetric; {name}[{i}, {j}] = {m[i, j]} "
+            f"but {name}[{j}, {i}] = {m[j, i]}"
+        )
+
+
+def _real(value: Any, name: str) -> float:
+    if not _validate.is_real(value) or not math.isfinite(float(value)):
+        raise TypeError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+class IsingProblem:
+    """Minimise ``E(s) = -½ sᵀJs - hᵀs + offset`` over spins ``s ∈ {-1, +1}^N``.
+
+    Parameters
+    ----------
+    J : array_like
+        ``(N, N)`` real couplings: symmetric with a zero diagonal.
+    h : array_like or None
+        ``(N,)`` real fields (default zero).
+    offset : float
+        A constant added to every energy (:meth:`from_qubo` sets it).
+
+    Notes
+    -----
+    The dynamics run on the weight-matrix engine
+    (:meth:`hopfield.HopfieldNetwork.from_weights`): ``J`` is stored as
+    ``float32`` rounded onto a fixed-point grid on which every field is an
+    exact sum, so couplings with more than ~24 significant bits are rounded
+    (relative change below ``2**-24``) for the dynamics. Energies reported by
+    this class are computed in float64 from ``J`` and ``h`` as given.
+
+    Examples
+    --------
+    >>> import numpy as np, hopfield as hf
+    >>> J = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, -1.0], [0.0, -1.0, 0.0]])
+    >>> hf.IsingProblem(J).minimize(restarts=4, seed=0).best_energy
+    -2.0
+    """
+
+    def __init__(self, J: ArrayLike, h: ArrayLike | None = None, *, offset: float = 0.0) -> None:
+        couplings = _square(J, "J")
+        _symmetric(couplings, "J")
+        if np.any(np.diag(couplings) != 0):
+            i = int(np.argmax(np.diag(couplings) != 0))
+            raise ValueError(f"J must have a zero diagonal; J[{i}, {i}] = {couplings[i, i]}")
+        n = couplings.shape[0]
+        fields = np.zeros(n) if h is None else _field(h, n)
+        self._J = couplings
+        self._h = fields
+        self._offset = _real(offset, "offset")
+        self._memory = _core.Weights(_validate.weight_matrix(couplings, "J"), -fields)
+
+    def __repr__(self) -> str:
+        return f"IsingProblem(n={self.n}, offset={self._offset!r})"
+
+    @classmethod
+    def from_qubo(cls, Q: ArrayLike) -> IsingProblem:
+        """The Ising form of the 0/1 quadratic problem ``min xᵀQx``, ``x ∈ {0, 1}^N``.
+
+        With ``x = (1 + s)/2`` and ``Qs = (Q + Qᵀ)/2``: ``J = -Qs/2`` off the
+        diagonal, ``h = -(Qs·1)/2`` and ``offset = (Σ_ij Q_ij + Σ_i Q_ii)/4``,
+        so that ``energy(s) == xᵀQx`` for every state. Convert results back
+        with :meth:`to_binary`.
+
+        Parameters
+        ----------
+        Q : array_like
+            ``(N, N)`` real matrix (not necessarily symmetric; the diagonal
+            holds the linear terms, ``x_i² = x_i``).
+        """
+        q = _square(Q, "Q")
+        qs = 0.5 * (q + q.T)
+        J = -0.5 * qs
+        np.fill_diagonal(J, 0.0)
+        h = -0.5 * qs.sum(axis=1)
+        offset = 0.25 * (q.sum() + np.trace(q))
+        return cls(J, h, offset=float(offset))
+
+    @staticmethod
+    def to_binary(states: ArrayLike) -> np.ndarray:
+        """``x = (1 + s)/2``: spins as 0/1 ``int8`` (same shape)."""
+        s = np.asarray(states)
+        return (s > 0).astype(np.int8)
+
+    @property
+    def n(self) -> int:
+        """Number of spins."""
+        return int(self._J.shape[0])
+
+    @property
+    def couplings(self) -> np.ndarray:
+        """``J``, a new float64 ``(N, N)`` array."""
+        return self._J.copy()
+
+    @property
+    def fields(self) -> np.ndarray:
+        """``h``, a new float64 ``(N,)`` array."""
+        return self._h.copy()
+
+    @property
+    def offset(self) -> float:
+        """The constant added to every energy."""
+        return self._offset
+
+    def energy(self, states: ArrayLike) -> np.ndarray | float:
+        """``-½ sᵀJs - hᵀs + offset`` of one state ``(N,)`` or a batch ``(B, N)``."""
+        batch, single = _validate.spin_batch(states, self.n, "states")
+        e = self._energies(batch)
+        return float(e[0]) if single else e
+
+    def _energies(self, batch: np.ndarray) -> np.ndarray:
+        s = batch.astype(np.float64)
+        return -0.5 * np.einsum("bi,bi->b", s @ self._J, s) - s @ self._h + self._offset
+
+    def default_schedule(self) -> tuple[str, float, float]:
+        """The annealing schedule :meth:`minimize` uses by default:
+        ``("geometric", 2σ, σ/50)`` with ``σ² = mean_i(Σ_j J_ij² + h_i²)``,
+        the mean square field of a random state (``σ = 1`` if that is 0)."""
+        sigma = math.sqrt(float(np.mean((self._J**2).sum(axis=1) + self._h**2)))
+        sigma = sigma if sigma > 0 else 1.0
+        return ("geometric", 2.0 * sigma, sigma / 50.0)
+
+    def minimize(
+        self,
+        *,
+        restarts: int = 16,
+        sweeps: int | None = None,
+        schedule: ArrayLike | tuple[str, float, float] | None = None,
+        seed: int | None = None,
+        init: ArrayLike | None = None,
+        threads: int | None = None,
+    ) -> Minimization:
+        """Simulated annealing from ``restarts`` starting states, in parallel.
+
+        Each restart runs ``sweeps`` Glauber sweeps along the temperature
+        ``schedule`` (see :meth:`hopfield.HopfieldNetwork.retrieve`), then
+        deterministic asynchronous sweeps until one flips nothing (at most
+        1000), so each ends in a local minimum.
+
+        Parameters
+        ----------
+        restarts : int
+            Independent runs (default 16), one per starting state.
+        sweeps : int or None
+            Annealing sweeps (default 200, or the length of an array schedule).
+        schedule : tuple or array_like or None
+            ``("geometric", T0, T1)``, ``("linear", T0, T1)`` or per-sweep
+            temperatures; default :meth:`default_schedule`.
+        seed : int or None
+            Restart ``r`` draws its start (without ``init``), orders and
+            uniforms from streams of ``(seed, r)``: results depend only on
+            the inputs and ``seed``, never on ``threads``.
+        init : array_like or None
+            Starting states ``(restarts, N)`` (or one ``(N,)`` for every
+            restart) instead of random ones.
+        threads : int or None
+            ``None`` uses all cores; an int runs on a pool of that many threads.
+
+        Returns
+        -------
+        Minimization
+            Per restart its final state and energy, and the best of them.
+        """
+        seed = _validate.seed(seed)
+        restarts = _validate.positive_int(restarts, "restarts")
+        if schedule is None:
+            schedule = self.default_schedule()
+        named = (
+            isinstance(schedule, (tuple, list)) and bool(schedule) and isinstance(schedule[0], str)
+        )
+        if sweeps is None and named:
+            sweeps = DEFAULT_SWEEPS  # an array schedule sets its own length
+        plan = _dynamics.schedule(
+            update="async",
+            max_sweeps=QUENCH_SWEEPS,
+            order="random",
+            seed=seed,
+            threads=threads,
+            track_energy=False,
+            schedule=schedule,
+            sweeps=sweeps,
+            quench=True,
+        )
+        if init is None:
+            starts = random_states(restarts, self.n, seed=seed)
+        else:
+            batch, single = _validate.spin_batch(init, self.n, "init")
+            if single:
+                starts = np.repeat(batch, restarts, axis=0)
+            elif batch.shape[0] != restarts:
+                raise ValueError(
+                    f"init has {batch.shape[0]} rows but restarts={restarts} "
+                    "(give one row per restart)"
+                )
+            else:
+                starts = np.ascontiguousarray(batch)
+        raw = self._memory.retrieve(starts, plan)
+        states = raw["states"]
+        energy = self._energies(states)
+        best = int(np.argmin(energy))
+        return Minimization(
+            states=states,
+            energy=energy,
+            converged=raw["converged"],
+            best_state=states[best].copy(),
+            best_energy=float(energy[best]),
+        )
+
+
+def _field(h: ArrayLike, n: int) -> np.ndarray:
+    try:
+        raw = np.asarray(h)
+    except (TypeError, ValueError):
+        raise TypeError("h must be an array of N real numbers") from None
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"h must be an array of N real numbers; got dtype {raw.dtype}")
+    if raw.shape != (n,):
+        raise ValueError(f"h must have shape ({n},), got shape {raw.shape}")
+    f = np.array(raw, dtype=np.float64)
+    if not np.all(np.isfinite(f)):
+        i = int(np.argmax(~np.isfinite(f)))
+        raise ValueError(f"h must be finite; found {f[i]} at index {i}")
+    return f
+
+
+@dataclass(frozen=True)
+class MaxCut:
+    """The result of :func:`maxcut`.
+
+    Attributes
+    ----------
+    sides : numpy.ndarray
+        ``int8`` ±1 ``(N,)``: the side of each node in the best cut found.
+    value : float
+        Total weight of the edges between the two sides.
+    values : numpy.ndarray
+        ``float64`` ``(restarts,)``: the cut value each restart reached.
+    """
+
+    sides: np.ndarray
+    value: float
+    values: np.ndarray
+
+
+def cut_value(adjacency: ArrayLike, sides: ArrayLike) -> np.ndarray | float:
+    """Total weight of the edges ``{i, j}`` whose ends lie on different sides.
+
+    ``sides`` is ±1 (or 0/1, bool) ``(N,)`` or a batch ``(B, N)``; the
+    adjacency's diagonal (self-loops) never counts.
+    """
+    w = _square(adjacency, "adjacency")
+    np.fill_diagonal(w, 0.0)
+    batch, single = _validate.spin_batch(sides, w.shape[0], "sides")
+    v = _cut_values(w, batch)
+    return float(v[0]) if single else v
+
+
+def _cut_values(w: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """Cut values of ±1 rows for a symmetric, zero-diagonal ``w``."""
+    s = batch.astype(np.float64)
+    return 0.25 * (w.sum() - np.einsum("bi,bi->b", s @ w, s))
+
+
+def maxcut(
+    adjacency: ArrayLike,
+    *,
+    restarts: int = 32,
+    sweeps: int | None = None,
+    schedule: ArrayLike | tuple[str, float, float] | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
+) -> MaxCut:
+    """Weighted maximum cut by annealing its Ising form.
+
+    A cut ``s ∈ {-1, +1}^N`` has value ``Σ_{i<j} w_ij [s_i ≠ s_j] =
+    (Σ_{i<j} w_ij - E(s)) / 2`` with ``E(s) = -½ sᵀJs = ½ sᵀWs``, ``J = -W``
+    (zero diagonal), so the largest cut is the Ising ground state;
+    :meth:`IsingProblem.minimize` searches for it from ``restarts`` random
+    starts. The result is the best cut found, not a certificate of
+    optimality.
+
+    Parameters
+    ----------
+    adjacency : array_like
+        ``(N, N)`` symmetric real edge weights (0 = no edge); the diagonal
+        is ignored. Negative weights are allowed.
+    restarts, sweeps, schedule, seed, threads
+        As in :meth:`IsingProblem.minimize`.
+
+    Returns
+    -------
+    MaxCut
+        The sides of the best cut, its value, and the value per restart.
+
+    Examples
+    --------
+    >>> import numpy as np, hopfield as hf
+    >>> square = np.array([[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0]])
+    >>> hf.maxcut(square, seed=0).value
+    4.0
+    """
+    w = _square(adjacency, "adjacency")
+    _symmetric(w, "adjacency")
+    np.fill_diagonal(w, 0.0)
+    problem = IsingProblem(-w)
+    result = problem.minimize(
+        restarts=restarts, sweeps=sweeps, schedule=schedule, seed=seed, threads=threads
+    )
+    values = _cut_values(w, result.states)
+    best = int(np.argmax(values))
+    return MaxCut(sides=result.states[best].copy(), value=float(values[best]), values=values)

@@ -1,0 +1,756 @@
+//! The classical quadratic energy over an explicit weight matrix (any rule,
+//! or weights a user brings):
+//!
+//! `E(s) = −½ sᵀWs + θᵀs`, field `h_i = Σ_j W_ij s_j − θ_i` (the diagonal
+//! included), update `s_i ← sign(h_i)`, ties keep the state.
+//!
+//! # Exact fields
+//!
+//! Weights are `f32`, rounded once, when the model is built, onto a common
+//! fixed-point grid `2^−k`:
+//!
+//! `W'_ij = round_half_even(W_ij · 2^k) · 2^−k`, with
+//! `k = min(149, 50 − ⌈log₂ N⌉ − e)` and `e` the exponent of the largest
+//! `|W_ij|` (`max|W| < 2^e`, as `frexp` gives it).
+//!
+//! Then every `W'_ij` is still an `f32` (it never has more significant bits
+//! than `W_ij`), every weight of magnitude at least `max|W|·2^(−26+⌈log₂N⌉)`
+//! is unchanged, and every partial sum `Σ_{j∈J} ±W'_ij` is a multiple of
+//! `2^−k` below `2^(50−k)` in magnitude: an `f64` holds it **exactly**. So
+//! the sums `S_i = Σ_j W'_ij s_j` are exact whatever the order of summation:
+//! a field kept incrementally (`S_i += 2 s_j' W'_ij` per flip) equals a
+//! fresh dot product, a blocked product, or NumPy's BLAS `S @ W'.T` in
+//! `float64`, bit for bit. The field is then `h_i = S_i − θ_i`, one rounded
+//! subtraction whose sign is exact (a tie is `S_i == θ_i` exactly). The
+//! NumPy reference (`hopfield.reference.quantize_weights`) does the same.
+//!
+//! # Energy and the diagonal
+//!
+//! `E(s with s_i = −1) − E(s with s_i = +1) = Σ_{j≠i} (W_ij + W_ji) s_j − 2θ_i`:
+//! the diagonal does not enter the energy gap. For a symmetric `W` the
+//! [`gap`](EnergyModel::gap) is therefore `2·(S_i − W_ii s_i − θ_i)`, which is
+//! `2·h_i` when the diagonal is zero; the deterministic update keeps the
+//! network's rule `sign(h_i)` (self-coupling included). A non-negative
+//! diagonal keeps async descent monotone; a negative one does not.
+//! An asymmetric `W` has no energy function: [`energy`](EnergyModel::energy)
+//! is NaN, and the gap is `2·(S_i − W_ii s_i − θ_i)` by the same formula.
+
+use super::EnergyModel;
+use crate::error::{try_filled, Error, Result};
+use crate::spins;
+
+/// Largest `N` the model accepts (so that `N²` and the grid never overflow).
+pub const MAX_N: usize = 1 << 31;
+
+/// Queries whose fields a synchronous block computes together.
+const BLOCK: usize = 4;
+/// Neurons per chunk of the field kernels (the outputs of a block stay in L1).
+const CHUNK: usize = 512;
+
+/// `2^k` as an `f64`, exact for `−1022 ≤ k ≤ 1023`.
+#[inline]
+fn pow2(k: i32) -> f64 {
+    f64::from_bits(((k + 1023) as u64) << 52)
+}
+
+/// `⌈log₂ n⌉` for `n ≥ 1`.
+#[inline]
+fn ceil_log2(n: usize) -> i32 {
+    (usize::BITS - (n - 1).leading_zeros()) as i32
+}
+
+/// The exponent `e` of `frexp(x)` for a finite `x > 0`: `2^(e−1) ≤ x < 2^e`.
+#[inline]
+fn frexp_exponent(x: f64) -> i32 {
+    ((x.to_bits() >> 52) & 0x7ff) as i32 - 1022
+}
+
+/// The grid exponent `k` for weights of largest magnitude `max_abs`.
+pub fn grid_exponent(n: usize, max_abs: f64) -> i32 {
+    if max_abs == 0.0 {
+        149
+    } else {
+        (50 - ceil_log2(n) - frexp_exponent(max_abs)).min(149)
+    }
+}
+
+/// A weight matrix with thresholds: the energy model of every weight-matrix
+/// network (Storkey, pseudo-inverse, covariance, user weights, Ising couplings).
+///
+/// Holds `4·N²` bytes of weights, stored by column (`Wᵀ` row-major) so that
+/// the change of every field when neuron `j` flips is one contiguous row.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    n: usize,
+    /// `cols[j·n + i] = W'_ij`.
+    cols: Vec<f32>,
+    /// `W'_ii`.
+    diag: Vec<f64>,
+    threshold: Vec<f64>,
+    grid: i32,
+    symmetric: bool,
+    zero_diagonal: bool,
+    zero_threshold: bool,
+}
+
+impl Weights {
+    /// A model of `n` neurons from row-major weights `W` (`n·n` entries,
+    /// `W_ij` at `i·n + j`) and thresholds θ (`n` entries). The weights are
+    /// rounded onto the exact grid (see the module docs); nothing else
+    /// changes them. An asymmetric matrix and a non-zero diagonal are
+    /// accepted.
+    ///
+    /// # Errors
+    /// `Value` when `n` is zero or too large, or a weight or threshold is not
+    /// finite; `Shape` when the lengths are not `n·n` and `n`.
+    pub fn new(n: usize, weights: Vec<f32>, threshold: Vec<f64>) -> Result<Self> {
+        if n == 0 {
+            return Err(Error::Value("n must be at least 1".into()));
+        }
+        if n > MAX_N {
+            return Err(Error::Value(format!("n must be at most {MAX_N}, got {n}")));
+        }
+        if weights.len() != n * n {
+            return Err(Error::Shape(format!(
+                "weights must have n·n = {} entries (an {n} × {n} matrix), got {}",
+                n * n,
+                weights.len()
+            )));
+        }
+        check_threshold(n, &threshold)?;
+        if let Some(at) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(Error::Value(format!(
+                "weights must be finite; found {} at [{}, {}]",
+                weights[at],
+                at / n,
+                at % n
+            )));
+        }
+        let mut cols = weights;
+        let max_abs = cols.iter().fold(0.0f32, |m, w| m.max(w.abs())) as f64;
+        let grid = grid_exponent(n, max_abs);
+        let (up, down) = (pow2(grid), pow2(-grid));
+        for w in cols.iter_mut() {
+            *w = ((*w as f64 * up).round_ties_even() * down) as f32;
+        }
+        let mut symmetric = true;
+        'outer: for i in 0..n {
+            for j in 0..i {
+                if cols[i * n + j] != cols[j * n + i] {
+                    symmetric = false;
+                    break 'outer;
+                }
+            }
+        }
+        if !symmetric {
+            transpose_in_place(&mut cols, n);
+        }
+        let diag: Vec<f64> = (0..n).map(|i| cols[i * n + i] as f64).collect();
+        Ok(Weights {
+            n,
+            zero_diagonal: diag.iter().all(|&d| d == 0.0),
+            diag,
+            zero_threshold: threshold.iter().all(|&t| t == 0.0),
+            threshold,
+            grid,
+            symmetric,
+            cols,
+        })
+    }
+
+    /// Number of neurons.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The weights as stored (rounded onto the grid), row-major `W'`.
+    ///
+    /// # Errors
+    /// `Memory` when a copy of `N²` floats cannot be allocated.
+    pub fn weights(&self) -> Result<Vec<f32>> {
+        let n = self.n;
+        let mut w = try_filled(&format!("a {n} × {n} weight matrix"), n * n, 0.0f32)?;
+        w.copy_from_slice(&self.cols);
+        if !self.symmetric {
+            transpose_in_place(&mut w, n);
+        }
+        Ok(w)
+    }
+
+    /// Column `j` of `W'` (`W'_ij` for every `i`).
+    pub fn column(&self, j: usize) -> &[f32] {
+        &self.cols[j * self.n..(j + 1) * self.n]
+    }
+
+    /// The thresholds θ.
+    pub fn threshold(&self) -> &[f64] {
+        &self.threshold
+    }
+
+    /// The grid exponent `k`: every stored weight is a multiple of `2^−k`.
+    pub fn grid_exponent(&self) -> i32 {
+        self.grid
+    }
+
+    /// Whether `W' = W'ᵀ` (exactly, after rounding).
+    pub fn is_symmetric(&self) -> bool {
+        self.symmetric
+    }
+
+    /// Whether every `W'_ii` is zero.
+    pub fn has_zero_diagonal(&self) -> bool {
+        self.zero_diagonal
+    }
+
+    /// Bytes held: the weights, the diagonal and the thresholds.
+    pub fn nbytes(&self) -> usize {
+        self.cols.len() * 4 + self.n * 16
+    }
+
+    /// The exact sums `S = W's` of one state (`out.len() == n`).
+    pub fn sums(&self, state: &[u64], out: &mut [f64]) {
+        let signs = signs(state, self.n);
+        block_sums::<1>(&self.cols, self.n, [&signs], [out]);
+    }
+
+    /// The fields `h = W's − θ` of one state.
+    pub fn fields(&self, state: &[u64], out: &mut [f64]) {
+        self.sums(state, out);
+        for (h, &t) in out.iter_mut().zip(&self.threshold) {
+            *h -= t;
+        }
+    }
+
+    /// The exact sums of several states (`outs[r]` resized to `n`),
+    /// [`BLOCK`] states per pass over the weights.
+    #[inline(always)]
+    fn fill_sums(&self, states: &[&[u64]], outs: &mut [Vec<f64>]) {
+        let n = self.n;
+        for out in outs.iter_mut() {
+            out.resize(n, 0.0);
+        }
+        for (group, outs) in states.chunks(BLOCK).zip(outs.chunks_mut(BLOCK)) {
+            let signs: Vec<Vec<f64>> = group.iter().map(|s| signs(s, n)).collect();
+            if let ([a, b, c, d], [oa, ob, oc, od]) = (&signs[..], &mut outs[..]) {
+                block_sums::<BLOCK>(&self.cols, n, [a, b, c, d], [oa, ob, oc, od]);
+            } else {
+                for (sg, out) in signs.iter().zip(outs.iter_mut()) {
+                    block_sums::<1>(&self.cols, n, [sg], [out]);
+                }
+            }
+        }
+    }
+
+    /// Exact `S_i` of one neuron, by a strided dot product (`O(N)`).
+    fn sum_of(&self, state: &[u64], i: usize) -> f64 {
+        let n = self.n;
+        let mut s = 0.0f64;
+        for j in 0..n {
+            let w = self.cols[j * n + i] as f64;
+            if spins::spin(state, j) > 0 {
+                s += w;
+            } else {
+                s -= w;
+            }
+        }
+        s
+    }
+
+    /// `S_i` from the cache, whatever its state.
+    #[inline(always)]
+    fn cached_sum(&self, cache: &WeightsCache, state: &[u64], i: usize) -> f64 {
+        if !cache.valid {
+            return self.sum_of(state, i);
+        }
+        let mut s = cache.sums[i];
+        for &(j, new) in &cache.pending {
+            s += 2.0 * new as f64 * self.cols[j as usize * self.n + i] as f64;
+        }
+        s
+    }
+
+    /// Flips per step up to which pending flips are applied row by row
+    /// rather than the fields recomputed by the blocked product.
+    fn incremental_limit(&self) -> usize {
+        (self.n / 4).max(1)
+    }
+
+    /// Makes `cache.sums` exact for `state` with nothing pending.
+    #[inline(always)]
+    fn settle(&self, cache: &mut WeightsCache, state: &[u64]) {
+        if cache.valid && cache.pending.len() > self.incremental_limit() {
+            cache.valid = false;
+        }
+        if !cache.valid {
+            cache.pending.clear();
+            cache.sums.resize(self.n, 0.0);
+            self.sums(state, &mut cache.sums);
+            cache.valid = true;
+        } else if !cache.pending.is_empty() {
+            for &(j, new) in &cache.pending {
+                add_column(&mut cache.sums, self.column(j as usize), 2.0 * new as f64);
+            }
+            cache.pending.clear();
+        }
+    }
+
+    #[inline(always)]
+    fn drive_from_sum(&self, s: f64, i: usize) -> f64 {
+        if self.zero_threshold {
+            s
+        } else {
+            s - self.threshold[i]
+        }
+    }
+}
+
+fn check_threshold(n: usize, threshold: &[f64]) -> Result<()> {
+    if threshold.len() != n {
+        return Err(Error::Shape(format!(
+            "threshold must have length n = {n}, got {}",
+            threshold.len()
+        )));
+    }
+    if let Some(i) = threshold.iter().position(|t| !t.is_finite()) {
+        return Err(Error::Value(format!(
+            "threshold must be finite; found {} at index {i}",
+            threshold[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Transposes a row-major `n × n` matrix in place.
+fn transpose_in_place(m: &mut [f32], n: usize) {
+    for i in 0..n {
+        for j in 0..i {
+            m.swap(i * n + j, j * n + i);
+        }
+    }
+}
+
+/// The spins of a packed state as `±1.0`.
+#[inline(always)]
+fn signs(state: &[u64], n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|j| if spins::spin(state, j) > 0 { 1.0 } else { -1.0 })
+        .collect()
+}
+
+/// `sums += scale · column` (exact on the grid).
+#[inline(always)]
+fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
+    for (s, &w) in sums.iter_mut().zip(column) {
+        *s += scale * w as f64;
+    }
+}
+
+/// `outs[q][i] = Σ_j cols[j·n + i] · signs[q][j]` for `Q` queries at once.
+///
+/// The columns are streamed four at a time (`CHUNK` neurons wide, so that
+/// the `Q` output rows stay in L1): each output element is loaded and
+/// stored once per four columns, and each column segment is converted once
+/// for all `Q` queries. Exact on the grid, so the order does not matter.
+#[inline(always)]
+fn block_sums<const Q: usize>(cols: &[f32], n: usize, signs: [&[f64]; Q], outs: [&mut [f64]; Q]) {
+    for out in outs.iter() {
+        debug_assert_eq!(out.len(), n);
+    }
+    let mut outs = outs;
+    for out in outs.iter_mut() {
+        out.iter_mut().for_each(|x| *x = 0.0);
+    }
+    let mut i0 = 0;
+    while i0 < n {
+        let i1 = (i0 + CHUNK).min(n);
+        let mut j = 0;
+        while j + 4 <= n {
+            let w0 = &cols[j * n + i0..j * n + i1];
+            let w1 = &cols[(j + 1) * n + i0..(j + 1) * n + i1];
+            let w2 = &cols[(j + 2) * n + i0..(j + 2) * n + i1];
+            let w3 = &cols[(j + 3) * n + i0..(j + 3) * n + i1];
+            for q in 0..Q {
+                let sg = signs[q];
+                let (a, b, c, d) = (sg[j], sg[j + 1], sg[j + 2], sg[j + 3]);
+                let out = &mut outs[q][i0..i1];
+                for t in 0..out.len() {
+                    out[t] +=
+                        a * w0[t] as f64 + b * w1[t] as f64 + c * w2[t] as f64 + d * w3[t] as f64;
+                }
+            }
+            j += 4;
+        }
+        while j < n {
+            let w0 = &cols[j * n + i0..j * n + i1];
+            for q in 0..Q {
+                let a = signs[q][j];
+                for (o, &w) in outs[q][i0..i1].iter_mut().zip(w0) {
+                    *o += a * w as f64;
+                }
+            }
+            j += 1;
+        }
+        i0 = i1;
+    }
+}
+
+/// Per-query cache: the exact sums `S = W's`, once computed, and the flips
+/// made since they were last brought up to date.
+#[derive(Debug, Clone, Default)]
+pub struct WeightsCache {
+    sums: Vec<f64>,
+    valid: bool,
+    /// `(j, new spin)` of flips not yet applied to `sums`.
+    pending: Vec<(u32, i8)>,
+}
+
+impl EnergyModel for Weights {
+    type Cache = WeightsCache;
+
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Empty: the sums are computed when first needed, so that a
+    /// synchronous block computes them together.
+    #[inline(always)]
+    fn cache(&self, _state: &[u64]) -> WeightsCache {
+        WeightsCache::default()
+    }
+
+    /// Computed: the async block's sums, [`BLOCK`] queries per pass over W.
+    #[inline(always)]
+    fn caches(&self, states: &[&[u64]]) -> Vec<WeightsCache> {
+        let mut sums = vec![Vec::new(); states.len()];
+        self.fill_sums(states, &mut sums);
+        sums.into_iter()
+            .map(|sums| WeightsCache {
+                sums,
+                valid: true,
+                pending: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[inline(always)]
+    fn gap(&self, cache: &WeightsCache, state: &[u64], i: usize) -> f64 {
+        let s = self.cached_sum(cache, state, i);
+        let own = self.diag[i] * spins::spin(state, i) as f64;
+        2.0 * ((s - own) - self.threshold[i])
+    }
+
+    /// Settles the cache (one column per flip since), then reads the sum:
+    /// `O(1)` per stochastic update plus `O(N)` per flip.
+    #[inline(always)]
+    fn gap_mut(&self, cache: &mut WeightsCache, state: &[u64], i: usize) -> f64 {
+        self.settle(cache, state);
+        let own = self.diag[i] * spins::spin(state, i) as f64;
+        2.0 * ((cache.sums[i] - own) - self.threshold[i])
+    }
+
+    #[inline(always)]
+    fn drive(&self, cache: &mut WeightsCache, state: &[u64], i: usize) -> f64 {
+        self.settle(cache, state);
+        self.drive_from_sum(cache.sums[i], i)
+    }
+
+    #[inline(always)]
+    fn flip(&self, cache: &mut WeightsCache, state: &mut [u64], i: usize) {
+        spins::flip(state, i);
+        if cache.valid {
+            cache.pending.push((i as u32, spins::spin(state, i) as i8));
+        }
+    }
+
+    fn energy(&self, cache: &WeightsCache, state: &[u64]) -> f64 {
+        if !self.symmetric {
+            return f64::NAN;
+        }
+        let settled;
+        let sums: &[f64] = if cache.valid && cache.pending.is_empty() {
+            &cache.sums
+        } else {
+            let mut c = cache.clone();
+            self.settle(&mut c, state);
+            settled = c.sums;
+            &settled
+        };
+        let mut quad = 0.0f64;
+        let mut theta_s = 0.0f64;
+        for (i, (&s, &t)) in sums.iter().zip(&self.threshold).enumerate() {
+            let si = spins::spin(state, i) as f64;
+            quad += si * s;
+            theta_s += si * t;
+        }
+        -0.5 * quad + theta_s
+    }
+
+    #[inline(always)]
+    fn drives(&self, cache: &mut WeightsCache, state: &[u64], out: &mut [f64]) {
+        self.drives_many(&mut [cache], &[state], &mut [out]);
+    }
+
+    /// Caches with few pending flips take one column per flip; the others
+    /// are recomputed [`BLOCK`] queries at a time by the blocked product.
+    #[inline(always)]
+    fn drives_many(
+        &self,
+        caches: &mut [&mut WeightsCache],
+        states: &[&[u64]],
+        outs: &mut [&mut [f64]],
+    ) {
+        let limit = self.incremental_limit();
+        let mut stale = Vec::new();
+        for (q, cache) in caches.iter_mut().enumerate() {
+            if cache.valid && cache.pending.len() <= limit {
+                self.settle(cache, states[q]);
+            } else {
+                stale.push(q);
+            }
+        }
+        if !stale.is_empty() {
+            let mut sums: Vec<Vec<f64>> = stale
+                .iter()
+                .map(|&q| std::mem::take(&mut caches[q].sums))
+                .collect();
+            let picked: Vec<&[u64]> = stale.iter().map(|&q| states[q]).collect();
+            self.fill_sums(&picked, &mut sums);
+            for (s, &q) in sums.into_iter().zip(&stale) {
+                caches[q].sums = s;
+                caches[q].valid = true;
+                caches[q].pending.clear();
+            }
+        }
+        for (cache, out) in caches.iter().zip(outs.iter_mut()) {
+            if self.zero_threshold {
+                out.copy_from_slice(&cache.sums);
+            } else {
+                for ((g, &s), &t) in out.iter_mut().zip(&cache.sums).zip(&self.threshold) {
+                    *g = s - t;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch;
+    use crate::dynamics::{Order, Schedule, Update};
+    use crate::rng::{self, Purpose};
+    use crate::spins::SpinMatrix;
+
+    fn random_f32(seed: u64, len: usize) -> Vec<f32> {
+        let mut r = rng::stream(seed, 0, Purpose::Noise);
+        (0..len)
+            .map(|_| (rng::below(&mut r, 2001) as f32 - 1000.0) / 997.0)
+            .collect()
+    }
+
+    fn random_spins(seed: u64, len: usize) -> Vec<i8> {
+        let mut r = rng::stream(seed, 1, Purpose::Noise);
+        (0..len)
+            .map(|_| if rng::below(&mut r, 2) == 1 { 1 } else { -1 })
+            .collect()
+    }
+
+    fn symmetric(n: usize, seed: u64, diag: bool) -> Vec<f32> {
+        let mut w = random_f32(seed, n * n);
+        for i in 0..n {
+            for j in 0..i {
+                w[j * n + i] = w[i * n + j];
+            }
+            if !diag {
+                w[i * n + i] = 0.0;
+            }
+        }
+        w
+    }
+
+    /// The fields by the definition, in f64, from the stored weights.
+    fn naive_sums(w: &[f32], n: usize, s: &[i8]) -> Vec<f64> {
+        (0..n)
+            .map(|i| (0..n).map(|j| w[i * n + j] as f64 * s[j] as f64).sum())
+            .collect()
+    }
+
+    #[test]
+    fn grid_keeps_large_weights_and_makes_sums_exact() {
+        let n = 100;
+        let mut w = symmetric(n, 1, false);
+        w[1] = 1e-14;
+        w[n] = 1e-14;
+        let m = Weights::new(n, w.clone(), vec![0.0; n]).unwrap();
+        let stored = m.weights().unwrap();
+        let k = m.grid_exponent();
+        for (a, b) in w.iter().zip(&stored) {
+            if a.abs() > 1e-3 {
+                assert_eq!(a, b);
+            }
+            let scaled = *b as f64 * pow2(k);
+            assert_eq!(scaled, scaled.round(), "not on the grid");
+        }
+        // The tiny weight is rounded to the grid (here: to zero).
+        assert_eq!(stored[1], 0.0);
+        assert!(m.is_symmetric() && m.has_zero_diagonal());
+    }
+
+    #[test]
+    fn sums_are_order_independent_and_match_the_definition() {
+        for n in [1usize, 7, 8, 63, 65, 130] {
+            let w = symmetric(n, n as u64, true);
+            let m = Weights::new(n, w, vec![0.0; n]).unwrap();
+            let stored = m.weights().unwrap();
+            let s = random_spins(n as u64, n);
+            let packed = SpinMatrix::from_spins(&s, 1, n).unwrap();
+            let mut got = vec![0.0; n];
+            m.sums(packed.row(0), &mut got);
+            let want = naive_sums(&stored, n, &s);
+            assert_eq!(got, want, "n = {n}");
+            // Reversed order gives the same, as does the strided single sum.
+            for i in 0..n {
+                let rev: f64 = (0..n)
+                    .rev()
+                    .map(|j| stored[i * n + j] as f64 * s[j] as f64)
+                    .sum();
+                assert_eq!(rev, got[i]);
+                assert_eq!(m.sum_of(packed.row(0), i), got[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn incremental_fields_equal_fresh_ones() {
+        let n = 70;
+        let w = random_f32(3, n * n); // asymmetric, non-zero diagonal
+        let theta: Vec<f64> = (0..n).map(|i| (i as f64 - 35.0) / 100.0).collect();
+        let m = Weights::new(n, w, theta).unwrap();
+        assert!(!m.is_symmetric());
+        let mut state = SpinMatrix::from_spins(&random_spins(4, n), 1, n).unwrap();
+        let mut cache = m.cache(state.row(0));
+        let mut out = vec![0.0; n];
+        m.drives(&mut cache, state.row(0), &mut out);
+        for j in [0usize, 5, 69, 5, 33] {
+            m.flip(&mut cache, state.row_mut(0), j);
+            // Pending flips are seen by gap before they are applied.
+            let mut fresh = m.cache(state.row(0));
+            for i in [0usize, 31, 69] {
+                assert_eq!(
+                    m.gap(&cache, state.row(0), i),
+                    m.gap(&fresh, state.row(0), i)
+                );
+                assert_eq!(
+                    m.drive(&mut cache, state.row(0), i),
+                    m.drive(&mut fresh, state.row(0), i)
+                );
+            }
+        }
+        let mut fields = vec![0.0; n];
+        m.fields(state.row(0), &mut fields);
+        m.drives(&mut cache, state.row(0), &mut out);
+        assert_eq!(out, fields);
+    }
+
+    #[test]
+    fn gap_is_the_energy_difference_with_a_diagonal() {
+        let n = 40;
+        let w = symmetric(n, 5, true);
+        let theta: Vec<f64> = (0..n).map(|i| (i as f64) / 50.0 - 0.3).collect();
+        let m = Weights::new(n, w, theta).unwrap();
+        assert!(m.is_symmetric() && !m.has_zero_diagonal());
+        let mut state = SpinMatrix::from_spins(&random_spins(6, n), 1, n).unwrap();
+        for i in [0usize, 13, 39] {
+            let c = m.cache(state.row(0));
+            let e0 = m.energy(&c, state.row(0));
+            let g = m.gap(&c, state.row(0), i);
+            let s0 = spins::spin(state.row(0), i);
+            let mut c = m.cache(state.row(0));
+            m.flip(&mut c, state.row_mut(0), i);
+            let e1 = m.energy(&c, state.row(0));
+            let gap = if s0 > 0 { e1 - e0 } else { e0 - e1 };
+            assert!((g - gap).abs() < 1e-9, "neuron {i}: {g} vs {gap}");
+        }
+    }
+
+    #[test]
+    fn asymmetric_weights_have_no_energy_and_round_trip() {
+        let n = 9;
+        let w = random_f32(8, n * n);
+        let m = Weights::new(n, w.clone(), vec![0.0; n]).unwrap();
+        assert!(!m.is_symmetric());
+        assert!(m.energy(&m.cache(&[0]), &[0]).is_nan());
+        assert_eq!(m.weights().unwrap(), w);
+        assert_eq!(m.column(2)[4], w[4 * n + 2]);
+    }
+
+    #[test]
+    fn blocked_sync_equals_one_query_at_a_time_and_async_descends() {
+        let n = 90;
+        let w = symmetric(n, 9, false);
+        let m = Weights::new(n, w, vec![0.05; n]).unwrap();
+        let b = 11;
+        let queries = SpinMatrix::from_spins(&random_spins(10, b * n), b, n).unwrap();
+        for update in [Update::Sync, Update::Async] {
+            let schedule = Schedule {
+                track_energy: true,
+                ..Schedule::deterministic(update, Order::Random, 30, 3)
+            };
+            let all = batch::retrieve(&m, &queries, 0, &schedule).unwrap();
+            for r in 0..b {
+                let row =
+                    SpinMatrix::from_spins(&queries.to_spins().unwrap()[r * n..(r + 1) * n], 1, n)
+                        .unwrap();
+                let alone = batch::retrieve(&m, &row, r as u64, &schedule).unwrap();
+                assert_eq!(alone.states.row(0), all.states.row(r));
+                assert_eq!(alone.outcomes[0], all.outcomes[r]);
+            }
+            if update == Update::Async {
+                for o in &all.outcomes {
+                    assert!(o.converged);
+                    for pair in o.trace.windows(2) {
+                        assert!(pair[1] <= pair[0] + 1e-12, "energy rose: {:?}", o.trace);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert!(matches!(
+            Weights::new(0, vec![], vec![]),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            Weights::new(2, vec![0.0; 3], vec![0.0; 2]),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            Weights::new(2, vec![0.0, f32::NAN, 0.0, 0.0], vec![0.0; 2]),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            Weights::new(2, vec![0.0; 4], vec![0.0, f64::INFINITY]),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            Weights::new(2, vec![0.0; 4], vec![0.0]),
+            Err(Error::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn grid_exponent_edges() {
+        assert_eq!(grid_exponent(1, 0.0), 149);
+        assert_eq!(ceil_log2(1), 0);
+        assert_eq!(ceil_log2(1024), 10);
+        assert_eq!(ceil_log2(1025), 11);
+        assert_eq!(frexp_exponent(1.0), 1);
+        assert_eq!(frexp_exponent(0.75), 0);
+        assert_eq!(grid_exponent(1024, 1.0), 39);
+        // Huge weights still give an exact grid.
+        let m = Weights::new(2, vec![0.0, 3e38, 3e38, 0.0], vec![0.0; 2]).unwrap();
+        assert_eq!(m.weights().unwrap()[1], 3e38);
+    }
+}
