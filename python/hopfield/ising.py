@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
+from .persist import Persistent, State
 from .sampling import random_states
 
 #: Default annealing length (sweeps) of :meth:`IsingProblem.minimize` and :func:`maxcut`.
@@ -85,7 +86,7 @@ def _real(value: Any, name: str) -> float:
     return float(value)
 
 
-class IsingProblem:
+class IsingProblem(Persistent):
     """Minimise ``E(s) = -½ sᵀJs - hᵀs + offset`` over spins ``s ∈ {-1, +1}^N``.
 
     Parameters
@@ -129,6 +130,13 @@ class IsingProblem:
 
     def __repr__(self) -> str:
         return f"IsingProblem(n={self.n}, offset={self._offset!r})"
+
+    def _get_state(self) -> State:
+        return {"offset": self._offset}, {"J": self._J, "h": self._h}
+
+    @classmethod
+    def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> IsingProblem:
+        return cls(arrays["J"], arrays["h"], offset=params["offset"])
 
     @classmethod
     def from_qubo(cls, Q: ArrayLike) -> IsingProblem:
