@@ -337,6 +337,90 @@ def test_fuzz_dense_methods(states: Any, method: str, interaction: str) -> None:
         assert set(np.unique(out.states)) <= {-1, 1}
 
 
+@st.composite
+def matrices(draw: st.DrawFn) -> Any:
+    """Square matrices: symmetric with zero diagonal (valid couplings),
+    asymmetric, non-zero diagonal, non-finite, wrong shapes, or not arrays."""
+    kind = draw(st.sampled_from(["valid", "valid", "asym", "diag", "bad", "shape", "other"]))
+    if kind == "other":
+        return draw(_SCALARS)
+    n = draw(st.integers(1, 7))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    a = rng.standard_normal((n, n)) * draw(st.sampled_from([1.0, 1e-20, 1e20]))
+    a = a + a.T
+    np.fill_diagonal(a, 0.0)
+    if kind == "asym" and n > 1:
+        a[0, 1] += 1.0
+    elif kind == "diag":
+        a[0, 0] = 1.0
+    elif kind == "bad":
+        a[0, 0] = draw(st.sampled_from([math.nan, math.inf]))
+    elif kind == "shape":
+        a = a[:, :-1] if n > 1 else a.reshape(-1)
+    with np.errstate(all="ignore"):
+        return a.astype(draw(st.sampled_from([np.float64, np.float32, np.int64, np.int8])))
+
+
+@FUZZ
+@given(
+    J=matrices(),
+    h=st.none() | arrays(7, spins=False) | _SCALARS,
+    restarts=st.integers(-1, 3) | _SCALARS,
+    sweeps=st.none() | st.integers(-1, 8) | _SCALARS,
+    seed=st.integers(-1, 2**64) | _SCALARS,
+)
+def test_fuzz_ising(J: Any, h: Any, restarts: Any, sweeps: Any, seed: Any) -> None:
+    for build in (lambda: hf.IsingProblem(J, h), lambda: hf.IsingProblem.from_qubo(J)):
+        problem = _call(build, J, h)
+        if problem is None:
+            continue
+        res = _call(lambda: problem.minimize(restarts=restarts, sweeps=sweeps, seed=seed))  # noqa: B023
+        if res is not None:
+            np.testing.assert_allclose(res.energy, problem.energy(res.states), rtol=1e-9)
+    cut = _call(lambda: hf.maxcut(J, restarts=restarts, sweeps=sweeps, seed=seed), J)
+    if cut is not None:
+        assert set(np.unique(cut.sides)) <= {-1, 1}
+
+
+@FUZZ
+@given(
+    temperature=st.floats(-1, 10) | _SCALARS,
+    n_samples=st.integers(-1, 4) | _SCALARS,
+    burn_in=st.integers(-1, 4) | _SCALARS,
+    thin=st.integers(-1, 3) | _SCALARS,
+    chains=st.none() | st.integers(-1, 4) | _SCALARS,
+    init=st.none() | arrays(N),
+    which=st.sampled_from(["hebbian", "dense", "modern", "other"]),
+)
+def test_fuzz_sample(
+    temperature: Any, n_samples: Any, burn_in: Any, thin: Any, chains: Any, init: Any, which: str
+) -> None:
+    model: Any = {
+        "hebbian": _net,
+        "dense": lambda: hf.DenseAssociativeMemory(N),
+        "modern": _modern,
+        "other": lambda: "not a model",
+    }[which]()
+
+    def run() -> Any:
+        return hf.sample(
+            model,
+            temperature=temperature,
+            n_samples=n_samples,
+            burn_in=burn_in,
+            thin=thin,
+            chains=chains,
+            init=init,
+            seed=1,
+        )
+
+    out = _call(run, init)
+    if out is not None:
+        assert out.states.shape[1:] == (n_samples, N)
+        assert set(np.unique(out.states)) <= {-1, 1}
+        np.testing.assert_allclose(out.energy, np.reshape(model.energy(out.flat), out.energy.shape))
+
+
 @FUZZ
 @given(patterns=arrays(N))
 def test_fuzz_nearest(patterns: Any) -> None:
