@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from . import reference
+from .dense import DenseAssociativeMemory
 from .modern import ModernHopfield
 from .network import HopfieldNetwork, sweep_orders
+from .sampling import acceptance_uniforms
 from .spins import corrupt, random_patterns
 
 __all__ = ["BENCHES", "Bench", "BenchRow", "run_bench"]
@@ -121,11 +123,90 @@ def _modern(quick: bool, seed: int, threads: int | None) -> Bench:
     )
 
 
+def _dense_case(
+    quick: bool, seed: int, interaction: str
+) -> tuple[DenseAssociativeMemory, np.ndarray, np.ndarray, dict[str, Any]]:
+    n, p, b = (128, 512, 400) if quick else (256, 2048, 2000)
+    rng = np.random.default_rng(seed)
+    patterns = random_patterns(p, n, seed=rng)
+    queries = corrupt(patterns[np.arange(b) % p], flip=0.1, seed=rng)
+    kw: dict[str, Any] = {"interaction": interaction, "degree": 3, "rectified": True, "beta": 0.5}
+    net = DenseAssociativeMemory(n, **kw)
+    net.store(patterns)
+    return net, patterns, queries, kw
+
+
+def _dense(interaction: str, update: str) -> Callable[[bool, int, int | None], Bench]:
+    """Dense associative memory, async or sync, against the batched reference
+    (which runs on a prefix of the queries: it is slow)."""
+
+    def build(quick: bool, seed: int, threads: int | None) -> Bench:
+        net, patterns, queries, kw = _dense_case(quick, seed, interaction)
+        n, b = net.n, len(queries)
+        m = min(b, 40 if quick else 100)
+        if update == "sync":
+            ref: Callable[[], Any] = (
+                lambda: (
+                    reference.dense_retrieve_sync(  # noqa: E731
+                        patterns, queries[:m], **kw
+                    ).states
+                )
+            )
+        else:
+            first = net.retrieve(queries[:m], seed=seed, threads=threads)
+            sweeps = int(np.max(first.sweeps))
+            orders = sweep_orders(n, sweeps, seed=seed, count=m)
+            ref = (
+                lambda: (
+                    reference.dense_retrieve_async_batched(  # noqa: E731
+                        patterns, queries[:m], orders, max_sweeps=sweeps, **kw
+                    ).states
+                )
+            )
+        return Bench(
+            size=f"N={n} P={patterns.shape[0]} B={b}",
+            rust=lambda: net.retrieve(queries, update=update, seed=seed, threads=threads).states,
+            reference=ref,
+            agree=lambda r, f: bool(np.array_equal(r[:m], f)),
+            rust_queries=b,
+            reference_queries=m,
+        )
+
+    return build
+
+
+def _glauber(quick: bool, seed: int, threads: int | None) -> Bench:
+    """Stochastic (Glauber) sweeps of the Hebbian network at T = 0.5, per
+    chain, against the reference replaying the same orders and uniforms."""
+    net, patterns, queries = _hebbian_case(quick, seed)
+    n, sweeps, t = net.n, 5, 0.5
+    b = min(len(queries), 256)
+    chains = queries[:b]
+    orders = sweep_orders(n, sweeps, seed=seed, count=b)
+    uniforms = acceptance_uniforms(n, sweeps, seed=seed, count=b)
+    temps = np.full(sweeps, t)
+    return Bench(
+        size=f"N={n} P={patterns.shape[0]} chains={b} sweeps={sweeps}",
+        rust=lambda: (
+            net.retrieve(chains, temperature=t, sweeps=sweeps, seed=seed, threads=threads).states
+        ),
+        reference=lambda: reference.glauber_hebbian(patterns, chains, orders, uniforms, temps)[0],
+        agree=lambda r, f: bool(np.array_equal(r, f)),
+        rust_queries=b,
+        reference_queries=b,
+    )
+
+
 #: Bench name -> builder ``(quick, seed, threads) -> Bench``.
 BENCHES: dict[str, Callable[[bool, int, int | None], Bench]] = {
     "hebbian-async": _hebbian_async,
     "hebbian-sync": _hebbian_sync,
     "modern": _modern,
+    "dense-poly3-async": _dense("polynomial", "async"),
+    "dense-poly3-sync": _dense("polynomial", "sync"),
+    "dense-exp-async": _dense("exponential", "async"),
+    "dense-exp-sync": _dense("exponential", "sync"),
+    "hebbian-glauber": _glauber,
 }
 
 
