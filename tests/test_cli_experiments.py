@@ -11,6 +11,7 @@ import hopfield as hf
 import numpy as np
 import pytest
 from hopfield import experiments as ex
+from hopfield._bench import BENCHES
 from hopfield.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -76,10 +77,10 @@ def test_bench_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     argv = ["bench", "--quick", "--repeats", "1", "--threads", "2", "--no-progress"]
     rc, out, err = run([*argv, "--json", str(js), "--plot", str(png)], capsys)
     assert rc == 0, err
-    for name in ("hebbian-async", "hebbian-sync", "modern"):
+    for name in BENCHES:
         assert re.search(rf"^\s+{name}\s.*\s[\d.]+x\s+yes$", out, re.MULTILINE), name
     rows = json.loads(js.read_text())["rows"]
-    assert [r["name"] for r in rows] == ["hebbian-async", "hebbian-sync", "modern"]
+    assert [r["name"] for r in rows] == list(BENCHES)
     assert all(r["agree"] and r["speedup"] > 0 for r in rows)
     assert png.read_bytes()[:8] == PNG_MAGIC
     rc, out, _ = run(["bench", "--quick", "--repeats", "1", "--only", "modern"], capsys)
