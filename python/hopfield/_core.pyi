@@ -68,6 +68,28 @@ class Weights:
     """
 
     def __new__(cls, weights: NDArray[np.float32], threshold: NDArray[np.float64]) -> Weights: ...
+    @staticmethod
+    def learning(
+        n: int,
+        threshold: NDArray[np.float64],
+        rule: str,
+        *,
+        zero_diagonal: bool = True,
+        activity: float | None = None,
+    ) -> Weights:
+        """An empty memory learning by `rule` ("storkey", "pseudoinverse" or
+        "covariance"), with thresholds θ."""
+    @staticmethod
+    def check_size(n: int) -> None:
+        """Raises MemoryError when the N × N matrices of a learnt network of
+        `n` neurons cannot be allocated."""
+    def store(self, patterns: NDArray[np.int8]) -> None:
+        """Learns int8 (P, N) patterns by the rule. On error nothing changes."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns (0 for given weights)."""
+    def patterns(self) -> NDArray[np.int8]:
+        """The stored patterns, int8 (P, N) ((0, N) for given weights)."""
     @property
     def n(self) -> int:
         """Number of neurons."""

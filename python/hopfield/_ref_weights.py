@@ -37,8 +37,11 @@ from numpy.typing import ArrayLike
 __all__ = [
     "WeightsAsyncResult",
     "WeightsSyncResult",
+    "covariance_weights",
     "grid_exponent",
+    "pseudoinverse_weights",
     "quantize_weights",
+    "storkey_weights",
     "weight_energy",
     "weight_fields",
     "weights_retrieve_async",
@@ -427,3 +430,99 @@ def weights_retrieve_sync(
             states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]
         )
     return WeightsSyncResult(states, converged, cycled, sweeps, e, tr)
+
+
+# ---------------------------------------------------------------------------
+# learning rules (float64; the network stores them as float32 on the grid)
+
+
+def storkey_weights(X: ArrayLike) -> np.ndarray:
+    """Storkey's incremental rule (Storkey 1997), zero diagonal.
+
+    Starting from ``W = 0``, for each pattern ``ξ`` (row of ``X``) in order,
+    with ``H = W ξ``::
+
+        W_ij += (ξ_i ξ_j − ξ_i H_j − H_i ξ_j + 2 W_ij) / N     (i ≠ j)
+
+    which is ``(ξ_i ξ_j − ξ_i h_ji − h_ij ξ_j) / N`` with the local fields
+    ``h_ij = Σ_{k≠i,j} W_ik ξ_k = H_i − W_ij ξ_j``.
+
+    Parameters
+    ----------
+    X : array_like
+        Patterns, ``(P, N)`` ±1.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(N, N)``, symmetric, zero diagonal.
+    """
+    Xf = np.asarray(X, dtype=np.float64)
+    n = Xf.shape[1]
+    W = np.zeros((n, n))
+    for xi in Xf:
+        H = W @ xi
+        W = W + (np.outer(xi, xi) - np.outer(xi, H) - np.outer(H, xi) + 2 * W) / n
+        np.fill_diagonal(W, 0.0)
+    return W
+
+
+def pseudoinverse_weights(X: ArrayLike, zero_diagonal: bool = True) -> np.ndarray:
+    """The projection rule ``W = Xᵀ (X Xᵀ)⁻¹ X``.
+
+    Parameters
+    ----------
+    X : array_like
+        Patterns, ``(P, N)`` ±1, linearly independent.
+    zero_diagonal : bool, optional
+        Zero ``W_ii`` afterwards (default).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(N, N)``, symmetric.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the patterns are linearly dependent.
+    """
+    Xf = np.asarray(X, dtype=np.float64)
+    if Xf.shape[0] == 0:
+        return np.zeros((Xf.shape[1], Xf.shape[1]))
+    C = np.linalg.solve(Xf @ Xf.T, Xf)
+    W = Xf.T @ C
+    W = (W + W.T) / 2
+    if zero_diagonal:
+        np.fill_diagonal(W, 0.0)
+    return W
+
+
+def covariance_weights(X: ArrayLike, activity: float) -> np.ndarray:
+    """The covariance rule (Tsodyks & Feigel'man 1988) for biased patterns.
+
+    With the mean spin ``m = 2a − 1`` of patterns whose fraction of +1
+    entries is ``a = activity``::
+
+        W_ij = Σ_μ (ξ_i^μ − m)(ξ_j^μ − m) / (N (1 − m²)),   W_ii = 0
+
+    and the stabilising threshold ``θ = −m = 1 − 2a``.
+
+    Parameters
+    ----------
+    X : array_like
+        Patterns, ``(P, N)`` ±1.
+    activity : float
+        ``a`` in (0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(N, N)``, symmetric, zero diagonal.
+    """
+    m = 2.0 * activity - 1.0
+    Xc = np.asarray(X, dtype=np.float64) - m
+    n = Xc.shape[1]
+    W = Xc.T @ Xc / (n * (1.0 - m * m))
+    np.fill_diagonal(W, 0.0)
+    return W

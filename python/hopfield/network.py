@@ -2,34 +2,73 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
 from .results import Retrieval
 
+RULES = ("hebbian", "storkey", "pseudoinverse", "covariance")
+
 
 class HopfieldNetwork:
-    """A classical Hopfield network of ``n`` binary neurons (Hebbian rule).
+    """A classical Hopfield network of ``n`` binary neurons.
 
-    Patterns are kept bit-packed (one bit per neuron per pattern) and the
-    local fields are computed through them, so no ``N × N`` matrix is ever
-    needed to retrieve:
+    Every rule shares the energy, the field and the dynamics:
 
-    * weights ``W = (1/N) Σ_μ ξ^μ ξ^μᵀ`` with ``W_ii = 0``;
     * energy ``E(s) = -½ sᵀWs + θᵀs``;
     * local field ``h_i = Σ_j W_ij s_j - θ_i``; a neuron takes the sign of
       its field and keeps its state when the field is exactly zero.
 
-    All of this is exact integer arithmetic up to the final division by N.
+    The rules differ in ``W`` (patterns ``ξ^μ`` are the rows of ``X``):
+
+    * ``"hebbian"`` (default): ``W = (1/N) Σ_μ ξ^μ ξ^μᵀ``, ``W_ii = 0``. Kept
+      as bit-packed patterns (one bit per neuron per pattern), fields through
+      them: no ``N × N`` matrix, exact integer arithmetic. Capacity ≈ 0.138 N
+      for random patterns, far less for correlated ones.
+    * ``"storkey"`` (Storkey 1997): incremental, local, ``W_ii = 0``; for each
+      new ξ with ``H = Wξ``:
+      ``W_ij += (ξ_i ξ_j − ξ_i H_j − H_i ξ_j + 2 W_ij) / N`` (``i ≠ j``), i.e.
+      the local fields ``h_ij = H_i − W_ij ξ_j`` exclude ``i`` and ``j``.
+      Higher capacity than Hebbian, still appendable.
+    * ``"pseudoinverse"`` (projection rule): ``W = Xᵀ (X Xᵀ)⁻¹ X``, the
+      projector onto the span of the patterns, so correlated patterns are
+      stored as well as orthogonal ones (up to ``P < N`` linearly
+      independent patterns). Linearly dependent patterns raise
+      ``ValueError`` (never NaN). ``store`` recomputes from all patterns.
+    * ``"covariance"`` (Tsodyks & Feigel'man 1988) for biased patterns with a
+      fraction ``a = activity`` of +1 entries, mean spin ``m = 2a − 1``:
+      ``W_ij = Σ_μ (ξ_i^μ − m)(ξ_j^μ − m) / (N (1 − m²))``, ``W_ii = 0``, with
+      the stabilising threshold ``θ = −m = 1 − 2a`` by default (a stored
+      pattern sees ``h_i ≈ ξ_i − m − θ``: ``+1`` units ``2(1−a) − θ``, ``−1``
+      units ``−2a − θ``, and ``θ = 1 − 2a`` puts the two at ``±1``).
+      Patterns with exactly ``a·N`` active units store best: a pattern whose
+      own activity deviates from ``a`` adds a term common to every field.
+
+    The rules other than Hebbian keep a float32 ``N × N`` matrix (rounded onto
+    an exact grid, see :meth:`from_weights`) and, for Storkey and covariance,
+    a float64 copy to keep learning: ``12·N²`` bytes. A matrix that cannot
+    fit raises ``MemoryError`` before anything is allocated.
 
     Parameters
     ----------
     n : int
         Number of neurons, at least 1.
-    threshold : float or array_like, optional
+    rule : {"hebbian", "storkey", "pseudoinverse", "covariance"}
+        The learning rule.
+    threshold : float, array_like or "auto", optional
         The thresholds θ: a scalar for every neuron or an array of ``n``
-        finite values. Default 0.
+        finite values. ``"auto"`` (default): 0, except the stabilising
+        ``1 − 2·activity`` for the covariance rule.
+    zero_diagonal : bool, optional
+        Pseudo-inverse only: zero ``W_ii`` after projecting (default True;
+        ``False`` keeps the projector, whose diagonal ``W_ii ≥ 0`` makes
+        more states stable).
+    activity : float, optional
+        Covariance only (required there): the fraction ``a`` of +1 entries
+        of the patterns, in (0, 1).
 
     Examples
     --------
@@ -40,19 +79,65 @@ class HopfieldNetwork:
     >>> res = net.retrieve(hf.corrupt(patterns, flip=0.1, seed=1), seed=2)
     >>> bool((res.states == patterns).all())
     True
+
+    On strongly correlated patterns (letters) the pseudo-inverse rule
+    recalls what Hebbian cannot:
+
+    >>> letters, shape = hf.letter_patterns("ABCHTX")
+    >>> pinv = hf.HopfieldNetwork(letters.shape[1], rule="pseudoinverse")
+    >>> pinv.store(letters)
+    >>> res = pinv.retrieve(hf.corrupt(letters, flip=0.1, seed=3), seed=4)
+    >>> bool((res.states == letters).all())
+    True
     """
 
     _memory: _core.Hebbian | _core.Weights
     _rule: str | None
-    _stored: np.ndarray | None
 
-    def __init__(self, n: int, *, threshold: float | ArrayLike = 0.0) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        rule: str = "hebbian",
+        threshold: float | ArrayLike | Literal["auto"] = "auto",
+        zero_diagonal: bool = True,
+        activity: float | None = None,
+    ) -> None:
         n = _validate.positive_int(n, "n")
-        if n > _core.MAX_N:
+        rule = _validate.choice(rule, "rule", RULES)
+        if not isinstance(zero_diagonal, (bool, np.bool_)):
+            raise TypeError(f"zero_diagonal must be a bool, got {type(zero_diagonal).__name__}")
+        if not zero_diagonal and rule != "pseudoinverse":
+            raise ValueError(
+                "zero_diagonal=False is only meaningful for rule='pseudoinverse' "
+                f"(rule {rule!r} always has a zero diagonal)"
+            )
+        if activity is not None:
+            if rule != "covariance":
+                raise ValueError(f"activity is only used by rule='covariance', not {rule!r}")
+            if not _validate.is_real(activity) or not 0.0 < float(activity) < 1.0:
+                raise ValueError(
+                    f"activity must be a number strictly between 0 and 1, got {activity!r}"
+                )
+            activity = float(activity)
+        elif rule == "covariance":
+            raise ValueError(
+                "rule='covariance' needs activity=a, the fraction of +1 entries in the patterns"
+            )
+        if rule == "hebbian" and n > _core.MAX_N:
             raise ValueError(f"n must be at most {_core.MAX_N}, got {n}")
-        self._memory = _core.Hebbian(n, _validate.threshold(threshold, n))
-        self._rule = "hebbian"
-        self._stored = None
+        if rule != "hebbian":
+            _core.Weights.check_size(n)  # MemoryError before anything of size n is built
+        if isinstance(threshold, str) and threshold == "auto":
+            threshold = 1.0 - 2.0 * activity if activity is not None else 0.0
+        theta = _validate.threshold(threshold, n)
+        self._rule = rule
+        if rule == "hebbian":
+            self._memory = _core.Hebbian(n, theta)
+        else:
+            self._memory = _core.Weights.learning(
+                n, theta, rule, zero_diagonal=bool(zero_diagonal), activity=activity
+            )
 
     @classmethod
     def from_weights(
@@ -103,7 +188,6 @@ class HopfieldNetwork:
         net = cls.__new__(cls)
         net._memory = _core.Weights(w, _validate.threshold(threshold, n))
         net._rule = None
-        net._stored = None
         return net
 
     def __repr__(self) -> str:
@@ -129,24 +213,20 @@ class HopfieldNetwork:
     @property
     def num_patterns(self) -> int:
         """Number of stored patterns."""
-        if isinstance(self._memory, _core.Hebbian):
-            return self._memory.num_patterns
-        return 0 if self._stored is None else self._stored.shape[0]
+        return self._memory.num_patterns
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory the network holds: ``P·⌈N/64⌉·8`` for the packed
-        patterns plus ``8·N`` for the thresholds."""
+        """Bytes of memory the network holds. Hebbian: ``P·⌈N/64⌉·8`` for the
+        packed patterns plus ``8·N`` for the thresholds. Other rules: the
+        float32 ``N × N`` weights, the float64 copy the incremental rules
+        learn on, the packed patterns and ``16·N`` for thresholds and diagonal."""
         return self._memory.nbytes
 
     @property
     def patterns(self) -> np.ndarray:
         """The stored patterns, a new ``int8`` array ``(P, N)``."""
-        if isinstance(self._memory, _core.Hebbian):
-            return self._memory.patterns()
-        if self._stored is None:
-            return np.empty((0, self.n), dtype=np.int8)
-        return self._stored.copy()
+        return self._memory.patterns()
 
     @property
     def threshold(self) -> np.ndarray:
@@ -167,6 +247,11 @@ class HopfieldNetwork:
     def store(self, patterns: ArrayLike) -> None:
         """Store patterns, adding to those already stored.
 
+        Hebbian, Storkey and covariance learning are incremental; the
+        pseudo-inverse rule recomputes ``W`` from all stored patterns and
+        raises ``ValueError`` (storing nothing) when the patterns become
+        linearly dependent.
+
         Parameters
         ----------
         patterns : array_like
@@ -179,7 +264,6 @@ class HopfieldNetwork:
                 "build HopfieldNetwork(n, rule=...) to learn patterns"
             )
         batch, _ = _validate.spin_batch(patterns, self.n, "patterns")
-        assert isinstance(self._memory, _core.Hebbian)
         self._memory.store(batch)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
