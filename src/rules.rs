@@ -395,6 +395,49 @@ pub fn pseudoinverse(x: &SpinMatrix, zero_diagonal: bool) -> Result<Vec<f64>> {
     Ok(w)
 }
 
+/// The sequence rule `W = (1/N) Σ_μ ξ^{μ+1} ξ^μᵀ` over the transitions of
+/// each sequence (`sequences[k]` is a `L_k × N` matrix; with `cyclic`, the
+/// last item of each sequence also leads back to its first). Row-major
+/// `N × N`, asymmetric, as `f32` of the exact integer count divided by N.
+///
+/// # Errors
+/// `Shape` when the sequences do not all have `n` neurons; `Memory` when
+/// `N × N` cannot be allocated.
+pub fn sequence_weights(n: usize, sequences: &[SpinMatrix], cyclic: bool) -> Result<Vec<f32>> {
+    let count = square(n, "a weight matrix")?;
+    let mut transitions: Vec<(&[u64], &[u64])> = Vec::new();
+    for seq in sequences {
+        if seq.n() != n {
+            return Err(Error::Shape(format!(
+                "sequences must have n = {n} columns, got {}",
+                seq.n()
+            )));
+        }
+        let l = seq.rows();
+        for r in 0..l.saturating_sub(1) {
+            transitions.push((seq.row(r), seq.row(r + 1)));
+        }
+        if cyclic && l >= 1 {
+            transitions.push((seq.row(l - 1), seq.row(0)));
+        }
+    }
+    let mut c = try_filled(&format!("a {n} × {n} weight matrix"), count, 0i32)?;
+    let from: Vec<Vec<i32>> = transitions
+        .iter()
+        .map(|(a, _)| (0..n).map(|j| spins::spin(a, j)).collect())
+        .collect();
+    c.par_chunks_exact_mut(n).enumerate().for_each(|(i, ci)| {
+        for ((_, b), a) in transitions.iter().zip(&from) {
+            let bi = spins::spin(b, i);
+            for (x, &aj) in ci.iter_mut().zip(a) {
+                *x += bi * aj;
+            }
+        }
+    });
+    let inv = n as f64;
+    Ok(c.into_iter().map(|x| (x as f64 / inv) as f32).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +550,25 @@ mod tests {
         }
         assert!(Learner::new(n, Rule::Covariance { activity: 1.0 }).is_err());
         assert!(Learner::new(n, Rule::Covariance { activity: f64::NAN }).is_err());
+    }
+
+    #[test]
+    fn sequence_weights_map_each_item_to_the_next() {
+        let n = 200;
+        let x = random_patterns(5, n, 9);
+        let w = sequence_weights(n, std::slice::from_ref(&x), true).unwrap();
+        let s = x.to_spins();
+        for mu in 0..5 {
+            let next = (mu + 1) % 5;
+            for i in 0..n {
+                let h: f64 = (0..n)
+                    .map(|j| w[i * n + j] as f64 * s[mu * n + j] as f64)
+                    .sum();
+                assert_eq!(h.signum() as i8, s[next * n + i], "item {mu}, neuron {i}");
+            }
+        }
+        let other = random_patterns(2, n + 1, 1);
+        assert!(sequence_weights(n, &[other], false).is_err());
     }
 
     #[test]

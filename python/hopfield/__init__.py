@@ -10,6 +10,7 @@ from ._core import __version__, detected_simd, simd_level
 from .modern import ModernHopfield, ModernRetrieval
 from .network import HopfieldNetwork, sweep_orders
 from .results import Retrieval
+from .sequence import SequenceMemory, SequenceRecall
 from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns, to_text
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "ModernHopfield",
     "ModernRetrieval",
     "Retrieval",
+    "SequenceMemory",
+    "SequenceRecall",
     "__version__",
     "as_spins",
     "corrupt",

@@ -16,6 +16,7 @@ __all__ = [
     "Modern",
     "Schedule",
     "Weights",
+    "sequence_weights",
     "__version__",
     "detected_simd",
     "overlaps",
@@ -209,3 +210,8 @@ class Modern:
         self, queries: NDArray[np.float32], *, beta: float, threads: int | None
     ) -> NDArray[np.float64]:
         """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
+
+def sequence_weights(
+    n: int, sequences: list[NDArray[np.int8]], cyclic: bool
+) -> NDArray[np.float32]:
+    """Weights of the sequence rule W = (1/N) Σ ξ^{μ+1} ξ^μᵀ, float32 (N, N)."""

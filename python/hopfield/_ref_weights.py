@@ -41,6 +41,8 @@ __all__ = [
     "grid_exponent",
     "pseudoinverse_weights",
     "quantize_weights",
+    "sequence_recall",
+    "sequence_weights",
     "storkey_weights",
     "weight_energy",
     "weight_fields",
@@ -526,3 +528,61 @@ def covariance_weights(X: ArrayLike, activity: float) -> np.ndarray:
     W = Xc.T @ Xc / (n * (1.0 - m * m))
     np.fill_diagonal(W, 0.0)
     return W
+
+
+def sequence_weights(sequences: list[ArrayLike], cyclic: bool = False) -> np.ndarray:
+    """The sequence rule ``W = (1/N) Σ_μ ξ^{μ+1} ξ^μᵀ`` over every sequence's
+    transitions (with ``cyclic``, last → first too), float32 ``(N, N)`` of the
+    exact integer count divided by ``N``.
+
+    Parameters
+    ----------
+    sequences : list of array_like
+        Sequences, each ``(L_k, N)`` ±1.
+    cyclic : bool, optional
+        Close every sequence into a loop.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` ``(N, N)``.
+    """
+    seqs = [np.asarray(s, dtype=np.int64) for s in sequences]
+    n = seqs[0].shape[1]
+    C = np.zeros((n, n), dtype=np.int64)
+    for s in seqs:
+        nxt = np.roll(s, -1, axis=0) if cyclic else s[1:]
+        cur = s if cyclic else s[:-1]
+        C += nxt.T @ cur
+    return (C.astype(np.float64) / n).astype(np.float32)
+
+
+def sequence_recall(
+    W: ArrayLike, start: ArrayLike, steps: int, theta: ArrayLike = 0.0
+) -> np.ndarray:
+    """Synchronous replay ``s ← sign(W's − θ)`` (ties keep the state).
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights (quantised here; exact float64 fields).
+    start : array_like
+        ``(N,)`` ±1.
+    steps : int
+        Number of steps.
+    theta : array_like, optional
+        Thresholds.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` ``(steps + 1, N)``: the trajectory.
+    """
+    Wq = _wq64(W)
+    th = _theta(theta, Wq.shape[0])
+    s = np.array(start, dtype=np.int8)
+    out = [s.copy()]
+    for _ in range(steps):
+        s = _decide(Wq @ s.astype(np.float64) - th, s)
+        out.append(s.copy())
+    return np.stack(out)

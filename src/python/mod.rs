@@ -76,6 +76,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
     m.add_class::<weights::PyWeights>()?;
+    m.add_function(wrap_pyfunction!(weights::sequence_weights, m)?)?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;

@@ -264,3 +264,21 @@ impl PyWeights {
         run(py, &*model, &queries, &schedule)
     }
 }
+
+/// Weights of the sequence rule W = (1/N) Σ ξ^{μ+1} ξ^μᵀ over int8 (L_k, N)
+/// sequences (cyclic: each sequence's last item leads to its first),
+/// float32 (N, N).
+#[pyfunction]
+pub fn sequence_weights<'py>(
+    py: Python<'py>,
+    n: usize,
+    sequences: Vec<PyReadonlyArray2<'py, i8>>,
+    cyclic: bool,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let packed = sequences
+        .iter()
+        .map(|s| pack(s, "sequences", n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let w = py.detach(|| crate::rules::sequence_weights(n, &packed, cyclic))?;
+    matrix(py, w, n, n)
+}
