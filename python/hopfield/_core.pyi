@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "MAX_N",
+    "Diluted",
     "Hebbian",
     "Modern",
     "Schedule",
@@ -215,3 +216,40 @@ def sequence_weights(
     n: int, sequences: list[NDArray[np.int8]], cyclic: bool
 ) -> NDArray[np.float32]:
     """Weights of the sequence rule W = (1/N) Σ ξ^{μ+1} ξ^μᵀ, float32 (N, N)."""
+
+@final
+class Diluted:
+    """A diluted Hebbian memory (compressed rows of exact integer weights)."""
+
+    def __new__(
+        cls, n: int, threshold: NDArray[np.float64], dilution: float, seed: int
+    ) -> Diluted: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    @property
+    def connections(self) -> int:
+        """Number of directed connections (twice the symmetric pairs)."""
+    def store(self, patterns: NDArray[np.int8]) -> None:
+        """Appends int8 (P, N) patterns and updates the connected weights."""
+    def patterns(self) -> NDArray[np.int8]:
+        """The stored patterns, int8 (P, N)."""
+    def threshold(self) -> NDArray[np.float64]:
+        """The thresholds θ, float64 (N,)."""
+    def connectivity(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The connections: int64 (E, 2) pairs and int64 (E,) weights N·W_ij."""
+    def energy(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Energies of int8 (B, N) states, float64 (B,)."""
+    def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Local fields of int8 (B, N) states, float64 (B, N)."""
+    def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
+    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
+        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+        (see `retrieve::run`)."""

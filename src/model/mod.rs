@@ -6,9 +6,11 @@
 //! sync and (later) stochastic drivers need nothing else, so every binary
 //! model runs on the same engine.
 
+pub mod diluted;
 pub mod hebbian;
 pub mod weights;
 
+pub use diluted::Diluted;
 pub use hebbian::{Hebbian, HebbianKernel, Kernel};
 pub use weights::Weights;
 

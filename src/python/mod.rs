@@ -2,6 +2,7 @@
 //! the work, maps core errors to Python exceptions. No maths lives here.
 
 mod convert;
+mod diluted;
 mod hebbian;
 mod modern;
 mod retrieve;
@@ -76,6 +77,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
     m.add_class::<weights::PyWeights>()?;
+    m.add_class::<diluted::PyDiluted>()?;
     m.add_function(wrap_pyfunction!(weights::sequence_weights, m)?)?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
