@@ -54,6 +54,8 @@ pub struct Learner {
     rule: Rule,
     patterns: SpinMatrix,
     master: Vec<f64>,
+    /// Diluted connectivity (compressed rows of the kept pairs), if any.
+    mask: Option<(Vec<usize>, Vec<u32>)>,
 }
 
 /// `n·n` checked, as a `Memory` error naming `what`.
@@ -97,6 +99,7 @@ impl Learner {
             rule,
             patterns: SpinMatrix::new(n)?,
             master,
+            mask: None,
         })
     }
 
@@ -217,6 +220,24 @@ impl Learner {
         }
     }
 
+    /// Keeps only the connections of a seeded symmetric random graph with
+    /// connection probability `dilution` (the same graph as
+    /// [`Diluted`](crate::model::Diluted) draws from `seed`): every other
+    /// weight of the learnt matrix is set to zero when the model is built.
+    /// The rule itself learns on the full matrix.
+    ///
+    /// # Errors
+    /// `Value` for a dilution outside (0, 1]; `Memory` as for the graph.
+    pub fn dilute(&mut self, dilution: f64, seed: u64) -> Result<()> {
+        if !(dilution > 0.0 && dilution <= 1.0) {
+            return Err(Error::Value(format!(
+                "dilution must be in (0, 1], got {dilution}"
+            )));
+        }
+        self.mask = Some(crate::model::diluted::connectivity(self.n, dilution, seed)?);
+        Ok(())
+    }
+
     /// The energy model of the weights learnt so far, with thresholds θ.
     ///
     /// # Errors
@@ -228,8 +249,21 @@ impl Learner {
             w.len(),
             0.0f32,
         )?;
-        for (a, &b) in w32.iter_mut().zip(&w) {
-            *a = b as f32;
+        match &self.mask {
+            None => {
+                for (a, &b) in w32.iter_mut().zip(&w) {
+                    *a = b as f32;
+                }
+            }
+            Some((start, cols)) => {
+                let n = self.n;
+                for i in 0..n {
+                    for &j in &cols[start[i]..start[i + 1]] {
+                        let k = i * n + j as usize;
+                        w32[k] = w[k] as f32;
+                    }
+                }
+            }
         }
         drop(w);
         Weights::new(self.n, w32, threshold)

@@ -103,7 +103,7 @@ def test_hundred_thousand_neurons_with_a_hundred_connections() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"rule": "storkey", "dilution": 0.5}, "rule='hebbian' only"),
+        ({"rule": "storkey", "dilution": 0.0}, r"\(0, 1\]"),
         ({"dilution": 0.0}, r"dilution must be a number in \(0, 1\]"),
         ({"dilution": 1.5}, r"\(0, 1\]"),
         ({"dilution": "a"}, r"\(0, 1\]"),
@@ -113,3 +113,24 @@ def test_hundred_thousand_neurons_with_a_hundred_connections() -> None:
 def test_bad_dilution_is_refused(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         hf.HopfieldNetwork(50, **kwargs)
+
+
+@pytest.mark.parametrize(("rule", "kw"), [("storkey", {}), ("pseudoinverse", {})])
+def test_other_rules_are_diluted_on_the_same_graph(rule: str, kw: dict) -> None:
+    n, p = 128, 6
+    x = hf.random_patterns(p, n, seed=12)
+    hebbian = hf.HopfieldNetwork(n, dilution=0.4, seed=13)
+    conn = hebbian.connections
+    assert conn is not None
+    mask = np.zeros((n, n), dtype=bool)
+    mask[conn[0][:, 0], conn[0][:, 1]] = True
+    net = hf.HopfieldNetwork(n, rule=rule, dilution=0.4, seed=13, **kw)
+    net.store(x)
+    full = ref.storkey_weights(x) if rule == "storkey" else ref.pseudoinverse_weights(x)
+    np.testing.assert_allclose(net.weights, np.where(mask, full, 0.0), atol=1e-6)
+    ASSERT_EQ(net.weights[~mask], 0)
+    q = hf.corrupt(x, flip=0.1, seed=14)
+    res = net.retrieve(q, update="sync", max_sweeps=30)
+    exp = ref.weights_retrieve_sync(net.weights, q, max_sweeps=30)
+    ASSERT_EQ(res.states, exp.states)
+    assert net.dilution == 0.4

@@ -78,6 +78,8 @@ class Weights:
         *,
         zero_diagonal: bool = True,
         activity: float | None = None,
+        dilution: float | None = None,
+        seed: int = 0,
     ) -> Weights:
         """An empty memory learning by `rule` ("storkey", "pseudoinverse" or
         "covariance"), with thresholds θ."""

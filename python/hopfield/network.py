@@ -70,10 +70,12 @@ class HopfieldNetwork:
         Covariance only (required there): the fraction ``a`` of +1 entries
         of the patterns, in (0, 1).
     dilution : float, optional
-        Hebbian only: keep each symmetric connection ``i–j`` with
-        probability ``c`` in (0, 1] (drawn once from ``seed``), stored
-        sparsely (compressed rows of exact integer weights ``Σ_μ ξ_iξ_j``,
-        ``W_ij = that/N``): memory ``≈ 8·c·N²`` bytes, ``O(c·N)`` per flip.
+        Keep each symmetric connection ``i–j`` with probability ``c`` in
+        (0, 1] (drawn once from ``seed``; the same graph for every rule).
+        Hebbian: stored sparsely (compressed rows of exact integer weights
+        ``Σ_μ ξ_iξ_j``, ``W_ij = that/N``): memory ``≈ 8·c·N²`` bytes,
+        ``O(c·N)`` per flip. Other rules learn on the full matrix and zero
+        the weights of missing connections (dense storage).
         ``N = 100,000`` with ~100 connections each takes ~80 MB. At ``c = 1``
         it retrieves exactly like the dense Hebbian network; capacity scales
         with the connections per neuron, ``c·N``.
@@ -138,8 +140,6 @@ class HopfieldNetwork:
                 "rule='covariance' needs activity=a, the fraction of +1 entries in the patterns"
             )
         if dilution is not None:
-            if rule != "hebbian":
-                raise ValueError(f"dilution is implemented for rule='hebbian' only, not {rule!r}")
             if not _validate.is_real(dilution) or not 0.0 < float(dilution) <= 1.0:
                 raise ValueError(f"dilution must be a number in (0, 1], got {dilution!r}")
             if n >= 2**32:
@@ -155,13 +155,19 @@ class HopfieldNetwork:
         theta = _validate.threshold(threshold, n)
         self._rule = rule
         self._dilution = None if dilution is None else float(dilution)
-        if dilution is not None:
+        if dilution is not None and rule == "hebbian":
             self._memory = _core.Diluted(n, theta, float(dilution), _validate.seed(seed))
         elif rule == "hebbian":
             self._memory = _core.Hebbian(n, theta)
         else:
             self._memory = _core.Weights.learning(
-                n, theta, rule, zero_diagonal=bool(zero_diagonal), activity=activity
+                n,
+                theta,
+                rule,
+                zero_diagonal=bool(zero_diagonal),
+                activity=activity,
+                dilution=None if dilution is None else float(dilution),
+                seed=_validate.seed(seed) if dilution is not None else 0,
             )
 
     @classmethod
@@ -231,8 +237,9 @@ class HopfieldNetwork:
 
     @property
     def connections(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Diluted networks: the connected pairs ``(E, 2)`` (both directions)
-        and their weights ``W_ij`` (float64 ``(E,)``); ``None`` otherwise."""
+        """Diluted Hebbian networks: the connected pairs ``(E, 2)`` (both
+        directions) and their weights ``W_ij`` (float64 ``(E,)``); ``None``
+        otherwise (other diluted rules keep a dense matrix: see ``weights``)."""
         if not isinstance(self._memory, _core.Diluted):
             return None
         pairs, values = self._memory.connectivity()

@@ -239,7 +239,10 @@ fn physical_bytes() -> f64 {
 /// Symmetric random connectivity in compressed rows: for each `i`, the
 /// `j > i` are drawn by geometric skips from row `i`'s own stream, then the
 /// pairs are mirrored and every row sorted.
-fn connectivity(n: usize, c: f64, seed: u64) -> Result<(Vec<usize>, Vec<u32>)> {
+///
+/// # Errors
+/// `Memory` when the connections cannot be allocated.
+pub fn connectivity(n: usize, c: f64, seed: u64) -> Result<(Vec<usize>, Vec<u32>)> {
     let upper: Vec<Vec<u32>> = (0..n)
         .into_par_iter()
         .map(|i| {

@@ -96,7 +96,8 @@ impl PyWeights {
     /// "covariance"; `activity` for covariance, `zero_diagonal` for the
     /// pseudo-inverse), with thresholds θ.
     #[staticmethod]
-    #[pyo3(signature = (n, threshold, rule, *, zero_diagonal = true, activity = None))]
+    #[pyo3(signature = (n, threshold, rule, *, zero_diagonal = true, activity = None, dilution = None, seed = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn learning(
         py: Python<'_>,
         n: usize,
@@ -104,6 +105,8 @@ impl PyWeights {
         rule: &str,
         zero_diagonal: bool,
         activity: Option<f64>,
+        dilution: Option<f64>,
+        seed: u64,
     ) -> PyResult<Self> {
         let rule =
             match (rule, activity) {
@@ -126,7 +129,10 @@ impl PyWeights {
             };
         let threshold = threshold.as_array().to_vec();
         let (learner, model) = py.detach(|| -> crate::Result<_> {
-            let learner = Learner::new(n, rule)?;
+            let mut learner = Learner::new(n, rule)?;
+            if let Some(c) = dilution {
+                learner.dilute(c, seed)?;
+            }
             let model = learner.model(threshold)?;
             Ok((learner, model))
         })?;
