@@ -16,6 +16,7 @@ pub mod kernels;
 pub mod model;
 pub mod modern;
 pub mod rng;
+pub mod rules;
 pub mod simd;
 pub mod spins;
 pub mod stochastic;

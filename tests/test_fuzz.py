@@ -422,6 +422,60 @@ def test_fuzz_sample(
 
 
 @FUZZ
+@given(
+    rule=st.sampled_from(["hebbian", "storkey", "pseudoinverse", "covariance"]) | _SCALARS,
+    activity=st.none() | st.floats(-0.5, 1.5) | _SCALARS,
+    dilution=st.none() | st.floats(-0.5, 1.5) | _SCALARS,
+    zero_diagonal=st.booleans() | _SCALARS,
+    patterns=arrays(N),
+    states=arrays(N),
+)
+def test_fuzz_rules(
+    rule: Any, activity: Any, dilution: Any, zero_diagonal: Any, patterns: Any, states: Any
+) -> None:
+    def build() -> hf.HopfieldNetwork:
+        return hf.HopfieldNetwork(
+            N,
+            rule=rule,
+            activity=activity,
+            dilution=dilution,
+            seed=0 if dilution is not None else None,
+            zero_diagonal=zero_diagonal,
+        )
+
+    net = _call(build)
+    if net is None:
+        return
+    _call(lambda: net.store(patterns), patterns)
+    if net.num_patterns == 0:
+        return
+    for method in ("energy", "fields"):
+        out = _call(lambda: getattr(net, method)(states), states)  # noqa: B023
+        if out is not None and method == "fields":
+            s = _spins(states).astype(np.float64)
+            want = s @ net.weights.T.astype(np.float64) - net.threshold
+            np.testing.assert_allclose(np.reshape(out, want.shape), want, atol=1e-9)
+    res = _call(lambda: net.retrieve(states, seed=1, max_sweeps=5), states)
+    if res is not None:
+        assert set(np.unique(res.states)) <= {-1, 1}
+
+
+@FUZZ
+@given(W=matrices(), threshold=_SCALARS | arrays(7, spins=False), states=arrays(7))
+def test_fuzz_from_weights_and_sequences(W: Any, threshold: Any, states: Any) -> None:
+    net = _call(lambda: hf.HopfieldNetwork.from_weights(W, threshold=threshold), W, threshold)
+    if net is not None:
+        out = _call(lambda: net.retrieve(states, update="sync", max_sweeps=4), states)
+        if out is not None:
+            assert out.states.shape == np.shape(states)
+    memory = hf.SequenceMemory(7, cyclic=True)
+    _call(lambda: memory.store(states), states)
+    rec = _call(lambda: memory.recall(states, 3), states)
+    if rec is not None:
+        assert rec.trajectory.shape[-2:] == (4, 7)
+
+
+@FUZZ
 @given(patterns=arrays(N))
 def test_fuzz_nearest(patterns: Any) -> None:
     res = _net().retrieve(_PATTERNS[:2], seed=0)

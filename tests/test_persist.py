@@ -47,8 +47,42 @@ def _ising() -> hf.IsingProblem:
     return hf.IsingProblem.from_qubo(q)
 
 
+def _rule(rule: str, **kw: Any) -> hf.HopfieldNetwork:
+    n = 60
+    net = hf.HopfieldNetwork(n, rule=rule, **kw)
+    act = kw.get("activity")
+    rng = np.random.default_rng(13)
+    for count in (4, 3):
+        if act is None:
+            net.store(hf.random_patterns(count, n, seed=rng))
+        else:
+            net.store(np.where(rng.random((count, n)) < act, 1, -1))
+    return net
+
+
+def _from_weights() -> hf.HopfieldNetwork:
+    rng = np.random.default_rng(14)
+    w = rng.standard_normal((50, 50))
+    return hf.HopfieldNetwork.from_weights(w + w.T, threshold=0.1)
+
+
+def _sequence() -> hf.SequenceMemory:
+    memory = hf.SequenceMemory(80, cyclic=True)
+    memory.store(hf.random_patterns(5, 80, seed=15))
+    memory.store(hf.random_patterns(3, 80, seed=16))
+    return memory
+
+
 MODELS: dict[str, Callable[[], Any]] = {
     "ising": _ising,
+    "storkey": lambda: _rule("storkey"),
+    "pseudoinverse": lambda: _rule("pseudoinverse", zero_diagonal=False),
+    "covariance": lambda: _rule("covariance", activity=0.2),
+    "diluted-hebbian": lambda: _rule("hebbian", dilution=0.3, seed=5),
+    "diluted-storkey": lambda: _rule("storkey", dilution=0.5, seed=6),
+    "from-weights": _from_weights,
+    "sequence": _sequence,
+    "sequence-empty": lambda: hf.SequenceMemory(7),
     "dense-poly": lambda: _dense("polynomial"),
     "dense-exp": lambda: _dense("exponential"),
     "dense-empty": lambda: hf.DenseAssociativeMemory(3),
@@ -66,6 +100,13 @@ def _same(a: Any, b: Any) -> None:
     """The two models hold the same data and retrieve bit-identically."""
     assert type(a) is type(b)
     assert repr(a) == repr(b)
+    if isinstance(a, hf.SequenceMemory):
+        assert a.cyclic == b.cyclic and len(a.sequences) == len(b.sequences)
+        assert np.array_equal(a.items, b.items) and np.array_equal(a.weights, b.weights)
+        if len(a.items):
+            ra, rb = a.recall(a.items[0], 6), b.recall(b.items[0], 6)
+            assert np.array_equal(ra.trajectory, rb.trajectory)
+        return
     if isinstance(a, hf.IsingProblem):
         assert np.array_equal(a.couplings, b.couplings) and np.array_equal(a.fields, b.fields)
         ra = a.minimize(restarts=4, sweeps=30, seed=3)
@@ -73,6 +114,14 @@ def _same(a: Any, b: Any) -> None:
         assert np.array_equal(ra.states, rb.states) and np.array_equal(ra.energy, rb.energy)
         return
     assert a.nbytes == b.nbytes
+    if isinstance(a, hf.HopfieldNetwork) and a.rule != "hebbian":
+        assert a.rule == b.rule and a.dilution == b.dilution
+        assert np.array_equal(a.weights, b.weights), "learned weights must be bit-identical"
+    if isinstance(a, hf.HopfieldNetwork) and a.rule is None:
+        q = hf.random_patterns(5, a.n, seed=1)
+        ra, rb = a.retrieve(q, update="sync", seed=2), b.retrieve(q, update="sync", seed=2)
+        assert np.array_equal(ra.states, rb.states)
+        return
     assert np.array_equal(a.patterns, b.patterns)
     if a.num_patterns == 0:
         return
@@ -112,6 +161,12 @@ def test_pickle_round_trip_is_exact_and_small(kind: str) -> None:
     # The pickle is the stored data plus a small fixed overhead.
     if isinstance(model, hf.IsingProblem):
         data = model.couplings.nbytes + model.fields.nbytes  # float64 J and h
+    elif isinstance(model, hf.SequenceMemory):
+        data = model.items.size // 8 + 8 * model.n  # packed items and thresholds
+    elif isinstance(model, hf.HopfieldNetwork) and model.rule is None:
+        data = 4 * model.n**2 + 8 * model.n  # float32 weights and thresholds
+    elif isinstance(model, hf.HopfieldNetwork) and model.rule != "hebbian":
+        data = model.num_patterns * model.n // 8 + 8 * model.n  # packed patterns
     else:
         data = model.nbytes
     assert len(blob) <= data + 1500, (len(blob), data)

@@ -51,6 +51,17 @@ def exercise(seed):
     b = hf.ModernHopfield(1.0)
     b.store(p)
     out += [b.retrieve(q).states]
+    for rule, kw in (("storkey", {}), ("pseudoinverse", {}), ("hebbian", {"dilution": 0.5})):
+        r = hf.HopfieldNetwork(300, rule=rule, seed=seed if kw else None, **kw)
+        r.store(p)
+        out += [r.retrieve(q, seed=seed).states, r.retrieve(q, update="sync").states,
+                r.energy(q), r.fields(q), r.weights if not kw else r.patterns]
+    seq = hf.SequenceMemory(300, cyclic=True)
+    seq.store(p)
+    out += [seq.recall(q[0], 5).trajectory]
+    ising = hf.IsingProblem.from_qubo(np.random.default_rng(seed).standard_normal((20, 20)))
+    out += [ising.minimize(restarts=8, sweeps=20, seed=seed).states]
+    out += [hf.sample(net, temperature=1.0, n_samples=3, chains=4, seed=seed).states]
     for kind in ("polynomial", "exponential"):
         d = hf.DenseAssociativeMemory(300, interaction=kind, beta=0.1)
         d.store(p)

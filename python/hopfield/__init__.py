@@ -15,6 +15,7 @@ from .network import HopfieldNetwork, sweep_orders
 from .persist import load, save
 from .results import Retrieval
 from .sampling import Samples, acceptance_uniforms, sample
+from .sequence import SequenceMemory, SequenceRecall
 from .spins import LETTERS, as_spins, corrupt, letter_patterns, random_patterns, to_text
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "ModernRetrieval",
     "Retrieval",
     "Samples",
+    "SequenceMemory",
+    "SequenceRecall",
     "__version__",
     "acceptance_uniforms",
     "as_spins",

@@ -145,24 +145,20 @@ def _dense(interaction: str, update: str) -> Callable[[bool, int, int | None], B
         n, b = net.n, len(queries)
         m = min(b, 40 if quick else 100)
         if update == "sync":
-            ref: Callable[[], Any] = (
-                lambda: (
-                    reference.dense_retrieve_sync(  # noqa: E731
-                        patterns, queries[:m], **kw
-                    ).states
-                )
-            )
+
+            def ref() -> Any:
+                return reference.dense_retrieve_sync(patterns, queries[:m], **kw).states
+
         else:
             first = net.retrieve(queries[:m], seed=seed, threads=threads)
             sweeps = int(np.max(first.sweeps))
             orders = sweep_orders(n, sweeps, seed=seed, count=m)
-            ref = (
-                lambda: (
-                    reference.dense_retrieve_async_batched(  # noqa: E731
-                        patterns, queries[:m], orders, max_sweeps=sweeps, **kw
-                    ).states
-                )
-            )
+
+            def ref() -> Any:
+                return reference.dense_retrieve_async_batched(
+                    patterns, queries[:m], orders, max_sweeps=sweeps, **kw
+                ).states
+
         return Bench(
             size=f"N={n} P={patterns.shape[0]} B={b}",
             rust=lambda: net.retrieve(queries, update=update, seed=seed, threads=threads).states,

@@ -13,10 +13,12 @@ from numpy.typing import NDArray
 __all__ = [
     "MAX_N",
     "Dense",
+    "Diluted",
     "Hebbian",
     "Modern",
     "Schedule",
     "Weights",
+    "sequence_weights",
     "__version__",
     "available_memory",
     "acceptance_uniforms",
@@ -107,6 +109,30 @@ class Weights:
     """
 
     def __new__(cls, weights: NDArray[np.float32], threshold: NDArray[np.float64]) -> Weights: ...
+    @staticmethod
+    def learning(
+        n: int,
+        threshold: NDArray[np.float64],
+        rule: str,
+        *,
+        zero_diagonal: bool = True,
+        activity: float | None = None,
+        dilution: float | None = None,
+        seed: int = 0,
+    ) -> Weights:
+        """An empty memory learning by `rule` ("storkey", "pseudoinverse" or
+        "covariance"), with thresholds θ."""
+    @staticmethod
+    def check_size(n: int) -> None:
+        """Raises MemoryError when the N × N matrices of a learnt network of
+        `n` neurons cannot be allocated."""
+    def store(self, patterns: NDArray[np.int8]) -> None:
+        """Learns int8 (P, N) patterns by the rule. On error nothing changes."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns (0 for given weights)."""
+    def patterns(self) -> NDArray[np.int8]:
+        """The stored patterns, int8 (P, N) ((0, N) for given weights)."""
     @property
     def n(self) -> int:
         """Number of neurons."""
@@ -247,3 +273,45 @@ class Modern:
         self, queries: NDArray[np.float32], *, beta: float, threads: int | None
     ) -> NDArray[np.float64]:
         """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
+
+def sequence_weights(
+    n: int, sequences: list[NDArray[np.int8]], cyclic: bool
+) -> NDArray[np.float32]:
+    """Weights of the sequence rule W = (1/N) Σ ξ^{μ+1} ξ^μᵀ, float32 (N, N)."""
+
+@final
+class Diluted:
+    """A diluted Hebbian memory (compressed rows of exact integer weights)."""
+
+    def __new__(
+        cls, n: int, threshold: NDArray[np.float64], dilution: float, seed: int
+    ) -> Diluted: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    @property
+    def connections(self) -> int:
+        """Number of directed connections (twice the symmetric pairs)."""
+    def store(self, patterns: NDArray[np.int8]) -> None:
+        """Appends int8 (P, N) patterns and updates the connected weights."""
+    def patterns(self) -> NDArray[np.int8]:
+        """The stored patterns, int8 (P, N)."""
+    def threshold(self) -> NDArray[np.float64]:
+        """The thresholds θ, float64 (N,)."""
+    def connectivity(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The connections: int64 (E, 2) pairs and int64 (E,) weights N·W_ij."""
+    def energy(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Energies of int8 (B, N) states, float64 (B,)."""
+    def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Local fields of int8 (B, N) states, float64 (B, N)."""
+    def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
+    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
+        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+        (see `retrieve::run`)."""

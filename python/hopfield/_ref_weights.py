@@ -37,8 +37,13 @@ from numpy.typing import ArrayLike
 __all__ = [
     "WeightsAsyncResult",
     "WeightsSyncResult",
+    "covariance_weights",
     "grid_exponent",
+    "pseudoinverse_weights",
     "quantize_weights",
+    "sequence_recall",
+    "sequence_weights",
+    "storkey_weights",
     "weight_energy",
     "weight_fields",
     "weights_retrieve_async",
@@ -427,3 +432,157 @@ def weights_retrieve_sync(
             states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]
         )
     return WeightsSyncResult(states, converged, cycled, sweeps, e, tr)
+
+
+# ---------------------------------------------------------------------------
+# learning rules (float64; the network stores them as float32 on the grid)
+
+
+def storkey_weights(X: ArrayLike) -> np.ndarray:
+    """Storkey's incremental rule (Storkey 1997), zero diagonal.
+
+    Starting from ``W = 0``, for each pattern ``ξ`` (row of ``X``) in order,
+    with ``H = W ξ``::
+
+        W_ij += (ξ_i ξ_j − ξ_i H_j − H_i ξ_j + 2 W_ij) / N     (i ≠ j)
+
+    which is ``(ξ_i ξ_j − ξ_i h_ji − h_ij ξ_j) / N`` with the local fields
+    ``h_ij = Σ_{k≠i,j} W_ik ξ_k = H_i − W_ij ξ_j``.
+
+    Parameters
+    ----------
+    X : array_like
+        Patterns, ``(P, N)`` ±1.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(N, N)``, symmetric, zero diagonal.
+    """
+    Xf = np.asarray(X, dtype=np.float64)
+    n = Xf.shape[1]
+    W = np.zeros((n, n))
+    for xi in Xf:
+        H = W @ xi
+        W = W + (np.outer(xi, xi) - np.outer(xi, H) - np.outer(H, xi) + 2 * W) / n
+        np.fill_diagonal(W, 0.0)
+    return W
+
+
+def pseudoinverse_weights(X: ArrayLike, zero_diagonal: bool = True) -> np.ndarray:
+    """The projection rule ``W = Xᵀ (X Xᵀ)⁻¹ X``.
+
+    Parameters
+    ----------
+    X : array_like
+        Patterns, ``(P, N)`` ±1, linearly independent.
+    zero_diagonal : bool, optional
+        Zero ``W_ii`` afterwards (default).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(N, N)``, symmetric.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the patterns are linearly dependent.
+    """
+    Xf = np.asarray(X, dtype=np.float64)
+    if Xf.shape[0] == 0:
+        return np.zeros((Xf.shape[1], Xf.shape[1]))
+    C = np.linalg.solve(Xf @ Xf.T, Xf)
+    W = Xf.T @ C
+    W = (W + W.T) / 2
+    if zero_diagonal:
+        np.fill_diagonal(W, 0.0)
+    return W
+
+
+def covariance_weights(X: ArrayLike, activity: float) -> np.ndarray:
+    """The covariance rule (Tsodyks & Feigel'man 1988) for biased patterns.
+
+    With the mean spin ``m = 2a − 1`` of patterns whose fraction of +1
+    entries is ``a = activity``::
+
+        W_ij = Σ_μ (ξ_i^μ − m)(ξ_j^μ − m) / (N (1 − m²)),   W_ii = 0
+
+    and the stabilising threshold ``θ = −m = 1 − 2a``.
+
+    Parameters
+    ----------
+    X : array_like
+        Patterns, ``(P, N)`` ±1.
+    activity : float
+        ``a`` in (0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ``(N, N)``, symmetric, zero diagonal.
+    """
+    m = 2.0 * activity - 1.0
+    Xc = np.asarray(X, dtype=np.float64) - m
+    n = Xc.shape[1]
+    W = Xc.T @ Xc / (n * (1.0 - m * m))
+    np.fill_diagonal(W, 0.0)
+    return W
+
+
+def sequence_weights(sequences: list[ArrayLike], cyclic: bool = False) -> np.ndarray:
+    """The sequence rule ``W = (1/N) Σ_μ ξ^{μ+1} ξ^μᵀ`` over every sequence's
+    transitions (with ``cyclic``, last → first too), float32 ``(N, N)`` of the
+    exact integer count divided by ``N``.
+
+    Parameters
+    ----------
+    sequences : list of array_like
+        Sequences, each ``(L_k, N)`` ±1.
+    cyclic : bool, optional
+        Close every sequence into a loop.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` ``(N, N)``.
+    """
+    seqs = [np.asarray(s, dtype=np.int64) for s in sequences]
+    n = seqs[0].shape[1]
+    C = np.zeros((n, n), dtype=np.int64)
+    for s in seqs:
+        nxt = np.roll(s, -1, axis=0) if cyclic else s[1:]
+        cur = s if cyclic else s[:-1]
+        C += nxt.T @ cur
+    return (C.astype(np.float64) / n).astype(np.float32)
+
+
+def sequence_recall(
+    W: ArrayLike, start: ArrayLike, steps: int, theta: ArrayLike = 0.0
+) -> np.ndarray:
+    """Synchronous replay ``s ← sign(W's − θ)`` (ties keep the state).
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights (quantised here; exact float64 fields).
+    start : array_like
+        ``(N,)`` ±1.
+    steps : int
+        Number of steps.
+    theta : array_like, optional
+        Thresholds.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` ``(steps + 1, N)``: the trajectory.
+    """
+    Wq = _wq64(W)
+    th = _theta(theta, Wq.shape[0])
+    s = np.array(start, dtype=np.int8)
+    out = [s.copy()]
+    for _ in range(steps):
+        s = _decide(Wq @ s.astype(np.float64) - th, s)
+        out.append(s.copy())
+    return np.stack(out)

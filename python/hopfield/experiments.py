@@ -55,6 +55,8 @@ __all__ = [
 #: neurons. Adding a kind is one line (or one :func:`register_model` call).
 MODELS: dict[str, Callable[[int], Any]] = {
     "hebbian": lambda n: HopfieldNetwork(n),
+    "storkey": lambda n: HopfieldNetwork(n, rule="storkey"),
+    "pseudoinverse": lambda n: HopfieldNetwork(n, rule="pseudoinverse"),
     "dense-poly3": lambda n: DenseAssociativeMemory(n, interaction="polynomial", degree=3),
     "dense-exp": lambda n: DenseAssociativeMemory(n, interaction="exponential", beta=1.0),
 }

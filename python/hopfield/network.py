@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -12,28 +12,77 @@ from ._memory import ensure_fits
 from .persist import Persistent, State, pack_spins, unpack_spins
 from .results import Retrieval
 
+RULES = ("hebbian", "storkey", "pseudoinverse", "covariance")
+
 
 class HopfieldNetwork(Persistent):
-    """A classical Hopfield network of ``n`` binary neurons (Hebbian rule).
+    """A classical Hopfield network of ``n`` binary neurons.
 
-    Patterns are kept bit-packed (one bit per neuron per pattern) and the
-    local fields are computed through them, so no ``N × N`` matrix is ever
-    needed to retrieve:
+    Every rule shares the energy, the field and the dynamics:
 
-    * weights ``W = (1/N) Σ_μ ξ^μ ξ^μᵀ`` with ``W_ii = 0``;
     * energy ``E(s) = -½ sᵀWs + θᵀs``;
     * local field ``h_i = Σ_j W_ij s_j - θ_i``; a neuron takes the sign of
       its field and keeps its state when the field is exactly zero.
 
-    All of this is exact integer arithmetic up to the final division by N.
+    The rules differ in ``W`` (patterns ``ξ^μ`` are the rows of ``X``):
+
+    * ``"hebbian"`` (default): ``W = (1/N) Σ_μ ξ^μ ξ^μᵀ``, ``W_ii = 0``. Kept
+      as bit-packed patterns (one bit per neuron per pattern), fields through
+      them: no ``N × N`` matrix, exact integer arithmetic. Capacity ≈ 0.138 N
+      for random patterns, far less for correlated ones.
+    * ``"storkey"`` (Storkey 1997): incremental, local, ``W_ii = 0``; for each
+      new ξ with ``H = Wξ``:
+      ``W_ij += (ξ_i ξ_j − ξ_i H_j − H_i ξ_j + 2 W_ij) / N`` (``i ≠ j``), i.e.
+      the local fields ``h_ij = H_i − W_ij ξ_j`` exclude ``i`` and ``j``.
+      Higher capacity than Hebbian, still appendable.
+    * ``"pseudoinverse"`` (projection rule): ``W = Xᵀ (X Xᵀ)⁻¹ X``, the
+      projector onto the span of the patterns, so correlated patterns are
+      stored as well as orthogonal ones (up to ``P < N`` linearly
+      independent patterns). Linearly dependent patterns raise
+      ``ValueError`` (never NaN). ``store`` recomputes from all patterns.
+    * ``"covariance"`` (Tsodyks & Feigel'man 1988) for biased patterns with a
+      fraction ``a = activity`` of +1 entries, mean spin ``m = 2a − 1``:
+      ``W_ij = Σ_μ (ξ_i^μ − m)(ξ_j^μ − m) / (N (1 − m²))``, ``W_ii = 0``, with
+      the stabilising threshold ``θ = −m = 1 − 2a`` by default (a stored
+      pattern sees ``h_i ≈ ξ_i − m − θ``: ``+1`` units ``2(1−a) − θ``, ``−1``
+      units ``−2a − θ``, and ``θ = 1 − 2a`` puts the two at ``±1``).
+      Patterns with exactly ``a·N`` active units store best: a pattern whose
+      own activity deviates from ``a`` adds a term common to every field.
+
+    The rules other than Hebbian keep a float32 ``N × N`` matrix (rounded onto
+    an exact grid, see :meth:`from_weights`) and, for Storkey and covariance,
+    a float64 copy to keep learning: ``12·N²`` bytes. A matrix that cannot
+    fit raises ``MemoryError`` before anything is allocated.
 
     Parameters
     ----------
     n : int
         Number of neurons, at least 1.
-    threshold : float or array_like, optional
+    rule : {"hebbian", "storkey", "pseudoinverse", "covariance"}
+        The learning rule.
+    threshold : float, array_like or "auto", optional
         The thresholds θ: a scalar for every neuron or an array of ``n``
-        finite values. Default 0.
+        finite values. ``"auto"`` (default): 0, except the stabilising
+        ``1 − 2·activity`` for the covariance rule.
+    zero_diagonal : bool, optional
+        Pseudo-inverse only: zero ``W_ii`` after projecting (default True;
+        ``False`` keeps the projector, whose diagonal ``W_ii ≥ 0`` makes
+        more states stable).
+    activity : float, optional
+        Covariance only (required there): the fraction ``a`` of +1 entries
+        of the patterns, in (0, 1).
+    dilution : float, optional
+        Keep each symmetric connection ``i–j`` with probability ``c`` in
+        (0, 1] (drawn once from ``seed``; the same graph for every rule).
+        Hebbian: stored sparsely (compressed rows of exact integer weights
+        ``Σ_μ ξ_iξ_j``, ``W_ij = that/N``): memory ``≈ 8·c·N²`` bytes,
+        ``O(c·N)`` per flip. Other rules learn on the full matrix and zero
+        the weights of missing connections (dense storage).
+        ``N = 100,000`` with ~100 connections each takes ~80 MB. At ``c = 1``
+        it retrieves exactly like the dense Hebbian network; capacity scales
+        with the connections per neuron, ``c·N``.
+    seed : int, optional
+        With ``dilution``: the seed of the connectivity (``None``: fresh).
 
     Examples
     --------
@@ -44,19 +93,96 @@ class HopfieldNetwork(Persistent):
     >>> res = net.retrieve(hf.corrupt(patterns, flip=0.1, seed=1), seed=2)
     >>> bool((res.states == patterns).all())
     True
+
+    On strongly correlated patterns (letters) the pseudo-inverse rule
+    recalls what Hebbian cannot:
+
+    >>> letters, shape = hf.letter_patterns("ABCHTX")
+    >>> pinv = hf.HopfieldNetwork(letters.shape[1], rule="pseudoinverse")
+    >>> pinv.store(letters)
+    >>> res = pinv.retrieve(hf.corrupt(letters, flip=0.1, seed=3), seed=4)
+    >>> bool((res.states == letters).all())
+    True
     """
 
-    _memory: _core.Hebbian | _core.Weights
+    _memory: _core.Hebbian | _core.Weights | _core.Diluted
     _rule: str | None
-    _stored: np.ndarray | None
+    _dilution: float | None = None
 
-    def __init__(self, n: int, *, threshold: float | ArrayLike = 0.0) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        rule: str = "hebbian",
+        threshold: float | ArrayLike | Literal["auto"] = "auto",
+        zero_diagonal: bool = True,
+        activity: float | None = None,
+        dilution: float | None = None,
+        seed: int | None = None,
+    ) -> None:
         n = _validate.positive_int(n, "n")
-        if n > _core.MAX_N:
+        rule = _validate.choice(rule, "rule", RULES)
+        if not isinstance(zero_diagonal, (bool, np.bool_)):
+            raise TypeError(f"zero_diagonal must be a bool, got {type(zero_diagonal).__name__}")
+        if not zero_diagonal and rule != "pseudoinverse":
+            raise ValueError(
+                "zero_diagonal=False is only meaningful for rule='pseudoinverse' "
+                f"(rule {rule!r} always has a zero diagonal)"
+            )
+        if activity is not None:
+            if rule != "covariance":
+                raise ValueError(f"activity is only used by rule='covariance', not {rule!r}")
+            if not _validate.is_real(activity) or not 0.0 < float(activity) < 1.0:
+                raise ValueError(
+                    f"activity must be a number strictly between 0 and 1, got {activity!r}"
+                )
+            activity = float(activity)
+        elif rule == "covariance":
+            raise ValueError(
+                "rule='covariance' needs activity=a, the fraction of +1 entries in the patterns"
+            )
+        if dilution is not None:
+            if not _validate.is_real(dilution) or not 0.0 < float(dilution) <= 1.0:
+                raise ValueError(f"dilution must be a number in (0, 1], got {dilution!r}")
+            if n >= 2**32:
+                raise ValueError(f"n must be below 2**32 with dilution, got {n}")
+        elif seed is not None:
+            raise ValueError("seed is only used with dilution (it draws the connections)")
+        if rule == "hebbian" and dilution is None and n > _core.MAX_N:
             raise ValueError(f"n must be at most {_core.MAX_N}, got {n}")
-        self._memory = _core.Hebbian(n, _validate.threshold(threshold, n))
-        self._rule = "hebbian"
-        self._stored = None
+        if rule != "hebbian":
+            _core.Weights.check_size(n)  # MemoryError before anything of size n is built
+        if isinstance(threshold, str) and threshold == "auto":
+            threshold = 1.0 - 2.0 * activity if activity is not None else 0.0
+        theta = _validate.threshold(threshold, n)
+        self._rule = rule
+        self._dilution = None if dilution is None else float(dilution)
+        # What save/pickle need to rebuild this network exactly: the options
+        # and the size of every store (learning is replayed batch by batch,
+        # so float rounding is the same).
+        self._options: dict[str, Any] = {
+            "n": n,
+            "rule": rule,
+            "zero_diagonal": bool(zero_diagonal),
+            "activity": None if activity is None else float(activity),
+            "dilution": self._dilution,
+            "seed": None if dilution is None else _validate.seed(seed),
+        }
+        self._batches: list[int] = []
+        if dilution is not None and rule == "hebbian":
+            self._memory = _core.Diluted(n, theta, float(dilution), _validate.seed(seed))
+        elif rule == "hebbian":
+            self._memory = _core.Hebbian(n, theta)
+        else:
+            self._memory = _core.Weights.learning(
+                n,
+                theta,
+                rule,
+                zero_diagonal=bool(zero_diagonal),
+                activity=activity,
+                dilution=None if dilution is None else float(dilution),
+                seed=_validate.seed(seed) if dilution is not None else 0,
+            )
 
     @classmethod
     def from_weights(
@@ -107,7 +233,9 @@ class HopfieldNetwork(Persistent):
         net = cls.__new__(cls)
         net._memory = _core.Weights(w, _validate.threshold(threshold, n))
         net._rule = None
-        net._stored = None
+        net._dilution = None
+        net._options = {"n": n, "rule": None}
+        net._batches = []
         return net
 
     def __repr__(self) -> str:
@@ -120,10 +248,27 @@ class HopfieldNetwork(Persistent):
         return self._rule
 
     @property
+    def dilution(self) -> float | None:
+        """The connection probability ``c`` of a diluted network, else ``None``."""
+        return self._dilution
+
+    @property
+    def connections(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Diluted Hebbian networks: the connected pairs ``(E, 2)`` (both
+        directions) and their weights ``W_ij`` (float64 ``(E,)``); ``None``
+        otherwise (other diluted rules keep a dense matrix: see ``weights``)."""
+        if not isinstance(self._memory, _core.Diluted):
+            return None
+        pairs, values = self._memory.connectivity()
+        return pairs, values.astype(np.float64) / self.n
+
+    @property
     def symmetric(self) -> bool:
         """Whether the weight matrix is symmetric (always true for learnt rules
         other than sequences; checked exactly for :meth:`from_weights`)."""
-        return isinstance(self._memory, _core.Hebbian) or self._memory.symmetric
+        if isinstance(self._memory, _core.Weights):
+            return self._memory.symmetric
+        return True
 
     @property
     def n(self) -> int:
@@ -133,24 +278,20 @@ class HopfieldNetwork(Persistent):
     @property
     def num_patterns(self) -> int:
         """Number of stored patterns."""
-        if isinstance(self._memory, _core.Hebbian):
-            return self._memory.num_patterns
-        return 0 if self._stored is None else self._stored.shape[0]
+        return self._memory.num_patterns
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory the network holds: ``P·⌈N/64⌉·8`` for the packed
-        patterns plus ``8·N`` for the thresholds."""
+        """Bytes of memory the network holds. Hebbian: ``P·⌈N/64⌉·8`` for the
+        packed patterns plus ``8·N`` for the thresholds. Other rules: the
+        float32 ``N × N`` weights, the float64 copy the incremental rules
+        learn on, the packed patterns and ``16·N`` for thresholds and diagonal."""
         return self._memory.nbytes
 
     @property
     def patterns(self) -> np.ndarray:
         """The stored patterns, a new ``int8`` array ``(P, N)``."""
-        if isinstance(self._memory, _core.Hebbian):
-            return self._memory.patterns()
-        if self._stored is None:
-            return np.empty((0, self.n), dtype=np.int8)
-        return self._stored.copy()
+        return self._memory.patterns()
 
     @property
     def threshold(self) -> np.ndarray:
@@ -166,21 +307,58 @@ class HopfieldNetwork(Persistent):
         float32 matrix (rounded onto the exact grid). Raises ``MemoryError``
         when a copy cannot fit.
         """
+        if isinstance(self._memory, _core.Diluted):
+            n = self.n
+            if n * n * 8 > 2**31:
+                raise MemoryError(
+                    f"a dense {n} × {n} weight matrix of a diluted network is not built "
+                    "above 2 GiB; use connections"
+                )
+            pairs, values = self.connections or (np.empty((0, 2), np.int64), np.empty(0))
+            w = np.zeros((n, n))
+            w[pairs[:, 0], pairs[:, 1]] = values
+            return w
         return self._memory.weights()
 
     def _get_state(self) -> State:
-        return {"n": self.n}, {"patterns": pack_spins(self.patterns), "threshold": self.threshold}
+        params = {**self._options, "batches": list(self._batches)}
+        arrays = {"threshold": self.threshold}
+        if self._rule is None:
+            arrays["weights"] = self._memory.weights()
+        else:
+            arrays["patterns"] = pack_spins(self.patterns)
+        return params, arrays
 
     @classmethod
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> HopfieldNetwork:
-        net = cls(params["n"], threshold=arrays["threshold"])
+        if params["rule"] is None:
+            return cls.from_weights(arrays["weights"], threshold=arrays["threshold"])
+        net = cls(
+            params["n"],
+            rule=params["rule"],
+            threshold=arrays["threshold"],
+            zero_diagonal=params["zero_diagonal"],
+            activity=params["activity"],
+            dilution=params["dilution"],
+            seed=params["seed"],
+        )
         patterns = unpack_spins(arrays["patterns"], net.n)
-        if len(patterns):
-            net.store(patterns)
+        batches = params["batches"]
+        if sum(batches) != len(patterns):
+            raise ValueError(f"{len(patterns)} patterns do not split into batches {batches}")
+        start = 0
+        for size in batches:
+            net.store(patterns[start : start + size])
+            start += size
         return net
 
     def store(self, patterns: ArrayLike) -> None:
         """Store patterns, adding to those already stored.
+
+        Hebbian, Storkey and covariance learning are incremental; the
+        pseudo-inverse rule recomputes ``W`` from all stored patterns and
+        raises ``ValueError`` (storing nothing) when the patterns become
+        linearly dependent.
 
         Parameters
         ----------
@@ -194,8 +372,8 @@ class HopfieldNetwork(Persistent):
                 "build HopfieldNetwork(n, rule=...) to learn patterns"
             )
         batch, _ = _validate.spin_batch(patterns, self.n, "patterns")
-        assert isinstance(self._memory, _core.Hebbian)
         self._memory.store(batch)
+        self._batches.append(len(batch))
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
         """Energy ``E(s) = -½ sᵀWs + θᵀs`` of one state ``(N,)`` or a batch ``(B, N)``.
@@ -221,7 +399,7 @@ class HopfieldNetwork(Persistent):
     def overlaps(self, states: ArrayLike) -> np.ndarray:
         """Overlaps ``ξ^μ·s / N`` with every stored pattern, ``(P,)`` or ``(B, P)``."""
         batch, single = _validate.spin_batch(states, self.n, "states")
-        if isinstance(self._memory, _core.Hebbian):
+        if not isinstance(self._memory, _core.Weights):
             m = self._memory.overlaps(batch)
         else:
             m = _core.overlaps(batch, self.patterns)

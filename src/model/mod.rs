@@ -7,11 +7,13 @@
 //! model runs on the same engine.
 
 pub mod dense;
+pub mod diluted;
 pub mod hebbian;
 pub mod masked;
 pub mod weights;
 
 pub use dense::{Dense, DenseKernel, Interaction};
+pub use diluted::Diluted;
 pub use hebbian::{Hebbian, HebbianKernel, Kernel};
 pub use weights::Weights;
 

@@ -3,6 +3,7 @@
 
 mod convert;
 mod dense;
+mod diluted;
 mod hebbian;
 mod modern;
 mod retrieve;
@@ -88,6 +89,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<modern::PyModern>()?;
     m.add_class::<retrieve::PySchedule>()?;
     m.add_class::<weights::PyWeights>()?;
+    m.add_class::<diluted::PyDiluted>()?;
+    m.add_function(wrap_pyfunction!(weights::sequence_weights, m)?)?;
     m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(available_memory, m)?)?;

@@ -1,18 +1,19 @@
 //! `_core.Weights`: the weight-matrix memory behind
 //! `hopfield.HopfieldNetwork.from_weights` and the non-Hebbian rules.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{matrix, pack, parallel, vector};
+use super::convert::{matrix, pack, parallel, unpack, vector};
 use super::retrieve::{run, PySchedule};
 use crate::batch;
 use crate::error::Error;
 use crate::model::Weights;
+use crate::rules::{Learner, Rule};
 
 /// A weight-matrix memory: float32 weights on an exact grid, float64 thresholds.
 ///
@@ -21,6 +22,8 @@ use crate::model::Weights;
 #[pyclass(frozen, name = "Weights", module = "hopfield._core")]
 pub struct PyWeights {
     model: RwLock<Arc<Weights>>,
+    /// The learning rule's state; `None` for weights a user brought.
+    learner: Option<Mutex<Learner>>,
 }
 
 impl PyWeights {
@@ -32,7 +35,17 @@ impl PyWeights {
     pub fn wrap(model: Weights) -> Self {
         PyWeights {
             model: RwLock::new(Arc::new(model)),
+            learner: None,
         }
+    }
+
+    fn learner(&self) -> PyResult<std::sync::MutexGuard<'_, Learner>> {
+        let learner = self.learner.as_ref().ok_or_else(|| {
+            PyValueError::new_err(
+                "these weights were given, not learnt: there is no rule to store with",
+            )
+        })?;
+        Ok(learner.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Replaces the model (copy-on-write: running retrievals keep theirs).
@@ -79,6 +92,100 @@ impl PyWeights {
         Ok(PyWeights::wrap(model))
     }
 
+    /// An empty memory learning by `rule` ("storkey", "pseudoinverse" or
+    /// "covariance"; `activity` for covariance, `zero_diagonal` for the
+    /// pseudo-inverse), with thresholds θ.
+    #[staticmethod]
+    #[pyo3(signature = (n, threshold, rule, *, zero_diagonal = true, activity = None, dilution = None, seed = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn learning(
+        py: Python<'_>,
+        n: usize,
+        threshold: PyReadonlyArray1<'_, f64>,
+        rule: &str,
+        zero_diagonal: bool,
+        activity: Option<f64>,
+        dilution: Option<f64>,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let rule =
+            match (rule, activity) {
+                ("storkey", None) => Rule::Storkey,
+                ("pseudoinverse", None) => Rule::PseudoInverse { zero_diagonal },
+                ("covariance", Some(activity)) => Rule::Covariance { activity },
+                ("covariance", None) => return Err(PyValueError::new_err(
+                    "rule 'covariance' needs activity, the fraction of +1 entries in the patterns",
+                )),
+                ("storkey" | "pseudoinverse", Some(_)) => {
+                    return Err(PyValueError::new_err(
+                        "activity is only used by rule 'covariance'",
+                    ))
+                }
+                (other, _) => {
+                    return Err(PyValueError::new_err(format!(
+                        "rule must be 'storkey', 'pseudoinverse' or 'covariance', got {other:?}"
+                    )))
+                }
+            };
+        let threshold = threshold.as_array().to_vec();
+        let (learner, model) = parallel(py, None, || -> crate::Result<_> {
+            let mut learner = Learner::new(n, rule)?;
+            if let Some(c) = dilution {
+                learner.dilute(c, seed)?;
+            }
+            let model = learner.model(threshold)?;
+            Ok((learner, model))
+        })??;
+        Ok(PyWeights {
+            model: RwLock::new(Arc::new(model)),
+            learner: Some(Mutex::new(learner)),
+        })
+    }
+
+    /// Raises MemoryError when the N × N matrices of a learnt network of
+    /// `n` neurons cannot be allocated (nothing is kept).
+    #[staticmethod]
+    fn check_size(n: usize) -> PyResult<()> {
+        Ok(Learner::check_size(n, Rule::Storkey)?)
+    }
+
+    /// Learns int8 (P, N) patterns by the rule (appending; the
+    /// pseudo-inverse recomputes from all patterns). On error nothing changes.
+    fn store(&self, py: Python<'_>, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+        let n = self.snapshot().n();
+        let packed = pack(&patterns, "patterns", n)?;
+        let mut learner = self.learner()?;
+        let threshold = self.snapshot().threshold().to_vec();
+        let mut next = learner.clone();
+        let model = parallel(py, None, || -> crate::Result<Weights> {
+            next.store(&packed)?;
+            next.model(threshold)
+        })??;
+        *learner = next;
+        self.replace(model);
+        Ok(())
+    }
+
+    /// Number of stored patterns (0 for given weights).
+    #[getter]
+    fn num_patterns(&self) -> PyResult<usize> {
+        Ok(match &self.learner {
+            Some(_) => self.learner()?.patterns().rows(),
+            None => 0,
+        })
+    }
+
+    /// The stored patterns, int8 (P, N) ((0, N) for given weights).
+    fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
+        match &self.learner {
+            Some(_) => {
+                let patterns = self.learner()?.patterns().clone();
+                unpack(py, &patterns)
+            }
+            None => matrix(py, Vec::<i8>::new(), 0, self.snapshot().n()),
+        }
+    }
+
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
@@ -87,8 +194,12 @@ impl PyWeights {
 
     /// Bytes held by the memory.
     #[getter]
-    fn nbytes(&self) -> usize {
-        self.snapshot().nbytes()
+    fn nbytes(&self) -> PyResult<usize> {
+        let learnt = match &self.learner {
+            Some(_) => self.learner()?.nbytes(),
+            None => 0,
+        };
+        Ok(self.snapshot().nbytes() + learnt)
     }
 
     /// Whether W equals its transpose (after rounding onto the grid).
@@ -160,4 +271,24 @@ impl PyWeights {
         let model = self.snapshot();
         run(py, &*model, &queries, &schedule)
     }
+}
+
+/// Weights of the sequence rule W = (1/N) Σ ξ^{μ+1} ξ^μᵀ over int8 (L_k, N)
+/// sequences (cyclic: each sequence's last item leads to its first),
+/// float32 (N, N).
+#[pyfunction]
+pub fn sequence_weights<'py>(
+    py: Python<'py>,
+    n: usize,
+    sequences: Vec<PyReadonlyArray2<'py, i8>>,
+    cyclic: bool,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let packed = sequences
+        .iter()
+        .map(|s| pack(s, "sequences", n))
+        .collect::<PyResult<Vec<_>>>()?;
+    let w = parallel(py, None, || {
+        crate::rules::sequence_weights(n, &packed, cyclic)
+    })??;
+    matrix(py, w, n, n)
 }

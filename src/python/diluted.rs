@@ -1,0 +1,162 @@
+//! `_core.Diluted`: Hebbian weights on sparse, seeded, symmetric connectivity.
+
+use std::sync::{Arc, RwLock};
+
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::convert::{matrix, pack, parallel, unpack, vector};
+use super::retrieve::{run, PySchedule};
+use crate::batch;
+use crate::model::Diluted;
+
+/// Pairs (E, 2) and integer weights (E,).
+type Connectivity<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
+
+/// A diluted Hebbian memory (compressed rows of exact integer weights).
+///
+/// `store` replaces the shared memory copy-on-write, so a retrieval running
+/// in another thread keeps the weights it started with.
+#[pyclass(frozen, name = "Diluted", module = "hopfield._core")]
+pub struct PyDiluted {
+    memory: RwLock<Arc<Diluted>>,
+}
+
+impl PyDiluted {
+    fn snapshot(&self) -> Arc<Diluted> {
+        self.memory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+#[pymethods]
+impl PyDiluted {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        n: usize,
+        threshold: PyReadonlyArray1<'_, f64>,
+        dilution: f64,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let threshold = threshold.as_array().to_vec();
+        let memory = parallel(py, None, || Diluted::new(n, dilution, seed, threshold))??;
+        Ok(PyDiluted {
+            memory: RwLock::new(Arc::new(memory)),
+        })
+    }
+
+    /// Number of neurons.
+    #[getter]
+    fn n(&self) -> usize {
+        self.snapshot().n()
+    }
+
+    /// Number of stored patterns.
+    #[getter]
+    fn num_patterns(&self) -> usize {
+        self.snapshot().patterns().rows()
+    }
+
+    /// Bytes held by the memory.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.snapshot().nbytes()
+    }
+
+    /// Number of directed connections (twice the symmetric pairs).
+    #[getter]
+    fn connections(&self) -> usize {
+        self.snapshot().connections()
+    }
+
+    /// Appends int8 (P, N) patterns and updates the connected weights.
+    fn store(&self, py: Python<'_>, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+        let memory = self.snapshot();
+        let packed = pack(&patterns, "patterns", memory.n())?;
+        let mut next = (*memory).clone();
+        parallel(py, None, || next.store(&packed))??;
+        *self.memory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+
+    /// The stored patterns, int8 (P, N).
+    fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
+        unpack(py, self.snapshot().patterns())
+    }
+
+    /// The thresholds θ, float64 (N,).
+    fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        vector(py, self.snapshot().threshold().to_vec())
+    }
+
+    /// The connections: int64 (E, 2) pairs (i, j), both directions, and
+    /// the int64 (E,) integer weights N·W_ij.
+    fn connectivity<'py>(&self, py: Python<'py>) -> PyResult<Connectivity<'py>> {
+        let memory = self.snapshot();
+        let pairs: Vec<i64> = memory
+            .pairs()
+            .into_iter()
+            .flat_map(|(i, j)| [i as i64, j as i64])
+            .collect();
+        let e = pairs.len() / 2;
+        let values = memory.values().iter().map(|&v| v as i64).collect();
+        Ok((matrix(py, pairs, e, 2)?, vector(py, values)))
+    }
+
+    /// Energies of int8 (B, N) states, float64 (B,).
+    fn energy<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let memory = self.snapshot();
+        let states = pack(&states, "states", memory.n())?;
+        let out = parallel(py, None, || batch::energies(&*memory, &states))??;
+        Ok(vector(py, out))
+    }
+
+    /// Local fields of int8 (B, N) states, float64 (B, N).
+    fn fields<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let memory = self.snapshot();
+        let n = memory.n();
+        let states = pack(&states, "states", n)?;
+        let out = parallel(py, None, || {
+            batch::map_rows(&states, n, |row, out| memory.fields(row, out))
+        })??;
+        matrix(py, out, states.rows(), n)
+    }
+
+    /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
+    fn overlaps<'py>(
+        &self,
+        py: Python<'py>,
+        states: PyReadonlyArray2<'_, i8>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let memory = self.snapshot();
+        let states = pack(&states, "states", memory.n())?;
+        let out = parallel(py, None, || {
+            batch::overlap_matrix(&states, memory.patterns())
+        })??;
+        matrix(py, out, states.rows(), memory.patterns().rows())
+    }
+
+    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
+    /// (see `retrieve::run`).
+    fn retrieve<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'_, i8>,
+        schedule: PyRef<'py, PySchedule>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let memory = self.snapshot();
+        run(py, &*memory, &queries, &schedule)
+    }
+}
