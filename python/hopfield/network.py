@@ -323,8 +323,8 @@ class HopfieldNetwork(Persistent):
     def _get_state(self) -> State:
         params = {**self._options, "batches": list(self._batches)}
         arrays = {"threshold": self.threshold}
-        if self._rule is None:
-            arrays["weights"] = self._memory.weights()
+        if isinstance(self._memory, _core.Weights) and self._rule is None:
+            arrays["weights"] = self._memory.weights()  # built from_weights: W is the state
         else:
             arrays["patterns"] = pack_spins(self.patterns)
         return params, arrays
