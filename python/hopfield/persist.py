@@ -25,6 +25,7 @@ so a pickle is about the size of the stored data.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import io
 import json
@@ -44,7 +45,7 @@ State = tuple[dict[str, Any], dict[str, np.ndarray]]
 """A model's ``params`` (JSON values) and ``arrays``."""
 
 
-class Persistent:
+class Persistent(abc.ABC):
     """Mixin giving a model ``save``, pickling and a place in :func:`load`.
 
     A subclass implements ``_get_state() -> (params, arrays)`` and the
@@ -59,12 +60,14 @@ class Persistent:
         cls._KIND = cls.__name__
         _KINDS[cls.__name__] = cls
 
+    @abc.abstractmethod
     def _get_state(self) -> State:
-        raise NotImplementedError
+        """The model's ``(params, arrays)``."""
 
     @classmethod
+    @abc.abstractmethod
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Persistent:
-        raise NotImplementedError
+        """Rebuild a model from :meth:`_get_state`'s output."""
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the model to ``path`` (atomically; see :mod:`hopfield.persist`).
