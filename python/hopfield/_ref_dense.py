@@ -53,7 +53,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .reference import AsyncResult, SyncResult, _as_batch, _batch_orders, _trace_array
+from ._ref_common import _as_batch, _batch_orders, _trace_array
+from .reference import AsyncResult, SyncResult
 
 __all__ = [
     "dense_energy",

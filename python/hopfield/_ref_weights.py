@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array
+
 __all__ = [
     "WeightsAsyncResult",
     "WeightsSyncResult",
@@ -71,40 +73,6 @@ class WeightsSyncResult(NamedTuple):
     sweeps: np.ndarray
     energy: np.ndarray
     energy_trace: np.ndarray | None = None
-
-
-def _as_batch(S: ArrayLike) -> tuple[np.ndarray, bool]:
-    S = np.asarray(S)
-    return (S[None, :], True) if S.ndim == 1 else (S, False)
-
-
-def _theta(theta: ArrayLike, n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(theta, dtype=np.float64), (n,))
-
-
-def _orders(orders: ArrayLike, b: int, max_sweeps: int, n: int) -> np.ndarray:
-    o = np.asarray(orders, dtype=np.intp)
-    if o.ndim == 1:
-        o = o[None, None, :]
-        ok = o.shape[2] == n
-    else:
-        if o.ndim == 2:
-            o = o[None]
-        ok = o.ndim == 3 and o.shape[1:] == (max_sweeps, n) and o.shape[0] in (1, b)
-    if not ok:
-        raise ValueError(
-            f"orders must have shape (N,), (max_sweeps, N) or (B, max_sweeps, N) "
-            f"= {(b, max_sweeps, n)}; got {np.shape(orders)}"
-        )
-    return np.broadcast_to(o, (b, max_sweeps, n))
-
-
-def _trace_array(traces: list[list[float]]) -> np.ndarray:
-    width = max((len(t) for t in traces), default=1)
-    out = np.full((len(traces), width), np.nan)
-    for row, t in zip(out, traces, strict=True):
-        row[: len(t)] = t
-    return out
 
 
 def grid_exponent(W: ArrayLike) -> int:
@@ -244,7 +212,7 @@ def weights_retrieve_async(
     b = Q.shape[0]
     th = _theta(theta, n)
     th_list = [float(v) for v in th]
-    ords = _orders(orders, b, max_sweeps, n)
+    ords = _batch_orders(orders, b, max_sweeps, n)
     states = np.array(Q, dtype=np.int8, order="C")
     converged = np.zeros(b, dtype=bool)
     sweeps = np.zeros(b, dtype=np.int64)
@@ -313,7 +281,7 @@ def weights_retrieve_async_batched(
     Q, single = _as_batch(queries)
     b = Q.shape[0]
     th = _theta(theta, n)
-    ords = _orders(orders, b, max_sweeps, n)
+    ords = _batch_orders(orders, b, max_sweeps, n)
     states = np.array(Q, dtype=np.int8, order="C")
     converged = np.zeros(b, dtype=bool)
     sweeps = np.full(b, max_sweeps, dtype=np.int64)

@@ -45,6 +45,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array
 from ._ref_stochastic import (
     all_states,
     boltzmann_distribution,
@@ -187,17 +188,6 @@ INT32_LIMIT = 2**31
 # helpers
 
 
-def _as_batch(S: ArrayLike) -> tuple[np.ndarray, bool]:
-    """Return ``S`` as a 2-D array and whether it was a single state."""
-    S = np.asarray(S)
-    return (S[None, :], True) if S.ndim == 1 else (S, False)
-
-
-def _theta(theta: ArrayLike, n: int) -> np.ndarray:
-    """Broadcast thresholds to a ``float64`` ``(N,)`` array."""
-    return np.broadcast_to(np.asarray(theta, dtype=np.float64), (n,))
-
-
 def _overlaps_int(X: np.ndarray, S: np.ndarray) -> np.ndarray:
     """Integer overlaps ``S Xᵀ``, ``int64`` ``(B, P)``."""
     return S.astype(np.int64) @ X.astype(np.int64).T
@@ -230,33 +220,6 @@ def _update(A: np.ndarray, cur: np.ndarray, theta: np.ndarray | None, n: int) ->
 def _nonzero_theta(theta: np.ndarray) -> np.ndarray | None:
     """Return ``theta``, or ``None`` when every threshold is zero."""
     return theta if np.any(theta != 0) else None
-
-
-def _batch_orders(orders: ArrayLike, b: int, max_sweeps: int, n: int) -> np.ndarray:
-    """Broadcast update orders to ``(B, max_sweeps, N)`` ``intp``."""
-    o = np.asarray(orders, dtype=np.intp)
-    if o.ndim == 1:
-        o = o[None, None, :]
-        ok = o.shape[2] == n
-    else:
-        if o.ndim == 2:
-            o = o[None]
-        ok = o.ndim == 3 and o.shape[1:] == (max_sweeps, n) and o.shape[0] in (1, b)
-    if not ok:
-        raise ValueError(
-            f"orders must have shape (N,), (max_sweeps, N) or (B, max_sweeps, N) "
-            f"= {(b, max_sweeps, n)}; got {np.shape(orders)}"
-        )
-    return np.broadcast_to(o, (b, max_sweeps, n))
-
-
-def _trace_array(traces: list[list[float]]) -> np.ndarray:
-    """Pack per-query energy lists into a NaN-padded ``(B, T)`` array."""
-    width = max((len(t) for t in traces), default=1)
-    out = np.full((len(traces), width), np.nan)
-    for row, t in zip(out, traces, strict=True):
-        row[: len(t)] = t
-    return out
 
 
 # ---------------------------------------------------------------------------
