@@ -8,9 +8,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{matrix, pack, parallel, unpack, vector};
+use super::convert::{pack, parallel, unpack};
+use super::queries;
 use super::retrieve::{run, PySchedule};
-use crate::batch;
 use crate::model::{Dense, Interaction};
 
 /// A dense associative memory of bit-packed patterns.
@@ -98,11 +98,8 @@ impl PyDense {
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let memory = self.snapshot();
-        let states = pack(&states, "states", memory.n())?;
-        let out = parallel(py, None, || -> crate::Result<Vec<f64>> {
-            crate::with_dense_kernel!(memory.kernel()?, |k| batch::energies(&k, &states))
-        })??;
-        Ok(vector(py, out))
+        let kernel = parallel(py, None, || memory.kernel())??;
+        crate::with_dense_kernel!(kernel, |k| queries::energies(py, &k, &states))
     }
 
     /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
@@ -111,12 +108,7 @@ impl PyDense {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.snapshot();
-        let states = pack(&states, "states", memory.n())?;
-        let out = parallel(py, None, || {
-            batch::overlap_matrix(&states, memory.patterns())
-        })??;
-        matrix(py, out, states.rows(), memory.patterns().rows())
+        queries::overlaps(py, self.snapshot().patterns(), &states)
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays

@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{matrix, pack, parallel, unpack, vector};
+use super::queries;
 use super::retrieve::{run, PySchedule};
-use crate::batch;
 use crate::model::Diluted;
 
 /// Pairs (E, 2) and integer weights (E,).
@@ -113,10 +113,7 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let memory = self.snapshot();
-        let states = pack(&states, "states", memory.n())?;
-        let out = parallel(py, None, || batch::energies(&*memory, &states))??;
-        Ok(vector(py, out))
+        queries::energies(py, &*self.snapshot(), &states)
     }
 
     /// Local fields of int8 (B, N) states, float64 (B, N).
@@ -126,12 +123,7 @@ impl PyDiluted {
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let memory = self.snapshot();
-        let n = memory.n();
-        let states = pack(&states, "states", n)?;
-        let out = parallel(py, None, || {
-            batch::map_rows(&states, n, |row, out| memory.fields(row, out))
-        })??;
-        matrix(py, out, states.rows(), n)
+        queries::fields(py, memory.n(), &states, |row, out| memory.fields(row, out))
     }
 
     /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
@@ -140,12 +132,7 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.snapshot();
-        let states = pack(&states, "states", memory.n())?;
-        let out = parallel(py, None, || {
-            batch::overlap_matrix(&states, memory.patterns())
-        })??;
-        matrix(py, out, states.rows(), memory.patterns().rows())
+        queries::overlaps(py, self.snapshot().patterns(), &states)
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays

@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{matrix, pack, parallel, unpack, vector};
+use super::queries;
 use super::retrieve::{run, PySchedule};
-use crate::batch;
 use crate::dynamics;
 use crate::model::Hebbian;
 
@@ -94,11 +94,8 @@ impl PyHebbian {
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let memory = self.snapshot();
-        let states = pack(&states, "states", memory.n())?;
-        let out = parallel(py, None, || -> crate::Result<Vec<f64>> {
-            crate::with_kernel!(memory.kernel()?, |k| batch::energies(&k, &states))
-        })??;
-        Ok(vector(py, out))
+        let kernel = parallel(py, None, || memory.kernel())??;
+        crate::with_kernel!(kernel, |k| queries::energies(py, &k, &states))
     }
 
     /// Local fields of int8 (B, N) states, float64 (B, N).
@@ -108,16 +105,13 @@ impl PyHebbian {
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let memory = self.snapshot();
-        let n = memory.n();
-        let states = pack(&states, "states", n)?;
-        let out = parallel(py, None, || -> crate::Result<Vec<f64>> {
-            crate::with_kernel!(memory.kernel()?, |k| batch::map_rows(
-                &states,
-                n,
-                |row, out| k.fields(row, out)
-            ))
-        })??;
-        matrix(py, out, states.rows(), n)
+        let kernel = parallel(py, None, || memory.kernel())??;
+        crate::with_kernel!(kernel, |k| queries::fields(
+            py,
+            memory.n(),
+            &states,
+            |row, out| { k.fields(row, out) }
+        ))
     }
 
     /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
@@ -126,12 +120,7 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.snapshot();
-        let states = pack(&states, "states", memory.n())?;
-        let out = parallel(py, None, || {
-            batch::overlap_matrix(&states, memory.patterns())
-        })??;
-        matrix(py, out, states.rows(), memory.patterns().rows())
+        queries::overlaps(py, self.snapshot().patterns(), &states)
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays

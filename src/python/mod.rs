@@ -6,6 +6,7 @@ mod dense;
 mod diluted;
 mod hebbian;
 mod modern;
+mod queries;
 mod retrieve;
 mod stochastic;
 mod weights;
@@ -72,12 +73,7 @@ fn overlaps<'py>(
 ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
     let n = patterns.as_array().dim().1;
     let patterns = convert::pack(&patterns, "patterns", n)?;
-    let states = convert::pack(&states, "states", n)?;
-    let p = patterns.rows();
-    let out = convert::parallel(py, None, || {
-        crate::batch::overlap_matrix(&states, &patterns)
-    })??;
-    convert::matrix(py, out, states.rows(), p)
+    queries::overlaps(py, &patterns, &states)
 }
 
 #[pymodule]

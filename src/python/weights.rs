@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{matrix, pack, parallel, unpack, vector};
+use super::queries;
 use super::retrieve::{run, PySchedule};
-use crate::batch;
 use crate::error::Error;
 use crate::model::Weights;
 use crate::rules::{Learner, Rule};
@@ -239,10 +239,7 @@ impl PyWeights {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let model = self.snapshot();
-        let states = pack(&states, "states", model.n())?;
-        let out = parallel(py, None, || batch::energies(&*model, &states))??;
-        Ok(vector(py, out))
+        queries::energies(py, &*self.snapshot(), &states)
     }
 
     /// Local fields h = W s − θ of int8 (B, N) states, float64 (B, N).
@@ -252,12 +249,7 @@ impl PyWeights {
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let model = self.snapshot();
-        let n = model.n();
-        let states = pack(&states, "states", n)?;
-        let out = parallel(py, None, || {
-            batch::map_rows(&states, n, |row, out| model.fields(row, out))
-        })??;
-        matrix(py, out, states.rows(), n)
+        queries::fields(py, model.n(), &states, |row, out| model.fields(row, out))
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
