@@ -10,7 +10,6 @@ from numpy.typing import ArrayLike
 
 from . import _core, _dynamics, _validate
 from .persist import Persistent, State, pack_spins, unpack_spins
-from .results import Retrieval
 
 INTERACTIONS = ("polynomial", "exponential")
 
@@ -37,7 +36,7 @@ def _flag(value: Any, name: str) -> bool:
     return bool(value)
 
 
-class DenseAssociativeMemory(Persistent):
+class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
     r"""A dense associative memory of ``n`` binary neurons.
 
     The energy of a state ``σ`` is ``E(σ) = −Σ_μ F(ξ^μ·σ)`` over the stored
@@ -231,74 +230,3 @@ class DenseAssociativeMemory(Persistent):
         batch, single = _validate.spin_batch(states, self.n, "states")
         m = self._memory.overlaps(batch)
         return m[0] if single else m
-
-    def retrieve(
-        self,
-        queries: ArrayLike,
-        *,
-        update: str = "async",
-        max_sweeps: int = 100,
-        order: str = "random",
-        seed: int | None = None,
-        threads: int | None = None,
-        track_energy: bool = False,
-        temperature: float = 0.0,
-        sweeps: int | None = None,
-        schedule: ArrayLike | tuple[str, float, float] | None = None,
-    ) -> Retrieval:
-        """Run the dynamics from each query: descent until it converges, or
-        a fixed number of stochastic (Glauber) sweeps at a temperature.
-
-        Same options and result as :meth:`HopfieldNetwork.retrieve`; at
-        ``T > 0`` a neuron takes +1 with probability
-        ``1 / (1 + exp(-gap_i / T))``, ``gap_i`` the exact energy difference
-        ``E(s_i=-1) - E(s_i=+1)`` of this model.
-
-        Parameters
-        ----------
-        queries : array_like
-            One query ``(N,)`` or a batch ``(B, N)`` of spins. Never modified.
-        update : {"async", "sync"}
-            ``"async"``: one neuron at a time, each update seeing the earlier
-            ones (the energy never increases). ``"sync"``: every neuron from
-            the same snapshot; 2-cycles are detected and reported.
-        max_sweeps : int
-            Most sweeps (async) or steps (sync), at least 1.
-        order : {"random", "sequential"}
-            Async neuron order (see :func:`hopfield.sweep_orders`).
-        seed : int or None
-            Seed in ``[0, 2**64)``; results never depend on ``threads``.
-        threads : int or None
-            ``None`` uses all cores; an int runs on a pool of that many threads.
-        track_energy : bool
-            Record the energy after every sweep in ``energy_trace``.
-        temperature : float
-            ``0``: deterministic descent. ``T > 0``: Glauber dynamics
-            (asynchronous) for exactly ``sweeps`` sweeps.
-        sweeps : int or None
-            Number of stochastic sweeps (default 100, or the length of an
-            array ``schedule``).
-        schedule : tuple or array_like or None
-            Annealing: ``("geometric", T0, T1)``, ``("linear", T0, T1)`` or
-            one temperature per sweep.
-
-        Returns
-        -------
-        Retrieval
-            Final states and, per query, ``converged``, ``sweeps``, ``energy``,
-            ``cycled`` and optionally ``energy_trace`` (see
-            :meth:`HopfieldNetwork.retrieve` for their meaning in stochastic runs).
-        """
-        plan = _dynamics.schedule(
-            update=update,
-            max_sweeps=max_sweeps,
-            order=order,
-            seed=seed,
-            threads=threads,
-            track_energy=track_energy,
-            temperature=temperature,
-            sweeps=sweeps,
-            schedule=schedule,
-        )
-        batch, single = _validate.spin_batch(queries, self.n, "queries")
-        return _dynamics.retrieval(self._memory.retrieve(batch, plan), single)

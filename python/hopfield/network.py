@@ -10,12 +10,11 @@ from numpy.typing import ArrayLike
 from . import _core, _dynamics, _validate
 from ._memory import ensure_fits
 from .persist import Persistent, State, pack_spins, unpack_spins
-from .results import Retrieval
 
 RULES = ("hebbian", "storkey", "pseudoinverse", "covariance")
 
 
-class HopfieldNetwork(Persistent):
+class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
     """A classical Hopfield network of ``n`` binary neurons.
 
     Every rule shares the energy, the field and the dynamics:
@@ -404,90 +403,6 @@ class HopfieldNetwork(Persistent):
         else:
             m = _core.overlaps(batch, self.patterns)
         return m[0] if single else m
-
-    def retrieve(
-        self,
-        queries: ArrayLike,
-        *,
-        update: str = "async",
-        max_sweeps: int = 100,
-        order: str = "random",
-        seed: int | None = None,
-        threads: int | None = None,
-        track_energy: bool = False,
-        temperature: float = 0.0,
-        sweeps: int | None = None,
-        schedule: ArrayLike | tuple[str, float, float] | None = None,
-    ) -> Retrieval:
-        """Run the dynamics from each query: descent until it converges, or
-        a fixed number of stochastic (Glauber) sweeps at a temperature.
-
-        Parameters
-        ----------
-        queries : array_like
-            One query ``(N,)`` or a batch ``(B, N)`` of spins. Never modified.
-        update : {"async", "sync"}
-            ``"async"``: one neuron at a time, each update seeing the earlier
-            ones; a sweep updates every neuron once. Converged means a whole
-            sweep without a flip; the energy never increases.
-            ``"sync"``: every neuron from the same snapshot; converged means a
-            fixed point, and a 2-cycle is detected and reported (``cycled``).
-        max_sweeps : int
-            Most sweeps (async) or steps (sync), at least 1.
-        order : {"random", "sequential"}
-            Async neuron order: a fresh random permutation per sweep drawn
-            from the query's own stream (see :func:`hopfield.sweep_orders`),
-            or ``0..N-1`` every sweep.
-        seed : int or None
-            Seed in ``[0, 2**64)``. Results depend only on the inputs and the
-            seed, never on ``threads``. ``None`` draws a fresh seed.
-        threads : int or None
-            ``None`` uses all cores; an int runs on a pool of that many threads.
-        track_energy : bool
-            Record the energy after every sweep in ``energy_trace``.
-        temperature : float
-            ``0`` (default): deterministic descent as above. ``T > 0``:
-            stochastic (Glauber) dynamics, asynchronous only: each update sets
-            ``s_i = +1`` with probability ``1 / (1 + exp(-gap_i / T))``, where
-            ``gap_i = E(s_i=-1) - E(s_i=+1) = 2 h_i``, for exactly ``sweeps``
-            sweeps. Each update draws one uniform from the query's own stream
-            (:func:`hopfield.acceptance_uniforms`), so results depend only on
-            the inputs and ``seed``.
-        sweeps : int or None
-            Number of stochastic sweeps (default 100, or the length of an
-            array ``schedule``). Only for stochastic runs; deterministic runs
-            use ``max_sweeps``.
-        schedule : tuple or array_like or None
-            Annealing instead of a constant ``temperature``:
-            ``("geometric", T0, T1)`` (``T_k = T0 (T1/T0)^(k/(sweeps-1))``,
-            both > 0), ``("linear", T0, T1)`` (both >= 0; sweeps at ``T = 0``
-            are deterministic) or a 1-D array with one temperature per sweep.
-
-        Returns
-        -------
-        Retrieval
-            Final states and, per query, ``converged``, ``sweeps``, ``energy``,
-            ``cycled`` and optionally ``energy_trace``. For a stochastic run,
-            ``sweeps`` is the number of sweeps run (always ``sweeps``),
-            ``converged`` says whether the final state is a fixed point of the
-            deterministic dynamics (no neuron's field disagrees with it: a
-            local minimum of the energy), ``energy`` is the energy of the
-            final state (not the lowest one visited), ``cycled`` is False and
-            ``energy_trace`` has the energy after every sweep.
-        """
-        plan = _dynamics.schedule(
-            update=update,
-            max_sweeps=max_sweeps,
-            order=order,
-            seed=seed,
-            threads=threads,
-            track_energy=track_energy,
-            temperature=temperature,
-            sweeps=sweeps,
-            schedule=schedule,
-        )
-        batch, single = _validate.spin_batch(queries, self.n, "queries")
-        return _dynamics.retrieval(self._memory.retrieve(batch, plan), single)
 
 
 def sweep_orders(n: int, sweeps: int, *, seed: int, count: int = 1, first: int = 0) -> np.ndarray:
