@@ -898,9 +898,8 @@ fn popcount_scores(
     ld: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::level() == crate::simd::Level::Avx512 && keys.words().is_multiple_of(8) {
-        // SAFETY: the level is never above what the CPU supports; rows are
-        // whole multiples of 8 words.
+    if crate::simd::level() == crate::simd::Level::Avx512 {
+        // SAFETY: the level is never above what the CPU supports.
         unsafe { x86::popcount_scores_avx512(keys, start, rows, queries, d, out, ld) };
         return;
     }
@@ -1177,11 +1176,14 @@ mod x86 {
         }
     }
 
-    /// `d − 2·popcount(k xor q)` with vector popcount, 8 keys at a time.
+    /// `d − 2·popcount(k xor q)` with vector popcount. The keys of the tile
+    /// are first packed in panels of 8 (word `w` of the 8 keys side by side),
+    /// so one vector holds the 8 running counts of a query against a panel
+    /// and no horizontal sums are needed; 4 queries share each panel load.
     ///
     /// # Safety
-    /// AVX-512F/VPOPCNTDQ; rows of a multiple of 8 words.
-    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    /// AVX-512F/DQ/VPOPCNTDQ.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512vpopcntdq")]
     pub unsafe fn popcount_scores_avx512(
         keys: &SpinMatrix,
         start: usize,
@@ -1192,25 +1194,73 @@ mod x86 {
         ld: usize,
     ) {
         let words = keys.words();
+        let nq = queries.rows();
         let kw = &keys.as_words()[start * words..(start + rows) * words];
-        for c in 0..queries.rows() {
-            let q = queries.row(c);
-            for r in 0..rows {
-                let k = &kw[r * words..(r + 1) * words];
-                let mut acc = _mm512_setzero_si512();
-                for w in (0..words).step_by(8) {
-                    // SAFETY: w + 8 <= words for both rows.
-                    let (a, b) = unsafe {
-                        (
-                            _mm512_loadu_si512(k.as_ptr().add(w) as *const _),
-                            _mm512_loadu_si512(q.as_ptr().add(w) as *const _),
-                        )
-                    };
-                    acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(a, b)));
-                }
-                let h = _mm512_reduce_add_epi64(acc);
-                out[c * ld + r] = (d as i64 - 2 * h) as f32;
+        let panels = rows.div_ceil(8);
+        let mut packed = vec![0u64; panels * words * 8];
+        for (r, key) in kw.chunks_exact(words).enumerate() {
+            let base = (r / 8) * words * 8 + r % 8;
+            for (w, &x) in key.iter().enumerate() {
+                packed[base + 8 * w] = x;
             }
+        }
+        assert!(queries.as_words().len() >= nq * words && out.len() >= (nq.max(1) - 1) * ld + rows);
+        let qp = queries.as_words().as_ptr();
+        let dv = _mm512_set1_epi64(d as i64);
+        let store = |out: &mut [f32], c: usize, p: usize, h: __m512i| {
+            let n = (rows - 8 * p).min(8);
+            let mask: __mmask8 = ((1u16 << n) - 1) as u8;
+            // d − 2h, rounded to float32 like the portable `as f32`.
+            let s = _mm512_sub_epi64(dv, _mm512_add_epi64(h, h));
+            let f = _mm512_cvtepi64_ps(s);
+            let at = c * ld + 8 * p;
+            assert!(at + n <= out.len());
+            // SAFETY: lanes below n lie within out (checked above).
+            unsafe { _mm256_mask_storeu_ps(out.as_mut_ptr().add(at), mask, f) };
+        };
+        let mut c = 0;
+        while c + 4 <= nq {
+            for p in 0..panels {
+                let kp = packed[p * words * 8..].as_ptr();
+                let z = _mm512_setzero_si512();
+                let (mut h0, mut h1, mut h2, mut h3) = (z, z, z, z);
+                for w in 0..words {
+                    // SAFETY: panel p holds words·8 words; query rows c..c+4
+                    // hold `words` words each.
+                    unsafe {
+                        let k = _mm512_loadu_si512(kp.add(8 * w) as *const _);
+                        let q0 = _mm512_set1_epi64(*qp.add(c * words + w) as i64);
+                        let q1 = _mm512_set1_epi64(*qp.add((c + 1) * words + w) as i64);
+                        let q2 = _mm512_set1_epi64(*qp.add((c + 2) * words + w) as i64);
+                        let q3 = _mm512_set1_epi64(*qp.add((c + 3) * words + w) as i64);
+                        h0 = _mm512_add_epi64(h0, _mm512_popcnt_epi64(_mm512_xor_si512(k, q0)));
+                        h1 = _mm512_add_epi64(h1, _mm512_popcnt_epi64(_mm512_xor_si512(k, q1)));
+                        h2 = _mm512_add_epi64(h2, _mm512_popcnt_epi64(_mm512_xor_si512(k, q2)));
+                        h3 = _mm512_add_epi64(h3, _mm512_popcnt_epi64(_mm512_xor_si512(k, q3)));
+                    }
+                }
+                store(out, c, p, h0);
+                store(out, c + 1, p, h1);
+                store(out, c + 2, p, h2);
+                store(out, c + 3, p, h3);
+            }
+            c += 4;
+        }
+        while c < nq {
+            for p in 0..panels {
+                let kp = packed[p * words * 8..].as_ptr();
+                let mut h = _mm512_setzero_si512();
+                for w in 0..words {
+                    // SAFETY: as above.
+                    unsafe {
+                        let k = _mm512_loadu_si512(kp.add(8 * w) as *const _);
+                        let q = _mm512_set1_epi64(*qp.add(c * words + w) as i64);
+                        h = _mm512_add_epi64(h, _mm512_popcnt_epi64(_mm512_xor_si512(k, q)));
+                    }
+                }
+                store(out, c, p, h);
+            }
+            c += 1;
         }
     }
 
@@ -1362,12 +1412,17 @@ mod tests {
 
     #[test]
     fn popcount_path_equals_float_path() {
-        let (p, d) = (700, 512);
+        for (p, d, nq) in [(700, 512, 9), (37, 100, 6), (13, 1, 5)] {
+            popcount_case(p, d, nq);
+        }
+    }
+
+    fn popcount_case(p: usize, d: usize, nq: usize) {
         let k: Vec<f32> = lcg(6, p * d)
             .iter()
             .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
             .collect();
-        let q: Vec<f32> = lcg(7, 9 * d)
+        let q: Vec<f32> = lcg(7, nq * d)
             .iter()
             .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
             .collect();
@@ -1386,6 +1441,11 @@ mod tests {
                 binary.energy(&q, d, beta).unwrap(),
                 float.energy(&q, d, beta).unwrap()
             );
+            let best = crate::simd::level();
+            set_level(Level::Portable);
+            let portable = binary.step(&q, d, beta).unwrap();
+            set_level(best);
+            assert_eq!(binary.step(&q, d, beta).unwrap(), portable);
         }
     }
 
