@@ -1,0 +1,270 @@
+//! The retrieval drivers: query blocks over rayon, the chunk stages of a
+//! block, one step, iterated retrieval, energy and attention weights.
+
+use rayon::prelude::*;
+
+use super::scores::scores;
+use super::store::norm_sq;
+use super::stream::{chunk, Partial};
+use super::{ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
+use crate::error::{try_filled, Error, Result};
+use crate::spins::SpinMatrix;
+
+/// What a pass over the patterns computes.
+#[derive(Clone, Copy)]
+pub(super) struct Pass<'a> {
+    pub(super) queries: &'a [f32],
+    pub(super) nb: usize,
+    pub(super) beta: f64,
+    pub(super) skip: f64,
+    pub(super) values: bool,
+}
+
+impl ModernHopfield {
+    /// The softmax state of every query block (`values`: accumulate values).
+    fn pass(&self, queries: &[f32], beta: f64, values: bool) -> Result<Vec<Partial>> {
+        let skip = 20.0 + (self.rows as f64).ln();
+        queries
+            .par_chunks(QUERY_BLOCK * self.d)
+            .map(|q| {
+                let pass = Pass {
+                    queries: q,
+                    nb: q.len() / self.d,
+                    beta,
+                    skip,
+                    values,
+                };
+                self.block(&pass)
+            })
+            .collect()
+    }
+
+    fn block(&self, pass: &Pass<'_>) -> Result<Partial> {
+        let chunks = self.rows.div_ceil(CHUNK);
+        let width = if pass.values { self.dv } else { 0 };
+        let qspins = self.block_spins(pass)?;
+        let run = |c: usize, floor: &[f64]| -> Result<Partial> {
+            let mut part = Partial::new(pass.nb, width)?;
+            let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
+            chunk(self, pass, qspins.as_ref(), range, floor, &mut part);
+            Ok(part)
+        };
+        // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side
+        // by side and skip weights against the maximum of all earlier stages.
+        // The schedule depends on P only, so results do not depend on threads.
+        let mut state: Option<Partial> = None;
+        let mut first = 0;
+        let mut size = 1;
+        while first < chunks {
+            let end = (first + size).min(chunks);
+            let floor = state
+                .as_ref()
+                .map_or_else(|| vec![f64::NEG_INFINITY; pass.nb], |s| s.m.clone());
+            let parts: Vec<Result<Partial>> = if end - first == 1 {
+                vec![run(first, &floor)]
+            } else {
+                (first..end)
+                    .into_par_iter()
+                    .map(|c| run(c, &floor))
+                    .collect()
+            };
+            for part in parts {
+                let part = part?;
+                match state.as_mut() {
+                    None => state = Some(part),
+                    Some(s) => s.merge(&part, width),
+                }
+            }
+            first = end;
+            size = (size * 2).min(STAGE);
+        }
+        state.ok_or_else(|| Error::Value("no patterns stored".into()))
+    }
+
+    /// Bit-packed queries of a block when they and every key are ±1.
+    fn block_spins(&self, pass: &Pass<'_>) -> Result<Option<SpinMatrix>> {
+        if self.spins.is_none() || !pass.queries.iter().all(|&x| x == 1.0 || x == -1.0) {
+            return Ok(None);
+        }
+        let s: Vec<i8> = pass.queries.iter().map(|&x| x as i8).collect();
+        SpinMatrix::from_spins(&s, pass.nb, self.d).map(Some)
+    }
+
+    /// One update of every row of `queries` (`(B, d)` row-major):
+    /// `Vᵀ softmax(β K q)`, `(B, d_v)`.
+    ///
+    /// # Errors
+    /// `Value`/`Shape` on bad input (see [`store`](Self::store)), `Value`
+    /// when nothing is stored or `beta` is not finite and positive, `Memory`
+    /// when the output cannot be allocated.
+    pub fn step(&self, queries: &[f32], d: usize, beta: f64) -> Result<Vec<f32>> {
+        let nq = self.check_queries(queries, d, beta, "queries")?;
+        let mut out = try_filled("the retrieved states", nq * self.dv, 0.0f32)?;
+        self.step_into(queries, beta, &mut out)?;
+        Ok(out)
+    }
+
+    fn step_into(&self, queries: &[f32], beta: f64, out: &mut [f32]) -> Result<()> {
+        let parts = self.pass(queries, beta, true)?;
+        let dv = self.dv;
+        for (part, out) in parts.iter().zip(out.chunks_mut(QUERY_BLOCK * dv)) {
+            for (b, row) in out.chunks_exact_mut(dv).enumerate() {
+                let l = part.l[b];
+                for (x, &o) in row.iter_mut().zip(&part.o[b * dv..(b + 1) * dv]) {
+                    *x = (o / l) as f32;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the dynamics from `queries` (`(B, d)` row-major). Each query
+    /// iterates on its own, so its result does not depend on the batch.
+    ///
+    /// # Errors
+    /// As [`step`](Self::step); `Value` when more than one update is asked
+    /// of a hetero-associative memory, or `max_steps` is 0, or `tol` is
+    /// negative or NaN.
+    pub fn retrieve(
+        &self,
+        queries: &[f32],
+        d: usize,
+        beta: f64,
+        steps: Steps,
+    ) -> Result<Retrieved> {
+        let nq = self.check_queries(queries, d, beta, "queries")?;
+        let (limit, tol) = match steps {
+            Steps::Fixed(n) => (n, None),
+            Steps::Until { tol, max_steps } => {
+                if tol.is_nan() || tol < 0.0 {
+                    return Err(Error::Value(format!("tol must be >= 0, got {tol}")));
+                }
+                (max_steps, Some(tol))
+            }
+        };
+        if limit == 0 {
+            return Err(Error::Value(
+                "the number of steps must be at least 1".into(),
+            ));
+        }
+        if (limit > 1 || tol.is_some()) && self.values.is_some() {
+            return Err(Error::Value(
+                "iterating needs auto-association (keys = values): \
+                 store patterns without values, or use steps=1"
+                    .into(),
+            ));
+        }
+        let dv = self.dv;
+        let mut states = try_filled("the retrieved states", nq * dv, 0.0f32)?;
+        let mut steps_done = vec![0u32; nq];
+        let mut converged = vec![false; nq];
+        let mut current: Vec<f32> = queries.to_vec();
+        let mut active: Vec<usize> = (0..nq).collect();
+        let mut next = try_filled("the retrieved states", nq * dv, 0.0f32)?;
+        for t in 1..=limit {
+            let n_active = active.len();
+            self.step_into(&current[..n_active * d], beta, &mut next[..n_active * dv])?;
+            let mut still = Vec::new();
+            let mut gathered: Vec<f32> = Vec::new();
+            for (i, &q) in active.iter().enumerate() {
+                let new = &next[i * dv..(i + 1) * dv];
+                let change = if dv == d {
+                    new.iter()
+                        .zip(&current[i * d..(i + 1) * d])
+                        .map(|(a, b)| (a - b).abs() as f64)
+                        .fold(0.0, f64::max)
+                } else {
+                    f64::INFINITY
+                };
+                let top = new.iter().map(|x| x.abs() as f64).fold(0.0, f64::max);
+                let ok = change <= tol.unwrap_or(1e-6 * (1.0 + top));
+                states[q * dv..(q + 1) * dv].copy_from_slice(new);
+                steps_done[q] = t;
+                converged[q] = ok;
+                let stop = match tol {
+                    Some(_) => ok,
+                    None => false,
+                };
+                if !stop && t < limit {
+                    still.push(q);
+                    gathered.extend_from_slice(new);
+                }
+            }
+            if still.is_empty() {
+                break;
+            }
+            active = still;
+            current = gathered;
+        }
+        Ok(Retrieved {
+            states,
+            steps: steps_done,
+            converged,
+        })
+    }
+
+    /// `E(ξ) = −β⁻¹ lse(β, Kξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²` of every row of
+    /// `states` (`(B, d)` row-major).
+    ///
+    /// # Errors
+    /// As [`step`](Self::step).
+    pub fn energy(&self, states: &[f32], d: usize, beta: f64) -> Result<Vec<f64>> {
+        self.check_queries(states, d, beta, "states")?;
+        let parts = self.pass(states, beta, false)?;
+        let log_p = (self.rows as f64).ln();
+        let mut out = Vec::with_capacity(states.len() / d);
+        for (part, rows) in parts.iter().zip(states.chunks(QUERY_BLOCK * d)) {
+            for (b, xi) in rows.chunks_exact(d).enumerate() {
+                let lse = part.m[b] + part.l[b].ln();
+                out.push(-lse / beta + 0.5 * norm_sq(xi) + log_p / beta + 0.5 * self.max_norm_sq);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The softmax weights `softmax(β K q)` of every query, `(B, P)`
+    /// row-major float64, from the same float32 scores as the update.
+    ///
+    /// # Errors
+    /// As [`step`](Self::step); `Memory` when `B·P` weights cannot be had.
+    pub fn attention(&self, queries: &[f32], d: usize, beta: f64) -> Result<Vec<f64>> {
+        let nq = self.check_queries(queries, d, beta, "queries")?;
+        let p = self.rows;
+        let total = nq.checked_mul(p).ok_or_else(|| {
+            Error::Memory(format!(
+                "attention weights of {nq} × {p} cannot be allocated"
+            ))
+        })?;
+        let mut out = try_filled("the attention weights", total, 0.0f64)?;
+        out.par_chunks_mut(p)
+            .zip(queries.par_chunks_exact(d))
+            .for_each(|(row, q)| {
+                let mut s = vec![0.0f32; TILE];
+                for start in (0..p).step_by(TILE) {
+                    let rows = (p - start).min(TILE);
+                    scores(
+                        &self.keys[start * d..(start + rows) * d],
+                        rows,
+                        q,
+                        1,
+                        d,
+                        &mut s,
+                        TILE,
+                    );
+                    for (o, &x) in row[start..start + rows].iter_mut().zip(&s) {
+                        *o = x as f64 * beta;
+                    }
+                }
+                let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for x in row.iter_mut() {
+                    *x = (*x - m).exp();
+                    sum += *x;
+                }
+                for x in row.iter_mut() {
+                    *x /= sum;
+                }
+            });
+        Ok(out)
+    }
+}

@@ -1,0 +1,162 @@
+//! The continuous modern Hopfield network (Ramsauer et al. 2020).
+//!
+//! Keys `K` (`P × d`) and values `V` (`P × d_v`, the keys themselves for
+//! auto-association) are float32 rows. One update of a query `q` is
+//! `Vᵀ softmax(β K q)`; with `V = K` that is `ξ ← Xᵀ softmax(β X ξ)`, the
+//! descent on `E(ξ) = −β⁻¹ lse(β, Xξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²`.
+//!
+//! # The kernel
+//!
+//! Queries are taken in blocks of [`QUERY_BLOCK`] rows (rayon splits the
+//! blocks); the stored patterns in chunks of [`CHUNK`] rows, each streamed in
+//! tiles of [`TILE`] rows with an *online softmax*: a running maximum `m`
+//! and sum `l` per query, the float64 value accumulator rescaled whenever `m`
+//! grows. So the `(B, P)` score matrix never exists, only a
+//! `QUERY_BLOCK × TILE` tile. Chunks are folded in order, so a query's result
+//! depends on the query and the memory only: not on the number of threads,
+//! nor on which other queries share its batch.
+//!
+//! * Scores: every inner product is summed in 16 float32 lanes (fused
+//!   multiply-add, the lanes strided over the features), then the lanes are
+//!   added in a fixed tree. The AVX-512 micro-kernels (4 keys × 6 queries,
+//!   8 keys × 1 query) and the portable loop perform exactly these operations,
+//!   so every instruction-set level gives the same bits.
+//! * ±1 keys and queries (when every stored key is ±1) take a popcount path:
+//!   `k·q = d − 2·popcount(k xor q)` on bit-packed rows, exact, and equal to
+//!   the float score, so the result does not depend on which path ran.
+//! * Weights: `w = exp(β s − m)` with the exponent formed in float64. A
+//!   weight below `exp(−T)`, `T = 20 + ln P`, is set to zero (it changes the
+//!   result by less than `e^−20` relative), measured against the largest
+//!   maximum known so far: chunks run in stages of 1, 2, 4, then 8 chunks
+//!   side by side, each stage against the maximum of the earlier ones (a
+//!   schedule fixed by `P`, so still thread-independent); a block of 16 scores that are
+//!   all that small is skipped without computing `exp`, and a stored pattern
+//!   whose weights are zero for a group of queries is left out of their value
+//!   accumulation. At a retrieval β almost every weight is such, so the
+//!   second product mostly vanishes.
+//! * Values: `Σ_p w_p v_p` in float32 within a tile (fused multiply-add,
+//!   in pattern order), added into float64 accumulators between tiles; the
+//!   final division by `l` is float64.
+//!
+//! # Files
+//!
+//! * `store.rs`: storing patterns and checking inputs;
+//! * `driver.rs`: the retrieval drivers (query blocks, chunk stages, steps,
+//!   energy, attention);
+//! * `stream.rs`: the streaming online softmax and value accumulation;
+//! * `scores.rs`: the score kernels (float lanes, ±1 popcount);
+//! * `x86.rs`: their AVX-512 micro-kernels.
+
+mod driver;
+mod scores;
+mod store;
+mod stream;
+#[cfg(test)]
+mod tests;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use crate::spins::SpinMatrix;
+
+/// Queries per block (the unit rayon schedules).
+pub const QUERY_BLOCK: usize = 192;
+/// Stored patterns per tile (the unit of the online softmax).
+pub const TILE: usize = 192;
+/// Stored patterns per chunk (partial softmaxes folded in order).
+pub const CHUNK: usize = 16 * TILE;
+/// Most chunks computed side by side in one stage of a block.
+const STAGE: usize = 8;
+/// Largest magnitude a stored or queried value may have.
+pub const MAX_ABS: f64 = 1e30;
+/// Largest `β·‖k‖·‖q‖` a score may reach (float32 stays finite).
+const MAX_SCORE: f64 = 1e36;
+/// Float32 lanes of one inner product.
+const LANES: usize = 16;
+
+/// A modern Hopfield memory: float32 keys, optional separate values.
+#[derive(Debug, Clone, Default)]
+pub struct ModernHopfield {
+    d: usize,
+    dv: usize,
+    rows: usize,
+    keys: Vec<f32>,
+    values: Option<Vec<f32>>,
+    /// Bit-packed keys while every stored key is ±1.
+    spins: Option<SpinMatrix>,
+    max_norm_sq: f64,
+}
+
+/// How many updates [`ModernHopfield::retrieve`] runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Steps {
+    /// Exactly this many updates.
+    Fixed(u32),
+    /// Until a query's update moves it by at most `tol` (max-abs), each
+    /// query on its own, at most `max_steps` updates.
+    Until { tol: f64, max_steps: u32 },
+}
+
+/// Result of [`ModernHopfield::retrieve`]: row-major states and per-query
+/// bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieved {
+    /// `(B, d_v)` final states.
+    pub states: Vec<f32>,
+    /// Updates applied to each query.
+    pub steps: Vec<u32>,
+    /// Whether the last update moved the query by at most the tolerance
+    /// (`tol`, or `1e-6·(1 + max|ξ|)` for a fixed number of steps).
+    pub converged: Vec<bool>,
+}
+
+impl ModernHopfield {
+    /// An empty memory; the first [`store`](Self::store) fixes the widths.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Key width `d` (0 before the first store).
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// Value width (`d` for auto-association).
+    pub fn dv(&self) -> usize {
+        self.dv
+    }
+
+    /// Number of stored patterns `P`.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Row-major `(P, d)` keys.
+    pub fn keys(&self) -> &[f32] {
+        &self.keys
+    }
+
+    /// Row-major `(P, d_v)` values, `None` for auto-association.
+    pub fn values(&self) -> Option<&[f32]> {
+        self.values.as_deref()
+    }
+
+    /// Whether every stored key is ±1 (scores then take the popcount path).
+    pub fn is_binary(&self) -> bool {
+        self.spins.is_some()
+    }
+
+    /// `M² = max_μ ‖k_μ‖²`.
+    pub fn max_norm_sq(&self) -> f64 {
+        self.max_norm_sq
+    }
+
+    /// Bytes held.
+    pub fn nbytes(&self) -> usize {
+        4 * (self.keys.len() + self.values.as_ref().map_or(0, Vec::len))
+            + self.spins.as_ref().map_or(0, SpinMatrix::nbytes)
+    }
+
+    pub(super) fn value_rows(&self) -> &[f32] {
+        self.values.as_deref().unwrap_or(&self.keys)
+    }
+}

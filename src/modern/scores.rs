@@ -1,0 +1,86 @@
+//! Score kernels: float inner products in a fixed lane order, and ±1
+//! scores through XOR + popcount.
+
+use super::LANES;
+use crate::spins::SpinMatrix;
+
+/// The canonical sum of 16 lane partials: halves, quarters, pairs.
+#[inline(always)]
+pub(super) fn reduce16(l: &[f32; LANES]) -> f32 {
+    let mut h = [0.0f32; 8];
+    for i in 0..8 {
+        h[i] = l[i] + l[i + 8];
+    }
+    let q = [h[0] + h[4], h[1] + h[5], h[2] + h[6], h[3] + h[7]];
+    let p = [q[0] + q[2], q[1] + q[3]];
+    p[0] + p[1]
+}
+
+/// `Σ_k a[k]·b[k]` in the canonical order: lane `i` sums `k ≡ i (mod 16)`
+/// with fused multiply-adds, then [`reduce16`].
+#[inline(always)]
+pub fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut ca = a.chunks_exact(LANES);
+    let mut cb = b.chunks_exact(LANES);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..LANES {
+            acc[i] = x[i].mul_add(y[i], acc[i]);
+        }
+    }
+    for (i, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
+        acc[i] = x.mul_add(*y, acc[i]);
+    }
+    reduce16(&acc)
+}
+
+/// Raw scores `out[c·ld + r] = k_r·q_c` of `rows` keys and `nq` queries.
+#[inline(always)]
+pub(super) fn scores(
+    keys: &[f32],
+    rows: usize,
+    queries: &[f32],
+    nq: usize,
+    d: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() == crate::simd::Level::Avx512 {
+        // SAFETY: the level is never above what the CPU supports; the
+        // slices hold `rows`/`nq` rows of `d` and `out` `nq` rows of `ld`.
+        unsafe { super::x86::scores_avx512(keys, rows, queries, nq, d, out, ld) };
+        return;
+    }
+    for c in 0..nq {
+        let q = &queries[c * d..(c + 1) * d];
+        for r in 0..rows {
+            out[c * ld + r] = dot_lanes(&keys[r * d..(r + 1) * d], q);
+        }
+    }
+}
+
+/// Scores `d − 2·hamming` of ±1 keys `start..start+rows` and ±1 queries.
+#[inline(always)]
+pub(super) fn popcount_scores(
+    keys: &SpinMatrix,
+    start: usize,
+    rows: usize,
+    queries: &SpinMatrix,
+    d: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() == crate::simd::Level::Avx512 {
+        // SAFETY: the level is never above what the CPU supports.
+        unsafe { super::x86::popcount_scores_avx512(keys, start, rows, queries, d, out, ld) };
+        return;
+    }
+    for c in 0..queries.rows() {
+        let q = queries.row(c);
+        for r in 0..rows {
+            out[c * ld + r] = crate::spins::overlap(keys.row(start + r), q, d) as f32;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The streaming online softmax over tiles of stored patterns and the
+//! value accumulation of the nonzero weights.
+
+use super::driver::Pass;
+use super::scores::{popcount_scores, scores};
+use super::{ModernHopfield, LANES, TILE};
+use crate::error::{try_filled, Result};
+use crate::spins::SpinMatrix;
+
+/// Per-query softmax state of one block: running max `m` (of `β s`), sum
+/// `l` of `exp(β s − m)` and, when values are wanted, `Σ exp(β s − m) v`.
+pub(super) struct Partial {
+    pub(super) m: Vec<f64>,
+    pub(super) l: Vec<f64>,
+    pub(super) o: Vec<f64>,
+}
+
+impl Partial {
+    pub(super) fn new(nb: usize, width: usize) -> Result<Partial> {
+        Ok(Partial {
+            m: vec![f64::NEG_INFINITY; nb],
+            l: vec![0.0; nb],
+            o: try_filled("the value accumulators", nb * width, 0.0)?,
+        })
+    }
+
+    /// Folds `other` (the softmax of later patterns) into `self`.
+    pub(super) fn merge(&mut self, other: &Partial, width: usize) {
+        for b in 0..self.m.len() {
+            let m = self.m[b].max(other.m[b]);
+            let a = scale(self.m[b], m);
+            let c = scale(other.m[b], m);
+            self.m[b] = m;
+            self.l[b] = a * self.l[b] + c * other.l[b];
+            if width > 0 {
+                let (o, p) = (
+                    &mut self.o[b * width..(b + 1) * width],
+                    &other.o[b * width..(b + 1) * width],
+                );
+                for (x, y) in o.iter_mut().zip(p) {
+                    *x = a * *x + c * *y;
+                }
+            }
+        }
+    }
+}
+
+/// `exp(from − to)` for `from ≤ to`, 0 for an empty state (`from = −∞`).
+#[inline]
+fn scale(from: f64, to: f64) -> f64 {
+    if from == f64::NEG_INFINITY {
+        0.0
+    } else {
+        (from - to).exp()
+    }
+}
+
+crate::multiversion! {
+    /// Streams the patterns `range` through the online softmax of one block.
+    pub(super) fn chunk(
+        mem: &ModernHopfield,
+        pass: &Pass<'_>,
+        qspins: Option<&SpinMatrix>,
+        range: std::ops::Range<usize>,
+        floor: &[f64],
+        part: &mut Partial,
+    ) -> () => chunk_body
+}
+
+#[inline(always)]
+fn chunk_body(
+    mem: &ModernHopfield,
+    pass: &Pass<'_>,
+    qspins: Option<&SpinMatrix>,
+    range: std::ops::Range<usize>,
+    floor: &[f64],
+    part: &mut Partial,
+) {
+    let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
+    let mut tile = vec![0.0f32; nb * TILE];
+    let groups = value_groups(nb);
+    let mut lists: Vec<Vec<u32>> = vec![Vec::with_capacity(TILE); groups.len()];
+    let mut any = vec![false; nb];
+    let values = mem.value_rows();
+    let mut start = range.start;
+    while start < range.end {
+        let rows = (range.end - start).min(TILE);
+        match (qspins, mem.spins.as_ref()) {
+            (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, &mut tile, TILE),
+            _ => scores(
+                &mem.keys[start * d..(start + rows) * d],
+                rows,
+                pass.queries,
+                nb,
+                d,
+                &mut tile,
+                TILE,
+            ),
+        }
+        for b in 0..nb {
+            let o = if pass.values {
+                &mut part.o[b * dv..(b + 1) * dv]
+            } else {
+                &mut []
+            };
+            any[b] = softmax_row(
+                &mut tile[b * TILE..b * TILE + rows],
+                pass.beta,
+                pass.skip,
+                floor[b],
+                &mut part.m[b],
+                &mut part.l[b],
+                o,
+            );
+        }
+        if pass.values {
+            for (g, list) in groups.iter().zip(lists.iter_mut()) {
+                list.clear();
+                if !any[g.clone()].iter().any(|&a| a) {
+                    continue;
+                }
+                for p in 0..rows {
+                    if g.clone().any(|b| tile[b * TILE + p] != 0.0) {
+                        list.push(p as u32);
+                    }
+                }
+                accumulate(
+                    &tile[g.start * TILE..],
+                    g.len(),
+                    list,
+                    &values[start * dv..(start + rows) * dv],
+                    dv,
+                    &mut part.o[g.start * dv..g.end * dv],
+                );
+            }
+        }
+        start += rows;
+    }
+}
+
+/// Queries per group of the value accumulation.
+pub(super) const GROUP: usize = 12;
+
+/// Query groups of the value accumulation: [`GROUP`] at a time, then singles.
+fn value_groups(nb: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut b = 0;
+    while b + GROUP <= nb {
+        out.push(b..b + GROUP);
+        b += GROUP;
+    }
+    while b < nb {
+        out.push(b..b + 1);
+        b += 1;
+    }
+    out
+}
+
+/// Online-softmax update of one query with the raw scores `s` of a tile:
+/// rescales `o` and `l` when the maximum grows, overwrites `s` with the
+/// weights `exp(β s − m)` (0 below `exp(−skip)` relative to `max(m, floor)`,
+/// `floor` a lower bound of the final maximum), adds them to `l`.
+/// Returns whether any weight is nonzero.
+#[inline(always)]
+fn softmax_row(
+    s: &mut [f32],
+    beta: f64,
+    skip: f64,
+    floor: f64,
+    m: &mut f64,
+    l: &mut f64,
+    o: &mut [f64],
+) -> bool {
+    let smax = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let tm = smax as f64 * beta;
+    if tm > *m {
+        let c = scale(*m, tm);
+        *l *= c;
+        for x in o.iter_mut() {
+            *x *= c;
+        }
+        *m = tm;
+    }
+    let m = *m;
+    // Weights are relative to m; a weight is dropped when it is below
+    // exp(−skip) relative to `top` (≤ the final maximum), a lower bound
+    // known from earlier stages.
+    let top = m.max(floor);
+    // A conservative threshold on the raw scores: a block entirely below it
+    // would fail the exact test `β s − m >= −skip` element by element.
+    let thr = (top - skip) / beta;
+    let thr = thr - 1e-9 * (thr.abs() + 1.0);
+    let t32 = thr as f32;
+    let t32 = if t32 as f64 > thr {
+        t32 - t32.abs() * 1e-6 - f32::MIN_POSITIVE
+    } else {
+        t32
+    };
+    let mut sums = [0.0f64; LANES];
+    let mut nonzero = false;
+    let mut blocks = s.chunks_exact_mut(LANES);
+    for blk in &mut blocks {
+        if blk.iter().all(|&x| x < t32) {
+            blk.fill(0.0);
+            continue;
+        }
+        nonzero = true;
+        for (x, sum) in blk.iter_mut().zip(sums.iter_mut()) {
+            let w = weight(*x as f64 * beta - m, skip - (top - m));
+            *x = w;
+            *sum += w as f64;
+        }
+    }
+    for (x, sum) in blocks.into_remainder().iter_mut().zip(sums.iter_mut()) {
+        let w = weight(*x as f64 * beta - m, skip - (top - m));
+        *x = w;
+        nonzero |= w != 0.0;
+        *sum += w as f64;
+    }
+    let mut h = [0.0f64; 8];
+    for i in 0..8 {
+        h[i] = sums[i] + sums[i + 8];
+    }
+    *l += ((h[0] + h[4]) + (h[2] + h[6])) + ((h[1] + h[5]) + (h[3] + h[7]));
+    nonzero
+}
+
+/// `exp(z)` for `−skip ≤ z ≤ 0` as float32, 0 below `−skip`. The range
+/// reduction is float64, the polynomial float32 (fused multiply-adds), so
+/// every instruction-set level gives the same bits.
+#[inline(always)]
+fn weight(z: f64, skip: f64) -> f32 {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const LN2: f64 = std::f64::consts::LN_2;
+    const MAGIC: f64 = 6755399441055744.0; // 1.5·2^52: rounds to nearest
+    let zc = z.max(-100.0);
+    let t = zc * LOG2E + MAGIC;
+    let k = t - MAGIC;
+    // k sits in the low bits of t: an integer shift, no float-to-int conversion.
+    let ki = t.to_bits() as i64 - MAGIC.to_bits() as i64;
+    let r = (zc - k * LN2) as f32;
+    let mut p = 1.0f32 / 5040.0;
+    p = p.mul_add(r, 1.0 / 720.0);
+    p = p.mul_add(r, 1.0 / 120.0);
+    p = p.mul_add(r, 1.0 / 24.0);
+    p = p.mul_add(r, 1.0 / 6.0);
+    p = p.mul_add(r, 0.5);
+    p = p.mul_add(r, 1.0);
+    p = p.mul_add(r, 1.0);
+    // 2^k as f64 (exact for k ≥ −1022), the product rounded once to f32.
+    let two_k = f64::from_bits(((ki + 1023) as u64) << 52);
+    let w = (p as f64 * two_k) as f32;
+    if z >= -skip {
+        w
+    } else {
+        0.0
+    }
+}
+
+/// `o[b][j] += Σ_{p ∈ list} w[b][p]·v[p][j]` for `nb` queries (weights
+/// row stride [`TILE`]), summed in float32 in list order, then added.
+#[inline(always)]
+fn accumulate(w: &[f32], nb: usize, list: &[u32], values: &[f32], dv: usize, o: &mut [f64]) {
+    if list.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() == crate::simd::Level::Avx512 && (nb == GROUP || nb == 1) {
+        // SAFETY: the level is never above what the CPU supports; `w` holds
+        // `nb` rows of TILE, `values` the listed rows of `dv`, `o` `nb × dv`.
+        unsafe {
+            if nb == GROUP {
+                super::x86::accumulate_avx512::<GROUP, 2>(w, list, values, dv, o)
+            } else {
+                super::x86::accumulate_avx512::<1, 4>(w, list, values, dv, o)
+            }
+        };
+        return;
+    }
+    for b in 0..nb {
+        let wb = &w[b * TILE..];
+        for j in 0..dv {
+            let mut acc = 0.0f32;
+            for &p in list {
+                acc = wb[p as usize].mul_add(values[p as usize * dv + j], acc);
+            }
+            o[b * dv + j] += acc as f64;
+        }
+    }
+}

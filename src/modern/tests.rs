@@ -1,0 +1,210 @@
+//! Unit tests of the kernel: against a naive softmax, across levels,
+//! batches and threads, popcount against float, extreme inputs.
+
+use super::*;
+use crate::error::Error;
+use crate::simd::{set_level, Level};
+
+fn lcg(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Naive float64 `Vᵀ softmax(β K q)`.
+fn naive(k: &[f32], v: &[f32], d: usize, dv: usize, q: &[f32], beta: f64) -> Vec<f64> {
+    let p = k.len() / d;
+    let s: Vec<f64> = (0..p)
+        .map(|r| {
+            beta * (0..d)
+                .map(|i| k[r * d + i] as f64 * q[i] as f64)
+                .sum::<f64>()
+        })
+        .collect();
+    let m = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
+    let l: f64 = w.iter().sum();
+    (0..dv)
+        .map(|j| (0..p).map(|r| w[r] * v[r * dv + j] as f64).sum::<f64>() / l)
+        .collect()
+}
+
+fn close(a: &[f32], b: &[f64], tol: f64) {
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x as f64 - y).abs() <= tol * (1.0 + y.abs()),
+            "index {i}: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn step_matches_naive_softmax() {
+    for &(p, d, dv, nq) in &[
+        (1, 1, 1, 1),
+        (5, 3, 2, 7),
+        (200, 17, 33, 13),
+        (3100, 40, 70, 9),
+    ] {
+        let k = lcg(1, p * d);
+        let v = lcg(2, p * dv);
+        let q = lcg(3, nq * d);
+        let mut mem = ModernHopfield::new();
+        mem.store(&k, p, d, Some((&v, dv))).unwrap();
+        for beta in [0.1, 1.0, 8.0] {
+            let out = mem.step(&q, d, beta).unwrap();
+            for c in 0..nq {
+                let want = naive(&k, &v, d, dv, &q[c * d..(c + 1) * d], beta);
+                close(&out[c * dv..(c + 1) * dv], &want, 1e-5);
+            }
+        }
+    }
+}
+
+#[test]
+fn levels_batches_and_threads_agree_bit_for_bit() {
+    let (p, d) = (CHUNK + 500, 37);
+    let k = lcg(4, p * d);
+    let q = lcg(5, 200 * d);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let base = mem.step(&q, d, 3.0).unwrap();
+    let single: Vec<f32> = (0..200)
+        .flat_map(|c| mem.step(&q[c * d..(c + 1) * d], d, 3.0).unwrap())
+        .collect();
+    assert_eq!(base, single);
+    let one = crate::batch::with_threads(Some(1), || mem.step(&q, d, 3.0).unwrap()).unwrap();
+    assert_eq!(base, one);
+    let best = crate::simd::level();
+    set_level(Level::Portable);
+    let portable = mem.step(&q, d, 3.0).unwrap();
+    set_level(best);
+    assert_eq!(base, portable);
+}
+
+#[test]
+fn popcount_path_equals_float_path() {
+    for (p, d, nq) in [(700, 512, 9), (37, 100, 6), (13, 1, 5)] {
+        popcount_case(p, d, nq);
+    }
+}
+
+fn popcount_case(p: usize, d: usize, nq: usize) {
+    let k: Vec<f32> = lcg(6, p * d)
+        .iter()
+        .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
+        .collect();
+    let q: Vec<f32> = lcg(7, nq * d)
+        .iter()
+        .map(|&x| if x < 0.0 { -1.0 } else { 1.0 })
+        .collect();
+    let mut binary = ModernHopfield::new();
+    binary.store(&k, p, d, None).unwrap();
+    assert!(binary.is_binary());
+    let mut float = ModernHopfield::new();
+    float.store(&k, p, d, None).unwrap();
+    float.spins = None;
+    for beta in [0.01, 0.1, 2.0] {
+        assert_eq!(
+            binary.step(&q, d, beta).unwrap(),
+            float.step(&q, d, beta).unwrap()
+        );
+        assert_eq!(
+            binary.energy(&q, d, beta).unwrap(),
+            float.energy(&q, d, beta).unwrap()
+        );
+        let best = crate::simd::level();
+        set_level(Level::Portable);
+        let portable = binary.step(&q, d, beta).unwrap();
+        set_level(best);
+        assert_eq!(binary.step(&q, d, beta).unwrap(), portable);
+    }
+}
+
+#[test]
+fn extreme_inputs_stay_finite() {
+    let d = 8;
+    let mut mem = ModernHopfield::new();
+    mem.store(&[0.0; 24], 3, d, None).unwrap(); // all-equal scores
+    let out = mem.step(&[0.0; 8], d, 1e4).unwrap();
+    assert!(out.iter().all(|x| *x == 0.0));
+    mem.store(&lcg(8, 40 * d), 40, d, None).unwrap();
+    let q = lcg(9, 3 * d);
+    let out = mem.step(&q, d, 1e4).unwrap();
+    assert!(out.iter().all(|x| x.is_finite()));
+    assert!(mem
+        .energy(&q, d, 1e4)
+        .unwrap()
+        .iter()
+        .all(|x| x.is_finite()));
+    assert!(matches!(mem.step(&q, d, 0.0), Err(Error::Value(_))));
+    assert!(matches!(mem.step(&q, d, f64::NAN), Err(Error::Value(_))));
+    assert!(matches!(
+        mem.step(&[f32::NAN; 8], d, 1.0),
+        Err(Error::Value(_))
+    ));
+    assert!(matches!(mem.step(&q, 3, 1.0), Err(Error::Shape(_))));
+}
+
+#[test]
+fn energy_decreases_along_updates() {
+    let (p, d) = (50, 16);
+    let k = lcg(10, p * d);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let mut q = lcg(11, 5 * d);
+    for beta in [0.5, 4.0, 30.0] {
+        let mut e = mem.energy(&q, d, beta).unwrap();
+        for _ in 0..5 {
+            q = mem.step(&q, d, beta).unwrap();
+            let next = mem.energy(&q, d, beta).unwrap();
+            for (a, b) in e.iter().zip(&next) {
+                assert!(*b <= *a + 1e-5 * (1.0 + a.abs()), "{b} > {a}");
+            }
+            e = next;
+        }
+    }
+}
+
+#[test]
+fn iteration_stops_per_query() {
+    let (p, d) = (20, 8);
+    let mut mem = ModernHopfield::new();
+    mem.store(&lcg(12, p * d), p, d, None).unwrap();
+    let q = lcg(13, 4 * d);
+    let r = mem
+        .retrieve(
+            &q,
+            d,
+            50.0,
+            Steps::Until {
+                tol: 1e-6,
+                max_steps: 50,
+            },
+        )
+        .unwrap();
+    assert!(r.converged.iter().all(|&c| c));
+    for c in 0..4 {
+        let alone = mem
+            .retrieve(
+                &q[c * d..(c + 1) * d],
+                d,
+                50.0,
+                Steps::Until {
+                    tol: 1e-6,
+                    max_steps: 50,
+                },
+            )
+            .unwrap();
+        assert_eq!(alone.states, r.states[c * d..(c + 1) * d]);
+        assert_eq!(alone.steps[0], r.steps[c]);
+    }
+}
