@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._ref_common import _as_batch, _batch_orders, _trace_array
+from ._ref_common import _as_batch, _batch_orders, _trace_array, run_sync
 from .reference import AsyncResult, SyncResult
 
 __all__ = [
@@ -345,7 +345,6 @@ def dense_retrieve_sync(
     """
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
     Q, single = _as_batch(queries)
-    b = Q.shape[0]
     Xi64 = model.X.astype(np.int64)
     plus = (model.X > 0).astype(model.dtype)  # (P, N)
 
@@ -371,43 +370,10 @@ def dense_retrieve_sync(
             d = masked(tab["h"], pos) - tab["total"][:, None]
         return np.where(d < 0, -cur, cur).astype(np.int8)
 
-    states = np.array(Q, dtype=np.int8, order="C")
-    converged = np.zeros(b, dtype=bool)
-    cycled = np.zeros(b, dtype=bool)
-    sweeps = np.full(b, max_sweeps, dtype=np.int64)
-    traces: list[list[float]] = [[] for _ in range(b)]
-
-    def record(idx: np.ndarray, S: np.ndarray) -> None:
-        for q, v in zip(idx.tolist(), model.energies(S).tolist(), strict=True):
-            traces[q].append(v)
-
-    active = np.arange(b)
-    cur = states.copy()
-    old: np.ndarray | None = None
-    if track_energy:
-        record(active, states)
-    for t in range(1, max_sweeps + 1):
-        if active.size == 0:
-            break
-        new = step(cur)
-        same = (new == cur).all(axis=1)
-        cyc = np.zeros_like(same) if old is None else ~same & (new == old).all(axis=1)
-        if track_energy:
-            record(active, new)
-        done = same | cyc
-        if done.any():
-            finished = active[done]
-            states[finished] = new[done]
-            converged[finished] = same[done]
-            cycled[finished] = cyc[done]
-            sweeps[finished] = t
-            keep = ~done
-            active, cur, new = active[keep], cur[keep], new[keep]
-        old, cur = cur, new
-    states[active] = cur
-
+    states, converged, cycled, sweeps, tr = run_sync(
+        Q, step, model.energies, max_sweeps, track_energy
+    )
     e = model.energies(states)
-    tr = _trace_array(traces) if track_energy else None
     if single:
         return SyncResult(
             states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array
+from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array, run_sync
 
 __all__ = [
     "WeightsAsyncResult",
@@ -354,47 +354,18 @@ def weights_retrieve_sync(
     n = Wq.shape[0]
     Wt: np.ndarray = np.ascontiguousarray(Wq.T, dtype=dtype)
     Q, single = _as_batch(queries)
-    b = Q.shape[0]
     th = _theta(theta, n)
     th_nz = th if np.any(th != 0) else None
-    states = np.array(Q, dtype=np.int8, order="C")
-    converged = np.zeros(b, dtype=bool)
-    cycled = np.zeros(b, dtype=bool)
-    sweeps = np.full(b, max_sweeps, dtype=np.int64)
-    traces: list[list[float]] = [[] for _ in range(b)]
 
-    def record(idx: np.ndarray, S: np.ndarray) -> None:
-        for q, v in zip(idx.tolist(), _energy_q(Wq, S, th).tolist(), strict=True):
-            traces[q].append(v)
-
-    active = np.arange(b)
-    cur: np.ndarray = states.astype(dtype)
-    old: np.ndarray | None = None
-    if track_energy:
-        record(active, states)
-    for t in range(1, max_sweeps + 1):
-        if active.size == 0:
-            break
+    def step(cur: np.ndarray) -> np.ndarray:
         sums = cur @ Wt
         h = sums if th_nz is None else sums.astype(np.float64) - th_nz
-        new = _decide(h, cur)
-        same = (new == cur).all(axis=1)
-        cyc = np.zeros_like(same) if old is None else ~same & (new == old).all(axis=1)
-        if track_energy:
-            record(active, new.astype(np.int8))
-        done = same | cyc
-        if done.any():
-            finished = active[done]
-            states[finished] = new[done]
-            converged[finished] = same[done]
-            cycled[finished] = cyc[done]
-            sweeps[finished] = t
-            keep = ~done
-            active, cur, new = active[keep], cur[keep], new[keep]
-        old, cur = cur, new
-    states[active] = cur
+        return _decide(h, cur)
+
+    states, converged, cycled, sweeps, tr = run_sync(
+        Q, step, lambda S: _energy_q(Wq, S, th), max_sweeps, track_energy, dtype=dtype
+    )
     e = _energy_q(Wq, states, th)
-    tr = _trace_array(traces) if track_energy else None
     if single:
         return WeightsSyncResult(
             states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]

@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array
+from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array, run_sync
 from ._ref_stochastic import (
     all_states,
     boltzmann_distribution,
@@ -603,7 +603,6 @@ def retrieve_sync(
     X = np.asarray(X)
     p, n = X.shape
     Q, single = _as_batch(queries)
-    b = Q.shape[0]
     th = _theta(theta, n)
     th_nz = _nonzero_theta(th)
     ft: type[np.floating] = np.float32 if p * n < FLOAT32_EXACT_LIMIT else np.float64
@@ -611,47 +610,16 @@ def retrieve_sync(
     Wi = Xf.T @ Xf  # entries are integers <= P: exact
     np.fill_diagonal(Wi, 0)
 
-    states = np.array(Q, dtype=np.int8, order="C")
-    converged = np.zeros(b, dtype=bool)
-    cycled = np.zeros(b, dtype=bool)
-    sweeps = np.full(b, max_sweeps, dtype=np.int64)
-    traces: list[list[float]] = [[] for _ in range(b)]
-
-    def record(idx: np.ndarray, S: np.ndarray) -> None:
-        es = _energy_from_overlaps(_overlaps_int(X, S), S, th, n)
-        for q, v in zip(idx.tolist(), es.tolist(), strict=True):
-            traces[q].append(v)
-
-    active = np.arange(b)
-    cur = states.astype(ft)  # s_{t-1} of the active queries
-    old: np.ndarray | None = None  # s_{t-2} of the active queries
-    if track_energy:
-        record(active, states)
-    for t in range(1, max_sweeps + 1):
-        if active.size == 0:
-            break
-        new = _update(cur @ Wi, cur, th_nz, n)
-        same = (new == cur).all(axis=1)
-        if old is None:
-            cyc = np.zeros_like(same)
-        else:
-            cyc = ~same & (new == old).all(axis=1)
-        if track_energy:
-            record(active, new.astype(np.int8))
-        done = same | cyc
-        if done.any():
-            finished = active[done]
-            states[finished] = new[done]
-            converged[finished] = same[done]
-            cycled[finished] = cyc[done]
-            sweeps[finished] = t
-            keep = ~done
-            active, cur, new = active[keep], cur[keep], new[keep]
-        old, cur = cur, new
-    states[active] = cur
+    states, converged, cycled, sweeps, tr = run_sync(
+        Q,
+        lambda cur: _update(cur @ Wi, cur, th_nz, n),
+        lambda S: _energy_from_overlaps(_overlaps_int(X, S), S, th, n),
+        max_sweeps,
+        track_energy,
+        dtype=ft,
+    )
 
     e = energy(X, states, th)
-    tr = _trace_array(traces) if track_energy else None
     if single:
         return SyncResult(
             states[0],
