@@ -270,3 +270,49 @@ def test_impossible_sizes_raise_memory_error_and_the_process_survives() -> None:
     for label in ("weights", "attention", "orders"):
         assert f"{label} MemoryError:" in out, out
     assert "alive True" in out, out
+
+
+def test_stores_racing_reads_never_deadlock() -> None:
+    """Stores on every engine race reads and other stores from 12 threads.
+    A store must never release the GIL while it holds the model's lock (a
+    reader waiting for the lock with the GIL would then deadlock it); the
+    subprocess's watchdog turns such a hang into a failure."""
+    proc = _run(
+        """
+        import threading, numpy as np, hopfield as hf
+        rng = np.random.default_rng(0)
+        modern = hf.ModernHopfield(2.0)
+        modern.store(rng.standard_normal((50, 32)))
+        nets = [hf.HopfieldNetwork(128), hf.HopfieldNetwork(128, rule="storkey"),
+                hf.HopfieldNetwork(128, dilution=0.3, seed=1), hf.DenseAssociativeMemory(128)]
+        for net in nets:
+            net.store(hf.random_patterns(3, 128, seed=2))
+        q = hf.random_patterns(20, 128, seed=3)
+        errors = []
+        def writer(k):
+            try:
+                for i in range(15):
+                    modern.store(rng.standard_normal((400, 32)))
+                    nets[k % len(nets)].store(hf.random_patterns(1, 128, seed=100 * k + i))
+            except Exception as exc:
+                errors.append(exc)
+        def reader(k):
+            try:
+                for _ in range(15):
+                    modern.retrieve(rng.standard_normal((30, 32)))
+                    for net in nets:
+                        net.retrieve(q, seed=k)
+                        net.num_patterns
+            except Exception as exc:
+                errors.append(exc)
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+        threads += [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print("done", errors, modern.num_patterns, [n.num_patterns for n in nets])
+        """,
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "done []" in proc.stdout, proc.stdout
+    assert "24050" in proc.stdout, proc.stdout  # 50 + 4 writers × 15 stores × 400 rows

@@ -1,8 +1,6 @@
 //! `_core.Dense`: the dense associative memory behind
 //! `hopfield.DenseAssociativeMemory`.
 
-use std::sync::{Arc, RwLock};
-
 use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -11,6 +9,7 @@ use pyo3::types::PyDict;
 use super::convert::{pack, parallel, unpack};
 use super::queries;
 use super::retrieve::{run, PySchedule};
+use super::shared::Shared;
 use crate::model::{Dense, Interaction};
 
 /// A dense associative memory of bit-packed patterns.
@@ -19,16 +18,7 @@ use crate::model::{Dense, Interaction};
 /// in another thread keeps the patterns it started with: no torn state.
 #[pyclass(frozen, name = "Dense", module = "hopfield._core")]
 pub struct PyDense {
-    memory: RwLock<Arc<Dense>>,
-}
-
-impl PyDense {
-    fn snapshot(&self) -> Arc<Dense> {
-        self.memory
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
+    memory: Shared<Dense>,
 }
 
 #[pymethods]
@@ -46,49 +36,47 @@ impl PyDense {
             }
         };
         Ok(PyDense {
-            memory: RwLock::new(Arc::new(Dense::new(n, interaction)?)),
+            memory: Shared::new(Dense::new(n, interaction)?),
         })
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.snapshot().n()
+        self.memory.snapshot().n()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.snapshot().patterns().rows()
+        self.memory.snapshot().patterns().rows()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.snapshot().nbytes()
+        self.memory.snapshot().nbytes()
     }
 
     /// The fixed-point scale S of exponential decisions with the patterns
     /// stored now (2^S is the largest term).
     #[getter]
     fn fixed_point_bits(&self) -> u32 {
-        crate::model::dense::fixed_point_bits(self.snapshot().patterns().rows())
+        crate::model::dense::fixed_point_bits(self.memory.snapshot().patterns().rows())
     }
 
     /// Appends patterns, an int8 (P, N) array of ±1.
     fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let n = self.snapshot().n();
+        let n = self.memory.snapshot().n();
         let packed = pack(&patterns, "patterns", n)?;
-        let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
-        // Copy-on-write: a retrieval holding the old Arc keeps its patterns.
-        // `store` checks before it changes anything.
-        Arc::make_mut(&mut guard).store(&packed)?;
+        // Copy-on-write (`store` checks before it changes anything).
+        self.memory.update(|m| m.store(&packed))?;
         Ok(())
     }
 
     /// The stored patterns, int8 (P, N).
     fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
-        unpack(py, self.snapshot().patterns())
+        unpack(py, self.memory.snapshot().patterns())
     }
 
     /// Energies of int8 (B, N) states, float64 (B,).
@@ -97,7 +85,7 @@ impl PyDense {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let kernel = parallel(py, None, || memory.kernel())??;
         crate::with_dense_kernel!(kernel, |k| queries::energies(py, &k, &states))
     }
@@ -108,7 +96,7 @@ impl PyDense {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        queries::overlaps(py, self.snapshot().patterns(), &states)
+        queries::overlaps(py, self.memory.snapshot().patterns(), &states)
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
@@ -119,7 +107,7 @@ impl PyDense {
         queries: PyReadonlyArray2<'_, i8>,
         schedule: PyRef<'py, PySchedule>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let kernel = parallel(py, None, || memory.kernel())??;
         crate::with_dense_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
     }

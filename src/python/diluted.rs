@@ -1,7 +1,5 @@
 //! `_core.Diluted`: Hebbian weights on sparse, seeded, symmetric connectivity.
 
-use std::sync::{Arc, RwLock};
-
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -9,6 +7,7 @@ use pyo3::types::PyDict;
 use super::convert::{matrix, pack, parallel, unpack, vector};
 use super::queries;
 use super::retrieve::{run, PySchedule};
+use super::shared::Shared;
 use crate::model::Diluted;
 
 /// Pairs (E, 2) and integer weights (E,).
@@ -20,16 +19,7 @@ type Connectivity<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
 /// in another thread keeps the weights it started with.
 #[pyclass(frozen, name = "Diluted", module = "hopfield._core")]
 pub struct PyDiluted {
-    memory: RwLock<Arc<Diluted>>,
-}
-
-impl PyDiluted {
-    fn snapshot(&self) -> Arc<Diluted> {
-        self.memory
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
+    memory: Shared<Diluted>,
 }
 
 #[pymethods]
@@ -45,58 +35,56 @@ impl PyDiluted {
         let threshold = threshold.as_array().to_vec();
         let memory = parallel(py, None, || Diluted::new(n, dilution, seed, threshold))??;
         Ok(PyDiluted {
-            memory: RwLock::new(Arc::new(memory)),
+            memory: Shared::new(memory),
         })
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.snapshot().n()
+        self.memory.snapshot().n()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.snapshot().patterns().rows()
+        self.memory.snapshot().patterns().rows()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.snapshot().nbytes()
+        self.memory.snapshot().nbytes()
     }
 
     /// Number of directed connections (twice the symmetric pairs).
     #[getter]
     fn connections(&self) -> usize {
-        self.snapshot().connections()
+        self.memory.snapshot().connections()
     }
 
     /// Appends int8 (P, N) patterns and updates the connected weights.
-    fn store(&self, py: Python<'_>, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let memory = self.snapshot();
+    fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+        let memory = self.memory.snapshot();
         let packed = pack(&patterns, "patterns", memory.n())?;
-        let mut next = (*memory).clone();
-        parallel(py, None, || next.store(&packed))??;
-        *self.memory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        self.memory.update(|m| m.store(&packed))?;
         Ok(())
     }
 
     /// The stored patterns, int8 (P, N).
     fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
-        unpack(py, self.snapshot().patterns())
+        unpack(py, self.memory.snapshot().patterns())
     }
 
     /// The thresholds θ, float64 (N,).
     fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.snapshot().threshold().to_vec())
+        vector(py, self.memory.snapshot().threshold().to_vec())
     }
 
     /// The connections: int64 (E, 2) pairs (i, j), both directions, and
     /// the int64 (E,) integer weights N·W_ij.
     fn connectivity<'py>(&self, py: Python<'py>) -> PyResult<Connectivity<'py>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let pairs: Vec<i64> = memory
             .pairs()
             .into_iter()
@@ -113,7 +101,7 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        queries::energies(py, &*self.snapshot(), &states)
+        queries::energies(py, &*self.memory.snapshot(), &states)
     }
 
     /// Local fields of int8 (B, N) states, float64 (B, N).
@@ -122,7 +110,7 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         queries::fields(py, memory.n(), &states, |row, out| memory.fields(row, out))
     }
 
@@ -132,7 +120,7 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        queries::overlaps(py, self.snapshot().patterns(), &states)
+        queries::overlaps(py, self.memory.snapshot().patterns(), &states)
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
@@ -143,7 +131,7 @@ impl PyDiluted {
         queries: PyReadonlyArray2<'_, i8>,
         schedule: PyRef<'py, PySchedule>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         run(py, &*memory, &queries, &schedule)
     }
 }

@@ -1,7 +1,5 @@
 //! `_core.Hebbian`: the Hebbian memory behind `hopfield.HopfieldNetwork`.
 
-use std::sync::{Arc, RwLock};
-
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -10,6 +8,7 @@ use pyo3::types::PyDict;
 use super::convert::{matrix, pack, parallel, unpack, vector};
 use super::queries;
 use super::retrieve::{run, PySchedule};
+use super::shared::Shared;
 use crate::dynamics;
 use crate::model::Hebbian;
 
@@ -19,16 +18,7 @@ use crate::model::Hebbian;
 /// in another thread keeps the patterns it started with: no torn state.
 #[pyclass(frozen, name = "Hebbian", module = "hopfield._core")]
 pub struct PyHebbian {
-    memory: RwLock<Arc<Hebbian>>,
-}
-
-impl PyHebbian {
-    fn snapshot(&self) -> Arc<Hebbian> {
-        self.memory
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
+    memory: Shared<Hebbian>,
 }
 
 #[pymethods]
@@ -37,51 +27,50 @@ impl PyHebbian {
     fn new(n: usize, threshold: PyReadonlyArray1<'_, f64>) -> PyResult<Self> {
         let threshold = threshold.as_array().to_vec();
         Ok(PyHebbian {
-            memory: RwLock::new(Arc::new(Hebbian::new(n, threshold)?)),
+            memory: Shared::new(Hebbian::new(n, threshold)?),
         })
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.snapshot().n()
+        self.memory.snapshot().n()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.snapshot().patterns().rows()
+        self.memory.snapshot().patterns().rows()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.snapshot().nbytes()
+        self.memory.snapshot().nbytes()
     }
 
     /// Appends patterns, an int8 (P, N) array of ±1.
     fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let n = self.snapshot().n();
+        let n = self.memory.snapshot().n();
         let packed = pack(&patterns, "patterns", n)?;
-        let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
-        // Copy-on-write: a retrieval holding the old Arc keeps its patterns.
-        Arc::make_mut(&mut guard).store(&packed)?;
+        // Copy-on-write: a retrieval holding a snapshot keeps its patterns.
+        self.memory.update(|m| m.store(&packed))?;
         Ok(())
     }
 
     /// The stored patterns, int8 (P, N).
     fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
-        unpack(py, self.snapshot().patterns())
+        unpack(py, self.memory.snapshot().patterns())
     }
 
     /// The thresholds θ, float64 (N,).
     fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.snapshot().threshold().to_vec())
+        vector(py, self.memory.snapshot().threshold().to_vec())
     }
 
     /// The weight matrix W, float64 (N, N), zero diagonal.
     fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let n = memory.n();
         let w = parallel(py, None, || memory.weights())??;
         matrix(py, w, n, n)
@@ -93,7 +82,7 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let kernel = parallel(py, None, || memory.kernel())??;
         crate::with_kernel!(kernel, |k| queries::energies(py, &k, &states))
     }
@@ -104,7 +93,7 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let kernel = parallel(py, None, || memory.kernel())??;
         crate::with_kernel!(kernel, |k| queries::fields(
             py,
@@ -120,7 +109,7 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        queries::overlaps(py, self.snapshot().patterns(), &states)
+        queries::overlaps(py, self.memory.snapshot().patterns(), &states)
     }
 
     /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
@@ -131,7 +120,7 @@ impl PyHebbian {
         queries: PyReadonlyArray2<'_, i8>,
         schedule: PyRef<'py, PySchedule>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let kernel = parallel(py, None, || memory.kernel())??;
         crate::with_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
     }

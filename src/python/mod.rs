@@ -8,6 +8,7 @@ mod hebbian;
 mod modern;
 mod queries;
 mod retrieve;
+mod shared;
 mod stochastic;
 mod weights;
 

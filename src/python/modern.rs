@@ -1,6 +1,5 @@
 //! `_core.Modern`: the memory behind `hopfield.ModernHopfield`.
 
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
@@ -9,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{matrix, parallel, vector};
+use super::shared::Shared;
 use crate::modern::{ModernHopfield, Steps, QUERY_BLOCK};
 
 /// A modern Hopfield memory of float32 keys (and optional values).
@@ -17,16 +17,7 @@ use crate::modern::{ModernHopfield, Steps, QUERY_BLOCK};
 /// in another thread keeps the patterns it started with.
 #[pyclass(frozen, name = "Modern", module = "hopfield._core")]
 pub struct PyModern {
-    memory: RwLock<Arc<ModernHopfield>>,
-}
-
-impl PyModern {
-    fn snapshot(&self) -> Arc<ModernHopfield> {
-        self.memory
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
+    memory: Shared<ModernHopfield>,
 }
 
 /// A C-contiguous copy (or borrow) of a float32 matrix and its width.
@@ -82,57 +73,56 @@ impl PyModern {
     #[new]
     fn new() -> Self {
         PyModern {
-            memory: RwLock::new(Arc::new(ModernHopfield::new())),
+            memory: Shared::new(ModernHopfield::new()),
         }
     }
 
     /// Key width d (0 before the first store).
     #[getter]
     fn dim(&self) -> usize {
-        self.snapshot().d()
+        self.memory.snapshot().d()
     }
 
     /// Value width (d without separate values).
     #[getter]
     fn value_dim(&self) -> usize {
-        self.snapshot().dv()
+        self.memory.snapshot().dv()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.snapshot().rows()
+        self.memory.snapshot().rows()
     }
 
     /// Whether separate values are stored (hetero-association).
     #[getter]
     fn hetero(&self) -> bool {
-        self.snapshot().values().is_some()
+        self.memory.snapshot().values().is_some()
     }
 
     /// Whether every stored key is ±1 (scores take the popcount path).
     #[getter]
     fn binary(&self) -> bool {
-        self.snapshot().is_binary()
+        self.memory.snapshot().is_binary()
     }
 
     /// M² = max_μ ‖k_μ‖².
     #[getter]
     fn max_norm_sq(&self) -> f64 {
-        self.snapshot().max_norm_sq()
+        self.memory.snapshot().max_norm_sq()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.snapshot().nbytes()
+        self.memory.snapshot().nbytes()
     }
 
     /// Appends float32 (P, d) keys and, for hetero-association, float32 (P, d_v) values.
     #[pyo3(signature = (patterns, values = None))]
     fn store(
         &self,
-        py: Python<'_>,
         patterns: PyReadonlyArray2<'_, f32>,
         values: Option<PyReadonlyArray2<'_, f32>>,
     ) -> PyResult<()> {
@@ -147,23 +137,22 @@ impl PyModern {
                 )));
             }
         }
-        let mut guard = self.memory.write().unwrap_or_else(|e| e.into_inner());
-        let memory = Arc::make_mut(&mut guard);
-        parallel(py, None, || {
-            memory.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv)))
-        })??;
+        // With the GIL held (see `Shared`): releasing it while holding the
+        // write lock could deadlock with a reader waiting for the lock.
+        self.memory
+            .update(|m| m.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv))))?;
         Ok(())
     }
 
     /// The stored keys, float32 (P, d).
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let m = self.snapshot();
+        let m = self.memory.snapshot();
         matrix(py, m.keys().to_vec(), m.rows(), m.d())
     }
 
     /// The stored values, float32 (P, d_v), or None without separate values.
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f32>>>> {
-        let m = self.snapshot();
+        let m = self.memory.snapshot();
         m.values()
             .map(|v| matrix(py, v.to_vec(), m.rows(), m.dv()))
             .transpose()
@@ -183,7 +172,7 @@ impl PyModern {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
         check_threads(threads)?;
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
         let schedule = match tol {
@@ -223,7 +212,7 @@ impl PyModern {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         check_threads(threads)?;
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let (s, d) = rows_of(&states);
         let rows = states.as_array().dim().0;
         if rows == 0 || d != memory.d() || memory.rows() == 0 {
@@ -245,7 +234,7 @@ impl PyModern {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         check_threads(threads)?;
-        let memory = self.snapshot();
+        let memory = self.memory.snapshot();
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
         let out = parallel(py, threads, || memory.attention(&q, d, beta))??;

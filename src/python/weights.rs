@@ -1,7 +1,7 @@
 //! `_core.Weights`: the weight-matrix memory behind
 //! `hopfield.HopfieldNetwork.from_weights` and the non-Hebbian rules.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Mutex;
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -11,6 +11,7 @@ use pyo3::types::PyDict;
 use super::convert::{matrix, pack, parallel, unpack, vector};
 use super::queries;
 use super::retrieve::{run, PySchedule};
+use super::shared::Shared;
 use crate::error::Error;
 use crate::model::Weights;
 use crate::rules::{Learner, Rule};
@@ -21,20 +22,16 @@ use crate::rules::{Learner, Rule};
 /// retrieval running in another thread keeps the weights it started with.
 #[pyclass(frozen, name = "Weights", module = "hopfield._core")]
 pub struct PyWeights {
-    model: RwLock<Arc<Weights>>,
+    model: Shared<Weights>,
     /// The learning rule's state; `None` for weights a user brought.
     learner: Option<Mutex<Learner>>,
 }
 
 impl PyWeights {
-    fn snapshot(&self) -> Arc<Weights> {
-        self.model.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// Wraps a built model.
     pub fn wrap(model: Weights) -> Self {
         PyWeights {
-            model: RwLock::new(Arc::new(model)),
+            model: Shared::new(model),
             learner: None,
         }
     }
@@ -50,7 +47,7 @@ impl PyWeights {
 
     /// Replaces the model (copy-on-write: running retrievals keep theirs).
     pub fn replace(&self, model: Weights) {
-        *self.model.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(model);
+        self.model.replace(model);
     }
 }
 
@@ -137,7 +134,7 @@ impl PyWeights {
             Ok((learner, model))
         })??;
         Ok(PyWeights {
-            model: RwLock::new(Arc::new(model)),
+            model: Shared::new(model),
             learner: Some(Mutex::new(learner)),
         })
     }
@@ -151,13 +148,16 @@ impl PyWeights {
 
     /// Learns int8 (P, N) patterns by the rule (appending; the
     /// pseudo-inverse recomputes from all patterns). On error nothing changes.
-    fn store(&self, py: Python<'_>, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let n = self.snapshot().n();
+    ///
+    /// Runs with the GIL held (see `Shared`): releasing it while holding the
+    /// learner's lock could deadlock with another thread waiting for it.
+    fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+        let n = self.model.snapshot().n();
         let packed = pack(&patterns, "patterns", n)?;
         let mut learner = self.learner()?;
-        let threshold = self.snapshot().threshold().to_vec();
+        let threshold = self.model.snapshot().threshold().to_vec();
         let mut next = learner.clone();
-        let model = parallel(py, None, || -> crate::Result<Weights> {
+        let model = crate::batch::with_threads(None, || -> crate::Result<Weights> {
             next.store(&packed)?;
             next.model(threshold)
         })??;
@@ -182,14 +182,14 @@ impl PyWeights {
                 let patterns = self.learner()?.patterns().clone();
                 unpack(py, &patterns)
             }
-            None => matrix(py, Vec::<i8>::new(), 0, self.snapshot().n()),
+            None => matrix(py, Vec::<i8>::new(), 0, self.model.snapshot().n()),
         }
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.snapshot().n()
+        self.model.snapshot().n()
     }
 
     /// Bytes held by the memory.
@@ -199,30 +199,30 @@ impl PyWeights {
             Some(_) => self.learner()?.nbytes(),
             None => 0,
         };
-        Ok(self.snapshot().nbytes() + learnt)
+        Ok(self.model.snapshot().nbytes() + learnt)
     }
 
     /// Whether W equals its transpose (after rounding onto the grid).
     #[getter]
     fn symmetric(&self) -> bool {
-        self.snapshot().is_symmetric()
+        self.model.snapshot().is_symmetric()
     }
 
     /// Whether every diagonal weight is zero.
     #[getter]
     fn zero_diagonal(&self) -> bool {
-        self.snapshot().has_zero_diagonal()
+        self.model.snapshot().has_zero_diagonal()
     }
 
     /// The grid exponent k: every stored weight is a multiple of 2**-k.
     #[getter]
     fn grid_exponent(&self) -> i32 {
-        self.snapshot().grid_exponent()
+        self.model.snapshot().grid_exponent()
     }
 
     /// The stored weights W (rounded onto the grid), float32 (N, N).
     fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let model = self.snapshot();
+        let model = self.model.snapshot();
         let n = model.n();
         let w = parallel(py, None, || model.weights())??;
         matrix(py, w, n, n)
@@ -230,7 +230,7 @@ impl PyWeights {
 
     /// The thresholds θ, float64 (N,).
     fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.snapshot().threshold().to_vec())
+        vector(py, self.model.snapshot().threshold().to_vec())
     }
 
     /// Energies of int8 (B, N) states, float64 (B,); NaN for an asymmetric W.
@@ -239,7 +239,7 @@ impl PyWeights {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        queries::energies(py, &*self.snapshot(), &states)
+        queries::energies(py, &*self.model.snapshot(), &states)
     }
 
     /// Local fields h = W s − θ of int8 (B, N) states, float64 (B, N).
@@ -248,7 +248,7 @@ impl PyWeights {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let model = self.snapshot();
+        let model = self.model.snapshot();
         queries::fields(py, model.n(), &states, |row, out| model.fields(row, out))
     }
 
@@ -260,7 +260,7 @@ impl PyWeights {
         queries: PyReadonlyArray2<'_, i8>,
         schedule: PyRef<'py, PySchedule>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let model = self.snapshot();
+        let model = self.model.snapshot();
         run(py, &*model, &queries, &schedule)
     }
 }
