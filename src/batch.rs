@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use crate::dynamics::{
-    descend_async_block, descend_sync_block, Outcome, Schedule, Update, ASYNC_BLOCK, SYNC_BLOCK,
+    descend_async_block, descend_sync_block, Outcome, Schedule, Update, SYNC_BLOCK,
 };
 use crate::error::{Error, Result};
 use crate::model::EnergyModel;
@@ -107,14 +107,19 @@ pub fn descend_rows<M: EnergyModel>(
             })
             .collect(),
         // Blocks of rows build their caches together; each keeps its own stream.
-        Update::Async => rows
-            .par_chunks_mut(words * ASYNC_BLOCK)
-            .enumerate()
-            .flat_map_iter(|(b, block)| {
-                let first = first_index + (b * ASYNC_BLOCK) as u64;
-                descend_async_block(model, block, words, first, schedule)
-            })
-            .collect(),
+        Update::Async => {
+            let count = rows.len() / words.max(1);
+            let size = model
+                .async_block(count, rayon::current_num_threads())
+                .max(1);
+            rows.par_chunks_mut(words * size)
+                .enumerate()
+                .flat_map_iter(|(b, block)| {
+                    let first = first_index + (b * size) as u64;
+                    descend_async_block(model, block, words, first, schedule)
+                })
+                .collect()
+        }
         // Sync needs no random stream; blocks of rows share pattern data.
         Update::Sync => rows
             .par_chunks_mut(words * SYNC_BLOCK)

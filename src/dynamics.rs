@@ -171,7 +171,8 @@ fn run_async<M: EnergyModel>(
     run_async_from(model, cache, state, query, schedule)
 }
 
-/// Queries whose async caches are built together ([`EnergyModel::caches`]).
+/// Queries whose async caches are built together ([`EnergyModel::caches`]),
+/// unless the model asks for another block size.
 pub const ASYNC_BLOCK: usize = 4;
 
 #[inline(always)]
@@ -197,7 +198,8 @@ fn async_block_body<M: EnergyModel>(
 
 multiversion! {
     /// Runs asynchronous dynamics in place for consecutive packed rows
-    /// (`words` words each, at most [`ASYNC_BLOCK`] of them; row `r` is query
+    /// (`words` words each, a block of [`EnergyModel::async_block`] of them
+    /// or fewer; row `r` is query
     /// `first_query + r`), their caches built together. Each row's result is
     /// what [`descend`] gives it alone.
     pub fn descend_async_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first_query: u64, schedule: &Schedule) -> Vec<Outcome>

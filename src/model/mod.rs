@@ -10,6 +10,7 @@ pub mod dense;
 pub mod diluted;
 pub mod hebbian;
 pub mod masked;
+pub mod subset_sums;
 pub mod weights;
 
 pub use dense::{Dense, DenseKernel, Interaction};
@@ -42,6 +43,15 @@ pub trait EnergyModel: Sync {
     #[inline(always)]
     fn caches(&self, states: &[&[u64]]) -> Vec<Self::Cache> {
         states.iter().map(|s| self.cache(s)).collect()
+    }
+
+    /// How many of `rows` queries, run on `threads` threads, an async block
+    /// should hold: [`caches`](EnergyModel::caches) builds a block's caches
+    /// together. Models whose caches share work across many queries ask for
+    /// more than the default [`ASYNC_BLOCK`](crate::dynamics::ASYNC_BLOCK).
+    #[inline(always)]
+    fn async_block(&self, _rows: usize, _threads: usize) -> usize {
+        crate::dynamics::ASYNC_BLOCK
     }
 
     /// `E(s with s_i = −1) − E(s with s_i = +1)`: positive when neuron `i`

@@ -35,7 +35,7 @@
 //! An asymmetric `W` has no energy function: [`energy`](EnergyModel::energy)
 //! is NaN, and the gap is `2·(S_i − W_ii s_i − θ_i)` by the same formula.
 
-use super::EnergyModel;
+use super::{subset_sums, EnergyModel};
 use crate::error::{try_filled, Error, Result};
 use crate::spins;
 
@@ -46,6 +46,10 @@ pub const MAX_N: usize = 1 << 31;
 const BLOCK: usize = 4;
 /// Neurons per chunk of the field kernels (the outputs of a block stay in L1).
 const CHUNK: usize = 512;
+/// Most queries per async block (see [`EnergyModel::async_block`]).
+const MAX_ASYNC_BLOCK: usize = 1024;
+/// Most bytes of exact sums an async block holds at once.
+const ASYNC_BLOCK_BYTES: usize = 16 << 20;
 
 /// `2^k` as an `f64`, exact for `−1022 ≤ k ≤ 1023`.
 #[inline]
@@ -221,11 +225,16 @@ impl Weights {
         }
     }
 
-    /// The exact sums of several states (`outs[r]` resized to `n`),
-    /// [`BLOCK`] states per pass over the weights.
+    /// The exact sums of several states (`outs[r]` resized to `n`): by
+    /// table lookup for a large block ([`subset_sums`]), else [`BLOCK`]
+    /// states per pass of the multiply-add product.
     #[inline(always)]
     fn fill_sums(&self, states: &[&[u64]], outs: &mut [Vec<f64>]) {
         let n = self.n;
+        if states.len() >= subset_sums::MIN_STATES {
+            subset_sums::subset_sums(&self.cols, n, states, outs);
+            return;
+        }
         for out in outs.iter_mut() {
             out.resize(n, 0.0);
         }
@@ -418,7 +427,20 @@ impl EnergyModel for Weights {
         WeightsCache::default()
     }
 
-    /// Computed: the async block's sums, [`BLOCK`] queries per pass over W.
+    /// Large blocks, so that the tables of [`subset_sums`] pay off: each
+    /// thread's share of the queries, at most [`MAX_ASYNC_BLOCK`] of them and
+    /// at most [`ASYNC_BLOCK_BYTES`] of sums.
+    #[inline(always)]
+    fn async_block(&self, rows: usize, threads: usize) -> usize {
+        let per_thread = rows.div_ceil(threads.max(1));
+        let by_memory = ASYNC_BLOCK_BYTES / (8 * self.n);
+        per_thread
+            .min(MAX_ASYNC_BLOCK)
+            .min(by_memory)
+            .max(crate::dynamics::ASYNC_BLOCK)
+    }
+
+    /// Computed: the async block's sums (see [`fill_sums`](Self::fill_sums)).
     #[inline(always)]
     fn caches(&self, states: &[&[u64]]) -> Vec<WeightsCache> {
         let mut sums = vec![Vec::new(); states.len()];
