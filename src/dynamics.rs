@@ -187,13 +187,19 @@ fn async_block_body<M: EnergyModel>(
         let states: Vec<&[u64]> = rows.chunks_exact(words).collect();
         model.caches(&states)
     };
-    rows.chunks_exact_mut(words)
-        .zip(caches)
-        .enumerate()
-        .map(|(r, (state, cache))| {
-            run_async_from(model, cache, state, first_query + r as u64, schedule)
-        })
-        .collect()
+    // A plain loop, not an iterator chain: the closure of `map` would be
+    // compiled as its own function without this version's target features.
+    let mut outcomes = Vec::with_capacity(caches.len());
+    for (r, (state, cache)) in rows.chunks_exact_mut(words).zip(caches).enumerate() {
+        outcomes.push(run_async_from(
+            model,
+            cache,
+            state,
+            first_query + r as u64,
+            schedule,
+        ));
+    }
+    outcomes
 }
 
 multiversion! {

@@ -92,9 +92,61 @@ pub struct Weights {
     diag: Vec<f64>,
     threshold: Vec<f64>,
     grid: i32,
+    /// The weights as small integers, when they are (see [`Small`]).
+    small: Option<Small>,
     symmetric: bool,
     zero_diagonal: bool,
     zero_threshold: bool,
+}
+
+/// Weights that are small integers times one power of two, `W'_ij = c_ij ·
+/// scale` with `|c_ij| ≤ 127`: Hebbian weights `C/N`, clipped weights, ±J
+/// couplings. Their sums are exact `i32`s in units of `scale`; a column is a
+/// quarter of the bytes of the `f32` one (so the whole matrix stays in a
+/// core's cache longer), and a flip updates sixteen sums per instruction.
+#[derive(Debug, Clone)]
+struct Small {
+    /// `cols[j·n + i] = c_ij`.
+    cols: Vec<i8>,
+    scale: f64,
+}
+
+impl Small {
+    /// The small form of grid weights (`cols`, multiples of `2^−grid`), if
+    /// every integer fits in an `i8` and no sum of `n` of them overflows.
+    fn of(cols: &[f32], n: usize, grid: i32) -> Option<Small> {
+        let up = pow2(grid);
+        // Every W'·2^grid is an integer below 2^50; drop their common
+        // factors of two.
+        let shift = cols
+            .iter()
+            .filter(|&&w| w != 0.0)
+            .map(|&w| ((w as f64 * up) as i64).trailing_zeros())
+            .min()
+            .unwrap_or(0) as i32;
+        let down = pow2(shift - grid);
+        let mut small = Vec::with_capacity(cols.len());
+        let mut largest = 0i64;
+        for &w in cols {
+            let c = (w as f64 * up) as i64 >> shift;
+            if !(-127..=127).contains(&c) {
+                return None;
+            }
+            largest = largest.max(c.abs());
+            small.push(c as i8);
+        }
+        if (n as i64).checked_mul(largest)? >= i32::MAX as i64 {
+            return None;
+        }
+        Some(Small {
+            cols: small,
+            scale: down,
+        })
+    }
+
+    fn column(&self, j: usize, n: usize) -> &[i8] {
+        &self.cols[j * n..(j + 1) * n]
+    }
 }
 
 impl Weights {
@@ -150,7 +202,9 @@ impl Weights {
             transpose_in_place(&mut cols, n);
         }
         let diag: Vec<f64> = (0..n).map(|i| cols[i * n + i] as f64).collect();
+        let small = Small::of(&cols, n, grid);
         Ok(Weights {
+            small,
             n,
             zero_diagonal: diag.iter().all(|&d| d == 0.0),
             diag,
@@ -206,9 +260,16 @@ impl Weights {
         self.zero_diagonal
     }
 
-    /// Bytes held: the weights, the diagonal and the thresholds.
+    /// Bytes held: the weights (and their small form), the diagonal and
+    /// the thresholds.
     pub fn nbytes(&self) -> usize {
-        self.cols.len() * 4 + self.n * 16
+        self.cols.len() * 4 + self.small.as_ref().map_or(0, |s| s.cols.len()) + self.n * 16
+    }
+
+    /// Whether the weights are small integers times one power of two, and
+    /// take the integer path.
+    pub fn is_small(&self) -> bool {
+        self.small.is_some()
     }
 
     /// The exact sums `S = W's` of one state (`out.len() == n`).
@@ -250,6 +311,49 @@ impl Weights {
         }
     }
 
+    /// Exact sums of several states in units of `small.scale`, by table
+    /// lookup for a large block, else one column at a time.
+    #[inline(always)]
+    fn fill_ints(&self, small: &Small, states: &[&[u64]], outs: &mut [Vec<i32>]) {
+        let n = self.n;
+        if states.len() >= subset_sums::MIN_STATES {
+            subset_sums::subset_sums(&small.cols, n, states, outs);
+            return;
+        }
+        for (state, out) in states.iter().zip(outs.iter_mut()) {
+            out.clear();
+            out.resize(n, 0);
+            for j in 0..n {
+                add_small_column(out, small.column(j, n), spins::spin(state, j));
+            }
+        }
+    }
+
+    /// Recomputes the sums of `states` into their caches, nothing pending
+    /// after.
+    #[inline(always)]
+    fn recompute(&self, states: &[&[u64]], caches: &mut [&mut WeightsCache]) {
+        if let Some(small) = &self.small {
+            let mut ints: Vec<Vec<i32>> =
+                caches.iter_mut().map(|c| std::mem::take(&mut c.ints)).collect();
+            self.fill_ints(small, states, &mut ints);
+            for (c, v) in caches.iter_mut().zip(ints) {
+                c.ints = v;
+            }
+        } else {
+            let mut sums: Vec<Vec<f64>> =
+                caches.iter_mut().map(|c| std::mem::take(&mut c.sums)).collect();
+            self.fill_sums(states, &mut sums);
+            for (c, v) in caches.iter_mut().zip(sums) {
+                c.sums = v;
+            }
+        }
+        for c in caches.iter_mut() {
+            c.valid = true;
+            c.pending.clear();
+        }
+    }
+
     /// Exact `S_i` of one neuron, by a strided dot product (`O(N)`).
     fn sum_of(&self, state: &[u64], i: usize) -> f64 {
         let n = self.n;
@@ -265,15 +369,32 @@ impl Weights {
         s
     }
 
+    /// `S_i` of a settled cache.
+    #[inline(always)]
+    fn settled_sum(&self, cache: &WeightsCache, i: usize) -> f64 {
+        match &self.small {
+            Some(small) => cache.ints[i] as f64 * small.scale,
+            None => cache.sums[i],
+        }
+    }
+
     /// `S_i` from the cache, whatever its state.
     #[inline(always)]
     fn cached_sum(&self, cache: &WeightsCache, state: &[u64], i: usize) -> f64 {
         if !cache.valid {
             return self.sum_of(state, i);
         }
+        let n = self.n;
+        if let Some(small) = &self.small {
+            let mut s = cache.ints[i];
+            for &(j, new) in &cache.pending {
+                s += 2 * new as i32 * small.cols[j as usize * n + i] as i32;
+            }
+            return s as f64 * small.scale;
+        }
         let mut s = cache.sums[i];
         for &(j, new) in &cache.pending {
-            s += 2.0 * new as f64 * self.cols[j as usize * self.n + i] as f64;
+            s += 2.0 * new as f64 * self.cols[j as usize * n + i] as f64;
         }
         s
     }
@@ -284,20 +405,23 @@ impl Weights {
         (self.n / 4).max(1)
     }
 
-    /// Makes `cache.sums` exact for `state` with nothing pending.
+    /// Makes the cache's sums exact for `state` with nothing pending.
     #[inline(always)]
     fn settle(&self, cache: &mut WeightsCache, state: &[u64]) {
         if cache.valid && cache.pending.len() > self.incremental_limit() {
             cache.valid = false;
         }
         if !cache.valid {
-            cache.pending.clear();
-            cache.sums.resize(self.n, 0.0);
-            self.sums(state, &mut cache.sums);
-            cache.valid = true;
+            self.recompute(&[state], &mut [cache]);
         } else if !cache.pending.is_empty() {
+            let n = self.n;
             for &(j, new) in &cache.pending {
-                add_column(&mut cache.sums, self.column(j as usize), 2.0 * new as f64);
+                match &self.small {
+                    Some(small) => {
+                        add_small_column(&mut cache.ints, small.column(j as usize, n), 2 * new as i32)
+                    }
+                    None => add_column(&mut cache.sums, self.column(j as usize), 2.0 * new as f64),
+                }
             }
             cache.pending.clear();
         }
@@ -354,6 +478,15 @@ fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
     }
 }
 
+/// `sums += scale · column` on small integer weights (exact: no sum
+/// overflows, see [`Small::of`]).
+#[inline(always)]
+fn add_small_column(sums: &mut [i32], column: &[i8], scale: i32) {
+    for (s, &c) in sums.iter_mut().zip(column) {
+        *s += scale * c as i32;
+    }
+}
+
 /// `outs[q][i] = Σ_j cols[j·n + i] · signs[q][j]` for `Q` queries at once.
 ///
 /// The columns are streamed four at a time (`CHUNK` neurons wide, so that
@@ -407,7 +540,10 @@ fn block_sums<const Q: usize>(cols: &[f32], n: usize, signs: [&[f64]; Q], outs: 
 /// made since they were last brought up to date.
 #[derive(Debug, Clone, Default)]
 pub struct WeightsCache {
+    /// `S`, when the weights have no small form.
     sums: Vec<f64>,
+    /// `S / scale`, when they have one.
+    ints: Vec<i32>,
     valid: bool,
     /// `(j, new spin)` of flips not yet applied to `sums`.
     pending: Vec<(u32, i8)>,
@@ -443,15 +579,10 @@ impl EnergyModel for Weights {
     /// Computed: the async block's sums (see [`fill_sums`](Self::fill_sums)).
     #[inline(always)]
     fn caches(&self, states: &[&[u64]]) -> Vec<WeightsCache> {
-        let mut sums = vec![Vec::new(); states.len()];
-        self.fill_sums(states, &mut sums);
-        sums.into_iter()
-            .map(|sums| WeightsCache {
-                sums,
-                valid: true,
-                pending: Vec::new(),
-            })
-            .collect()
+        let mut caches = vec![WeightsCache::default(); states.len()];
+        let mut refs: Vec<&mut WeightsCache> = caches.iter_mut().collect();
+        self.recompute(states, &mut refs);
+        caches
     }
 
     #[inline(always)]
@@ -467,13 +598,13 @@ impl EnergyModel for Weights {
     fn gap_mut(&self, cache: &mut WeightsCache, state: &[u64], i: usize) -> f64 {
         self.settle(cache, state);
         let own = self.diag[i] * spins::spin(state, i) as f64;
-        2.0 * ((cache.sums[i] - own) - self.threshold[i])
+        2.0 * ((self.settled_sum(cache, i) - own) - self.threshold[i])
     }
 
     #[inline(always)]
     fn drive(&self, cache: &mut WeightsCache, state: &[u64], i: usize) -> f64 {
         self.settle(cache, state);
-        self.drive_from_sum(cache.sums[i], i)
+        self.drive_from_sum(self.settled_sum(cache, i), i)
     }
 
     #[inline(always)]
@@ -488,18 +619,19 @@ impl EnergyModel for Weights {
         if !self.symmetric {
             return f64::NAN;
         }
-        let settled;
-        let sums: &[f64] = if cache.valid && cache.pending.is_empty() {
-            &cache.sums
+        let copy;
+        let settled = if cache.valid && cache.pending.is_empty() {
+            cache
         } else {
             let mut c = cache.clone();
             self.settle(&mut c, state);
-            settled = c.sums;
-            &settled
+            copy = c;
+            &copy
         };
         let mut quad = 0.0f64;
         let mut theta_s = 0.0f64;
-        for (i, (&s, &t)) in sums.iter().zip(&self.threshold).enumerate() {
+        for (i, &t) in self.threshold.iter().enumerate() {
+            let s = self.settled_sum(settled, i);
             let si = spins::spin(state, i) as f64;
             quad += si * s;
             theta_s += si * t;
@@ -531,25 +663,18 @@ impl EnergyModel for Weights {
             }
         }
         if !stale.is_empty() {
-            let mut sums: Vec<Vec<f64>> = stale
-                .iter()
-                .map(|&q| std::mem::take(&mut caches[q].sums))
-                .collect();
             let picked: Vec<&[u64]> = stale.iter().map(|&q| states[q]).collect();
-            self.fill_sums(&picked, &mut sums);
-            for (s, &q) in sums.into_iter().zip(&stale) {
-                caches[q].sums = s;
-                caches[q].valid = true;
-                caches[q].pending.clear();
-            }
+            let mut refs: Vec<&mut WeightsCache> = caches
+                .iter_mut()
+                .enumerate()
+                .filter(|(q, _)| stale.contains(q))
+                .map(|(_, c)| &mut **c)
+                .collect();
+            self.recompute(&picked, &mut refs);
         }
         for (cache, out) in caches.iter().zip(outs.iter_mut()) {
-            if self.zero_threshold {
-                out.copy_from_slice(&cache.sums);
-            } else {
-                for ((g, &s), &t) in out.iter_mut().zip(&cache.sums).zip(&self.threshold) {
-                    *g = s - t;
-                }
+            for (i, g) in out.iter_mut().enumerate() {
+                *g = self.drive_from_sum(self.settled_sum(cache, i), i);
             }
         }
     }
