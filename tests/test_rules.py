@@ -212,4 +212,10 @@ def test_nbytes_counts_the_matrices() -> None:
     storkey = hf.HopfieldNetwork(n, rule="storkey")
     assert storkey.nbytes >= 12 * n * n
     pinv = hf.HopfieldNetwork(n, rule="pseudoinverse")
+    pinv.store(hf.random_patterns(3, n, seed=0))
+    # Float weights: the float32 matrix and O(n) more.
     assert 4 * n * n <= pinv.nbytes < 5 * n * n
+    # Small-integer weights (Hebbian C/N) also keep an int8 copy.
+    hebbian = ref.hebbian_weights(hf.random_patterns(3, n, seed=0))
+    user = hf.HopfieldNetwork.from_weights(hebbian.astype(np.float32))
+    assert 5 * n * n <= user.nbytes < 6 * n * n

@@ -123,6 +123,10 @@ def test_hebbian_weights_retrieve_like_the_hebbian_network() -> None:
         ASSERT_EQ(a.states, h.states)
         ASSERT_EQ(a.sweeps, h.sweeps)
         ASSERT_EQ(a.energy, h.energy)
+    # The same gaps at a temperature: Glauber chains agree too.
+    a = net.retrieve(q, temperature=0.3, sweeps=4, seed=10)
+    h = heb.retrieve(q, temperature=0.3, sweeps=4, seed=10)
+    ASSERT_EQ(a.states, h.states)
 
 
 def test_ties_keep_the_state() -> None:
@@ -230,3 +234,39 @@ def test_bad_threshold_and_states_are_refused() -> None:
         net.fields(np.ones(4))
     with pytest.raises(ValueError, match="queries"):
         net.retrieve(np.full(3, 0.5))
+
+
+def _small_integer_weights(n: int, seed: int, largest: int, scale: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = np.triu(rng.integers(-largest, largest + 1, size=(n, n)), 1)
+    return ((c + c.T) * scale).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["float", "hebbian", "clipped", "small-integers"])
+@pytest.mark.parametrize("theta", [0.0, 0.04])
+def test_large_batches_agree_bit_for_bit(kind: str, theta: float) -> None:
+    # Batches large enough for the table-lookup fields (many queries per
+    # block), on float weights and on weights with an exact int8 form.
+    n, b, sweeps = 130, 300, 20
+    x = hf.random_patterns(12, n, seed=11)
+    w = {
+        "float": _symmetric(n, 12),
+        "hebbian": ref.hebbian_weights(x),
+        "clipped": np.sign(ref.hebbian_weights(x)) * 0.1,
+        "small-integers": _small_integer_weights(n, 13, 127, 3 / 1024),
+    }[kind]
+    net = hf.HopfieldNetwork.from_weights(w, threshold=theta)
+    q = hf.corrupt(x[np.arange(b) % 12], flip=0.2, seed=14)
+    res = net.retrieve(q, update="async", seed=15, max_sweeps=sweeps)
+    exp = ref.weights_retrieve_async_batched(
+        w, q, _orders(n, sweeps, 15, b), theta=theta, max_sweeps=sweeps
+    )
+    sync = net.retrieve(q, update="sync", max_sweeps=sweeps)
+    sync_exp = ref.weights_retrieve_sync(w, q, theta=theta, max_sweeps=sweeps)
+    for got, want in ((res, exp), (sync, sync_exp)):
+        ASSERT_EQ(got.states, want.states)
+        ASSERT_EQ(got.sweeps, want.sweeps)
+        ASSERT_EQ(got.converged, want.converged)
+        np.testing.assert_allclose(got.energy, want.energy, rtol=1e-12, atol=1e-12)
+    ASSERT_EQ(net.fields(q), ref.weight_fields(w, q, theta))
+    np.testing.assert_allclose(net.energy(q), ref.weight_energy(w, q, theta), rtol=1e-12)

@@ -284,7 +284,9 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
         """Bytes of memory the network holds. Hebbian: ``P·⌈N/64⌉·8`` for the
         packed patterns plus ``8·N`` for the thresholds. Other rules: the
         float32 ``N × N`` weights, the float64 copy the incremental rules
-        learn on, the packed patterns and ``16·N`` for thresholds and diagonal."""
+        learn on, the packed patterns and ``16·N`` for thresholds and diagonal;
+        weights that are small integers times one power of two (see the README,
+        "Weight-matrix performance") add an ``int8`` copy, ``N²`` bytes."""
         return self._memory.nbytes
 
     @property

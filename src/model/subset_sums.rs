@@ -34,7 +34,7 @@ const ENTRIES: usize = 1 << BITS;
 const TABLES: usize = 64 / BITS;
 /// Fields per tile: the accumulator of one state is `ROWS` lanes, held in
 /// registers across the tile's tables.
-const ROWS: usize = 16;
+const ROWS: usize = 32;
 
 /// Blocks of at least this many states are worth the tables; smaller ones
 /// use the multiply-add product.
@@ -77,12 +77,7 @@ impl<L: Lane> Entry<L> {
 }
 
 #[inline(always)]
-fn subset_sums_body<L: Lane>(
-    cols: &[L::Weight],
-    n: usize,
-    states: &[&[u64]],
-    outs: &mut [Vec<L>],
-) {
+fn subset_sums_body<L: Lane>(cols: &[L::Weight], n: usize, states: &[&[u64]], outs: &mut [Vec<L>]) {
     debug_assert_eq!(cols.len(), n * n);
     debug_assert_eq!(states.len(), outs.len());
     let zero = Entry::splat(L::default());
@@ -95,7 +90,11 @@ fn subset_sums_body<L: Lane>(
     for (state, rows) in states.iter().zip(index.chunks_exact_mut(words)) {
         for (w, idx) in rows.iter_mut().enumerate() {
             let live = (n - 64 * w).min(64);
-            let mask = if live == 64 { !0u64 } else { (1u64 << live) - 1 };
+            let mask = if live == 64 {
+                !0u64
+            } else {
+                (1u64 << live) - 1
+            };
             let word = state[w] & mask;
             for (g, x) in idx.iter_mut().enumerate() {
                 *x = (g * ENTRIES) as u8 | ((word >> (BITS * g)) as u8 & (ENTRIES as u8 - 1));

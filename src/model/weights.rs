@@ -125,15 +125,16 @@ impl Small {
             .min()
             .unwrap_or(0) as i32;
         let down = pow2(shift - grid);
-        let mut small = Vec::with_capacity(cols.len());
+        // An optimisation only: without the memory for it, go without.
+        let mut small = try_filled("the small weights", cols.len(), 0i8).ok()?;
         let mut largest = 0i64;
-        for &w in cols {
+        for (x, &w) in small.iter_mut().zip(cols) {
             let c = (w as f64 * up) as i64 >> shift;
             if !(-127..=127).contains(&c) {
                 return None;
             }
             largest = largest.max(c.abs());
-            small.push(c as i8);
+            *x = c as i8;
         }
         if (n as i64).checked_mul(largest)? >= i32::MAX as i64 {
             return None;
@@ -272,6 +273,13 @@ impl Weights {
         self.small.is_some()
     }
 
+    /// The same model on the float path only.
+    #[cfg(test)]
+    fn without_small(mut self) -> Self {
+        self.small = None;
+        self
+    }
+
     /// The exact sums `S = W's` of one state (`out.len() == n`).
     pub fn sums(&self, state: &[u64], out: &mut [f64]) {
         let signs = signs(state, self.n);
@@ -334,15 +342,19 @@ impl Weights {
     #[inline(always)]
     fn recompute(&self, states: &[&[u64]], caches: &mut [&mut WeightsCache]) {
         if let Some(small) = &self.small {
-            let mut ints: Vec<Vec<i32>> =
-                caches.iter_mut().map(|c| std::mem::take(&mut c.ints)).collect();
+            let mut ints: Vec<Vec<i32>> = caches
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.ints))
+                .collect();
             self.fill_ints(small, states, &mut ints);
             for (c, v) in caches.iter_mut().zip(ints) {
                 c.ints = v;
             }
         } else {
-            let mut sums: Vec<Vec<f64>> =
-                caches.iter_mut().map(|c| std::mem::take(&mut c.sums)).collect();
+            let mut sums: Vec<Vec<f64>> = caches
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.sums))
+                .collect();
             self.fill_sums(states, &mut sums);
             for (c, v) in caches.iter_mut().zip(sums) {
                 c.sums = v;
@@ -418,7 +430,7 @@ impl Weights {
             for &(j, new) in &cache.pending {
                 match &self.small {
                     Some(small) => {
-                        add_small_column(&mut cache.ints, small.column(j as usize, n), 2 * new as i32)
+                        flip_small_column(&mut cache.ints, small.column(j as usize, n), new as i32)
                     }
                     None => add_column(&mut cache.sums, self.column(j as usize), 2.0 * new as f64),
                 }
@@ -478,12 +490,34 @@ fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
     }
 }
 
-/// `sums += scale · column` on small integer weights (exact: no sum
-/// overflows, see [`Small::of`]).
+/// `sums += sign · column` on small integer weights (exact: no sum
+/// overflows, see [`Small::of`]); `sign` is ±1.
 #[inline(always)]
-fn add_small_column(sums: &mut [i32], column: &[i8], scale: i32) {
-    for (s, &c) in sums.iter_mut().zip(column) {
-        *s += scale * c as i32;
+fn add_small_column(sums: &mut [i32], column: &[i8], sign: i32) {
+    // Two loops rather than a multiply: a vector multiply is slow.
+    if sign > 0 {
+        for (s, &c) in sums.iter_mut().zip(column) {
+            *s += c as i32;
+        }
+    } else {
+        for (s, &c) in sums.iter_mut().zip(column) {
+            *s -= c as i32;
+        }
+    }
+}
+
+/// `sums += 2·sign · column` (a flip to `sign`, which reverses the
+/// neuron's contribution).
+#[inline(always)]
+fn flip_small_column(sums: &mut [i32], column: &[i8], sign: i32) {
+    if sign > 0 {
+        for (s, &c) in sums.iter_mut().zip(column) {
+            *s += (c as i32) << 1;
+        }
+    } else {
+        for (s, &c) in sums.iter_mut().zip(column) {
+            *s -= (c as i32) << 1;
+        }
     }
 }
 
@@ -628,14 +662,32 @@ impl EnergyModel for Weights {
             copy = c;
             &copy
         };
-        let mut quad = 0.0f64;
         let mut theta_s = 0.0f64;
-        for (i, &t) in self.threshold.iter().enumerate() {
-            let s = self.settled_sum(settled, i);
-            let si = spins::spin(state, i) as f64;
-            quad += si * s;
-            theta_s += si * t;
+        if !self.zero_threshold {
+            for (i, &t) in self.threshold.iter().enumerate() {
+                theta_s += spins::spin(state, i) as f64 * t;
+            }
         }
+        let quad = match &self.small {
+            // Exact in integers: Σ_i s_i S_i = 2·Σ_{s_i = +1} S_i − Σ_i S_i.
+            Some(small) => {
+                let (mut plus, mut all) = (0i64, 0i64);
+                for (chunk, &word) in settled.ints.chunks(64).zip(state) {
+                    for (b, &v) in chunk.iter().enumerate() {
+                        all += v as i64;
+                        plus += if (word >> b) & 1 == 1 { v as i64 } else { 0 };
+                    }
+                }
+                (2 * plus - all) as f64 * small.scale
+            }
+            None => {
+                let mut quad = 0.0f64;
+                for (i, &s) in settled.sums.iter().enumerate() {
+                    quad += spins::spin(state, i) as f64 * s;
+                }
+                quad
+            }
+        };
         -0.5 * quad + theta_s
     }
 
@@ -860,6 +912,94 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Small integers times `scale`, symmetric with zero diagonal.
+    fn small_integers(n: usize, seed: u64, largest: u32, scale: f32) -> Vec<f32> {
+        let mut r = rng::stream(seed, 2, Purpose::Noise);
+        let mut w = vec![0.0f32; n * n];
+        for i in 0..n {
+            for j in 0..i {
+                let c = rng::below(&mut r, 2 * largest + 1) as f32 - largest as f32;
+                w[i * n + j] = c * scale;
+                w[j * n + i] = c * scale;
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn small_form_is_found_only_where_it_is_exact() {
+        let n = 50;
+        let m = Weights::new(n, small_integers(n, 1, 127, 1.0 / 1024.0), vec![0.0; n]).unwrap();
+        assert!(m.is_small());
+        // Odd factors stay in the integers: 3·c/1024 is (3c)·2^−10, |3c| ≤ 120.
+        let m = Weights::new(n, small_integers(n, 1, 40, 3.0 / 1024.0), vec![0.0; n]).unwrap();
+        assert!(m.is_small());
+        assert!(
+            !Weights::new(n, small_integers(n, 1, 128, 0.5), vec![0.0; n])
+                .unwrap()
+                .is_small()
+        );
+        assert!(!Weights::new(n, symmetric(n, 2, false), vec![0.0; n])
+            .unwrap()
+            .is_small());
+        assert!(Weights::new(n, vec![0.0; n * n], vec![0.0; n])
+            .unwrap()
+            .is_small());
+        // The small form's sums are the float path's, exactly.
+        let m = Weights::new(n, small_integers(n, 3, 100, 0.25), vec![0.1; n]).unwrap();
+        let f = m.clone().without_small();
+        let s = SpinMatrix::from_spins(&random_spins(4, n), 1, n).unwrap();
+        let (mut a, mut b) = (m.cache(s.row(0)), f.cache(s.row(0)));
+        for i in 0..n {
+            assert_eq!(m.drive(&mut a, s.row(0), i), f.drive(&mut b, s.row(0), i));
+            assert_eq!(m.gap(&a, s.row(0), i), f.gap(&b, s.row(0), i));
+        }
+        assert_eq!(m.energy(&a, s.row(0)), f.energy(&b, s.row(0)));
+    }
+
+    #[test]
+    fn small_and_float_paths_retrieve_alike_in_large_blocks() {
+        let n = 130;
+        let b = 70; // blocks past subset_sums::MIN_STATES
+        let queries = SpinMatrix::from_spins(&random_spins(5, b * n), b, n).unwrap();
+        for theta in [0.0, 0.05] {
+            let small =
+                Weights::new(n, small_integers(n, 6, 90, 1.0 / 256.0), vec![theta; n]).unwrap();
+            assert!(small.is_small());
+            let float = small.clone().without_small();
+            for update in [Update::Async, Update::Sync] {
+                let schedule = Schedule {
+                    track_energy: true,
+                    ..Schedule::deterministic(update, Order::Random, 30, 3)
+                };
+                let x = batch::retrieve(&small, &queries, 0, &schedule).unwrap();
+                let y = batch::retrieve(&float, &queries, 0, &schedule).unwrap();
+                assert_eq!(x.states.as_words(), y.states.as_words());
+                assert_eq!(x.outcomes, y.outcomes);
+                // One query at a time (no tables) agrees with the blocks.
+                for r in [0usize, 33, 69] {
+                    let row = SpinMatrix::from_spins(
+                        &queries.to_spins().unwrap()[r * n..(r + 1) * n],
+                        1,
+                        n,
+                    )
+                    .unwrap();
+                    let alone = batch::retrieve(&small, &row, r as u64, &schedule).unwrap();
+                    assert_eq!(alone.states.row(0), x.states.row(r));
+                    assert_eq!(alone.outcomes[0], x.outcomes[r]);
+                }
+            }
+            let glauber = Schedule {
+                temperature: crate::stochastic::Temperature::Constant { t: 0.4, sweeps: 3 },
+                ..Schedule::deterministic(Update::Async, Order::Random, 30, 3)
+            };
+            let x = batch::retrieve(&small, &queries, 0, &glauber).unwrap();
+            let y = batch::retrieve(&float, &queries, 0, &glauber).unwrap();
+            assert_eq!(x.states.as_words(), y.states.as_words());
+            assert_eq!(x.outcomes, y.outcomes);
         }
     }
 
