@@ -235,10 +235,19 @@ fn run_async_from<M: EnergyModel>(
     let mut last_flips = None;
     while sweeps < schedule.max_sweeps {
         sweeps += 1;
+        model.begin_sweep(&mut cache, last_flips);
+        if model.is_fixed_point(&mut cache, state) == Some(true) {
+            // This sweep would flip nothing in any order, and is the last:
+            // its order (the last draw from the stream) is not needed.
+            if schedule.track_energy {
+                trace.push(model.energy(&cache, state));
+            }
+            converged = true;
+            break;
+        }
         if let Some(stream) = stream.as_mut() {
             rng::permutation(stream, &mut order);
         }
-        model.begin_sweep(&mut cache, last_flips);
         let mut flips = 0usize;
         for &i in &order {
             let i = i as usize;

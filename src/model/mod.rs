@@ -83,6 +83,16 @@ pub trait EnergyModel: Sync {
     #[inline(always)]
     fn begin_sweep(&self, _cache: &mut Self::Cache, _last_flips: Option<usize>) {}
 
+    /// `Some(true)` when no neuron of `state` would flip in a deterministic
+    /// update (no drive disagrees with its spin), `Some(false)` when one
+    /// would. A sweep from a fixed point flips nothing whatever its order,
+    /// so the async driver then ends without drawing that order. `None`
+    /// (the default): the model has no faster check than the sweep itself.
+    #[inline(always)]
+    fn is_fixed_point(&self, _cache: &mut Self::Cache, _state: &[u64]) -> Option<bool> {
+        None
+    }
+
     /// Flips neuron `i` of `state` and brings `cache` up to date.
     fn flip(&self, cache: &mut Self::Cache, state: &mut [u64], i: usize);
 

@@ -490,6 +490,18 @@ fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
     }
 }
 
+/// Whether any of up to 64 neurons (spins `word`, drives `h`) disagrees
+/// with its drive: branch-free, so that it vectorises.
+#[inline(always)]
+fn disagrees(word: u64, h: impl Iterator<Item = f64>) -> bool {
+    let (mut plus, mut minus) = (0u64, 0u64);
+    for (b, h) in h.enumerate() {
+        plus |= ((h > 0.0) as u64) << b;
+        minus |= ((h < 0.0) as u64) << b;
+    }
+    (plus & !word) | (minus & word) != 0
+}
+
 /// `sums += sign · column` on small integer weights (exact: no sum
 /// overflows, see [`Small::of`]); `sign` is ±1.
 #[inline(always)]
@@ -639,6 +651,34 @@ impl EnergyModel for Weights {
     fn drive(&self, cache: &mut WeightsCache, state: &[u64], i: usize) -> f64 {
         self.settle(cache, state);
         self.drive_from_sum(self.settled_sum(cache, i), i)
+    }
+
+    /// Settles the cache and compares every drive with its spin, 64 at a
+    /// time without branches.
+    #[inline(always)]
+    fn is_fixed_point(&self, cache: &mut WeightsCache, state: &[u64]) -> Option<bool> {
+        self.settle(cache, state);
+        let theta = self.threshold.chunks(64);
+        let unstable = match &self.small {
+            Some(small) => cache
+                .ints
+                .chunks(64)
+                .zip(theta)
+                .zip(state)
+                .any(|((s, t), &w)| {
+                    disagrees(
+                        w,
+                        s.iter().zip(t).map(|(&s, &t)| s as f64 * small.scale - t),
+                    )
+                }),
+            None => cache
+                .sums
+                .chunks(64)
+                .zip(theta)
+                .zip(state)
+                .any(|((s, t), &w)| disagrees(w, s.iter().zip(t).map(|(&s, &t)| s - t))),
+        };
+        Some(!unstable)
     }
 
     #[inline(always)]
