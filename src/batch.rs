@@ -6,9 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::dynamics::{
-    descend_async_block, descend_sync_block, Outcome, Schedule, Update, SYNC_BLOCK,
-};
+use crate::dynamics::{descend_async_block, descend_sync_block, Outcome, Schedule, Update};
 use crate::error::{Error, Result};
 use crate::model::EnergyModel;
 use crate::spins::SpinMatrix;
@@ -108,10 +106,7 @@ pub fn descend_rows<M: EnergyModel>(
             .collect(),
         // Blocks of rows build their caches together; each keeps its own stream.
         Update::Async => {
-            let count = rows.len() / words.max(1);
-            let size = model
-                .async_block(count, rayon::current_num_threads())
-                .max(1);
+            let size = block_size(model, Update::Async, rows.len(), words);
             rows.par_chunks_mut(words * size)
                 .enumerate()
                 .flat_map_iter(|(b, block)| {
@@ -120,12 +115,22 @@ pub fn descend_rows<M: EnergyModel>(
                 })
                 .collect()
         }
-        // Sync needs no random stream; blocks of rows share pattern data.
-        Update::Sync => rows
-            .par_chunks_mut(words * SYNC_BLOCK)
-            .flat_map_iter(|block| descend_sync_block(model, block, words, schedule))
-            .collect(),
+        // Sync needs no random stream; blocks of rows share model data.
+        Update::Sync => {
+            let size = block_size(model, Update::Sync, rows.len(), words);
+            rows.par_chunks_mut(words * size)
+                .flat_map_iter(|block| descend_sync_block(model, block, words, schedule))
+                .collect()
+        }
     }
+}
+
+/// The model's block size for `words`-word rows on the current pool.
+fn block_size<M: EnergyModel>(model: &M, update: Update, len: usize, words: usize) -> usize {
+    let count = len / words.max(1);
+    model
+        .block_size(update, count, rayon::current_num_threads())
+        .max(1)
 }
 
 /// Applies `f` to every row of `states` in parallel, each writing its own

@@ -204,7 +204,7 @@ fn async_block_body<M: EnergyModel>(
 
 multiversion! {
     /// Runs asynchronous dynamics in place for consecutive packed rows
-    /// (`words` words each, a block of [`EnergyModel::async_block`] of them
+    /// (`words` words each, a block of [`EnergyModel::block_size`] of them
     /// or fewer; row `r` is query
     /// `first_query + r`), their caches built together. Each row's result is
     /// what [`descend`] gives it alone.
@@ -371,21 +371,24 @@ fn sync_block_body<M: EnergyModel>(
             std::mem::swap(&mut run.older, &mut run.before);
         }
     }
-    runs.into_iter()
-        .zip(rows.chunks_exact(words))
-        .map(|(run, state)| Outcome {
+    // A plain loop (see async_block_body).
+    let mut outcomes = Vec::with_capacity(runs.len());
+    for (run, state) in runs.into_iter().zip(rows.chunks_exact(words)) {
+        outcomes.push(Outcome {
             converged: run.converged,
             cycled: run.cycled,
             sweeps: run.sweeps,
             energy: model.energy(&run.cache, state),
             trace: run.trace,
-        })
-        .collect()
+        });
+    }
+    outcomes
 }
 
 multiversion! {
     /// Runs synchronous dynamics in place for consecutive packed rows
-    /// (`words` words each, at most [`SYNC_BLOCK`] of them) in lockstep.
+    /// (`words` words each, a block of [`EnergyModel::block_size`] of them or
+    /// fewer) in lockstep.
     /// Each row's result is what it would be alone.
     pub fn descend_sync_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, schedule: &Schedule) -> Vec<Outcome>
     => sync_block_body

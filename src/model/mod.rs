@@ -45,13 +45,19 @@ pub trait EnergyModel: Sync {
         states.iter().map(|s| self.cache(s)).collect()
     }
 
-    /// How many of `rows` queries, run on `threads` threads, an async block
-    /// should hold: [`caches`](EnergyModel::caches) builds a block's caches
-    /// together. Models whose caches share work across many queries ask for
-    /// more than the default [`ASYNC_BLOCK`](crate::dynamics::ASYNC_BLOCK).
+    /// How many of `rows` queries, run on `threads` threads, a block of
+    /// `update` dynamics should hold: an async block builds its caches
+    /// together ([`caches`](EnergyModel::caches)), a sync block computes its
+    /// drives together ([`drives_many`](EnergyModel::drives_many)). Models
+    /// whose blocks share work across many queries ask for more than the
+    /// defaults, [`ASYNC_BLOCK`](crate::dynamics::ASYNC_BLOCK) and
+    /// [`SYNC_BLOCK`](crate::dynamics::SYNC_BLOCK).
     #[inline(always)]
-    fn async_block(&self, _rows: usize, _threads: usize) -> usize {
-        crate::dynamics::ASYNC_BLOCK
+    fn block_size(&self, update: crate::dynamics::Update, _rows: usize, _threads: usize) -> usize {
+        match update {
+            crate::dynamics::Update::Async => crate::dynamics::ASYNC_BLOCK,
+            crate::dynamics::Update::Sync => crate::dynamics::SYNC_BLOCK,
+        }
     }
 
     /// `E(s with s_i = −1) − E(s with s_i = +1)`: positive when neuron `i`

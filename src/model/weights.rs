@@ -46,10 +46,10 @@ pub const MAX_N: usize = 1 << 31;
 const BLOCK: usize = 4;
 /// Neurons per chunk of the field kernels (the outputs of a block stay in L1).
 const CHUNK: usize = 512;
-/// Most queries per async block (see [`EnergyModel::async_block`]).
-const MAX_ASYNC_BLOCK: usize = 1024;
-/// Most bytes of exact sums an async block holds at once.
-const ASYNC_BLOCK_BYTES: usize = 16 << 20;
+/// Most queries per block (see [`EnergyModel::block_size`]).
+const MAX_BLOCK: usize = 1024;
+/// Most bytes of exact sums (or sync drives) a block holds at once.
+const BLOCK_BYTES: usize = 16 << 20;
 
 /// `2^k` as an `f64`, exact for `−1022 ≤ k ≤ 1023`.
 #[inline]
@@ -609,17 +609,18 @@ impl EnergyModel for Weights {
         WeightsCache::default()
     }
 
-    /// Large blocks, so that the tables of [`subset_sums`] pay off: each
-    /// thread's share of the queries, at most [`MAX_ASYNC_BLOCK`] of them and
-    /// at most [`ASYNC_BLOCK_BYTES`] of sums.
+    /// Large blocks, async and sync alike, so that the tables of
+    /// [`subset_sums`] pay off: each thread's share of the queries, at most
+    /// [`MAX_BLOCK`] of them and at most [`BLOCK_BYTES`] of sums.
     #[inline(always)]
-    fn async_block(&self, rows: usize, threads: usize) -> usize {
+    fn block_size(&self, update: crate::dynamics::Update, rows: usize, threads: usize) -> usize {
+        let default = match update {
+            crate::dynamics::Update::Async => crate::dynamics::ASYNC_BLOCK,
+            crate::dynamics::Update::Sync => crate::dynamics::SYNC_BLOCK,
+        };
         let per_thread = rows.div_ceil(threads.max(1));
-        let by_memory = ASYNC_BLOCK_BYTES / (8 * self.n);
-        per_thread
-            .min(MAX_ASYNC_BLOCK)
-            .min(by_memory)
-            .max(crate::dynamics::ASYNC_BLOCK)
+        let by_memory = BLOCK_BYTES / (8 * self.n);
+        per_thread.min(MAX_BLOCK).min(by_memory).max(default)
     }
 
     /// Computed: the async block's sums (see [`fill_sums`](Self::fill_sums)).
@@ -746,23 +747,18 @@ impl EnergyModel for Weights {
         outs: &mut [&mut [f64]],
     ) {
         let limit = self.incremental_limit();
+        let mut picked = Vec::new();
         let mut stale = Vec::new();
-        for (q, cache) in caches.iter_mut().enumerate() {
+        for (cache, &state) in caches.iter_mut().zip(states) {
             if cache.valid && cache.pending.len() <= limit {
-                self.settle(cache, states[q]);
+                self.settle(cache, state);
             } else {
-                stale.push(q);
+                picked.push(state);
+                stale.push(&mut **cache);
             }
         }
         if !stale.is_empty() {
-            let picked: Vec<&[u64]> = stale.iter().map(|&q| states[q]).collect();
-            let mut refs: Vec<&mut WeightsCache> = caches
-                .iter_mut()
-                .enumerate()
-                .filter(|(q, _)| stale.contains(q))
-                .map(|(_, c)| &mut **c)
-                .collect();
-            self.recompute(&picked, &mut refs);
+            self.recompute(&picked, &mut stale);
         }
         for (cache, out) in caches.iter().zip(outs.iter_mut()) {
             for (i, g) in out.iter_mut().enumerate() {
