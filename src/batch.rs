@@ -158,9 +158,23 @@ where
 /// # Errors
 /// `Memory` when the output cannot be allocated.
 pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Result<Vec<f64>> {
-    map_rows(states, 1, |row, out| {
-        out[0] = model.energy(&model.cache(row), row)
-    })
+    let rows = states.rows();
+    let mut out = crate::error::try_filled("the result", rows, 0.0f64)?;
+    // Caches in blocks, as async retrieval builds them: models that share
+    // work across a block (a weight matrix's lookup tables) compute them
+    // together.
+    let size = model
+        .block_size(Update::Async, rows, rayon::current_num_threads())
+        .max(1);
+    out.par_chunks_mut(size).enumerate().for_each(|(b, out)| {
+        let block: Vec<&[u64]> = (b * size..b * size + out.len())
+            .map(|r| states.row(r))
+            .collect();
+        for ((e, cache), row) in out.iter_mut().zip(model.caches(&block)).zip(&block) {
+            *e = model.energy(&cache, row);
+        }
+    });
+    Ok(out)
 }
 
 /// Overlaps `ξ^μ·s / N` of every row of `states` with every row of
