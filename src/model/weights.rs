@@ -690,6 +690,7 @@ impl EnergyModel for Weights {
         }
     }
 
+    #[inline(always)]
     fn energy(&self, cache: &WeightsCache, state: &[u64]) -> f64 {
         if !self.symmetric {
             return f64::NAN;
