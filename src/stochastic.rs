@@ -197,10 +197,11 @@ pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<sp
 pub struct Chain<C> {
     /// The current state, bit-packed.
     pub state: Vec<u64>,
-    cache: C,
-    order_stream: Option<Stream>,
-    accept: Stream,
-    order: Vec<u32>,
+    pub(crate) cache: C,
+    pub(crate) order_stream: Option<Stream>,
+    pub(crate) accept: Stream,
+    /// The current sweep's neuron order.
+    pub(crate) order: Vec<u32>,
     /// [`threshold`]s of the current sweep's updates, in update order.
     thresholds: Vec<f64>,
 }
@@ -262,13 +263,19 @@ impl<C: Send> Chain<C> {
         }
     }
 
+    /// Draws the neuron order of the next sweep (kept for sequential sweeps).
+    #[inline(always)]
+    pub(crate) fn next_order(&mut self) {
+        if let Some(stream) = self.order_stream.as_mut() {
+            rng::permutation(stream, &mut self.order);
+        }
+    }
+
     /// Draws the neuron order and the acceptance thresholds of the next
     /// sweep at temperature `t` (at `t = 0` the uniforms are drawn unused).
     #[inline(always)]
     fn next_sweep(&mut self, t: f64) {
-        if let Some(stream) = self.order_stream.as_mut() {
-            rng::permutation(stream, &mut self.order);
-        }
+        self.next_order();
         for z in self.thresholds.iter_mut() {
             let u = rng::uniform(&mut self.accept);
             *z = if t > 0.0 { threshold(u, t) } else { 0.0 };
@@ -352,6 +359,9 @@ pub fn sweep_block_inline<M: EnergyModel>(
     t: f64,
     flips: &mut [usize],
 ) {
+    if t > 0.0 && model.glauber_block(chains, t, flips) {
+        return;
+    }
     for chain in chains.iter_mut() {
         chain.next_sweep(t);
     }

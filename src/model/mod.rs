@@ -87,6 +87,21 @@ pub trait EnergyModel: Sync {
         }
     }
 
+    /// One stochastic sweep at temperature `t > 0` of every chain of a
+    /// block, by a model's own specialised code: exactly what the generic
+    /// sweep ([`crate::stochastic::sweep_block`]) does, same streams, same
+    /// decisions, flips added to `flips`. Returns false (having done
+    /// nothing) where the model has none for this case.
+    #[inline(always)]
+    fn glauber_block(
+        &self,
+        _chains: &mut [crate::stochastic::Chain<Self::Cache>],
+        _t: f64,
+        _flips: &mut [usize],
+    ) -> bool {
+        false
+    }
+
     /// The energy of `state`.
     fn energy(&self, cache: &Self::Cache, state: &[u64]) -> f64;
 

@@ -1,0 +1,468 @@
+//! Glauber (`T > 0`) sweeps of the Hebbian model with 16-bit overlaps,
+//! specialised.
+//!
+//! The generic sweep ([`crate::stochastic::sweep_block`]) pays, per update,
+//! for a logarithm, a field read from 2·P-byte pattern columns, a flip
+//! through memory and the bookkeeping of the deterministic paths. This one
+//! keeps each chain's overlaps in registers for the whole sweep, reads a
+//! neuron's patterns as P bits (sign masks), decides with the exact table
+//! of [`crate::accept`] when the thresholds are zero (no logarithm), and
+//! advances four chains in lockstep so that the dependent steps of one
+//! update (field, decision, flip) overlap the others'. It draws the same
+//! streams in the same order and takes the same decisions, bit for bit.
+
+use super::{HebbianCache, HebbianKernel};
+use crate::accept::{self, uniform_of, AcceptTable};
+use crate::stochastic::{threshold, Chain};
+use rand_xoshiro::rand_core::Rng;
+
+/// Chains advanced in lockstep.
+const LOCKSTEP: usize = 4;
+
+/// Most 64-pattern words per neuron kept in registers (P ≤ 256).
+const MAX_WORDS: usize = 4;
+
+/// How an update is decided: by the exact table (zero thresholds) or by
+/// the logarithm rule itself.
+enum Decide<'a> {
+    Table(&'a AcceptTable),
+    Log(f64),
+}
+
+/// The vector operations of a sweep on one chain's overlaps (`64·W`
+/// lanes, padding lanes zero) held in registers.
+pub(crate) trait Backend<const W: usize> {
+    /// One chain's overlaps.
+    type M: Copy;
+    /// Loads `m[..64·W]`.
+    ///
+    /// # Safety
+    /// The instruction set of the backend; `m.len() ≥ 64·W`.
+    unsafe fn load(m: &[i16]) -> Self::M;
+    /// Stores into `m[..64·W]`.
+    ///
+    /// # Safety
+    /// As [`load`](Backend::load).
+    unsafe fn store(x: &Self::M, m: &mut [i16]);
+    /// `Σ_μ ξ^μ m_μ` of each chain for its neuron's pattern bits (bit
+    /// set: `ξ = +1`; padding lanes of `m` are zero, so their bits do not
+    /// matter).
+    ///
+    /// # Safety
+    /// The instruction set of the backend.
+    unsafe fn fields<const C: usize>(x: &[Self::M; C], bits: &[[u64; W]; C]) -> [i32; C];
+    /// `m_μ += d·ξ^μ` on the lanes set in `valid` (the stored patterns).
+    ///
+    /// # Safety
+    /// The instruction set of the backend.
+    unsafe fn add(x: &mut Self::M, bits: &[u64; W], d: i16, valid: &[u64; W]);
+}
+
+/// Plain loops, for every instruction set (and the reference of the others).
+pub(crate) struct Portable;
+
+impl<const W: usize> Backend<W> for Portable {
+    type M = [[i16; 64]; W];
+
+    #[inline(always)]
+    unsafe fn load(m: &[i16]) -> Self::M {
+        let mut x = [[0i16; 64]; W];
+        for (w, lanes) in x.iter_mut().enumerate() {
+            lanes.copy_from_slice(&m[64 * w..64 * w + 64]);
+        }
+        x
+    }
+
+    #[inline(always)]
+    unsafe fn store(x: &Self::M, m: &mut [i16]) {
+        for (w, lanes) in x.iter().enumerate() {
+            m[64 * w..64 * w + 64].copy_from_slice(lanes);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn fields<const C: usize>(x: &[Self::M; C], bits: &[[u64; W]; C]) -> [i32; C] {
+        let mut out = [0i32; C];
+        for c in 0..C {
+            for w in 0..W {
+                for (b, &m) in x[c][w].iter().enumerate() {
+                    let sign = 2 * ((bits[c][w] >> b) & 1) as i32 - 1;
+                    out[c] += sign * m as i32;
+                }
+            }
+        }
+        out
+    }
+
+    #[inline(always)]
+    unsafe fn add(x: &mut Self::M, bits: &[u64; W], d: i16, valid: &[u64; W]) {
+        for w in 0..W {
+            for (b, m) in x[w].iter_mut().enumerate() {
+                let sign = 2 * ((bits[w] >> b) & 1) as i16 - 1;
+                let on = ((valid[w] >> b) & 1) as i16;
+                *m += sign * d * on;
+            }
+        }
+    }
+}
+
+/// Which lanes of the `W` words hold stored patterns (the first `p`).
+fn valid_words<const W: usize>(p: usize) -> [u64; W] {
+    let mut valid = [0u64; W];
+    for (w, v) in valid.iter_mut().enumerate() {
+        let lo = 64 * w;
+        *v = if p >= lo + 64 {
+            !0
+        } else if p <= lo {
+            0
+        } else {
+            (1u64 << (p - lo)) - 1
+        };
+    }
+    valid
+}
+
+/// One sweep of `C` chains (`chains.len() == C`) in lockstep.
+///
+/// # Safety
+/// The instruction set of `B`; `64·W` is the kernel's padded pattern count.
+#[inline(always)]
+unsafe fn sweep<B: Backend<W>, const W: usize, const C: usize>(
+    k: &HebbianKernel<'_, i16>,
+    chains: &mut [Chain<HebbianCache<i16>>],
+    decide: &Decide<'_>,
+    flips: &mut [usize],
+) {
+    debug_assert_eq!(chains.len(), C);
+    debug_assert_eq!(k.planes_per_neuron, W);
+    let (n, p) = (k.n, k.p as i64);
+    let valid = valid_words::<W>(k.p);
+    let planes = &k.planes[..W * n];
+    let mut x: [B::M; C] = [unsafe { B::load(&chains[0].cache.m) }; C];
+    for (xc, chain) in x.iter_mut().zip(chains.iter_mut()) {
+        // SAFETY: the caller's instruction set; m has 64·W lanes.
+        *xc = unsafe { B::load(&chain.cache.m) };
+        chain.next_order();
+    }
+    let mut changed = [0usize; C];
+    for step in 0..n {
+        let mut neuron = [0usize; C];
+        let mut bits = [[0u64; W]; C];
+        for c in 0..C {
+            let i = chains[c].order[step] as usize;
+            neuron[c] = i;
+            for w in 0..W {
+                bits[c][w] = planes[w * n + i];
+            }
+        }
+        // SAFETY: the caller's instruction set.
+        let fields = unsafe { B::fields(&x, &bits) };
+        // The decisions in one loop, the flips in another, so that the
+        // vector loop unrolls and the overlaps stay in registers.
+        let mut delta = [0i16; C];
+        for c in 0..C {
+            let i = neuron[c];
+            let chain = &mut chains[c];
+            let word = &mut chain.state[i / 64];
+            let plus = (*word >> (i % 64)) & 1 == 1;
+            let a = fields[c] as i64 - if plus { p } else { -p };
+            let r = chain.accept.next_u64() >> 11;
+            let up = match decide {
+                Decide::Table(table) => table.accept(a, r),
+                Decide::Log(t) => 2.0 * k.field_from_integer(a, i) > threshold(uniform_of(r), *t),
+            };
+            let flip = up != plus;
+            *word ^= (flip as u64) << (i % 64);
+            delta[c] = if up { 2 } else { -2 } * flip as i16;
+            changed[c] += flip as usize;
+        }
+        for c in 0..C {
+            // SAFETY: the caller's instruction set.
+            unsafe { B::add(&mut x[c], &bits[c], delta[c], &valid) };
+        }
+    }
+    for c in 0..C {
+        // SAFETY: as for the loads.
+        unsafe { B::store(&x[c], &mut chains[c].cache.m) };
+        flips[c] += changed[c];
+    }
+}
+
+/// The sweep of a block with backend `B`: lockstep groups of four, the
+/// rest one by one.
+///
+/// # Safety
+/// The instruction set of `B`.
+#[inline(always)]
+unsafe fn sweep_block<B: Backend<W>, const W: usize>(
+    k: &HebbianKernel<'_, i16>,
+    chains: &mut [Chain<HebbianCache<i16>>],
+    decide: &Decide<'_>,
+    flips: &mut [usize],
+) {
+    for (group, f) in chains.chunks_mut(LOCKSTEP).zip(flips.chunks_mut(LOCKSTEP)) {
+        if group.len() == LOCKSTEP {
+            // SAFETY: the caller's instruction set.
+            unsafe { sweep::<B, W, LOCKSTEP>(k, group, decide, f) };
+        } else {
+            for (one, f) in group.chunks_mut(1).zip(f.chunks_mut(1)) {
+                // SAFETY: as above.
+                unsafe { sweep::<B, W, 1>(k, one, decide, f) };
+            }
+        }
+    }
+}
+
+/// [`sweep_block`] for the words per neuron `w` (1 to [`MAX_WORDS`]).
+macro_rules! by_words {
+    ($backend:ty, $w:expr, $k:expr, $chains:expr, $decide:expr, $flips:expr) => {
+        match $w {
+            1 => sweep_block::<$backend, 1>($k, $chains, $decide, $flips),
+            2 => sweep_block::<$backend, 2>($k, $chains, $decide, $flips),
+            3 => sweep_block::<$backend, 3>($k, $chains, $decide, $flips),
+            _ => sweep_block::<$backend, 4>($k, $chains, $decide, $flips),
+        }
+    };
+}
+
+/// [`sweep_block`] with the portable backend.
+fn sweep_portable(
+    k: &HebbianKernel<'_, i16>,
+    chains: &mut [Chain<HebbianCache<i16>>],
+    decide: &Decide<'_>,
+    flips: &mut [usize],
+) {
+    // SAFETY: the portable backend needs no instruction set.
+    unsafe { by_words!(Portable, k.planes_per_neuron, k, chains, decide, flips) }
+}
+
+/// The specialised sweep ([`crate::model::EnergyModel::glauber_block`]):
+/// false when it does not apply (more than 256 patterns, or fields tracked
+/// by a deterministic sweep).
+pub(crate) fn glauber_block(
+    k: &HebbianKernel<'_, i16>,
+    chains: &mut [Chain<HebbianCache<i16>>],
+    t: f64,
+    flips: &mut [usize],
+) -> bool {
+    let words = k.planes_per_neuron;
+    let tracked = chains
+        .iter()
+        .any(|c| c.cache.fields_valid || c.cache.recording);
+    if words > MAX_WORDS || tracked || k.p_pad != 64 * words {
+        return false;
+    }
+    let table;
+    let decide = if k.zero_threshold {
+        // |a| ≤ P·N + P.
+        table = accept::table(t, k.n, (k.p as u64) * (k.n as u64 + 1));
+        Decide::Table(&table)
+    } else {
+        Decide::Log(t)
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::simd::{level, Level};
+        if level() == Level::Avx512 {
+            // SAFETY: level() never exceeds the detected instruction set.
+            unsafe { x86::sweep_avx512(k, chains, &decide, flips) };
+            return true;
+        }
+    }
+    sweep_portable(k, chains, &decide, flips);
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// AVX-512 BW: 32 lanes a register, sign masks straight from the bits.
+    pub(crate) struct Avx512;
+
+    impl<const W: usize> Backend<W> for Avx512 {
+        type M = [[__m512i; 2]; W];
+
+        #[inline(always)]
+        unsafe fn load(m: &[i16]) -> Self::M {
+            debug_assert!(m.len() >= 64 * W);
+            let mut x = [[_mm512_setzero_si512(); 2]; W];
+            for (w, pair) in x.iter_mut().enumerate() {
+                for (h, v) in pair.iter_mut().enumerate() {
+                    // SAFETY: 64·w + 32·h + 32 ≤ 64·W ≤ m.len().
+                    *v = unsafe { _mm512_loadu_si512(m.as_ptr().add(64 * w + 32 * h) as *const _) };
+                }
+            }
+            x
+        }
+
+        #[inline(always)]
+        unsafe fn store(x: &Self::M, m: &mut [i16]) {
+            debug_assert!(m.len() >= 64 * W);
+            for (w, pair) in x.iter().enumerate() {
+                for (h, v) in pair.iter().enumerate() {
+                    // SAFETY: as in load.
+                    unsafe {
+                        _mm512_storeu_si512(m.as_mut_ptr().add(64 * w + 32 * h) as *mut _, *v)
+                    };
+                }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn fields<const C: usize>(x: &[Self::M; C], bits: &[[u64; W]; C]) -> [i32; C] {
+            let (plus, minus) = (_mm512_set1_epi16(1), _mm512_set1_epi16(-1));
+            let mut acc = [_mm512_setzero_si512(); C];
+            for c in 0..C {
+                let mut parts = [_mm512_setzero_si512(); W];
+                for w in 0..W {
+                    let lo = _mm512_mask_blend_epi16(bits[c][w] as u32, minus, plus);
+                    let hi = _mm512_mask_blend_epi16((bits[c][w] >> 32) as u32, minus, plus);
+                    parts[w] = _mm512_add_epi32(
+                        _mm512_madd_epi16(x[c][w][0], lo),
+                        _mm512_madd_epi16(x[c][w][1], hi),
+                    );
+                }
+                let mut sum = parts[0];
+                for part in &parts[1..] {
+                    sum = _mm512_add_epi32(sum, *part);
+                }
+                acc[c] = sum;
+            }
+            let mut out = [0i32; C];
+            if C == 4 {
+                // SAFETY: the caller's AVX-512.
+                let four = unsafe {
+                    crate::kernels::x86::reduce4_avx512([acc[0], acc[1], acc[2], acc[3]])
+                };
+                out.copy_from_slice(&four[..C]);
+            } else {
+                for c in 0..C {
+                    out[c] = _mm512_reduce_add_epi32(acc[c]);
+                }
+            }
+            out
+        }
+
+        #[inline(always)]
+        unsafe fn add(x: &mut Self::M, bits: &[u64; W], d: i16, valid: &[u64; W]) {
+            let (up, down) = (_mm512_set1_epi16(d), _mm512_set1_epi16(-d));
+            for ((pair, &word), &v) in x.iter_mut().zip(bits).zip(valid) {
+                for (h, lanes) in pair.iter_mut().enumerate() {
+                    let sign = (word >> (32 * h)) as u32;
+                    let on = (v >> (32 * h)) as u32;
+                    let delta = _mm512_mask_blend_epi16(sign, down, up);
+                    *lanes = _mm512_maskz_add_epi16(on, *lanes, delta);
+                }
+            }
+        }
+    }
+
+    /// [`sweep_block`] with AVX-512.
+    ///
+    /// # Safety
+    /// Needs AVX-512 F/BW.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(crate) unsafe fn sweep_avx512(
+        k: &HebbianKernel<'_, i16>,
+        chains: &mut [Chain<HebbianCache<i16>>],
+        decide: &Decide<'_>,
+        flips: &mut [usize],
+    ) {
+        // SAFETY: AVX-512 F/BW are enabled here.
+        unsafe { by_words!(Avx512, k.planes_per_neuron, k, chains, decide, flips) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::Order;
+    use crate::model::{EnergyModel, Hebbian};
+    use crate::simd::{self, Level};
+    use crate::stochastic::{random_states, sweep_block};
+
+    fn memory(p: usize, n: usize, theta: bool) -> Hebbian {
+        let thresholds = (0..n)
+            .map(|i| {
+                if theta {
+                    (i % 7) as f64 / 20.0 - 0.15
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut h = Hebbian::new(n, thresholds).unwrap();
+        h.store(&random_states(n, p, 11, 0).unwrap()).unwrap();
+        h
+    }
+
+    /// The specialised sweeps, at every instruction-set level, equal the
+    /// generic sweep chain by chain: states, overlaps, flips, streams.
+    #[test]
+    fn specialised_sweeps_equal_the_generic_sweep() {
+        let cases = [
+            (1usize, 70usize, false, 0.5, 4usize, Order::Random),
+            (70, 130, false, 0.3, 6, Order::Random),
+            (102, 1024, false, 0.5, 4, Order::Random),
+            (130, 200, true, 0.8, 5, Order::Sequential),
+            (256, 100, false, 2.0, 4, Order::Random),
+            (40, 300, true, 1e-3, 3, Order::Random),
+            (20, 64, false, 1e6, 4, Order::Random),
+        ];
+        for (p, n, theta, t, count, order) in cases {
+            let h = memory(p, n, theta);
+            let k = HebbianKernel::<i16>::new(&h).unwrap();
+            let starts = random_states(n, count, 5, 0).unwrap();
+            let words = starts.words();
+            let mut generic = Chain::block(&k, starts.as_words(), words, 0, 9, order);
+            let mut generic_flips = vec![0usize; count];
+            for _ in 0..3 {
+                for (chain, f) in generic.iter_mut().zip(generic_flips.iter_mut()) {
+                    *f += chain.sweep(&k, t);
+                }
+            }
+            for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
+                let used = simd::set_level(cap);
+                let mut fast = Chain::block(&k, starts.as_words(), words, 0, 9, order);
+                let mut flips = vec![0usize; count];
+                for _ in 0..3 {
+                    assert!(k.glauber_block(&mut fast, t, &mut flips));
+                }
+                let what = format!("p={p} n={n} theta={theta} t={t} at {used:?}");
+                assert_eq!(flips, generic_flips, "{what}");
+                assert!(flips.iter().all(|&f| f > 0), "{what}: {flips:?}");
+                for (a, b) in fast.iter_mut().zip(generic.iter_mut()) {
+                    assert_eq!(a.state, b.state, "{what}");
+                    assert_eq!(a.cache.m, b.cache.m, "{what}");
+                    assert_eq!(a.accept.next_u64(), b.accept.clone().next_u64(), "{what}");
+                }
+                // Through the driver as well (what batch runs use).
+                let mut driven = Chain::block(&k, starts.as_words(), words, 0, 9, order);
+                let mut f = vec![0usize; count];
+                for _ in 0..3 {
+                    sweep_block(&k, &mut driven, t, &mut f);
+                }
+                assert_eq!(f, generic_flips, "{what}");
+            }
+            simd::set_level(Level::Avx512);
+        }
+    }
+
+    #[test]
+    fn more_than_256_patterns_take_the_generic_sweep() {
+        let h = memory(300, 80, false);
+        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let starts = random_states(80, 2, 5, 0).unwrap();
+        let mut chains = Chain::block(&k, starts.as_words(), 2, 0, 9, Order::Random);
+        assert!(!k.glauber_block(&mut chains, 0.5, &mut [0, 0]));
+    }
+
+    #[test]
+    fn valid_words_mark_the_stored_patterns() {
+        assert_eq!(valid_words::<2>(70), [!0, (1 << 6) - 1]);
+        assert_eq!(valid_words::<3>(128), [!0, !0, 0]);
+        assert_eq!(valid_words::<1>(1), [1]);
+    }
+}
