@@ -111,7 +111,10 @@ impl AcceptTable {
     #[inline(always)]
     pub fn accept(&self, a: i64, r: u64) -> bool {
         let k = (a.clamp(-self.half, self.half) + self.half) as usize;
-        let mut entry = self.entries[k].load(Ordering::Relaxed);
+        debug_assert!(k < self.entries.len());
+        // SAFETY: the clamp keeps k in 0..=2·half, and there are 2·half + 1
+        // entries.
+        let mut entry = unsafe { self.entries.get_unchecked(k) }.load(Ordering::Relaxed);
         if entry == 0 {
             entry = self.fill(k);
         }

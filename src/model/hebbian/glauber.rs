@@ -23,71 +23,101 @@ const LOCKSTEP: usize = 4;
 const MAX_WORDS: usize = 4;
 
 /// How an update is decided: by the exact table (zero thresholds) or by
-/// the logarithm rule itself.
-enum Decide<'a> {
-    Table(&'a AcceptTable),
-    Log(f64),
+/// the logarithm rule itself. A type, not a value, so that the sweep is
+/// compiled for each and its inner loop does not test which.
+trait Rule {
+    /// Whether neuron `i` with integer field `a` becomes +1 for the
+    /// 53-bit draw `r`.
+    fn up(&self, k: &HebbianKernel<'_, i16>, a: i64, i: usize, r: u64) -> bool;
 }
 
-/// The vector operations of a sweep on one chain's overlaps (`64·W`
-/// lanes, padding lanes zero) held in registers.
+/// [`AcceptTable::accept`] (zero thresholds: the gap is `2·a/n`).
+struct ByTable<'a>(&'a AcceptTable);
+
+impl Rule for ByTable<'_> {
+    #[inline(always)]
+    fn up(&self, _k: &HebbianKernel<'_, i16>, a: i64, _i: usize, r: u64) -> bool {
+        self.0.accept(a, r)
+    }
+}
+
+/// `gap > t·ln(u/(1−u))` with the model's gap.
+struct ByLog(f64);
+
+impl Rule for ByLog {
+    #[inline(always)]
+    fn up(&self, k: &HebbianKernel<'_, i16>, a: i64, i: usize, r: u64) -> bool {
+        2.0 * k.field_from_integer(a, i) > threshold(uniform_of(r), self.0)
+    }
+}
+
+/// The vector operations of a sweep on the chains' overlaps (`64·W` i16
+/// lanes each, padding lanes zero, in place: the overlaps of four or eight
+/// chains do not fit in registers along with the rest, and a compiler
+/// trying to keep them there spills far more than these loads and stores).
 pub(crate) trait Backend<const W: usize> {
-    /// One chain's overlaps.
-    type M: Copy;
-    /// Loads `m[..64·W]`.
+    /// `Σ_μ ξ^μ m_μ` of each chain's overlaps `m[c]` for its neuron's
+    /// pattern bits (bit set: `ξ = +1`; padding lanes of `m` are zero, so
+    /// their bits do not matter).
     ///
     /// # Safety
-    /// The instruction set of the backend; `m.len() ≥ 64·W`.
-    unsafe fn load(m: &[i16]) -> Self::M;
-    /// Stores into `m[..64·W]`.
-    ///
-    /// # Safety
-    /// As [`load`](Backend::load).
-    unsafe fn store(x: &Self::M, m: &mut [i16]);
-    /// `Σ_μ ξ^μ m_μ` of each chain for its neuron's pattern bits (bit
-    /// set: `ξ = +1`; padding lanes of `m` are zero, so their bits do not
-    /// matter).
-    ///
-    /// # Safety
-    /// The instruction set of the backend.
-    unsafe fn fields<const C: usize>(x: &[Self::M; C], bits: &[[u64; W]; C]) -> [i32; C];
+    /// The instruction set of the backend; each `m[c]` points to `64·W`
+    /// lanes.
+    unsafe fn fields<const C: usize>(m: &[*mut i16; C], bits: &[Bits; C]) -> [i32; C];
     /// `m_μ += d·ξ^μ` on the lanes set in `valid` (the stored patterns).
     ///
     /// # Safety
-    /// The instruction set of the backend.
-    unsafe fn add(x: &mut Self::M, bits: &[u64; W], d: i16, valid: &[u64; W]);
+    /// As [`fields`](Backend::fields).
+    unsafe fn add(m: *mut i16, bits: Bits, d: i16, valid: &[u64; W]);
+}
+
+/// A neuron's pattern bits: word `w` (patterns `64w..64w+64`) at
+/// `at + w·stride` (the kernel's bit planes). Read where used rather than
+/// held: the masks of eight chains do not fit in mask registers.
+#[derive(Clone, Copy)]
+pub(crate) struct Bits {
+    at: *const u64,
+    stride: usize,
+}
+
+impl Bits {
+    /// Word `w`.
+    ///
+    /// # Safety
+    /// `w` is below the kernel's words per neuron.
+    #[inline(always)]
+    unsafe fn word(self, w: usize) -> u64 {
+        // SAFETY: the caller.
+        unsafe { *self.at.add(w * self.stride) }
+    }
+
+    /// Half `h` (0: low) of word `w`.
+    ///
+    /// # Safety
+    /// As [`word`](Bits::word).
+    #[inline(always)]
+    unsafe fn half(self, w: usize, h: usize) -> u32 {
+        // SAFETY: the caller; little-endian halves of the word.
+        unsafe { *(self.at.add(w * self.stride) as *const u32).add(h) }
+    }
 }
 
 /// Plain loops, for every instruction set (and the reference of the others).
 pub(crate) struct Portable;
 
 impl<const W: usize> Backend<W> for Portable {
-    type M = [[i16; 64]; W];
-
     #[inline(always)]
-    unsafe fn load(m: &[i16]) -> Self::M {
-        let mut x = [[0i16; 64]; W];
-        for (w, lanes) in x.iter_mut().enumerate() {
-            lanes.copy_from_slice(&m[64 * w..64 * w + 64]);
-        }
-        x
-    }
-
-    #[inline(always)]
-    unsafe fn store(x: &Self::M, m: &mut [i16]) {
-        for (w, lanes) in x.iter().enumerate() {
-            m[64 * w..64 * w + 64].copy_from_slice(lanes);
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn fields<const C: usize>(x: &[Self::M; C], bits: &[[u64; W]; C]) -> [i32; C] {
+    unsafe fn fields<const C: usize>(m: &[*mut i16; C], bits: &[Bits; C]) -> [i32; C] {
         let mut out = [0i32; C];
         for c in 0..C {
-            for w in 0..W {
-                for (b, &m) in x[c][w].iter().enumerate() {
-                    let sign = 2 * ((bits[c][w] >> b) & 1) as i32 - 1;
-                    out[c] += sign * m as i32;
+            // SAFETY: m[c] points to 64·W lanes (the caller).
+            let lanes = unsafe { std::slice::from_raw_parts(m[c], 64 * W) };
+            for (w, lanes) in lanes.chunks_exact(64).enumerate() {
+                // SAFETY: w < W (the caller).
+                let word = unsafe { bits[c].word(w) };
+                for (b, &x) in lanes.iter().enumerate() {
+                    let sign = 2 * ((word >> b) & 1) as i32 - 1;
+                    out[c] += sign * x as i32;
                 }
             }
         }
@@ -95,12 +125,16 @@ impl<const W: usize> Backend<W> for Portable {
     }
 
     #[inline(always)]
-    unsafe fn add(x: &mut Self::M, bits: &[u64; W], d: i16, valid: &[u64; W]) {
-        for w in 0..W {
-            for (b, m) in x[w].iter_mut().enumerate() {
-                let sign = 2 * ((bits[w] >> b) & 1) as i16 - 1;
+    unsafe fn add(m: *mut i16, bits: Bits, d: i16, valid: &[u64; W]) {
+        // SAFETY: m points to 64·W lanes (the caller).
+        let lanes = unsafe { std::slice::from_raw_parts_mut(m, 64 * W) };
+        for (w, lanes) in lanes.chunks_exact_mut(64).enumerate() {
+            // SAFETY: w < W (the caller).
+            let word = unsafe { bits.word(w) };
+            for (b, x) in lanes.iter_mut().enumerate() {
+                let sign = 2 * ((word >> b) & 1) as i16 - 1;
                 let on = ((valid[w] >> b) & 1) as i16;
-                *m += sign * d * on;
+                *x += sign * d * on;
             }
         }
     }
@@ -127,10 +161,10 @@ fn valid_words<const W: usize>(p: usize) -> [u64; W] {
 /// # Safety
 /// The instruction set of `B`; `64·W` is the kernel's padded pattern count.
 #[inline(always)]
-unsafe fn sweep<B: Backend<W>, const W: usize, const C: usize>(
+unsafe fn sweep<B: Backend<W>, D: Rule, const W: usize, const C: usize>(
     k: &HebbianKernel<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
-    decide: &Decide<'_>,
+    rule: &D,
     flips: &mut [usize],
 ) {
     debug_assert_eq!(chains.len(), C);
@@ -138,27 +172,30 @@ unsafe fn sweep<B: Backend<W>, const W: usize, const C: usize>(
     let (n, p) = (k.n, k.p as i64);
     let valid = valid_words::<W>(k.p);
     let planes = &k.planes[..W * n];
-    let mut x: [B::M; C] = [unsafe { B::load(&chains[0].cache.m) }; C];
-    for (xc, chain) in x.iter_mut().zip(chains.iter_mut()) {
-        // SAFETY: the caller's instruction set; m has 64·W lanes.
-        *xc = unsafe { B::load(&chain.cache.m) };
+    let mut m = [std::ptr::null_mut(); C];
+    for (mc, chain) in m.iter_mut().zip(chains.iter_mut()) {
+        assert!(chain.cache.m.len() == 64 * W);
+        *mc = chain.cache.m.as_mut_ptr();
         chain.next_order();
     }
     let mut changed = [0usize; C];
     for step in 0..n {
         let mut neuron = [0usize; C];
-        let mut bits = [[0u64; W]; C];
+        let mut bits = [Bits {
+            at: planes.as_ptr(),
+            stride: n,
+        }; C];
         for c in 0..C {
             let i = chains[c].order[step] as usize;
+            assert!(i < n);
             neuron[c] = i;
-            for w in 0..W {
-                bits[c][w] = planes[w * n + i];
-            }
+            // SAFETY: i < n, so word w·n + i < W·n = planes.len().
+            bits[c].at = unsafe { planes.as_ptr().add(i) };
         }
         // SAFETY: the caller's instruction set.
-        let fields = unsafe { B::fields(&x, &bits) };
+        let fields = unsafe { B::fields(&m, &bits) };
         // The decisions in one loop, the flips in another, so that the
-        // vector loop unrolls and the overlaps stay in registers.
+        // vector loops unroll.
         let mut delta = [0i16; C];
         for c in 0..C {
             let i = neuron[c];
@@ -167,23 +204,23 @@ unsafe fn sweep<B: Backend<W>, const W: usize, const C: usize>(
             let plus = (*word >> (i % 64)) & 1 == 1;
             let a = fields[c] as i64 - if plus { p } else { -p };
             let r = chain.accept.next_u64() >> 11;
-            let up = match decide {
-                Decide::Table(table) => table.accept(a, r),
-                Decide::Log(t) => 2.0 * k.field_from_integer(a, i) > threshold(uniform_of(r), *t),
-            };
+            let up = rule.up(k, a, i, r);
             let flip = up != plus;
             *word ^= (flip as u64) << (i % 64);
             delta[c] = if up { 2 } else { -2 } * flip as i16;
             changed[c] += flip as usize;
         }
         for c in 0..C {
-            // SAFETY: the caller's instruction set.
-            unsafe { B::add(&mut x[c], &bits[c], delta[c], &valid) };
+            // A branch, not a flip by zero: at most temperatures few
+            // updates flip, and a mispredicted branch costs less than the
+            // vector work of every update.
+            if delta[c] != 0 {
+                // SAFETY: the caller's instruction set.
+                unsafe { B::add(m[c], bits[c], delta[c], &valid) };
+            }
         }
     }
     for c in 0..C {
-        // SAFETY: as for the loads.
-        unsafe { B::store(&x[c], &mut chains[c].cache.m) };
         flips[c] += changed[c];
     }
 }
@@ -194,20 +231,20 @@ unsafe fn sweep<B: Backend<W>, const W: usize, const C: usize>(
 /// # Safety
 /// The instruction set of `B`.
 #[inline(always)]
-unsafe fn sweep_block<B: Backend<W>, const W: usize>(
+unsafe fn sweep_block<B: Backend<W>, D: Rule, const W: usize>(
     k: &HebbianKernel<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
-    decide: &Decide<'_>,
+    rule: &D,
     flips: &mut [usize],
 ) {
     for (group, f) in chains.chunks_mut(LOCKSTEP).zip(flips.chunks_mut(LOCKSTEP)) {
         if group.len() == LOCKSTEP {
             // SAFETY: the caller's instruction set.
-            unsafe { sweep::<B, W, LOCKSTEP>(k, group, decide, f) };
+            unsafe { sweep::<B, D, W, LOCKSTEP>(k, group, rule, f) };
         } else {
             for (one, f) in group.chunks_mut(1).zip(f.chunks_mut(1)) {
                 // SAFETY: as above.
-                unsafe { sweep::<B, W, 1>(k, one, decide, f) };
+                unsafe { sweep::<B, D, W, 1>(k, one, rule, f) };
             }
         }
     }
@@ -215,25 +252,25 @@ unsafe fn sweep_block<B: Backend<W>, const W: usize>(
 
 /// [`sweep_block`] for the words per neuron `w` (1 to [`MAX_WORDS`]).
 macro_rules! by_words {
-    ($backend:ty, $w:expr, $k:expr, $chains:expr, $decide:expr, $flips:expr) => {
+    ($backend:ty, $w:expr, $k:expr, $chains:expr, $rule:expr, $flips:expr) => {
         match $w {
-            1 => sweep_block::<$backend, 1>($k, $chains, $decide, $flips),
-            2 => sweep_block::<$backend, 2>($k, $chains, $decide, $flips),
-            3 => sweep_block::<$backend, 3>($k, $chains, $decide, $flips),
-            _ => sweep_block::<$backend, 4>($k, $chains, $decide, $flips),
+            1 => sweep_block::<$backend, _, 1>($k, $chains, $rule, $flips),
+            2 => sweep_block::<$backend, _, 2>($k, $chains, $rule, $flips),
+            3 => sweep_block::<$backend, _, 3>($k, $chains, $rule, $flips),
+            _ => sweep_block::<$backend, _, 4>($k, $chains, $rule, $flips),
         }
     };
 }
 
 /// [`sweep_block`] with the portable backend.
-fn sweep_portable(
+fn sweep_portable<D: Rule>(
     k: &HebbianKernel<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
-    decide: &Decide<'_>,
+    rule: &D,
     flips: &mut [usize],
 ) {
     // SAFETY: the portable backend needs no instruction set.
-    unsafe { by_words!(Portable, k.planes_per_neuron, k, chains, decide, flips) }
+    unsafe { by_words!(Portable, k.planes_per_neuron, k, chains, rule, flips) }
 }
 
 /// The specialised sweep ([`crate::model::EnergyModel::glauber_block`]):
@@ -252,25 +289,34 @@ pub(crate) fn glauber_block(
     if words > MAX_WORDS || tracked || k.p_pad != 64 * words {
         return false;
     }
-    let table;
-    let decide = if k.zero_threshold {
+    if k.zero_threshold {
         // |a| ≤ P·N + P.
-        table = accept::table(t, k.n, (k.p as u64) * (k.n as u64 + 1));
-        Decide::Table(&table)
+        let table = accept::table(t, k.n, (k.p as u64) * (k.n as u64 + 1));
+        run(k, chains, &ByTable(&table), flips);
     } else {
-        Decide::Log(t)
-    };
+        run(k, chains, &ByLog(t), flips);
+    }
+    true
+}
+
+/// [`sweep_block`] with the best backend.
+#[inline(always)]
+fn run<D: Rule>(
+    k: &HebbianKernel<'_, i16>,
+    chains: &mut [Chain<HebbianCache<i16>>],
+    rule: &D,
+    flips: &mut [usize],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::simd::{level, Level};
         if level() == Level::Avx512 {
             // SAFETY: level() never exceeds the detected instruction set.
-            unsafe { x86::sweep_avx512(k, chains, &decide, flips) };
-            return true;
+            unsafe { x86::sweep_avx512(k, chains, rule, flips) };
+            return;
         }
     }
-    sweep_portable(k, chains, &decide, flips);
-    true
+    sweep_portable(k, chains, rule, flips);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -282,47 +328,25 @@ mod x86 {
     pub(crate) struct Avx512;
 
     impl<const W: usize> Backend<W> for Avx512 {
-        type M = [[__m512i; 2]; W];
-
         #[inline(always)]
-        unsafe fn load(m: &[i16]) -> Self::M {
-            debug_assert!(m.len() >= 64 * W);
-            let mut x = [[_mm512_setzero_si512(); 2]; W];
-            for (w, pair) in x.iter_mut().enumerate() {
-                for (h, v) in pair.iter_mut().enumerate() {
-                    // SAFETY: 64·w + 32·h + 32 ≤ 64·W ≤ m.len().
-                    *v = unsafe { _mm512_loadu_si512(m.as_ptr().add(64 * w + 32 * h) as *const _) };
-                }
-            }
-            x
-        }
-
-        #[inline(always)]
-        unsafe fn store(x: &Self::M, m: &mut [i16]) {
-            debug_assert!(m.len() >= 64 * W);
-            for (w, pair) in x.iter().enumerate() {
-                for (h, v) in pair.iter().enumerate() {
-                    // SAFETY: as in load.
-                    unsafe {
-                        _mm512_storeu_si512(m.as_mut_ptr().add(64 * w + 32 * h) as *mut _, *v)
-                    };
-                }
-            }
-        }
-
-        #[inline(always)]
-        unsafe fn fields<const C: usize>(x: &[Self::M; C], bits: &[[u64; W]; C]) -> [i32; C] {
+        unsafe fn fields<const C: usize>(m: &[*mut i16; C], bits: &[Bits; C]) -> [i32; C] {
             let (plus, minus) = (_mm512_set1_epi16(1), _mm512_set1_epi16(-1));
             let mut acc = [_mm512_setzero_si512(); C];
             for c in 0..C {
                 let mut parts = [_mm512_setzero_si512(); W];
-                for w in 0..W {
-                    let lo = _mm512_mask_blend_epi16(bits[c][w] as u32, minus, plus);
-                    let hi = _mm512_mask_blend_epi16((bits[c][w] >> 32) as u32, minus, plus);
-                    parts[w] = _mm512_add_epi32(
-                        _mm512_madd_epi16(x[c][w][0], lo),
-                        _mm512_madd_epi16(x[c][w][1], hi),
-                    );
+                for (w, part) in parts.iter_mut().enumerate() {
+                    // SAFETY: w < W (the caller).
+                    let (k0, k1) = unsafe { (bits[c].half(w, 0), bits[c].half(w, 1)) };
+                    let lo = _mm512_mask_blend_epi16(k0, minus, plus);
+                    let hi = _mm512_mask_blend_epi16(k1, minus, plus);
+                    // SAFETY: 64·w + 64 ≤ 64·W lanes at m[c] (the caller).
+                    let (x0, x1) = unsafe {
+                        (
+                            _mm512_loadu_si512(m[c].add(64 * w) as *const _),
+                            _mm512_loadu_si512(m[c].add(64 * w + 32) as *const _),
+                        )
+                    };
+                    *part = _mm512_add_epi32(_mm512_madd_epi16(x0, lo), _mm512_madd_epi16(x1, hi));
                 }
                 let mut sum = parts[0];
                 for part in &parts[1..] {
@@ -331,12 +355,13 @@ mod x86 {
                 acc[c] = sum;
             }
             let mut out = [0i32; C];
-            if C == 4 {
-                // SAFETY: the caller's AVX-512.
-                let four = unsafe {
-                    crate::kernels::x86::reduce4_avx512([acc[0], acc[1], acc[2], acc[3]])
-                };
-                out.copy_from_slice(&four[..C]);
+            if C.is_multiple_of(4) {
+                for q in 0..C / 4 {
+                    let four = [acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]];
+                    // SAFETY: the caller's AVX-512.
+                    let sums = unsafe { crate::kernels::x86::reduce4_avx512(four) };
+                    out[4 * q..4 * q + 4].copy_from_slice(&sums);
+                }
             } else {
                 for c in 0..C {
                     out[c] = _mm512_reduce_add_epi32(acc[c]);
@@ -346,14 +371,20 @@ mod x86 {
         }
 
         #[inline(always)]
-        unsafe fn add(x: &mut Self::M, bits: &[u64; W], d: i16, valid: &[u64; W]) {
+        unsafe fn add(m: *mut i16, bits: Bits, d: i16, valid: &[u64; W]) {
             let (up, down) = (_mm512_set1_epi16(d), _mm512_set1_epi16(-d));
-            for ((pair, &word), &v) in x.iter_mut().zip(bits).zip(valid) {
-                for (h, lanes) in pair.iter_mut().enumerate() {
-                    let sign = (word >> (32 * h)) as u32;
+            for (w, &v) in valid.iter().enumerate() {
+                for h in 0..2 {
+                    // SAFETY: w < W (the caller).
+                    let sign = unsafe { bits.half(w, h) };
                     let on = (v >> (32 * h)) as u32;
                     let delta = _mm512_mask_blend_epi16(sign, down, up);
-                    *lanes = _mm512_maskz_add_epi16(on, *lanes, delta);
+                    // SAFETY: 64·w + 32·h + 32 ≤ 64·W lanes at m (the caller).
+                    unsafe {
+                        let at = m.add(64 * w + 32 * h) as *mut __m512i;
+                        let x = _mm512_loadu_si512(at as *const _);
+                        _mm512_storeu_si512(at as *mut _, _mm512_maskz_add_epi16(on, x, delta));
+                    }
                 }
             }
         }
@@ -364,14 +395,14 @@ mod x86 {
     /// # Safety
     /// Needs AVX-512 F/BW.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(crate) unsafe fn sweep_avx512(
+    pub(crate) unsafe fn sweep_avx512<D: Rule>(
         k: &HebbianKernel<'_, i16>,
         chains: &mut [Chain<HebbianCache<i16>>],
-        decide: &Decide<'_>,
+        rule: &D,
         flips: &mut [usize],
     ) {
         // SAFETY: AVX-512 F/BW are enabled here.
-        unsafe { by_words!(Avx512, k.planes_per_neuron, k, chains, decide, flips) }
+        unsafe { by_words!(Avx512, k.planes_per_neuron, k, chains, rule, flips) }
     }
 }
 
