@@ -221,7 +221,9 @@ impl<C: Send> Chain<C> {
 
     /// The chains of consecutive packed rows (`words` words each), row `r`
     /// being chain `first + r`; their caches are built together
-    /// ([`EnergyModel::caches`]).
+    /// ([`EnergyModel::caches`]). Inlined so that the caches are computed
+    /// with the caller's instruction set.
+    #[inline(always)]
     pub fn block<M: EnergyModel<Cache = C>>(
         model: &M,
         rows: &[u64],

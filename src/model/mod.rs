@@ -41,7 +41,13 @@ pub trait EnergyModel: Sync {
     /// equal what [`cache`](EnergyModel::cache) gives alone.
     #[inline(always)]
     fn caches(&self, states: &[&[u64]]) -> Vec<Self::Cache> {
-        states.iter().map(|s| self.cache(s)).collect()
+        // A loop rather than `collect`, whose out-of-line body would not
+        // be compiled for the caller's instruction set.
+        let mut caches = Vec::with_capacity(states.len());
+        for s in states {
+            caches.push(self.cache(s));
+        }
+        caches
     }
 
     /// `E(s with s_i = −1) − E(s with s_i = +1)`: positive when neuron `i`

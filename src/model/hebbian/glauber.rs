@@ -13,6 +13,7 @@
 
 use super::{HebbianCache, HebbianKernel};
 use crate::accept::{self, uniform_of, AcceptTable};
+use crate::rng;
 use crate::stochastic::{threshold, Chain};
 use rand_xoshiro::rand_core::Rng;
 
@@ -174,10 +175,10 @@ unsafe fn sweep<B: Backend<W>, D: Rule, const W: usize, const C: usize>(
     let planes = &k.planes[..W * n];
     let mut m = [std::ptr::null_mut(); C];
     for (mc, chain) in m.iter_mut().zip(chains.iter_mut()) {
-        assert!(chain.cache.m.len() == 64 * W);
+        assert!(chain.cache.m.len() == 64 * W && chain.order.len() == n);
         *mc = chain.cache.m.as_mut_ptr();
-        chain.next_order();
     }
+    next_orders::<C>(chains);
     let mut changed = [0usize; C];
     for step in 0..n {
         let mut neuron = [0usize; C];
@@ -222,6 +223,25 @@ unsafe fn sweep<B: Backend<W>, D: Rule, const W: usize, const C: usize>(
     }
     for c in 0..C {
         flips[c] += changed[c];
+    }
+}
+
+/// Draws the next sweep's orders of `C` chains, interleaved when all are
+/// random.
+#[inline(always)]
+fn next_orders<const C: usize>(chains: &mut [Chain<HebbianCache<i16>>]) {
+    let mut streams = Vec::with_capacity(C);
+    let mut orders = Vec::with_capacity(C);
+    for chain in chains.iter_mut() {
+        if let Some(stream) = chain.order_stream.as_mut() {
+            streams.push(stream);
+            orders.push(chain.order.as_mut_slice());
+        }
+    }
+    match (<[_; C]>::try_from(streams), <[_; C]>::try_from(orders)) {
+        (Ok(mut streams), Ok(mut orders)) => rng::permutations(&mut streams, &mut orders),
+        // Sequential sweeps keep 0..n.
+        _ => chains.iter_mut().for_each(|c| c.next_order()),
     }
 }
 
