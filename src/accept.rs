@@ -71,7 +71,7 @@ impl AcceptTable {
             t,
             n: n as f64,
             half,
-            entries: (0..len).map(|_| AtomicU32::new(0)).collect(),
+            entries: zeroed(len),
             error: t * (-30f64).exp2() + (-1060f64).exp2(),
         }
     }
@@ -186,12 +186,23 @@ impl AcceptTable {
     }
 }
 
+/// `len` zero atomics from zeroed memory (pages the system maps on first
+/// use), so that a table costs only the entries a run reaches.
+fn zeroed(len: usize) -> Vec<AtomicU32> {
+    let mut zeros = std::mem::ManuallyDrop::new(vec![0u32; len]);
+    let (ptr, len, capacity) = (zeros.as_mut_ptr(), zeros.len(), zeros.capacity());
+    // SAFETY: AtomicU32 has the size, alignment and bit validity of u32, and
+    // the allocation is handed over whole (pointer, length, capacity).
+    unsafe { Vec::from_raw_parts(ptr as *mut AtomicU32, len, capacity) }
+}
+
 /// The tables of recent runs, most recent last: a table depends only on
 /// `(t, n, reach)`, so repeated runs at one temperature share their entries.
 static RECENT: Mutex<Vec<Arc<AcceptTable>>> = Mutex::new(Vec::new());
 
-/// How many tables [`table`] keeps.
-const KEEP: usize = 4;
+/// How many tables [`table`] keeps: enough for the temperatures of a
+/// short annealing schedule, whose chain blocks each go through them all.
+const KEEP: usize = 16;
 
 /// The (shared) table for `(t, n, reach)`.
 pub fn table(t: f64, n: usize, reach: u64) -> Arc<AcceptTable> {

@@ -353,15 +353,18 @@ multiversion! {
 pub const CHAIN_BLOCK: usize = 4;
 
 /// One sweep of every chain of `chains` at temperature `t`, their updates
-/// interleaved; adds each chain's flips to `flips`.
+/// interleaved; adds each chain's flips to `flips`. `repeated`: the run
+/// holds `t` for many sweeps (sampling, a constant temperature), so that a
+/// model may precompute for it ([`EnergyModel::glauber_block`]).
 #[inline(always)]
 pub fn sweep_block_inline<M: EnergyModel>(
     model: &M,
     chains: &mut [Chain<M::Cache>],
     t: f64,
+    repeated: bool,
     flips: &mut [usize],
 ) {
-    if t > 0.0 && model.glauber_block(chains, t, flips) {
+    if t > 0.0 && model.glauber_block(chains, t, repeated, flips) {
         return;
     }
     for chain in chains.iter_mut() {
@@ -376,7 +379,7 @@ pub fn sweep_block_inline<M: EnergyModel>(
 
 multiversion! {
     /// [`sweep_block_inline`] compiled for the best instruction set.
-    pub fn sweep_block<M: EnergyModel>(model: &M, chains: &mut [Chain<M::Cache>], t: f64, flips: &mut [usize]) -> ()
+    pub fn sweep_block<M: EnergyModel>(model: &M, chains: &mut [Chain<M::Cache>], t: f64, repeated: bool, flips: &mut [usize]) -> ()
     => sweep_block_inline
 }
 
@@ -411,8 +414,9 @@ pub fn run_block_inline<M: EnergyModel>(
         .collect();
     let mut flips = vec![0usize; chains.len()];
     let temperature = &schedule.temperature;
+    let repeated = matches!(temperature, Temperature::Constant { .. });
     for k in 0..temperature.sweeps() {
-        sweep_block_inline(model, &mut chains, temperature.at(k), &mut flips);
+        sweep_block_inline(model, &mut chains, temperature.at(k), repeated, &mut flips);
         if track {
             for (trace, chain) in traces.iter_mut().zip(&chains) {
                 trace.push(chain.energy(model));
@@ -503,7 +507,7 @@ pub fn sample_block<M: EnergyModel>(
     let mut flips = vec![0usize; chains.len()];
     for j in from..to {
         for _ in 0..thin {
-            sweep_block(model, chains, t, &mut flips);
+            sweep_block(model, chains, t, true, &mut flips);
         }
         for (c, chain) in chains.iter().enumerate() {
             let words = chain.state.len();
@@ -842,7 +846,7 @@ mod tests {
         let per = 5000;
         let mut flips = vec![0usize; chains.len()];
         for _ in 0..50 {
-            sweep_block(&m, &mut chains, t, &mut flips);
+            sweep_block(&m, &mut chains, t, true, &mut flips);
         }
         let mut states = vec![0u64; chains.len() * per];
         let mut es = vec![0f64; chains.len() * per];

@@ -159,6 +159,7 @@ pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
         _kernel: &HebbianKernel<'_, Self>,
         _chains: &mut [Chain<HebbianCache<Self>>],
         _t: f64,
+        _repeated: bool,
         _flips: &mut [usize],
     ) -> bool {
         false
@@ -188,9 +189,10 @@ impl Lane for i16 {
         kernel: &HebbianKernel<'_, Self>,
         chains: &mut [Chain<HebbianCache<Self>>],
         t: f64,
+        repeated: bool,
         flips: &mut [usize],
     ) -> bool {
-        glauber::glauber_block(kernel, chains, t, flips)
+        glauber::glauber_block(kernel, chains, t, repeated, flips)
     }
 }
 
@@ -570,9 +572,10 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
         &self,
         chains: &mut [Chain<HebbianCache<L>>],
         t: f64,
+        repeated: bool,
         flips: &mut [usize],
     ) -> bool {
-        L::glauber_block(self, chains, t, flips)
+        L::glauber_block(self, chains, t, repeated, flips)
     }
 
     fn energy(&self, cache: &HebbianCache<L>, state: &[u64]) -> f64 {

@@ -97,12 +97,14 @@ pub trait EnergyModel: Sync {
     /// block, by a model's own specialised code: exactly what the generic
     /// sweep ([`crate::stochastic::sweep_block`]) does, same streams, same
     /// decisions, flips added to `flips`. Returns false (having done
-    /// nothing) where the model has none for this case.
+    /// nothing) where the model has none for this case. `repeated`: the
+    /// run holds `t` for many sweeps, worth precomputing for.
     #[inline(always)]
     fn glauber_block(
         &self,
         _chains: &mut [crate::stochastic::Chain<Self::Cache>],
         _t: f64,
+        _repeated: bool,
         _flips: &mut [usize],
     ) -> bool {
         false

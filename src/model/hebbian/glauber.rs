@@ -295,11 +295,14 @@ fn sweep_portable<D: Rule>(
 
 /// The specialised sweep ([`crate::model::EnergyModel::glauber_block`]):
 /// false when it does not apply (more than 256 patterns, or fields tracked
-/// by a deterministic sweep).
+/// by a deterministic sweep). The table pays for its entries only over many
+/// sweeps at one temperature (`repeated`); an annealing schedule, whose
+/// every sweep has its own, takes the logarithm rule.
 pub(crate) fn glauber_block(
     k: &HebbianKernel<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
     t: f64,
+    repeated: bool,
     flips: &mut [usize],
 ) -> bool {
     let words = k.planes_per_neuron;
@@ -309,7 +312,7 @@ pub(crate) fn glauber_block(
     if words > MAX_WORDS || tracked || k.p_pad != 64 * words {
         return false;
     }
-    if k.zero_threshold {
+    if k.zero_threshold && repeated {
         // |a| ≤ P·N + P.
         let table = accept::table(t, k.n, (k.p as u64) * (k.n as u64 + 1));
         run(k, chains, &ByTable(&table), flips);
@@ -474,14 +477,19 @@ mod tests {
                     *f += chain.sweep(&k, t);
                 }
             }
-            for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
+            for (cap, repeat) in [
+                (Level::Portable, true),
+                (Level::Avx2, true),
+                (Level::Avx512, true),
+                (Level::Avx512, false),
+            ] {
                 let used = simd::set_level(cap);
                 let mut fast = Chain::block(&k, starts.as_words(), words, 0, 9, order);
                 let mut flips = vec![0usize; count];
                 for _ in 0..3 {
-                    assert!(k.glauber_block(&mut fast, t, &mut flips));
+                    assert!(k.glauber_block(&mut fast, t, repeat, &mut flips));
                 }
-                let what = format!("p={p} n={n} theta={theta} t={t} at {used:?}");
+                let what = format!("p={p} n={n} theta={theta} t={t} at {used:?}, {repeat}");
                 assert_eq!(flips, generic_flips, "{what}");
                 assert!(flips.iter().all(|&f| f > 0), "{what}: {flips:?}");
                 for (a, b) in fast.iter_mut().zip(generic.iter_mut()) {
@@ -493,7 +501,7 @@ mod tests {
                 let mut driven = Chain::block(&k, starts.as_words(), words, 0, 9, order);
                 let mut f = vec![0usize; count];
                 for _ in 0..3 {
-                    sweep_block(&k, &mut driven, t, &mut f);
+                    sweep_block(&k, &mut driven, t, repeat, &mut f);
                 }
                 assert_eq!(f, generic_flips, "{what}");
             }
@@ -507,7 +515,7 @@ mod tests {
         let k = HebbianKernel::<i16>::new(&h).unwrap();
         let starts = random_states(80, 2, 5, 0).unwrap();
         let mut chains = Chain::block(&k, starts.as_words(), 2, 0, 9, Order::Random);
-        assert!(!k.glauber_block(&mut chains, 0.5, &mut [0, 0]));
+        assert!(!k.glauber_block(&mut chains, 0.5, true, &mut [0, 0]));
     }
 
     #[test]
