@@ -2,14 +2,19 @@
 //! specialised.
 //!
 //! The generic sweep ([`crate::stochastic::sweep_block`]) pays, per update,
-//! for a logarithm, a field read from 2·P-byte pattern columns, a flip
-//! through memory and the bookkeeping of the deterministic paths. This one
-//! keeps each chain's overlaps in registers for the whole sweep, reads a
-//! neuron's patterns as P bits (sign masks), decides with the exact table
-//! of [`crate::accept`] when the thresholds are zero (no logarithm), and
-//! advances four chains in lockstep so that the dependent steps of one
-//! update (field, decision, flip) overlap the others'. It draws the same
-//! streams in the same order and takes the same decisions, bit for bit.
+//! for a logarithm, a field read from 2·P-byte pattern columns (from the
+//! second-level cache), a flip by zero when nothing flips and the
+//! bookkeeping of the deterministic paths. This one reads a neuron's
+//! patterns as P bits (sign masks for a masked multiply-add, from 16 KB
+//! of bit planes), decides with the exact table of [`crate::accept`] when
+//! the thresholds are zero and the temperature is held (no logarithm),
+//! flips behind a branch (most updates do not flip), and advances four
+//! chains in lockstep so that the dependent steps of one update (field,
+//! decision, flip) overlap the others' and their sums share one reduction.
+//! It draws the same streams in the same order and takes the same
+//! decisions, bit for bit (tested against the generic sweep at every
+//! instruction-set level). About 2.5× fewer nanoseconds per update than
+//! the generic sweep on the development machine.
 
 use super::{HebbianCache, HebbianKernel};
 use crate::accept::{self, uniform_of, AcceptTable};
@@ -20,7 +25,7 @@ use rand_xoshiro::rand_core::Rng;
 /// Chains advanced in lockstep.
 const LOCKSTEP: usize = 4;
 
-/// Most 64-pattern words per neuron kept in registers (P ≤ 256).
+/// Most 64-pattern words per neuron (P ≤ 256); more take the generic sweep.
 const MAX_WORDS: usize = 4;
 
 /// How an update is decided: by the exact table (zero thresholds) or by
@@ -74,7 +79,7 @@ pub(crate) trait Backend<const W: usize> {
 
 /// A neuron's pattern bits: word `w` (patterns `64w..64w+64`) at
 /// `at + w·stride` (the kernel's bit planes). Read where used rather than
-/// held: the masks of eight chains do not fit in mask registers.
+/// held: the masks of four chains do not fit in mask registers.
 #[derive(Clone, Copy)]
 pub(crate) struct Bits {
     at: *const u64,
