@@ -58,7 +58,7 @@ pub fn dot4_i16(a: [&[i16]; 4], b: &[i16]) -> [i32; 4] {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
     /// # Safety
@@ -120,7 +120,7 @@ mod x86 {
     /// The four horizontal sums of `acc`, sharing the shuffles.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn reduce4_avx512(acc: [__m512i; 4]) -> [i32; 4] {
+    pub(crate) fn reduce4_avx512(acc: [__m512i; 4]) -> [i32; 4] {
         // Interleave and add pairwise until each 128-bit lane holds partial
         // sums of [acc0, acc1, acc2, acc3], then add the four lanes.
         let t0 = _mm512_add_epi32(

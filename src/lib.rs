@@ -9,6 +9,7 @@
 //! The core is plain Rust: the Python bindings live behind the `python`
 //! feature in `src/python/`, so `cargo test` needs no interpreter.
 
+pub mod accept;
 pub mod batch;
 pub mod dynamics;
 pub mod error;

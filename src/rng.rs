@@ -71,6 +71,25 @@ pub fn permutation(rng: &mut Stream, order: &mut [u32]) {
     }
 }
 
+/// [`permutation`] of `C` streams into `C` orders (all as long) at once,
+/// their steps interleaved: each order is what [`permutation`] gives from
+/// its stream, and the independent shuffles overlap in the processor.
+pub fn permutations<const C: usize>(rngs: &mut [&mut Stream; C], orders: &mut [&mut [u32]; C]) {
+    let n = orders[0].len();
+    for order in orders.iter_mut() {
+        assert_eq!(order.len(), n);
+        for (i, o) in order.iter_mut().enumerate() {
+            *o = i as u32;
+        }
+    }
+    for i in (1..n).rev() {
+        for c in 0..C {
+            let j = below(rngs[c], i as u32 + 1) as usize;
+            orders[c].swap(i, j);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +107,28 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).collect::<Vec<u32>>());
         assert_ne!(pa, (0..100).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn interleaved_permutations_equal_one_at_a_time() {
+        let mut streams: Vec<Stream> = (0..4).map(|q| stream(7, q, Purpose::Order)).collect();
+        let mut alone = streams.clone();
+        let mut orders = vec![vec![0u32; 300]; 4];
+        {
+            let [a, b, c, d] = &mut streams[..] else {
+                unreachable!()
+            };
+            let [oa, ob, oc, od] = &mut orders[..] else {
+                unreachable!()
+            };
+            permutations(&mut [a, b, c, d], &mut [oa, ob, oc, od]);
+        }
+        for (q, (s, order)) in alone.iter_mut().zip(&orders).enumerate() {
+            let mut want = vec![0u32; 300];
+            permutation(s, &mut want);
+            assert_eq!(order, &want, "stream {q}");
+            assert_eq!(s.next_u64(), streams[q].next_u64(), "stream {q}");
+        }
     }
 
     #[test]

@@ -43,6 +43,28 @@ pub fn overlap(a: &[u64], b: &[u64], n: usize) -> i32 {
     n as i32 - 2 * hamming(a, b) as i32
 }
 
+/// Transposes a 64×64 bit matrix in place: afterwards bit `c` of word `r`
+/// is what bit `r` of word `c` was (recursive block swaps, six rounds).
+pub fn transpose64(m: &mut [u64; 64]) {
+    let mut width = 32;
+    let mut mask: u64 = 0x0000_0000_ffff_ffff;
+    while width != 0 {
+        let mut k = 0;
+        while k < 64 {
+            for r in k..k + width {
+                // Swap the high `width` bits of row r with the low ones of
+                // row r + width.
+                let t = ((m[r] >> width) ^ m[r + width]) & mask;
+                m[r] ^= t << width;
+                m[r + width] ^= t;
+            }
+            k += 2 * width;
+        }
+        width /= 2;
+        mask ^= mask << width;
+    }
+}
+
 /// Packs one row of ±1 values into `out` (`words_for(values.len())` words).
 /// Any value other than −1 and +1 is an error naming its position.
 pub fn pack_row(values: &[i8], out: &mut [u64]) -> std::result::Result<(), (usize, i8)> {
@@ -242,6 +264,25 @@ impl SpinMatrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transpose64_moves_every_bit() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut m = [0u64; 64];
+        for w in m.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *w = x;
+        }
+        let before = m;
+        transpose64(&mut m);
+        for (r, &row) in m.iter().enumerate() {
+            for (c, &column) in before.iter().enumerate() {
+                assert_eq!((row >> c) & 1, (column >> r) & 1, "r={r} c={c}");
+            }
+        }
+    }
 
     fn random_spins(seed: u64, len: usize) -> Vec<i8> {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

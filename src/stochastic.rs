@@ -197,10 +197,11 @@ pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<sp
 pub struct Chain<C> {
     /// The current state, bit-packed.
     pub state: Vec<u64>,
-    cache: C,
-    order_stream: Option<Stream>,
-    accept: Stream,
-    order: Vec<u32>,
+    pub(crate) cache: C,
+    pub(crate) order_stream: Option<Stream>,
+    pub(crate) accept: Stream,
+    /// The current sweep's neuron order.
+    pub(crate) order: Vec<u32>,
     /// [`threshold`]s of the current sweep's updates, in update order.
     thresholds: Vec<f64>,
 }
@@ -220,7 +221,9 @@ impl<C: Send> Chain<C> {
 
     /// The chains of consecutive packed rows (`words` words each), row `r`
     /// being chain `first + r`; their caches are built together
-    /// ([`EnergyModel::caches`]).
+    /// ([`EnergyModel::caches`]). Inlined so that the caches are computed
+    /// with the caller's instruction set.
+    #[inline(always)]
     pub fn block<M: EnergyModel<Cache = C>>(
         model: &M,
         rows: &[u64],
@@ -262,13 +265,19 @@ impl<C: Send> Chain<C> {
         }
     }
 
+    /// Draws the neuron order of the next sweep (kept for sequential sweeps).
+    #[inline(always)]
+    pub(crate) fn next_order(&mut self) {
+        if let Some(stream) = self.order_stream.as_mut() {
+            rng::permutation(stream, &mut self.order);
+        }
+    }
+
     /// Draws the neuron order and the acceptance thresholds of the next
     /// sweep at temperature `t` (at `t = 0` the uniforms are drawn unused).
     #[inline(always)]
     fn next_sweep(&mut self, t: f64) {
-        if let Some(stream) = self.order_stream.as_mut() {
-            rng::permutation(stream, &mut self.order);
-        }
+        self.next_order();
         for z in self.thresholds.iter_mut() {
             let u = rng::uniform(&mut self.accept);
             *z = if t > 0.0 { threshold(u, t) } else { 0.0 };
@@ -344,14 +353,20 @@ multiversion! {
 pub const CHAIN_BLOCK: usize = 4;
 
 /// One sweep of every chain of `chains` at temperature `t`, their updates
-/// interleaved; adds each chain's flips to `flips`.
+/// interleaved; adds each chain's flips to `flips`. `repeated`: the run
+/// holds `t` for many sweeps (sampling, a constant temperature), so that a
+/// model may precompute for it ([`EnergyModel::glauber_block`]).
 #[inline(always)]
 pub fn sweep_block_inline<M: EnergyModel>(
     model: &M,
     chains: &mut [Chain<M::Cache>],
     t: f64,
+    repeated: bool,
     flips: &mut [usize],
 ) {
+    if t > 0.0 && model.glauber_block(chains, t, repeated, flips) {
+        return;
+    }
     for chain in chains.iter_mut() {
         chain.next_sweep(t);
     }
@@ -364,7 +379,7 @@ pub fn sweep_block_inline<M: EnergyModel>(
 
 multiversion! {
     /// [`sweep_block_inline`] compiled for the best instruction set.
-    pub fn sweep_block<M: EnergyModel>(model: &M, chains: &mut [Chain<M::Cache>], t: f64, flips: &mut [usize]) -> ()
+    pub fn sweep_block<M: EnergyModel>(model: &M, chains: &mut [Chain<M::Cache>], t: f64, repeated: bool, flips: &mut [usize]) -> ()
     => sweep_block_inline
 }
 
@@ -399,8 +414,9 @@ pub fn run_block_inline<M: EnergyModel>(
         .collect();
     let mut flips = vec![0usize; chains.len()];
     let temperature = &schedule.temperature;
+    let repeated = matches!(temperature, Temperature::Constant { .. });
     for k in 0..temperature.sweeps() {
-        sweep_block_inline(model, &mut chains, temperature.at(k), &mut flips);
+        sweep_block_inline(model, &mut chains, temperature.at(k), repeated, &mut flips);
         if track {
             for (trace, chain) in traces.iter_mut().zip(&chains) {
                 trace.push(chain.energy(model));
@@ -491,7 +507,7 @@ pub fn sample_block<M: EnergyModel>(
     let mut flips = vec![0usize; chains.len()];
     for j in from..to {
         for _ in 0..thin {
-            sweep_block(model, chains, t, &mut flips);
+            sweep_block(model, chains, t, true, &mut flips);
         }
         for (c, chain) in chains.iter().enumerate() {
             let words = chain.state.len();
@@ -830,7 +846,7 @@ mod tests {
         let per = 5000;
         let mut flips = vec![0usize; chains.len()];
         for _ in 0..50 {
-            sweep_block(&m, &mut chains, t, &mut flips);
+            sweep_block(&m, &mut chains, t, true, &mut flips);
         }
         let mut states = vec![0u64; chains.len() * per];
         let mut es = vec![0f64; chains.len() * per];

@@ -8,9 +8,12 @@
 //! and the threshold are floating point, done in the same order as the
 //! NumPy reference (`A / N − θ`), so ties are real and results bit-exact.
 
+mod glauber;
+
 use super::EnergyModel;
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
+use crate::stochastic::Chain;
 
 /// The largest number of neurons: overlaps and fields stay exact in 32 bits.
 pub const MAX_N: usize = i32::MAX as usize / 2;
@@ -149,6 +152,18 @@ pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         a.map(|x| Self::dot(x, b))
     }
+    /// The kernel's specialised Glauber sweep for this lane type
+    /// ([`EnergyModel::glauber_block`]); none by default.
+    #[inline(always)]
+    fn glauber_block(
+        _kernel: &HebbianKernel<'_, Self>,
+        _chains: &mut [Chain<HebbianCache<Self>>],
+        _t: f64,
+        _repeated: bool,
+        _flips: &mut [usize],
+    ) -> bool {
+        false
+    }
 }
 
 impl Lane for i16 {
@@ -168,6 +183,16 @@ impl Lane for i16 {
     #[inline(always)]
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         crate::kernels::dot4_i16(a, b)
+    }
+    #[inline(always)]
+    fn glauber_block(
+        kernel: &HebbianKernel<'_, Self>,
+        chains: &mut [Chain<HebbianCache<Self>>],
+        t: f64,
+        repeated: bool,
+        flips: &mut [usize],
+    ) -> bool {
+        glauber::glauber_block(kernel, chains, t, repeated, flips)
     }
 }
 
@@ -289,16 +314,32 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
             L::default(),
         )?;
         let mut planes = try_filled("the bit planes of the patterns", pw * n, 0u64)?;
+        // Planes by 64×64 bit blocks (patterns × neurons) transposed, then
+        // the ±1 columns from the planes: both written in order.
+        let mut block = [0u64; 64];
+        for w in 0..pw {
+            for wi in 0..n.div_ceil(64) {
+                for (b, x) in block.iter_mut().enumerate() {
+                    let mu = 64 * w + b;
+                    *x = if mu < p {
+                        memory.patterns.row(mu)[wi]
+                    } else {
+                        0
+                    };
+                }
+                spins::transpose64(&mut block);
+                let neurons = (n - 64 * wi).min(64);
+                planes[w * n + 64 * wi..w * n + 64 * wi + neurons]
+                    .copy_from_slice(&block[..neurons]);
+            }
+        }
         let (plus, minus) = (L::from_i32(1), L::from_i32(-1));
-        for mu in 0..p {
-            let row = memory.patterns.row(mu);
-            let (w, b) = (mu / 64, mu % 64);
-            for i in 0..n {
-                if spins::spin(row, i) > 0 {
-                    columns[i * p_pad + mu] = plus;
-                    planes[w * n + i] |= 1u64 << b;
-                } else {
-                    columns[i * p_pad + mu] = minus;
+        for (i, column) in columns.chunks_exact_mut(p_pad).enumerate() {
+            for (w, lanes) in column.chunks_exact_mut(64).enumerate() {
+                let bits = planes[w * n + i];
+                let valid = (p - (64 * w).min(p)).min(64);
+                for (b, x) in lanes[..valid].iter_mut().enumerate() {
+                    *x = if (bits >> b) & 1 == 1 { plus } else { minus };
                 }
             }
         }
@@ -524,6 +565,17 @@ impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
         state[i / 64] ^= (flip as u64) << (i % 64);
         let new = spins::spin(state, i);
         add_scaled(&mut cache.m, self.column(i), 2 * new * flip as i32);
+    }
+
+    #[inline(always)]
+    fn glauber_block(
+        &self,
+        chains: &mut [Chain<HebbianCache<L>>],
+        t: f64,
+        repeated: bool,
+        flips: &mut [usize],
+    ) -> bool {
+        L::glauber_block(self, chains, t, repeated, flips)
     }
 
     fn energy(&self, cache: &HebbianCache<L>, state: &[u64]) -> f64 {

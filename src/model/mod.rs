@@ -42,7 +42,13 @@ pub trait EnergyModel: Sync {
     /// equal what [`cache`](EnergyModel::cache) gives alone.
     #[inline(always)]
     fn caches(&self, states: &[&[u64]]) -> Vec<Self::Cache> {
-        states.iter().map(|s| self.cache(s)).collect()
+        // A loop rather than `collect`, whose out-of-line body would not
+        // be compiled for the caller's instruction set.
+        let mut caches = Vec::with_capacity(states.len());
+        for s in states {
+            caches.push(self.cache(s));
+        }
+        caches
     }
 
     /// How many of `rows` queries, run on `threads` threads, a block of
@@ -111,6 +117,23 @@ pub trait EnergyModel: Sync {
         if flip {
             self.flip(cache, state, i);
         }
+    }
+
+    /// One stochastic sweep at temperature `t > 0` of every chain of a
+    /// block, by a model's own specialised code: exactly what the generic
+    /// sweep ([`crate::stochastic::sweep_block`]) does, same streams, same
+    /// decisions, flips added to `flips`. Returns false (having done
+    /// nothing) where the model has none for this case. `repeated`: the
+    /// run holds `t` for many sweeps, worth precomputing for.
+    #[inline(always)]
+    fn glauber_block(
+        &self,
+        _chains: &mut [crate::stochastic::Chain<Self::Cache>],
+        _t: f64,
+        _repeated: bool,
+        _flips: &mut [usize],
+    ) -> bool {
+        false
     }
 
     /// The energy of `state`.

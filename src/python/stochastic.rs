@@ -100,7 +100,7 @@ pub fn sample<'py, M: EnergyModel>(
         runs.par_chunks_mut(block).for_each(|chains| {
             let mut flips = vec![0usize; chains.len()];
             for _ in from..to {
-                stochastic::sweep_block(model, chains, t, &mut flips);
+                stochastic::sweep_block(model, chains, t, true, &mut flips);
             }
         })
     })?;
