@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::scores::scores;
+use super::scores::{pack, scores};
 use super::store::norm_sq;
 use super::stream::{chunk, Partial};
 use super::{ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
@@ -43,10 +43,15 @@ impl ModernHopfield {
         let chunks = self.rows.div_ceil(CHUNK);
         let width = if pass.values { self.dv } else { 0 };
         let qspins = self.block_spins(pass)?;
+        let packed = match qspins {
+            None => pack(pass.queries, pass.nb, self.d),
+            Some(_) => None,
+        };
         let run = |c: usize, floor: &[f64]| -> Result<Partial> {
             let mut part = Partial::new(pass.nb, width)?;
             let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
-            chunk(self, pass, qspins.as_ref(), range, floor, &mut part);
+            let packed = packed.as_ref();
+            chunk(self, pass, qspins.as_ref(), packed, range, floor, &mut part);
             Ok(part)
         };
         // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side

@@ -2,7 +2,7 @@
 //! value accumulation of the nonzero weights.
 
 use super::driver::Pass;
-use super::scores::{popcount_scores, scores};
+use super::scores::{popcount_scores, scores_tile, Packed};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
 use crate::spins::SpinMatrix;
@@ -61,6 +61,7 @@ crate::multiversion! {
         mem: &ModernHopfield,
         pass: &Pass<'_>,
         qspins: Option<&SpinMatrix>,
+        packed: Option<&Packed>,
         range: std::ops::Range<usize>,
         floor: &[f64],
         part: &mut Partial,
@@ -72,12 +73,14 @@ fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
+    packed: Option<&Packed>,
     range: std::ops::Range<usize>,
     floor: &[f64],
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
     let mut tile = vec![0.0f32; nb * TILE];
+    let mut scratch = vec![0.0f32; packed.map_or(0, Packed::scratch_len)];
     let groups = value_groups(nb);
     let mut lists: Vec<Vec<u32>> = vec![Vec::with_capacity(TILE); groups.len()];
     let mut any = vec![false; nb];
@@ -87,12 +90,14 @@ fn chunk_body(
         let rows = (range.end - start).min(TILE);
         match (qspins, mem.spins.as_ref()) {
             (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, &mut tile, TILE),
-            _ => scores(
+            _ => scores_tile(
                 &mem.keys[start * d..(start + rows) * d],
                 rows,
                 pass.queries,
                 nb,
                 d,
+                packed,
+                &mut scratch,
                 &mut tile,
                 TILE,
             ),
