@@ -176,7 +176,7 @@ fn softmax_row(
     l: &mut f64,
     o: &mut [f64],
 ) -> bool {
-    let smax = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let smax = max_of(s);
     let tm = smax as f64 * beta;
     if tm > *m {
         let c = scale(*m, tm);
@@ -205,7 +205,8 @@ fn softmax_row(
     let mut nonzero = false;
     let mut blocks = s.chunks_exact_mut(LANES);
     for blk in &mut blocks {
-        if blk.iter().all(|&x| x < t32) {
+        // Not `all`: its early exit keeps the compare scalar.
+        if !blk.iter().fold(false, |hit, &x| hit | (x >= t32)) {
             blk.fill(0.0);
             continue;
         }
@@ -228,6 +229,24 @@ fn softmax_row(
     }
     *l += ((h[0] + h[4]) + (h[2] + h[6])) + ((h[1] + h[5]) + (h[3] + h[7]));
     nonzero
+}
+
+/// The largest of `s` (finite scores), in [`LANES`] running maxima so that
+/// it vectorizes (a fold of `f32::max` is a serial chain).
+#[inline(always)]
+fn max_of(s: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut blocks = s.chunks_exact(LANES);
+    for blk in &mut blocks {
+        for (m, &x) in lanes.iter_mut().zip(blk) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &x in blocks.remainder().iter().chain(&lanes) {
+        m = if x > m { x } else { m };
+    }
+    m
 }
 
 /// `exp(z)` for `−skip ≤ z ≤ 0` as float32, 0 below `−skip`. The range
