@@ -51,7 +51,8 @@ impl ModernHopfield {
             let mut part = Partial::new(pass.nb, width)?;
             let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
             let packed = packed.as_ref();
-            chunk(self, pass, qspins.as_ref(), packed, range, floor, &mut part);
+            let prescan = c == 0;
+            chunk(self, pass, qspins.as_ref(), packed, range, floor, prescan, &mut part);
             Ok(part)
         };
         // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side

@@ -64,11 +64,13 @@ crate::multiversion! {
         packed: Option<&Packed>,
         range: std::ops::Range<usize>,
         floor: &[f64],
+        prescan: bool,
         part: &mut Partial,
     ) -> () => chunk_body
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
@@ -76,32 +78,61 @@ fn chunk_body(
     packed: Option<&Packed>,
     range: std::ops::Range<usize>,
     floor: &[f64],
+    prescan: bool,
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
-    let mut tile = vec![0.0f32; nb * TILE];
     let mut scratch = vec![0.0f32; packed.map_or(0, Packed::scratch_len)];
+    let mut score = |start: usize, rows: usize, out: &mut [f32]| match (qspins, mem.spins.as_ref()) {
+        (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, out, TILE),
+        _ => scores_tile(
+            &mem.keys[start * d..(start + rows) * d],
+            rows,
+            pass.queries,
+            nb,
+            d,
+            packed,
+            &mut scratch,
+            out,
+            TILE,
+        ),
+    };
+    let tiles = range.len().div_ceil(TILE);
+    let size = nb * TILE;
+    // `prescan` (the first stage, which has no floor yet): score the whole
+    // chunk first and take its maximum as the floor, so that weights are
+    // skipped against it from the first tile on rather than against a
+    // running maximum that a later tile may still raise by far.
+    let mut held = vec![0.0f32; if prescan { tiles } else { 1 } * size];
+    let mut own = Vec::new();
+    let floor = if prescan {
+        own.extend_from_slice(floor);
+        for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+            let start = range.start + t * TILE;
+            let rows = (range.end - start).min(TILE);
+            score(start, rows, buf);
+            for (b, f) in own.iter_mut().enumerate() {
+                let top = max_of(&buf[b * TILE..b * TILE + rows]) as f64 * pass.beta;
+                *f = f.max(top);
+            }
+        }
+        &own[..]
+    } else {
+        floor
+    };
     let groups = value_groups(nb);
     let mut lists: Vec<Vec<u32>> = vec![Vec::with_capacity(TILE); groups.len()];
     let mut any = vec![false; nb];
     let values = mem.value_rows();
-    let mut start = range.start;
-    while start < range.end {
+    for t in 0..tiles {
+        let start = range.start + t * TILE;
         let rows = (range.end - start).min(TILE);
-        match (qspins, mem.spins.as_ref()) {
-            (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, &mut tile, TILE),
-            _ => scores_tile(
-                &mem.keys[start * d..(start + rows) * d],
-                rows,
-                pass.queries,
-                nb,
-                d,
-                packed,
-                &mut scratch,
-                &mut tile,
-                TILE,
-            ),
-        }
+        let tile = if prescan {
+            &mut held[t * size..(t + 1) * size]
+        } else {
+            score(start, rows, &mut held);
+            &mut held[..]
+        };
         for b in 0..nb {
             let o = if pass.values {
                 &mut part.o[b * dv..(b + 1) * dv]
@@ -139,7 +170,6 @@ fn chunk_body(
                 );
             }
         }
-        start += rows;
     }
 }
 
