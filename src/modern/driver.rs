@@ -47,12 +47,11 @@ impl ModernHopfield {
             None => pack(pass.queries, pass.nb, self.d),
             Some(_) => None,
         };
-        let run = |c: usize, floor: &[f64]| -> Result<Partial> {
+        let run = |c: usize, floor: Option<&[f64]>| -> Result<Partial> {
             let mut part = Partial::new(pass.nb, width)?;
             let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
-            let packed = packed.as_ref();
-            let prescan = c == 0;
-            chunk(self, pass, qspins.as_ref(), packed, range, floor, prescan, &mut part);
+            let (qspins, packed) = (qspins.as_ref(), packed.as_ref());
+            chunk(self, pass, qspins, packed, range, floor, &mut part);
             Ok(part)
         };
         // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side
@@ -63,15 +62,13 @@ impl ModernHopfield {
         let mut size = 1;
         while first < chunks {
             let end = (first + size).min(chunks);
-            let floor = state
-                .as_ref()
-                .map_or_else(|| vec![f64::NEG_INFINITY; pass.nb], |s| s.m.clone());
+            let floor = state.as_ref().map(|s| s.m.clone());
             let parts: Vec<Result<Partial>> = if end - first == 1 {
-                vec![run(first, &floor)]
+                vec![run(first, floor.as_deref())]
             } else {
                 (first..end)
                     .into_par_iter()
-                    .map(|c| run(c, &floor))
+                    .map(|c| run(c, floor.as_deref()))
                     .collect()
             };
             for part in parts {

@@ -63,27 +63,25 @@ crate::multiversion! {
         qspins: Option<&SpinMatrix>,
         packed: Option<&Packed>,
         range: std::ops::Range<usize>,
-        floor: &[f64],
-        prescan: bool,
+        floor: Option<&[f64]>,
         part: &mut Partial,
     ) -> () => chunk_body
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
     packed: Option<&Packed>,
     range: std::ops::Range<usize>,
-    floor: &[f64],
-    prescan: bool,
+    floor: Option<&[f64]>,
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
     let mut scratch = vec![0.0f32; packed.map_or(0, Packed::scratch_len)];
-    let mut score = |start: usize, rows: usize, out: &mut [f32]| match (qspins, mem.spins.as_ref()) {
+    let mut score = |start: usize, rows: usize, out: &mut [f32]| match (qspins, mem.spins.as_ref())
+    {
         (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, out, TILE),
         _ => scores_tile(
             &mem.keys[start * d..(start + rows) * d],
@@ -99,26 +97,28 @@ fn chunk_body(
     };
     let tiles = range.len().div_ceil(TILE);
     let size = nb * TILE;
-    // `prescan` (the first stage, which has no floor yet): score the whole
-    // chunk first and take its maximum as the floor, so that weights are
-    // skipped against it from the first tile on rather than against a
-    // running maximum that a later tile may still raise by far.
+    // Without a floor (the first stage) score the whole chunk first and take
+    // its maximum as the floor, so that weights are skipped against it from
+    // the first tile on rather than against a running maximum that a later
+    // tile may still raise by far.
+    let prescan = floor.is_none();
     let mut held = vec![0.0f32; if prescan { tiles } else { 1 } * size];
     let mut own = Vec::new();
-    let floor = if prescan {
-        own.extend_from_slice(floor);
-        for (t, buf) in held.chunks_exact_mut(size).enumerate() {
-            let start = range.start + t * TILE;
-            let rows = (range.end - start).min(TILE);
-            score(start, rows, buf);
-            for (b, f) in own.iter_mut().enumerate() {
-                let top = max_of(&buf[b * TILE..b * TILE + rows]) as f64 * pass.beta;
-                *f = f.max(top);
+    let floor = match floor {
+        Some(f) => f,
+        None => {
+            own.resize(nb, f64::NEG_INFINITY);
+            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+                let start = range.start + t * TILE;
+                let rows = (range.end - start).min(TILE);
+                score(start, rows, buf);
+                for (b, f) in own.iter_mut().enumerate() {
+                    let top = max_of(&buf[b * TILE..b * TILE + rows]) as f64 * pass.beta;
+                    *f = f.max(top);
+                }
             }
+            &own[..]
         }
-        &own[..]
-    } else {
-        floor
     };
     let groups = value_groups(nb);
     let mut lists: Vec<Vec<u32>> = vec![Vec::with_capacity(TILE); groups.len()];
@@ -231,6 +231,12 @@ fn softmax_row(
     } else {
         t32
     };
+    if smax < t32 {
+        // Every block would be skipped and every remaining weight is 0
+        // (the threshold is conservative): the same result, without the tests.
+        s.fill(0.0);
+        return false;
+    }
     let mut sums = [0.0f64; LANES];
     let mut nonzero = false;
     let mut blocks = s.chunks_exact_mut(LANES);
