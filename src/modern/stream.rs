@@ -32,7 +32,9 @@ impl Partial {
             let c = scale(other.m[b], m);
             self.m[b] = m;
             self.l[b] = a * self.l[b] + c * other.l[b];
-            if width > 0 {
+            // Nothing to add and nothing to rescale (`other.o` is zero when
+            // its sum is): the same values, without touching the rows.
+            if width > 0 && !(other.l[b] == 0.0 && a == 1.0) {
                 let (o, p) = (
                     &mut self.o[b * width..(b + 1) * width],
                     &other.o[b * width..(b + 1) * width],
@@ -210,9 +212,12 @@ fn softmax_row(
     let tm = smax as f64 * beta;
     if tm > *m {
         let c = scale(*m, tm);
-        *l *= c;
-        for x in o.iter_mut() {
-            *x *= c;
+        // With no weight summed yet `o` is still zero: leave it untouched.
+        if *l != 0.0 {
+            *l *= c;
+            for x in o.iter_mut() {
+                *x *= c;
+            }
         }
         *m = tm;
     }
