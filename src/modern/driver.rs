@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::scores::scores;
+use super::scores::{pack, scores};
 use super::store::norm_sq;
 use super::stream::{chunk, Partial};
 use super::{ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
@@ -43,10 +43,15 @@ impl ModernHopfield {
         let chunks = self.rows.div_ceil(CHUNK);
         let width = if pass.values { self.dv } else { 0 };
         let qspins = self.block_spins(pass)?;
-        let run = |c: usize, floor: &[f64]| -> Result<Partial> {
+        let packed = match qspins {
+            None => pack(pass.queries, pass.nb, self.d),
+            Some(_) => None,
+        };
+        let run = |c: usize, floor: Option<&[f64]>| -> Result<Partial> {
             let mut part = Partial::new(pass.nb, width)?;
             let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
-            chunk(self, pass, qspins.as_ref(), range, floor, &mut part);
+            let (qspins, packed) = (qspins.as_ref(), packed.as_ref());
+            chunk(self, pass, qspins, packed, range, floor, &mut part);
             Ok(part)
         };
         // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side
@@ -57,15 +62,13 @@ impl ModernHopfield {
         let mut size = 1;
         while first < chunks {
             let end = (first + size).min(chunks);
-            let floor = state
-                .as_ref()
-                .map_or_else(|| vec![f64::NEG_INFINITY; pass.nb], |s| s.m.clone());
+            let floor = state.as_ref().map(|s| s.m.clone());
             let parts: Vec<Result<Partial>> = if end - first == 1 {
-                vec![run(first, &floor)]
+                vec![run(first, floor.as_deref())]
             } else {
                 (first..end)
                     .into_par_iter()
-                    .map(|c| run(c, &floor))
+                    .map(|c| run(c, floor.as_deref()))
                     .collect()
             };
             for part in parts {

@@ -18,9 +18,14 @@
 //!
 //! * Scores: every inner product is summed in 16 float32 lanes (fused
 //!   multiply-add, the lanes strided over the features), then the lanes are
-//!   added in a fixed tree. The AVX-512 micro-kernels (4 keys × 6 queries,
-//!   8 keys × 1 query) and the portable loop perform exactly these operations,
-//!   so every instruction-set level gives the same bits.
+//!   added in a fixed tree. The AVX-512 kernels and the portable loop perform
+//!   exactly these operations, so every instruction-set level gives the same
+//!   bits. For groups of 32 queries the block's queries are packed once and
+//!   the kernel runs *lane-outer*: one lane of 14 keys × 32 queries at a
+//!   time, each lane its own FMA chain with the key value broadcast, the 16
+//!   lane results then summed in the same tree (no horizontal sums; Intel's
+//!   two 512-bit FMA ports need this); the remaining queries take the
+//!   row kernels (4 keys × 6 queries, 8 keys × 1 query).
 //! * ±1 keys and queries (when every stored key is ±1) take a popcount path:
 //!   `k·q = d − 2·popcount(k xor q)` on bit-packed rows, exact, and equal to
 //!   the float score, so the result does not depend on which path ran.
@@ -29,7 +34,9 @@
 //!   result by less than `e^−20` relative), measured against the largest
 //!   maximum known so far: chunks run in stages of 1, 2, 4, then 8 chunks
 //!   side by side, each stage against the maximum of the earlier ones (a
-//!   schedule fixed by `P`, so still thread-independent); a block of 16 scores that are
+//!   schedule fixed by `P`, so still thread-independent); the first chunk,
+//!   with no earlier stage, is scored whole before its softmax, against its
+//!   own maximum; a block of 16 scores that are
 //!   all that small is skipped without computing `exp`, and a stored pattern
 //!   whose weights are zero for a group of queries is left out of their value
 //!   accumulation. At a retrieval β almost every weight is such, so the

@@ -60,6 +60,81 @@ pub(super) fn scores(
     }
 }
 
+/// The queries of a block packed for the AVX-512 lane-outer kernel
+/// (`x86::scores_packed_avx512`): the first `n` queries, a multiple of its
+/// group or all of them.
+pub(super) struct Packed {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    data: Vec<f32>,
+    n: usize,
+    width: usize,
+}
+
+impl Packed {
+    /// Floats of the key-major scratch a tile of [`TILE`](super::TILE) rows needs.
+    pub(super) fn scratch_len(&self) -> usize {
+        super::TILE * self.width
+    }
+}
+
+/// The packed queries of a block, when the AVX-512 kernel will score them.
+/// A last group less than half full is left to the row kernel (padding it
+/// would waste more than the packed kernel gains).
+pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() == crate::simd::Level::Avx512 {
+        use super::x86::{pack_queries, QV};
+        let n = if nq % QV >= QV / 2 { nq } else { nq - nq % QV };
+        if n > 0 {
+            return Some(Packed {
+                data: pack_queries(queries, n, d),
+                n,
+                width: n.div_ceil(QV) * QV,
+            });
+        }
+    }
+    let _ = (queries, nq, d);
+    None
+}
+
+/// [`scores`] of a tile, the first `packed.n` queries by the packed kernel.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn scores_tile(
+    keys: &[f32],
+    rows: usize,
+    queries: &[f32],
+    nq: usize,
+    d: usize,
+    packed: Option<&Packed>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+    ld: usize,
+) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(p) = packed {
+        // SAFETY: `pack` built `p` only at the AVX-512 level, which is never
+        // above what the CPU supports; sizes are checked inside.
+        unsafe {
+            super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld);
+        }
+        done = p.n;
+    }
+    let _ = (packed, &scratch);
+    if done < nq {
+        scores(
+            keys,
+            rows,
+            &queries[done * d..],
+            nq - done,
+            d,
+            &mut out[done * ld..],
+            ld,
+        );
+    }
+}
+
 /// Scores `d − 2·hamming` of ±1 keys `start..start+rows` and ±1 queries.
 #[inline(always)]
 pub(super) fn popcount_scores(

@@ -2,7 +2,7 @@
 //! value accumulation of the nonzero weights.
 
 use super::driver::Pass;
-use super::scores::{popcount_scores, scores};
+use super::scores::{popcount_scores, scores_tile, Packed};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
 use crate::spins::SpinMatrix;
@@ -32,7 +32,9 @@ impl Partial {
             let c = scale(other.m[b], m);
             self.m[b] = m;
             self.l[b] = a * self.l[b] + c * other.l[b];
-            if width > 0 {
+            // Nothing to add and nothing to rescale (`other.o` is zero when
+            // its sum is): the same values, without touching the rows.
+            if width > 0 && !(other.l[b] == 0.0 && a == 1.0) {
                 let (o, p) = (
                     &mut self.o[b * width..(b + 1) * width],
                     &other.o[b * width..(b + 1) * width],
@@ -61,8 +63,9 @@ crate::multiversion! {
         mem: &ModernHopfield,
         pass: &Pass<'_>,
         qspins: Option<&SpinMatrix>,
+        packed: Option<&Packed>,
         range: std::ops::Range<usize>,
-        floor: &[f64],
+        floor: Option<&[f64]>,
         part: &mut Partial,
     ) -> () => chunk_body
 }
@@ -72,31 +75,66 @@ fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
+    packed: Option<&Packed>,
     range: std::ops::Range<usize>,
-    floor: &[f64],
+    floor: Option<&[f64]>,
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
-    let mut tile = vec![0.0f32; nb * TILE];
+    let mut scratch = vec![0.0f32; packed.map_or(0, Packed::scratch_len)];
+    let mut score = |start: usize, rows: usize, out: &mut [f32]| match (qspins, mem.spins.as_ref())
+    {
+        (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, out, TILE),
+        _ => scores_tile(
+            &mem.keys[start * d..(start + rows) * d],
+            rows,
+            pass.queries,
+            nb,
+            d,
+            packed,
+            &mut scratch,
+            out,
+            TILE,
+        ),
+    };
+    let tiles = range.len().div_ceil(TILE);
+    let size = nb * TILE;
+    // Without a floor (the first stage) score the whole chunk first and take
+    // its maximum as the floor, so that weights are skipped against it from
+    // the first tile on rather than against a running maximum that a later
+    // tile may still raise by far.
+    let prescan = floor.is_none();
+    let mut held = vec![0.0f32; if prescan { tiles } else { 1 } * size];
+    let mut own = Vec::new();
+    let floor = match floor {
+        Some(f) => f,
+        None => {
+            own.resize(nb, f64::NEG_INFINITY);
+            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+                let start = range.start + t * TILE;
+                let rows = (range.end - start).min(TILE);
+                score(start, rows, buf);
+                for (b, f) in own.iter_mut().enumerate() {
+                    let top = max_of(&buf[b * TILE..b * TILE + rows]) as f64 * pass.beta;
+                    *f = f.max(top);
+                }
+            }
+            &own[..]
+        }
+    };
     let groups = value_groups(nb);
     let mut lists: Vec<Vec<u32>> = vec![Vec::with_capacity(TILE); groups.len()];
     let mut any = vec![false; nb];
     let values = mem.value_rows();
-    let mut start = range.start;
-    while start < range.end {
+    for t in 0..tiles {
+        let start = range.start + t * TILE;
         let rows = (range.end - start).min(TILE);
-        match (qspins, mem.spins.as_ref()) {
-            (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, &mut tile, TILE),
-            _ => scores(
-                &mem.keys[start * d..(start + rows) * d],
-                rows,
-                pass.queries,
-                nb,
-                d,
-                &mut tile,
-                TILE,
-            ),
-        }
+        let tile = if prescan {
+            &mut held[t * size..(t + 1) * size]
+        } else {
+            score(start, rows, &mut held);
+            &mut held[..]
+        };
         for b in 0..nb {
             let o = if pass.values {
                 &mut part.o[b * dv..(b + 1) * dv]
@@ -134,7 +172,6 @@ fn chunk_body(
                 );
             }
         }
-        start += rows;
     }
 }
 
@@ -171,13 +208,16 @@ fn softmax_row(
     l: &mut f64,
     o: &mut [f64],
 ) -> bool {
-    let smax = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let smax = max_of(s);
     let tm = smax as f64 * beta;
     if tm > *m {
         let c = scale(*m, tm);
-        *l *= c;
-        for x in o.iter_mut() {
-            *x *= c;
+        // With no weight summed yet `o` is still zero: leave it untouched.
+        if *l != 0.0 {
+            *l *= c;
+            for x in o.iter_mut() {
+                *x *= c;
+            }
         }
         *m = tm;
     }
@@ -196,11 +236,18 @@ fn softmax_row(
     } else {
         t32
     };
+    if smax < t32 {
+        // Every block would be skipped and every remaining weight is 0
+        // (the threshold is conservative): the same result, without the tests.
+        s.fill(0.0);
+        return false;
+    }
     let mut sums = [0.0f64; LANES];
     let mut nonzero = false;
     let mut blocks = s.chunks_exact_mut(LANES);
     for blk in &mut blocks {
-        if blk.iter().all(|&x| x < t32) {
+        // Not `all`: its early exit keeps the compare scalar.
+        if !blk.iter().fold(false, |hit, &x| hit | (x >= t32)) {
             blk.fill(0.0);
             continue;
         }
@@ -223,6 +270,24 @@ fn softmax_row(
     }
     *l += ((h[0] + h[4]) + (h[2] + h[6])) + ((h[1] + h[5]) + (h[3] + h[7]));
     nonzero
+}
+
+/// The largest of `s` (finite scores), in [`LANES`] running maxima so that
+/// it vectorizes (a fold of `f32::max` is a serial chain).
+#[inline(always)]
+fn max_of(s: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut blocks = s.chunks_exact(LANES);
+    for blk in &mut blocks {
+        for (m, &x) in lanes.iter_mut().zip(blk) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &x in blocks.remainder().iter().chain(&lanes) {
+        m = if x > m { x } else { m };
+    }
+    m
 }
 
 /// `exp(z)` for `−skip ≤ z ≤ 0` as float32, 0 below `−skip`. The range

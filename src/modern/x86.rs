@@ -91,47 +91,42 @@ unsafe fn micro46(k: [*const f32; 4], q: [*const f32; 6], d: usize) -> [[f32; 6]
         } else {
             (1u16 << rest) - 1
         };
-        // SAFETY: masked loads read lanes 16·i.. below d only.
-        let (k0, k1, k2, k3) = unsafe {
-            (
-                _mm512_maskz_loadu_ps(mask, k[0].add(16 * i)),
-                _mm512_maskz_loadu_ps(mask, k[1].add(16 * i)),
-                _mm512_maskz_loadu_ps(mask, k[2].add(16 * i)),
-                _mm512_maskz_loadu_ps(mask, k[3].add(16 * i)),
-            )
+        let ld = |p: *const f32| -> __m512 {
+            if i < full {
+                // SAFETY: 16·i + 16 <= d.
+                unsafe { _mm512_loadu_ps(p.add(16 * i)) }
+            } else {
+                // SAFETY: masked loads read lanes 16·i.. below d only.
+                unsafe { _mm512_maskz_loadu_ps(mask, p.add(16 * i)) }
+            }
         };
-        // SAFETY: as above.
-        let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[0].add(16 * i)) };
+        let (k0, k1, k2, k3) = (ld(k[0]), ld(k[1]), ld(k[2]), ld(k[3]));
+        let qv = ld(q[0]);
         a00 = _mm512_fmadd_ps(k0, qv, a00);
         a10 = _mm512_fmadd_ps(k1, qv, a10);
         a20 = _mm512_fmadd_ps(k2, qv, a20);
         a30 = _mm512_fmadd_ps(k3, qv, a30);
-        // SAFETY: as above.
-        let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[1].add(16 * i)) };
+        let qv = ld(q[1]);
         a01 = _mm512_fmadd_ps(k0, qv, a01);
         a11 = _mm512_fmadd_ps(k1, qv, a11);
         a21 = _mm512_fmadd_ps(k2, qv, a21);
         a31 = _mm512_fmadd_ps(k3, qv, a31);
-        // SAFETY: as above.
-        let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[2].add(16 * i)) };
+        let qv = ld(q[2]);
         a02 = _mm512_fmadd_ps(k0, qv, a02);
         a12 = _mm512_fmadd_ps(k1, qv, a12);
         a22 = _mm512_fmadd_ps(k2, qv, a22);
         a32 = _mm512_fmadd_ps(k3, qv, a32);
-        // SAFETY: as above.
-        let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[3].add(16 * i)) };
+        let qv = ld(q[3]);
         a03 = _mm512_fmadd_ps(k0, qv, a03);
         a13 = _mm512_fmadd_ps(k1, qv, a13);
         a23 = _mm512_fmadd_ps(k2, qv, a23);
         a33 = _mm512_fmadd_ps(k3, qv, a33);
-        // SAFETY: as above.
-        let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[4].add(16 * i)) };
+        let qv = ld(q[4]);
         a04 = _mm512_fmadd_ps(k0, qv, a04);
         a14 = _mm512_fmadd_ps(k1, qv, a14);
         a24 = _mm512_fmadd_ps(k2, qv, a24);
         a34 = _mm512_fmadd_ps(k3, qv, a34);
-        // SAFETY: as above.
-        let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[5].add(16 * i)) };
+        let qv = ld(q[5]);
         a05 = _mm512_fmadd_ps(k0, qv, a05);
         a15 = _mm512_fmadd_ps(k1, qv, a15);
         a25 = _mm512_fmadd_ps(k2, qv, a25);
@@ -325,8 +320,8 @@ pub unsafe fn popcount_scores_avx512(
 /// AVX-512 version of [`super::stream::accumulate`] for `B` queries; same bits.
 ///
 /// # Safety
-/// AVX-512F and FMA; sizes as in `accumulate`.
-#[target_feature(enable = "avx512f,avx512vl,fma")]
+/// AVX-512F/DQ and FMA; sizes as in `accumulate`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
 pub unsafe fn accumulate_avx512<const B: usize, const Z: usize>(
     w: &[f32],
     list: &[u32],
@@ -363,16 +358,176 @@ pub unsafe fn accumulate_avx512<const B: usize, const Z: usize>(
             }
         }
         for b in 0..B {
-            let mut tmp = [[0.0f32; 16]; Z];
             for z in 0..Z {
-                // SAFETY: tmp[z] holds 16 floats.
-                unsafe { _mm512_storeu_ps(tmp[z].as_mut_ptr(), acc[b][z]) };
-            }
-            let flat = tmp.as_flattened();
-            for (x, &t) in o[b * dv + j..b * dv + j + width].iter_mut().zip(flat) {
-                *x += t as f64;
+                let lanes = width.saturating_sub(16 * z).min(16);
+                if lanes == 0 {
+                    break;
+                }
+                let at = b * dv + j + 16 * z;
+                let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(acc[b][z]));
+                let hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(acc[b][z], 1));
+                let (m0, m1) = (
+                    (1u32 << lanes.min(8)) - 1,
+                    (1u32 << lanes.saturating_sub(8)) - 1,
+                );
+                // SAFETY: lanes below `lanes` lie within row b of o (at + lanes <= (b+1)·dv).
+                unsafe {
+                    let p = o.as_mut_ptr().add(at);
+                    let x = _mm512_maskz_loadu_pd(m0 as u8, p);
+                    _mm512_mask_storeu_pd(p, m0 as u8, _mm512_add_pd(x, lo));
+                    if m1 != 0 {
+                        let x = _mm512_maskz_loadu_pd(m1 as u8, p.add(8));
+                        _mm512_mask_storeu_pd(p.add(8), m1 as u8, _mm512_add_pd(x, hi));
+                    }
+                }
             }
         }
         j += 16 * Z;
+    }
+}
+
+/// Query vectors per group of the packed score kernel.
+pub const NV: usize = 2;
+/// Queries per group of the packed score kernel.
+pub const QV: usize = 16 * NV;
+/// Keys per micro-tile of the packed score kernel (2·14 accumulators).
+const KR: usize = 14;
+/// The lanes in the order of the [`super::scores::reduce16`] tree: taking
+/// them in this order and combining like a binary counter (a lane with the
+/// partial of its left sibling, …) performs exactly that tree.
+const LANE_ORDER: [usize; 16] = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
+
+/// `nq` queries (rows of `d`) packed for [`scores_packed_avx512`]: for
+/// each group of [`QV`] queries, lane `l` and step `i`, the [`QV`] values
+/// `q[c][16 i + l]` side by side (zeros past `nq` and past `d`).
+pub fn pack_queries(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
+    let steps = d.div_ceil(16);
+    let groups = nq.div_ceil(QV);
+    let mut out = vec![0.0f32; groups * 16 * steps * QV];
+    for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
+        let (g, x) = (c / QV, c % QV);
+        for (f, &v) in q.iter().enumerate() {
+            let (i, l) = (f / 16, f % 16);
+            out[((g * 16 + l) * steps + i) * QV + x] = v;
+        }
+    }
+    out
+}
+
+/// [`KR`] keys × [`QV`] packed queries, one lane at a time: lane `l` of
+/// every inner product is its own fused multiply-add chain over the steps
+/// (as in `dot_lanes`), the vectors running over the queries with the key
+/// value broadcast; the 16 lane results are then summed in the tree of
+/// `reduce16`. Same bits as `dot_lanes`, without horizontal sums.
+///
+/// # Safety
+/// AVX-512F and FMA; every key pointer holds `d` floats, `qp` one packed
+/// group (`16·steps·QV` floats).
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
+#[inline]
+unsafe fn micro_lanes<const NV: usize, const KR: usize>(
+    k: [*const f32; KR],
+    qp: *const f32,
+    d: usize,
+) -> [[__m512; NV]; KR] {
+    let qv = 16 * NV;
+    let steps = d.div_ceil(16);
+    let (full, rest) = (d / 16, d % 16);
+    let z = _mm512_setzero_ps();
+    let mut stack = [[[z; NV]; KR]; 5];
+    for (n, &l) in LANE_ORDER.iter().enumerate() {
+        let count = full + usize::from(l < rest);
+        // SAFETY: lane l of the packed group lies within it.
+        let base = unsafe { qp.add(l * steps * qv) };
+        let mut acc = [[z; NV]; KR];
+        for i in 0..count {
+            // SAFETY: step i < steps of lane l; 16·i + l < d.
+            unsafe {
+                let mut q = [z; NV];
+                for h in 0..NV {
+                    q[h] = _mm512_loadu_ps(base.add(i * qv + 16 * h));
+                }
+                for j in 0..KR {
+                    let b = _mm512_set1_ps(*k[j].add(16 * i + l));
+                    for h in 0..NV {
+                        acc[j][h] = _mm512_fmadd_ps(q[h], b, acc[j][h]);
+                    }
+                }
+            }
+        }
+        // Binary-counter combination: item n is added to the partials of
+        // the completed left subtrees (earlier item first).
+        let mut level = 0;
+        let mut m = n;
+        while m & 1 == 1 {
+            for j in 0..KR {
+                for h in 0..NV {
+                    acc[j][h] = _mm512_add_ps(stack[level][j][h], acc[j][h]);
+                }
+            }
+            level += 1;
+            m >>= 1;
+        }
+        stack[level] = acc;
+    }
+    stack[4]
+}
+
+/// Raw scores of `rows` keys against `nq` queries packed by
+/// [`pack_queries`]; same bits as `dot_lanes`. `scratch` (at least
+/// `rows × groups·QV`) receives them key-major, then `out`
+/// (`out[c·ld + r]`).
+///
+/// # Safety
+/// AVX-512F/DQ and FMA.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,fma")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn scores_packed_avx512(
+    keys: &[f32],
+    rows: usize,
+    qpack: &[f32],
+    nq: usize,
+    d: usize,
+    scratch: &mut [f32],
+    out: &mut [f32],
+    ld: usize,
+) {
+    let qv = 16 * NV;
+    let steps = d.div_ceil(16);
+    let groups = nq.div_ceil(qv);
+    let width = groups * qv;
+    let gsize = 16 * steps * qv;
+    assert!(
+        rows > 0
+            && keys.len() >= rows * d
+            && qpack.len() >= groups * gsize
+            && scratch.len() >= rows * width
+            && out.len() >= (nq.max(1) - 1) * ld + rows
+    );
+    let kp = keys.as_ptr();
+    let mut r = 0;
+    while r < rows {
+        // Past the last key, repeat it: computed, never written.
+        let k: [*const f32; KR] =
+            std::array::from_fn(|i| kp.wrapping_add((r + i).min(rows - 1) * d));
+        let n = (rows - r).min(KR);
+        for g in 0..groups {
+            // SAFETY: every key pointer is a whole row; group g is within qpack.
+            let s = unsafe { micro_lanes::<NV, KR>(k, qpack.as_ptr().add(g * gsize), d) };
+            for j in 0..n {
+                let at = (r + j) * width + g * qv;
+                for h in 0..NV {
+                    // SAFETY: at + qv <= rows·width <= scratch.len().
+                    unsafe { _mm512_storeu_ps(scratch.as_mut_ptr().add(at + 16 * h), s[j][h]) };
+                }
+            }
+        }
+        r += KR;
+    }
+    for c in 0..nq {
+        let row = &mut out[c * ld..c * ld + rows];
+        for (r, x) in row.iter_mut().enumerate() {
+            *x = scratch[r * width + c];
+        }
     }
 }
