@@ -619,8 +619,10 @@ impl EnergyModel for Weights {
             crate::dynamics::Update::Sync => crate::dynamics::SYNC_BLOCK,
         };
         let per_thread = rows.div_ceil(threads.max(1));
-        let by_memory = BLOCK_BYTES / (8 * self.n);
-        per_thread.min(MAX_BLOCK).min(by_memory).max(default)
+        let largest = MAX_BLOCK.min(BLOCK_BYTES / (8 * self.n)).max(1);
+        // Equal blocks, so that the threads finish together.
+        let blocks = per_thread.div_ceil(largest);
+        per_thread.div_ceil(blocks.max(1)).max(default)
     }
 
     /// Computed: the async block's sums (see [`fill_sums`](Self::fill_sums)).
