@@ -35,8 +35,17 @@ proptest! {
 
     #[test]
     fn packing_round_trips_and_keeps_tails_zero((rows, n, values) in spin_rows()) {
-        let m = SpinMatrix::from_spins(&values, rows, n).unwrap();
-        prop_assert_eq!(m.to_spins().unwrap(), values.clone());
+        // Packing and unpacking are compiled per level: every level agrees.
+        let mut packed = Vec::new();
+        at_every_level(|_| {
+            let m = SpinMatrix::from_spins(&values, rows, n).unwrap();
+            packed.push((m.to_spins().unwrap(), m));
+        });
+        for (unpacked, m) in &packed {
+            prop_assert_eq!(unpacked, &values);
+            prop_assert_eq!(m, &packed[0].1);
+        }
+        let m = &packed[0].1;
         for r in 0..rows {
             let last = m.row(r)[m.words() - 1];
             if n % 64 != 0 {
@@ -76,8 +85,15 @@ proptest! {
         prop_assume!(rows > 0);
         let k = at.index(values.len());
         values[k] = bad;
-        let err = SpinMatrix::from_spins(&values, rows, n).unwrap_err().to_string();
-        prop_assert!(err.contains(&bad.to_string()), "{}", err);
+        let (r, i) = (k / n, k % n);
+        let mut errors = Vec::new();
+        at_every_level(|_| {
+            errors.push(SpinMatrix::from_spins(&values, rows, n).unwrap_err().to_string())
+        });
+        for err in &errors {
+            prop_assert!(err.contains(&bad.to_string()), "{}", err);
+            prop_assert!(err.contains(&format!("({r}, {i})")), "{}", err);
+        }
     }
 
     #[test]
