@@ -171,6 +171,11 @@ fn run_async<M: EnergyModel>(
     run_async_from(model, cache, state, query, schedule)
 }
 
+/// A sweep that starts with at most one neuron in `QUIET` unstable skips the
+/// neurons that would keep their spin (see
+/// [`EnergyModel::unstable_neurons`]).
+const QUIET: usize = 32;
+
 /// Queries whose async caches are built together ([`EnergyModel::caches`]),
 /// unless the model asks for another block size.
 pub const ASYNC_BLOCK: usize = 4;
@@ -233,10 +238,12 @@ fn run_async_from<M: EnergyModel>(
     let mut sweeps = 0;
     let mut converged = false;
     let mut last_flips = None;
+    let mut unstable = vec![0u64; state.len()];
     while sweeps < schedule.max_sweeps {
         sweeps += 1;
         model.begin_sweep(&mut cache, last_flips);
-        if model.is_fixed_point(&mut cache, state) == Some(true) {
+        let masked = model.unstable_neurons(&mut cache, state, &mut unstable);
+        if masked && unstable.iter().all(|&w| w == 0) {
             // This sweep would flip nothing in any order, and is the last:
             // its order (the last draw from the stream) is not needed.
             if schedule.track_energy {
@@ -248,12 +255,27 @@ fn run_async_from<M: EnergyModel>(
         if let Some(stream) = stream.as_mut() {
             rng::permutation(stream, &mut order);
         }
+        // When few neurons are unstable, skip those that would keep their
+        // spin (the mask is asked again after each flip, which costs O(N)).
+        let skip = masked
+            && unstable
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
+                * QUIET
+                <= n;
         let mut flips = 0usize;
         for &i in &order {
             let i = i as usize;
+            if skip && (unstable[i / 64] >> (i % 64)) & 1 == 0 {
+                continue;
+            }
             if decide(model.drive(&mut cache, state, i), spins::spin(state, i)) {
                 model.flip(&mut cache, state, i);
                 flips += 1;
+                if skip {
+                    model.unstable_neurons(&mut cache, state, &mut unstable);
+                }
             }
         }
         last_flips = Some(flips);

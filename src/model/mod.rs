@@ -95,14 +95,25 @@ pub trait EnergyModel: Sync {
     #[inline(always)]
     fn begin_sweep(&self, _cache: &mut Self::Cache, _last_flips: Option<usize>) {}
 
-    /// `Some(true)` when no neuron of `state` would flip in a deterministic
-    /// update (no drive disagrees with its spin), `Some(false)` when one
-    /// would. A sweep from a fixed point flips nothing whatever its order,
-    /// so the async driver then ends without drawing that order. `None`
-    /// (the default): the model has no faster check than the sweep itself.
+    /// Marks in `mask` (one bit per neuron, `state.len()` words) the
+    /// neurons that a deterministic update would flip now: those whose
+    /// drive disagrees with their spin. Returns `false`, leaving `mask`
+    /// alone, when the model has no check faster than the decisions
+    /// themselves (the default).
+    ///
+    /// The async driver uses it twice. A sweep from a fixed point (no bit
+    /// set) flips nothing whatever its order, so the run ends without drawing
+    /// that order. In a sweep that starts with few bits set, a neuron whose
+    /// bit is clear would keep its spin until the next flip, so the driver
+    /// skips it, and asks again after each flip.
     #[inline(always)]
-    fn is_fixed_point(&self, _cache: &mut Self::Cache, _state: &[u64]) -> Option<bool> {
-        None
+    fn unstable_neurons(
+        &self,
+        _cache: &mut Self::Cache,
+        _state: &[u64],
+        _mask: &mut [u64],
+    ) -> bool {
+        false
     }
 
     /// Flips neuron `i` of `state` and brings `cache` up to date.

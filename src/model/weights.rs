@@ -490,16 +490,16 @@ fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
     }
 }
 
-/// Whether any of up to 64 neurons (spins `word`, drives `h`) disagrees
-/// with its drive: branch-free, so that it vectorises.
+/// The bits of those of up to 64 neurons (spins `word`, drives `h`) that
+/// disagree with their drive: branch-free, so that it vectorises.
 #[inline(always)]
-fn disagrees(word: u64, h: impl Iterator<Item = f64>) -> bool {
+fn disagreeing(word: u64, h: impl Iterator<Item = f64>) -> u64 {
     let (mut plus, mut minus) = (0u64, 0u64);
     for (b, h) in h.enumerate() {
         plus |= ((h > 0.0) as u64) << b;
         minus |= ((h < 0.0) as u64) << b;
     }
-    (plus & !word) | (minus & word) != 0
+    (plus & !word) | (minus & word)
 }
 
 /// `sums += sign · column` on small integer weights (exact: no sum
@@ -659,29 +659,25 @@ impl EnergyModel for Weights {
     /// Settles the cache and compares every drive with its spin, 64 at a
     /// time without branches.
     #[inline(always)]
-    fn is_fixed_point(&self, cache: &mut WeightsCache, state: &[u64]) -> Option<bool> {
+    fn unstable_neurons(&self, cache: &mut WeightsCache, state: &[u64], mask: &mut [u64]) -> bool {
         self.settle(cache, state);
         let theta = self.threshold.chunks(64);
-        let unstable = match &self.small {
-            Some(small) => cache
-                .ints
-                .chunks(64)
-                .zip(theta)
-                .zip(state)
-                .any(|((s, t), &w)| {
-                    disagrees(
+        match &self.small {
+            Some(small) => {
+                for (((s, t), &w), m) in cache.ints.chunks(64).zip(theta).zip(state).zip(mask) {
+                    *m = disagreeing(
                         w,
                         s.iter().zip(t).map(|(&s, &t)| s as f64 * small.scale - t),
-                    )
-                }),
-            None => cache
-                .sums
-                .chunks(64)
-                .zip(theta)
-                .zip(state)
-                .any(|((s, t), &w)| disagrees(w, s.iter().zip(t).map(|(&s, &t)| s - t))),
-        };
-        Some(!unstable)
+                    );
+                }
+            }
+            None => {
+                for (((s, t), &w), m) in cache.sums.chunks(64).zip(theta).zip(state).zip(mask) {
+                    *m = disagreeing(w, s.iter().zip(t).map(|(&s, &t)| s - t));
+                }
+            }
+        }
+        true
     }
 
     #[inline(always)]
@@ -997,6 +993,33 @@ mod tests {
             assert_eq!(m.gap(&a, s.row(0), i), f.gap(&b, s.row(0), i));
         }
         assert_eq!(m.energy(&a, s.row(0)), f.energy(&b, s.row(0)));
+    }
+
+    #[test]
+    fn unstable_neurons_are_those_whose_drive_disagrees() {
+        let n = 130;
+        let w = small_integers(n, 8, 60, 1.0 / 64.0);
+        let theta: Vec<f64> = (0..n).map(|i| (i % 7) as f64 - 3.0).collect();
+        let small = Weights::new(n, w, theta).unwrap();
+        for m in [small.clone(), small.without_small()] {
+            for seed in 0..5 {
+                let mut state = SpinMatrix::from_spins(&random_spins(seed, n), 1, n).unwrap();
+                let mut cache = m.cache(state.row(0));
+                m.flip(&mut cache, state.row_mut(0), 3); // a pending flip
+                let mut mask = vec![!0u64; 3];
+                assert!(m.unstable_neurons(&mut cache, state.row(0), &mut mask));
+                let mut any = false;
+                for i in 0..n {
+                    let h = m.drive(&mut cache, state.row(0), i);
+                    let s = spins::spin(state.row(0), i);
+                    let flips = (h > 0.0 && s < 0) || (h < 0.0 && s > 0);
+                    assert_eq!((mask[i / 64] >> (i % 64)) & 1 == 1, flips, "neuron {i}");
+                    any |= flips;
+                }
+                assert!(any, "the test needs unstable neurons");
+                assert_eq!(mask[2] >> (n % 64), 0, "bits past n");
+            }
+        }
     }
 
     #[test]
