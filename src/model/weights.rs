@@ -332,7 +332,7 @@ impl Weights {
             out.clear();
             out.resize(n, 0);
             for j in 0..n {
-                add_small_column(out, small.column(j, n), spins::spin(state, j));
+                add_small_column(out, small.column(j, n), spins::spin(state, j), 0);
             }
         }
     }
@@ -429,9 +429,12 @@ impl Weights {
             let n = self.n;
             for &(j, new) in &cache.pending {
                 match &self.small {
-                    Some(small) => {
-                        flip_small_column(&mut cache.ints, small.column(j as usize, n), new as i32)
-                    }
+                    Some(small) => add_small_column(
+                        &mut cache.ints,
+                        small.column(j as usize, n),
+                        new as i32,
+                        1,
+                    ),
                     None => add_column(&mut cache.sums, self.column(j as usize), 2.0 * new as f64),
                 }
             }
@@ -502,33 +505,19 @@ fn disagreeing(word: u64, h: impl Iterator<Item = f64>) -> u64 {
     (plus & !word) | (minus & word)
 }
 
-/// `sums += sign · column` on small integer weights (exact: no sum
-/// overflows, see [`Small::of`]); `sign` is ±1.
+/// `sums += sign · 2^shift · column` on small integer weights (exact: no
+/// sum overflows, see [`Small::of`]); `sign` is ±1, `shift` 0 to add a
+/// neuron's contribution and 1 to reverse it (a flip).
 #[inline(always)]
-fn add_small_column(sums: &mut [i32], column: &[i8], sign: i32) {
+fn add_small_column(sums: &mut [i32], column: &[i8], sign: i32, shift: u32) {
     // Two loops rather than a multiply: a vector multiply is slow.
     if sign > 0 {
         for (s, &c) in sums.iter_mut().zip(column) {
-            *s += c as i32;
+            *s += (c as i32) << shift;
         }
     } else {
         for (s, &c) in sums.iter_mut().zip(column) {
-            *s -= c as i32;
-        }
-    }
-}
-
-/// `sums += 2·sign · column` (a flip to `sign`, which reverses the
-/// neuron's contribution).
-#[inline(always)]
-fn flip_small_column(sums: &mut [i32], column: &[i8], sign: i32) {
-    if sign > 0 {
-        for (s, &c) in sums.iter_mut().zip(column) {
-            *s += (c as i32) << 1;
-        }
-    } else {
-        for (s, &c) in sums.iter_mut().zip(column) {
-            *s -= (c as i32) << 1;
+            *s -= (c as i32) << shift;
         }
     }
 }
