@@ -34,6 +34,16 @@
 //! diagonal keeps async descent monotone; a negative one does not.
 //! An asymmetric `W` has no energy function: [`energy`](EnergyModel::energy)
 //! is NaN, and the gap is `2·(S_i − W_ii s_i − θ_i)` by the same formula.
+//!
+//! # Speed
+//!
+//! A block's first sums come from lookup tables ([`super::subset_sums`]),
+//! so blocks are large ([`EnergyModel::block_size`]). Weights that are small
+//! integers times one common factor also keep an `i8` copy, and their caches
+//! hold exact `i32` sums (`Small`): the same numbers, a quarter of the bytes
+//! per flip. A check of every neuron at once
+//! ([`EnergyModel::unstable_neurons`]) lets the async driver end a run
+//! without its last, flipless sweep.
 
 use super::{subset_sums, EnergyModel};
 use crate::error::{try_filled, Error, Result};
