@@ -16,7 +16,7 @@
 //! result therefore equals the multiply-add product bit for bit, whatever
 //! the order.
 //!
-//! The work is tiled so that the tables in use stay in L1: [`ROWS`] fields
+//! The work is tiled so that the tables in use stay in L1: `ROWS` fields
 //! by one `u64` word of every state (`64 / BITS` tables) at a time, and
 //! every table entry is aligned to a cache line.
 

@@ -610,7 +610,7 @@ impl EnergyModel for Weights {
 
     /// Large blocks, async and sync alike, so that the tables of
     /// [`subset_sums`] pay off: each thread's share of the queries, at most
-    /// [`MAX_BLOCK`] of them and at most [`BLOCK_BYTES`] of sums.
+    /// `MAX_BLOCK` of them and at most `BLOCK_BYTES` of sums.
     #[inline(always)]
     fn block_size(&self, update: crate::dynamics::Update, rows: usize, threads: usize) -> usize {
         let default = match update {
@@ -624,7 +624,7 @@ impl EnergyModel for Weights {
         per_thread.div_ceil(blocks.max(1)).max(default)
     }
 
-    /// Computed: the async block's sums (see [`fill_sums`](Self::fill_sums)).
+    /// Computed: the async block's sums, by table lookup for a large block.
     #[inline(always)]
     fn caches(&self, states: &[&[u64]]) -> Vec<WeightsCache> {
         let mut caches = vec![WeightsCache::default(); states.len()];
@@ -736,7 +736,7 @@ impl EnergyModel for Weights {
     }
 
     /// Caches with few pending flips take one column per flip; the others
-    /// are recomputed [`BLOCK`] queries at a time by the blocked product.
+    /// are recomputed together (by table lookup when there are many).
     #[inline(always)]
     fn drives_many(
         &self,
