@@ -380,7 +380,7 @@ fn gram_cholesky(x: &SpinMatrix) -> Result<Vec<f64>> {
 /// `W = Xᵀ (X Xᵀ)⁻¹ X` (row-major `N × N`), diagonal zeroed if asked.
 ///
 /// # Errors
-/// As [`gram_cholesky`]; `Memory` when `N × N` cannot be allocated.
+/// As `gram_cholesky`; `Memory` when `N × N` cannot be allocated.
 pub fn pseudoinverse(x: &SpinMatrix, zero_diagonal: bool) -> Result<Vec<f64>> {
     let (p, n) = (x.rows(), x.n());
     let count = square(n, "a weight matrix")?;
