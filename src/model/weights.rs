@@ -351,24 +351,13 @@ impl Weights {
     /// after.
     #[inline(always)]
     fn recompute(&self, states: &[&[u64]], caches: &mut [&mut WeightsCache]) {
-        if let Some(small) = &self.small {
-            let mut ints: Vec<Vec<i32>> = caches
-                .iter_mut()
-                .map(|c| std::mem::take(&mut c.ints))
-                .collect();
-            self.fill_ints(small, states, &mut ints);
-            for (c, v) in caches.iter_mut().zip(ints) {
-                c.ints = v;
-            }
-        } else {
-            let mut sums: Vec<Vec<f64>> = caches
-                .iter_mut()
-                .map(|c| std::mem::take(&mut c.sums))
-                .collect();
-            self.fill_sums(states, &mut sums);
-            for (c, v) in caches.iter_mut().zip(sums) {
-                c.sums = v;
-            }
+        match &self.small {
+            Some(small) => refill(
+                caches,
+                |c| &mut c.ints,
+                |ints| self.fill_ints(small, states, ints),
+            ),
+            None => refill(caches, |c| &mut c.sums, |sums| self.fill_sums(states, sums)),
         }
         for c in caches.iter_mut() {
             c.valid = true;
@@ -500,6 +489,24 @@ fn signs(state: &[u64], n: usize) -> Vec<f64> {
 fn add_column(sums: &mut [f64], column: &[f32], scale: f64) {
     for (s, &w) in sums.iter_mut().zip(column) {
         *s += scale * w as f64;
+    }
+}
+
+/// Takes every cache's `buffer` out, lets `fill` write them all at once (a
+/// block's sums), and puts them back.
+#[inline(always)]
+fn refill<L>(
+    caches: &mut [&mut WeightsCache],
+    buffer: fn(&mut WeightsCache) -> &mut Vec<L>,
+    fill: impl FnOnce(&mut [Vec<L>]),
+) {
+    let mut buffers: Vec<Vec<L>> = caches
+        .iter_mut()
+        .map(|c| std::mem::take(buffer(c)))
+        .collect();
+    fill(&mut buffers);
+    for (c, v) in caches.iter_mut().zip(buffers) {
+        *buffer(c) = v;
     }
 }
 
