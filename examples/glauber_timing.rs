@@ -3,24 +3,26 @@
 //!
 //! `cargo run --release --example glauber_timing`
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hopfield::batch;
-use hopfield::dynamics::{self, Order, Schedule, Temperature, Update};
+use hopfield::engine::batch;
+use hopfield::engine::glauber::{random_states, stochastic_block, CHAIN_BLOCK};
+use hopfield::engine::schedule::{Order, Schedule, Temperature, Update};
 use hopfield::model::Hebbian;
-use hopfield::stochastic::{random_states, CHAIN_BLOCK};
 
 fn main() {
-    let (n, p, chains, sweeps) = (1024usize, 102usize, 64usize, 3u32);
+    let (n, p, chains) = (1024usize, 102usize, 64usize);
+    let sweeps = NonZeroU32::new(3).unwrap();
     let mut memory = Hebbian::new(n, vec![0.0; n]).unwrap();
     memory.store(&random_states(n, p, 1, 0).unwrap()).unwrap();
     let starts = random_states(n, chains, 2, 0).unwrap();
-    let kernel = memory.kernel().unwrap();
+    let prepared = memory.prepare().unwrap();
     let cases = [
         (
             "T = 0 (deterministic sweeps)",
-            Temperature::PerSweep(Arc::from(vec![0.0; sweeps as usize])),
+            Temperature::PerSweep(Arc::from(vec![0.0; sweeps.get() as usize])),
         ),
         (
             "T = 0.01 (mostly certain)",
@@ -41,17 +43,23 @@ fn main() {
         if only.is_some_and(|o| o != c) {
             continue;
         }
-        let schedule = Schedule {
+        let schedule = Schedule::new(
+            Update::Async,
+            Order::Random,
+            NonZeroU32::MIN,
+            3,
             temperature,
-            ..Schedule::deterministic(Update::Async, Order::Random, 1, 3)
-        };
+            false,
+        )
+        .unwrap();
         let (mut blocked, mut alone) = (f64::MAX, f64::MAX);
         for _ in 0..10 {
             if mode != "alone" {
                 let t = Instant::now();
-                let out = hopfield::with_kernel!(&kernel, |k| batch::with_threads(Some(1), || {
-                    batch::retrieve(k, &starts, 0, &schedule)
-                }))
+                let out = hopfield::with_hebbian_lanes!(&prepared, |k| batch::with_threads(
+                    NonZeroUsize::new(1),
+                    || { batch::retrieve(k, &starts, 0, &schedule) }
+                ))
                 .unwrap()
                 .unwrap();
                 std::hint::black_box(out);
@@ -64,13 +72,13 @@ fn main() {
             let mut states = starts.clone();
             let words = states.words();
             for (r, row) in states.as_words_mut().chunks_exact_mut(words).enumerate() {
-                hopfield::with_kernel!(&kernel, |k| {
-                    std::hint::black_box(dynamics::descend(k, row, r as u64, &schedule));
+                hopfield::with_hebbian_lanes!(&prepared, |k| {
+                    std::hint::black_box(stochastic_block(k, row, words, r as u64, &schedule));
                 });
             }
             alone = alone.min(t.elapsed().as_secs_f64());
         }
-        let updates = (chains * n * sweeps as usize) as f64;
+        let updates = (chains * n * sweeps.get() as usize) as f64;
         println!(
             "{name:<32} {:6.1} ns per update in blocks of {CHAIN_BLOCK} chains, {:6.1} one chain at a time (one thread)",
             blocked / updates * 1e9,

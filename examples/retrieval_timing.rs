@@ -1,10 +1,11 @@
 //! Times batch retrieval on the Rust side alone (no Python):
 //! `cargo run --release --example retrieval_timing [n] [p] [batch]`.
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Instant;
 
-use hopfield::batch;
-use hopfield::dynamics::{Order, Schedule, Update};
+use hopfield::engine::batch;
+use hopfield::engine::schedule::{Order, Schedule, Update};
 use hopfield::model::Hebbian;
 use hopfield::rng::{self, Purpose};
 use hopfield::SpinMatrix;
@@ -14,6 +15,10 @@ fn random_spins(seed: u64, len: usize) -> Vec<i8> {
     (0..len)
         .map(|_| if rng::below(&mut r, 2) == 1 { 1 } else { -1 })
         .collect()
+}
+
+fn at_most(sweeps: u32) -> NonZeroU32 {
+    NonZeroU32::new(sweeps).expect("at least one sweep")
 }
 
 fn main() {
@@ -47,12 +52,12 @@ fn main() {
     }
     let queries = SpinMatrix::from_spins(&qs, b, n).unwrap();
     let t = Instant::now();
-    let kernel = match memory.kernel().unwrap() {
-        hopfield::model::Kernel::Narrow(k) => k,
-        hopfield::model::Kernel::Wide(_) => panic!("n too large for this example"),
+    let prepared = match memory.prepare().unwrap() {
+        hopfield::model::HebbianLanes::Narrow(k) => k,
+        hopfield::model::HebbianLanes::Wide(_) => panic!("n too large for this example"),
     };
     println!(
-        "level {}, kernel built in {:?}",
+        "level {}, memory prepared in {:?}",
         hopfield::simd::level().name(),
         t.elapsed()
     );
@@ -62,11 +67,13 @@ fn main() {
         } else {
             Update::Sync
         };
-        let schedule = Schedule::deterministic(update, Order::Random, 100, 3);
+        let schedule = Schedule::deterministic(update, Order::Random, at_most(100), 3);
         let t = Instant::now();
-        batch::with_threads(Some(1), || batch::retrieve(&kernel, &queries, 0, &schedule))
-            .unwrap()
-            .unwrap();
+        batch::with_threads(NonZeroUsize::new(1), || {
+            batch::retrieve(&prepared, &queries, 0, &schedule)
+        })
+        .unwrap()
+        .unwrap();
         println!(
             "{update:?}: {:.2} µs/query",
             t.elapsed().as_secs_f64() / b as f64 * 1e6
@@ -76,26 +83,28 @@ fn main() {
     // Pure sweep cost: stored patterns with a sequential order (few flips).
     let fixed = SpinMatrix::from_spins(&xs, p, n).unwrap();
     for order in [Order::Sequential, Order::Random] {
-        let schedule = Schedule::deterministic(Update::Async, order, 1, 3);
+        let schedule = Schedule::deterministic(Update::Async, order, at_most(1), 3);
         let t = Instant::now();
         let reps = 20;
         for _ in 0..reps {
-            batch::with_threads(Some(1), || batch::retrieve(&kernel, &fixed, 0, &schedule))
-                .unwrap()
-                .unwrap();
+            batch::with_threads(NonZeroUsize::new(1), || {
+                batch::retrieve(&prepared, &fixed, 0, &schedule)
+            })
+            .unwrap()
+            .unwrap();
         }
         let per = t.elapsed().as_secs_f64() / (reps * p * n) as f64;
         println!("one sweep {order:?}: {:.2} ns/neuron", per * 1e9);
     }
     for update in [Update::Async, Update::Sync] {
         for threads in [1usize, 2] {
-            let schedule = Schedule::deterministic(update, Order::Random, 100, 3);
+            let schedule = Schedule::deterministic(update, Order::Random, at_most(100), 3);
             let mut best = f64::MAX;
             let mut sweeps = 0.0;
             for _ in 0..3 {
                 let t = Instant::now();
-                let out = batch::with_threads(Some(threads), || {
-                    batch::retrieve(&kernel, &queries, 0, &schedule)
+                let out = batch::with_threads(NonZeroUsize::new(threads), || {
+                    batch::retrieve(&prepared, &queries, 0, &schedule)
                 })
                 .unwrap()
                 .unwrap();

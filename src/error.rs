@@ -10,15 +10,34 @@ pub enum Error {
     Shape(String),
     /// An argument has a value outside its domain (Python: `ValueError`).
     Value(String),
+    /// An argument of the wrong kind (Python: `TypeError`). Only where
+    /// values arrive untyped, in the bindings, is one made.
+    Type(String),
     /// A request whose memory cannot be had (Python: `MemoryError`),
     /// raised before anything is allocated.
     Memory(String),
 }
 
+impl Error {
+    /// The same error, its message prefixed with `context` (say, the name
+    /// of the argument it is about); the kind is kept.
+    pub fn context(self, context: &str) -> Error {
+        let prefix = |msg: String| format!("{context}: {msg}");
+        match self {
+            Error::Shape(msg) => Error::Shape(prefix(msg)),
+            Error::Value(msg) => Error::Value(prefix(msg)),
+            Error::Type(msg) => Error::Type(prefix(msg)),
+            Error::Memory(msg) => Error::Memory(prefix(msg)),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape(msg) | Error::Value(msg) | Error::Memory(msg) => f.write_str(msg),
+            Error::Shape(msg) | Error::Value(msg) | Error::Type(msg) | Error::Memory(msg) => {
+                f.write_str(msg)
+            }
         }
     }
 }
@@ -94,6 +113,10 @@ mod tests {
             Err(Error::Memory(_))
         ));
         assert_eq!(try_filled("x", 3, 7u8).unwrap(), vec![7, 7, 7]);
+        let kept = try_filled("x", usize::MAX / 2, 0u64)
+            .unwrap_err()
+            .context("patterns");
+        assert!(matches!(&kept, Error::Memory(msg) if msg.starts_with("patterns: ")));
         if let Some(available) = available_bytes() {
             // More than is available, yet small enough that the allocator
             // itself might (overcommitting) have said yes.

@@ -1,17 +1,21 @@
 //! # hopfield
 //!
 //! Fast associative memories. Stored patterns and states are bit-packed ±1
-//! rows ([`spins::SpinMatrix`]); every binary model is an energy
-//! ([`model::EnergyModel`]) over which one dynamics engine
-//! ([`dynamics`]) runs asynchronous or synchronous descent, for a batch of
-//! queries in parallel ([`batch`]).
+//! rows ([`spins::SpinMatrix`]); every binary model ([`model`]) is an energy
+//! ([`engine::energy::EnergyModel`]) over which one dynamics engine
+//! ([`engine`]) runs asynchronous or synchronous descent, stochastic
+//! (Glauber) sweeps, annealing and sampling, for a batch of queries in
+//! parallel ([`engine::batch`]). The continuous modern Hopfield network
+//! ([`modern`]) is its own, GEMM-shaped kernel.
+//!
+//! The modules, from the bottom up: [`error`]; [`simd`], [`kernels`],
+//! [`spins`], [`rng`]; [`engine`]; [`model`]; [`rules`]; [`modern`]. A
+//! module imports only modules before it in that list.
 //!
 //! The core is plain Rust: the Python bindings live behind the `python`
 //! feature in `src/python/`, so `cargo test` needs no interpreter.
 
-pub mod accept;
-pub mod batch;
-pub mod dynamics;
+pub mod engine;
 pub mod error;
 pub mod kernels;
 pub mod model;
@@ -20,7 +24,6 @@ pub mod rng;
 pub mod rules;
 pub mod simd;
 pub mod spins;
-pub mod stochastic;
 
 #[cfg(test)]
 mod proptests;

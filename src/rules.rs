@@ -475,7 +475,7 @@ pub fn sequence_weights(n: usize, sequences: &[SpinMatrix], cyclic: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EnergyModel;
+    use crate::engine::energy::EnergyModel;
     use crate::rng::{self, Purpose};
 
     fn random_patterns(p: usize, n: usize, seed: u64) -> SpinMatrix {

@@ -93,7 +93,7 @@ def test_hundred_thousand_neurons_with_a_hundred_connections() -> None:
     net = hf.HopfieldNetwork(n, dilution=100 / n, seed=7)
     x = hf.random_patterns(3, n, seed=8)
     net.store(x)
-    assert 90 * n < net._memory.connections < 110 * n
+    assert 90 * n < net._engine.connections < 110 * n
     assert net.nbytes < 200 * 2**20
     res = net.retrieve(hf.corrupt(x, flip=0.1, seed=9), seed=1)
     ASSERT_EQ(res.states, x)

@@ -875,19 +875,30 @@ def test_corrupt_bad_flip(flip: float) -> None:
 
 
 def test_core_refuses_what_python_would_not_pass() -> None:
-    """The extension checks its own arguments too."""
+    """The extension checks its own arguments: the options are parsed and
+    checked once, by ``_core.Schedule``, whoever builds it."""
     mem = _core.Hebbian(8, np.zeros(8))
     q = np.ones((1, 8), dtype=np.int8)
-    kw = {"update": "async", "order": "random", "max_sweeps": 5, "seed": 0, "threads": None}
-    with pytest.raises(ValueError, match="update must be 'async' or 'sync'"):
-        _core.Schedule(**{**kw, "update": "x"}, track_energy=False)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="order must be 'random' or 'sequential'"):
-        _core.Schedule(**{**kw, "order": "x"}, track_energy=False)  # type: ignore[arg-type]
+    kw = {
+        "update": "async",
+        "order": "random",
+        "max_sweeps": 5,
+        "seed": 0,
+        "threads": None,
+        "track_energy": False,
+        "temperature": 0.0,
+        "sweeps": None,
+        "schedule": None,
+    }
+    with pytest.raises(ValueError, match="update must be one of 'async', 'sync'"):
+        _core.Schedule(**{**kw, "update": "x"})
+    with pytest.raises(ValueError, match="order must be one of 'random', 'sequential'"):
+        _core.Schedule(**{**kw, "order": "x"})
     with pytest.raises(ValueError, match="max_sweeps must be at least 1"):
-        _core.Schedule(**{**kw, "max_sweeps": 0}, track_energy=False)  # type: ignore[arg-type]
+        _core.Schedule(**{**kw, "max_sweeps": 0})
     with pytest.raises(ValueError, match="threads must be at least 1"):
-        _core.Schedule(**{**kw, "threads": 0}, track_energy=False)  # type: ignore[arg-type]
-    plan = _core.Schedule(**kw, track_energy=False)  # type: ignore[arg-type]
+        _core.Schedule(**{**kw, "threads": 0})
+    plan = _core.Schedule(**kw)
     with pytest.raises(ValueError, match="queries must have n = 8 columns"):
         mem.retrieve(np.ones((1, 9), np.int8), plan)
     with pytest.raises(TypeError):

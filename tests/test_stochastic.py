@@ -16,7 +16,7 @@ import hopfield as hf
 import numpy as np
 import pytest
 from boltzmann_check import BURN_IN, CHAINS, empirical, numpy_chains, tv_bound
-from hopfield import _dynamics, reference
+from hopfield import _core, reference
 from hopfield.sampling import random_states
 
 
@@ -28,8 +28,15 @@ def hebbian(p: int, n: int, seed: int, theta: float | np.ndarray = 0.0) -> hf.Ho
 
 def temperatures(**kw) -> np.ndarray:
     """The per-sweep temperatures the engine uses for these retrieve options."""
-    plan = _dynamics.schedule(
-        update="async", max_sweeps=1, order="random", seed=0, threads=None, track_energy=False, **kw
+    options = {"temperature": 0.0, "sweeps": None, "schedule": None} | kw
+    plan = _core.Schedule(
+        update="async",
+        max_sweeps=1,
+        order="random",
+        seed=0,
+        threads=None,
+        track_energy=False,
+        **options,
     )
     return plan.temperatures()
 

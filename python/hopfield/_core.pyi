@@ -5,7 +5,7 @@ coerces user input before calling in); the extension converts nothing else
 and refuses other dtypes with ``TypeError``.
 """
 
-from typing import Any, Final, final
+from typing import Final, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +16,10 @@ __all__ = [
     "Diluted",
     "Hebbian",
     "Modern",
+    "ModernOutcomes",
+    "Outcomes",
+    "Sampled",
+    "Sampling",
     "Schedule",
     "Weights",
     "sequence_weights",
@@ -62,9 +66,14 @@ class Hebbian:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
-        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-        (see `retrieve::run`)."""
+    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+        """Runs the validated `options` from int8 (B, N) queries."""
+    def sample(
+        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+    ) -> Sampled:
+        """Samples the Boltzmann distribution with the validated `options`,
+        chains from `init` (int8 (B, N); with `single` its one row for every
+        chain) or from random states."""
 
 @final
 class Dense:
@@ -97,9 +106,14 @@ class Dense:
         """Energies of int8 (B, N) states, float64 (B,)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
-        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-        (see `retrieve::run`)."""
+    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+        """Runs the validated `options` from int8 (B, N) queries."""
+    def sample(
+        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+    ) -> Sampled:
+        """Samples the Boltzmann distribution with the validated `options`,
+        chains from `init` (int8 (B, N); with `single` its one row for every
+        chain) or from random states."""
 
 @final
 class Weights:
@@ -156,34 +170,110 @@ class Weights:
         """Energies of int8 (B, N) states, float64 (B,); NaN for an asymmetric W."""
     def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Local fields h = W s − θ of int8 (B, N) states, float64 (B, N)."""
-    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
-        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-        (see `retrieve::run`)."""
+    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+        """Runs the validated `options` from int8 (B, N) queries."""
+    def sample(
+        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+    ) -> Sampled:
+        """Samples the Boltzmann distribution with the validated `options`,
+        chains from `init` (int8 (B, N); with `single` its one row for every
+        chain) or from random states."""
 
 @final
 class Schedule:
-    """How to run a retrieval: the validated options of `retrieve`."""
+    """The validated options of a binary model's ``retrieve``, parsed once."""
 
     def __new__(
         cls,
         *,
-        update: str,
-        order: str,
-        max_sweeps: int,
-        seed: int,
-        threads: int | None,
-        track_energy: bool,
-        kind: str = "zero",
-        t0: float = 0.0,
-        t1: float = 0.0,
-        sweeps: int = 0,
-        temperatures: NDArray[np.float64] | None = None,
+        update: object,
+        max_sweeps: object,
+        order: object,
+        seed: object,
+        threads: object,
+        track_energy: object,
+        temperature: object,
+        sweeps: object,
+        schedule: object,
         quench: bool = False,
-        sampling: tuple[int, int, int] | None = None,
     ) -> Schedule: ...
+    @property
+    def seed(self) -> int:
+        """The seed every query's streams derive from (drawn when `seed=None`)."""
     def temperatures(self) -> NDArray[np.float64]:
         """The temperature of every stochastic sweep, float64 (sweeps,) (empty
         for deterministic descent)."""
+
+@final
+class Sampling:
+    """The validated options of ``hopfield.sample``, parsed once."""
+
+    def __new__(
+        cls,
+        *,
+        temperature: object,
+        n_samples: object,
+        burn_in: object,
+        thin: object,
+        seed: object,
+        order: object,
+        threads: object,
+        chains: object,
+    ) -> Sampling: ...
+
+@final
+class Outcomes:
+    """What a binary model's retrieval returned, one entry per query."""
+
+    @property
+    def states(self) -> NDArray[np.int8]:
+        """Final states, int8 (B, N)."""
+    @property
+    def converged(self) -> NDArray[np.bool_]:
+        """Whether each query converged, bool (B,)."""
+    @property
+    def cycled(self) -> NDArray[np.bool_]:
+        """Whether each (sync) query stopped on a 2-cycle, bool (B,)."""
+    @property
+    def sweeps(self) -> NDArray[np.int64]:
+        """Sweeps run, int64 (B,)."""
+    @property
+    def energy(self) -> NDArray[np.float64]:
+        """Energy of each final state, float64 (B,)."""
+    @property
+    def energy_trace(self) -> NDArray[np.float64] | None:
+        """With `track_energy`: float64 (B, T), NaN-padded; else None."""
+
+@final
+class Sampled:
+    """What sampling recorded, chain by chain."""
+
+    @property
+    def samples(self) -> NDArray[np.int8]:
+        """The samples, int8 (chains, n_samples, N)."""
+    @property
+    def sample_energy(self) -> NDArray[np.float64]:
+        """Their energies, float64 (chains, n_samples)."""
+    @property
+    def final_states(self) -> NDArray[np.int8]:
+        """Each chain's last state, int8 (chains, N)."""
+    @property
+    def final_energy(self) -> NDArray[np.float64]:
+        """Their energies, float64 (chains,)."""
+
+@final
+class ModernOutcomes:
+    """What the modern network's retrieval returned, one entry per query."""
+
+    @property
+    def states(self) -> NDArray[np.float32]:
+        """Final states, float32 (B, d_v)."""
+    @property
+    def steps(self) -> NDArray[np.int64]:
+        """Updates applied to each query, int64 (B,)."""
+    @property
+    def converged(self) -> NDArray[np.bool_]:
+        """Whether each query's last update moved it by at most the tolerance, bool (B,)."""
 
 def sweep_orders(
     n: int, sweeps: int, seed: int, count: int = 1, first: int = 0
@@ -220,7 +310,15 @@ class Modern:
     The engine of ``hopfield.ModernHopfield``.
     """
 
-    def __new__(cls) -> Modern: ...
+    def __new__(cls, beta: object, threads: object) -> Modern: ...
+    @property
+    def beta(self) -> float:
+        """Inverse temperature β (settable: a finite number > 0)."""
+    @beta.setter
+    def beta(self, value: object) -> None: ...
+    @property
+    def threads(self) -> int | None:
+        """Threads for the work (None: all cores)."""
     @property
     def dim(self) -> int:
         """Key width d (0 before the first store)."""
@@ -251,27 +349,14 @@ class Modern:
     def values(self) -> NDArray[np.float32] | None:
         """The stored values, float32 (P, d_v), or None without separate values."""
     def retrieve(
-        self,
-        queries: NDArray[np.float32],
-        *,
-        beta: float,
-        steps: int,
-        tol: float | None,
-        max_steps: int,
-        threads: int | None,
-    ) -> dict[str, NDArray[Any]]:
-        """Runs the dynamics from float32 (B, d) queries.
-
-        Returns a dict with ``"states"`` (float32 (B, d_v)), ``"steps"``
-        (int64 (B,)) and ``"converged"`` (bool (B,)).
-        """
-    def energy(
-        self, states: NDArray[np.float32], *, beta: float, threads: int | None
-    ) -> NDArray[np.float64]:
+        self, queries: NDArray[np.float32], *, steps: object, tol: object, max_steps: object
+    ) -> ModernOutcomes:
+        """Runs the dynamics from float32 (B, d) queries: `steps` updates, or
+        with `tol` until an update moves a query by at most `tol` (at most
+        `max_steps`)."""
+    def energy(self, states: NDArray[np.float32]) -> NDArray[np.float64]:
         """Energies of float32 (B, d) states, float64 (B,)."""
-    def attention(
-        self, queries: NDArray[np.float32], *, beta: float, threads: int | None
-    ) -> NDArray[np.float64]:
+    def attention(self, queries: NDArray[np.float32]) -> NDArray[np.float64]:
         """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
 
 def sequence_weights(
@@ -312,6 +397,11 @@ class Diluted:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], schedule: Schedule) -> dict[str, NDArray[Any]]:
-        """Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-        (see `retrieve::run`)."""
+    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+        """Runs the validated `options` from int8 (B, N) queries."""
+    def sample(
+        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+    ) -> Sampled:
+        """Samples the Boltzmann distribution with the validated `options`,
+        chains from `init` (int8 (B, N); with `single` its one row for every
+        chain) or from random states."""

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _dynamics, _validate
-from .persist import Persistent, State, pack_spins, unpack_spins
+from . import _core, _validate
+from ._spin_model import SpinModel
+from .persist import State, pack_spins, unpack_spins
 
 INTERACTIONS = ("polynomial", "exponential")
 
@@ -36,7 +37,7 @@ def _flag(value: Any, name: str) -> bool:
     return bool(value)
 
 
-class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
+class DenseAssociativeMemory(SpinModel):
     r"""A dense associative memory of ``n`` binary neurons.
 
     The energy of a state ``σ`` is ``E(σ) = −Σ_μ F(ξ^μ·σ)`` over the stored
@@ -106,7 +107,7 @@ class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
         self._degree = _degree(degree)
         self._rectified = _flag(rectified, "rectified")
         self._beta = _beta(beta)
-        self._memory = _core.Dense(
+        self._engine = _core.Dense(
             n,
             interaction=self._interaction,
             degree=self._degree,
@@ -123,11 +124,6 @@ class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
             f"DenseAssociativeMemory(n={self.n}, interaction={self._interaction!r}, "
             f"{detail}, num_patterns={self.num_patterns})"
         )
-
-    @property
-    def n(self) -> int:
-        """Number of neurons."""
-        return self._memory.n
 
     @property
     def interaction(self) -> str:
@@ -150,25 +146,15 @@ class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
         return self._beta
 
     @property
-    def num_patterns(self) -> int:
-        """Number of stored patterns."""
-        return self._memory.num_patterns
-
-    @property
     def nbytes(self) -> int:
         """Bytes of memory held: ``P·⌈N/64⌉·8`` for the packed patterns."""
-        return self._memory.nbytes
+        return self._engine.nbytes
 
     @property
     def fixed_point_bits(self) -> int:
         """``S``: exponential decisions are made with ``2**S`` for the
         largest term, ``S = min(52, 62 − P.bit_length())``."""
-        return self._memory.fixed_point_bits
-
-    @property
-    def patterns(self) -> np.ndarray:
-        """The stored patterns, a new ``int8`` array ``(P, N)``."""
-        return self._memory.patterns()
+        return self._engine.fixed_point_bits
 
     def _get_state(self) -> State:
         params = {
@@ -212,7 +198,7 @@ class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
             this many patterns (nothing is stored then).
         """
         batch, _ = _validate.spin_batch(patterns, self.n, "patterns")
-        self._memory.store(batch)
+        self._engine.store(batch)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
         """Energy of one state ``(N,)`` or a batch ``(B, N)``.
@@ -221,12 +207,4 @@ class DenseAssociativeMemory(Persistent, _dynamics.SpinDynamics):
         float64), ``−(1/β) log Σ_μ exp(β ξ^μ·σ)`` for the exponential (``inf``
         with no patterns).
         """
-        batch, single = _validate.spin_batch(states, self.n, "states")
-        e = self._memory.energy(batch)
-        return float(e[0]) if single else e
-
-    def overlaps(self, states: ArrayLike) -> np.ndarray:
-        """Overlaps ``ξ^μ·σ / N`` with every stored pattern, ``(P,)`` or ``(B, P)``."""
-        batch, single = _validate.spin_batch(states, self.n, "states")
-        m = self._memory.overlaps(batch)
-        return m[0] if single else m
+        return super().energy(states)

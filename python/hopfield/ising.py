@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _dynamics, _validate
+from . import _core, _validate
 from .persist import Persistent, State
 from .sampling import random_states
 
@@ -126,7 +126,7 @@ class IsingProblem(Persistent):
         self._J = couplings
         self._h = fields
         self._offset = _real(offset, "offset")
-        self._memory = _core.Weights(_validate.weight_matrix(couplings, "J"), -fields)
+        self._engine = _core.Weights(_validate.weight_matrix(couplings, "J"), -fields)
 
     def __repr__(self) -> str:
         return f"IsingProblem(n={self.n}, offset={self._offset!r})"
@@ -246,7 +246,6 @@ class IsingProblem(Persistent):
         Minimization
             Per restart its final state and energy, and the best of them.
         """
-        seed = _validate.seed(seed)
         restarts = _validate.positive_int(restarts, "restarts")
         if schedule is None:
             schedule = self.default_schedule()
@@ -255,19 +254,20 @@ class IsingProblem(Persistent):
         )
         if sweeps is None and named:
             sweeps = DEFAULT_SWEEPS  # an array schedule sets its own length
-        plan = _dynamics.schedule(
+        options = _core.Schedule(
             update="async",
             max_sweeps=QUENCH_SWEEPS,
             order="random",
             seed=seed,
             threads=threads,
             track_energy=False,
-            schedule=schedule,
+            temperature=0.0,
             sweeps=sweeps,
+            schedule=schedule,
             quench=True,
         )
         if init is None:
-            starts = random_states(restarts, self.n, seed=seed)
+            starts = random_states(restarts, self.n, seed=options.seed)
         else:
             batch, single = _validate.spin_batch(init, self.n, "init")
             if single:
@@ -279,14 +279,14 @@ class IsingProblem(Persistent):
                 )
             else:
                 starts = np.ascontiguousarray(batch)
-        raw = self._memory.retrieve(starts, plan)
-        states = raw["states"]
+        outcomes = self._engine.retrieve(starts, options)
+        states = outcomes.states
         energy = self._energies(states)
         best = int(np.argmin(energy))
         return Minimization(
             states=states,
             energy=energy,
-            converged=raw["converged"],
+            converged=outcomes.converged,
             best_state=states[best].copy(),
             best_energy=float(energy[best]),
         )

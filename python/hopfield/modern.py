@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,15 +34,6 @@ class ModernRetrieval:
     states: np.ndarray
     steps: np.ndarray | int
     converged: np.ndarray | bool
-
-
-def _beta(value: Any) -> float:
-    if not _validate.is_real(value):
-        raise TypeError(f"beta must be a real number, got {type(value).__name__}")
-    beta = float(value)
-    if not (math.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be a finite number > 0, got {value!r}")
-    return beta
 
 
 def _floats(x: ArrayLike, name: str) -> np.ndarray:
@@ -111,71 +101,74 @@ class ModernHopfield(Persistent):
     """
 
     def __init__(self, beta: float = 1.0, *, threads: int | None = None) -> None:
-        self._beta = _beta(beta)
-        self._threads = _validate.threads(threads)
-        self._memory = _core.Modern()
+        self._engine = _core.Modern(beta, threads)
 
     def __repr__(self) -> str:
         return (
-            f"ModernHopfield(beta={self._beta!r}, num_patterns={self.num_patterns}, "
+            f"ModernHopfield(beta={self.beta!r}, num_patterns={self.num_patterns}, "
             f"dim={self.dim}, value_dim={self.value_dim})"
         )
 
     @property
     def beta(self) -> float:
-        """Inverse temperature β."""
-        return self._beta
+        """Inverse temperature β (settable: a finite number > 0)."""
+        return self._engine.beta
 
     @beta.setter
     def beta(self, value: float) -> None:
-        self._beta = _beta(value)
+        self._engine.beta = value
+
+    @property
+    def threads(self) -> int | None:
+        """Threads for the work (``None``: all cores)."""
+        return self._engine.threads
 
     @property
     def dim(self) -> int:
         """Pattern (key) width d, 0 before the first store."""
-        return self._memory.dim
+        return self._engine.dim
 
     @property
     def value_dim(self) -> int:
         """Width of what retrieval returns (d without separate values)."""
-        return self._memory.value_dim
+        return self._engine.value_dim
 
     @property
     def num_patterns(self) -> int:
         """Number of stored patterns P."""
-        return self._memory.num_patterns
+        return self._engine.num_patterns
 
     @property
     def hetero(self) -> bool:
         """Whether separate values are stored (hetero-association)."""
-        return self._memory.hetero
+        return self._engine.hetero
 
     @property
     def binary(self) -> bool:
         """Whether every stored pattern is ±1 (±1 queries then use popcount scores)."""
-        return self._memory.binary
+        return self._engine.binary
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the stored patterns and values."""
-        return self._memory.nbytes
+        return self._engine.nbytes
 
     @property
     def patterns(self) -> np.ndarray:
         """A copy of the stored patterns (keys), float32 ``(P, d)``."""
-        return self._memory.keys()
+        return self._engine.keys()
 
     @property
     def values(self) -> np.ndarray | None:
         """A copy of the stored values, float32 ``(P, d_v)``, or None."""
-        return self._memory.values()
+        return self._engine.values()
 
     def _get_state(self) -> State:
         arrays = {"patterns": self.patterns}
         values = self.values
         if values is not None:
             arrays["values"] = values
-        return {"beta": self._beta, "threads": self._threads}, arrays
+        return {"beta": self.beta, "threads": self.threads}, arrays
 
     @classmethod
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> ModernHopfield:
@@ -214,7 +207,7 @@ class ModernHopfield(Persistent):
                     f"values must be 2-D with one row per pattern ({x.shape[0]}, d_v), "
                     f"got shape {v.shape}"
                 )
-        self._memory.store(x, v)
+        self._engine.store(x, v)
 
     def _check_stored(self) -> None:
         if self.num_patterns == 0:
@@ -250,43 +243,18 @@ class ModernHopfield(Persistent):
         """
         self._check_stored()
         q, single = _batch(queries, self.dim, "queries")
-        steps = _validate.positive_int(steps, "steps")
-        max_steps = _validate.positive_int(max_steps, "max_steps")
-        for name, value in (("steps", steps), ("max_steps", max_steps)):
-            if value >= 2**32:
-                raise ValueError(f"{name} must be below 2**32, got {value}")
-        if tol is not None:
-            if not _validate.is_real(tol) or not (float(tol) >= 0):
-                raise ValueError(f"tol must be a real number >= 0 or None, got {tol!r}")
-            if steps != 1:
-                raise ValueError("give steps or tol, not both")
-            tol = float(tol)
-        if self.hetero and (steps > 1 or tol is not None):
-            raise ValueError(
-                "iterating needs auto-association (keys = values): "
-                "store patterns without values, or use steps=1"
-            )
-        raw = self._memory.retrieve(
-            q,
-            beta=self._beta,
-            steps=steps,
-            tol=tol,
-            max_steps=max_steps,
-            threads=self._threads,
-        )
+        out = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps)
         if single:
             return ModernRetrieval(
-                states=raw["states"][0],
-                steps=int(raw["steps"][0]),
-                converged=bool(raw["converged"][0]),
+                states=out.states[0], steps=int(out.steps[0]), converged=bool(out.converged[0])
             )
-        return ModernRetrieval(states=raw["states"], steps=raw["steps"], converged=raw["converged"])
+        return ModernRetrieval(states=out.states, steps=out.steps, converged=out.converged)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
         """``E(ξ)`` of ``(B, d)`` states (float64 ``(B,)``) or of one ``(d,)`` state (float)."""
         self._check_stored()
         s, single = _batch(states, self.dim, "states")
-        e = self._memory.energy(s, beta=self._beta, threads=self._threads)
+        e = self._engine.energy(s)
         return float(e[0]) if single else e
 
     def attention(self, queries: ArrayLike) -> np.ndarray:
@@ -296,5 +264,5 @@ class ModernHopfield(Persistent):
         """
         self._check_stored()
         q, single = _batch(queries, self.dim, "queries")
-        a = self._memory.attention(q, beta=self._beta, threads=self._threads)
+        a = self._engine.attention(q)
         return a[0] if single else a

@@ -7,14 +7,15 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _dynamics, _validate
-from ._memory import ensure_fits
-from .persist import Persistent, State, pack_spins, unpack_spins
+from . import _core, _validate
+from ._alloc import ensure_fits
+from ._spin_model import SpinModel
+from .persist import State, pack_spins, unpack_spins
 
 RULES = ("hebbian", "storkey", "pseudoinverse", "covariance")
 
 
-class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
+class HopfieldNetwork(SpinModel):
     """A classical Hopfield network of ``n`` binary neurons.
 
     Every rule shares the energy, the field and the dynamics:
@@ -104,7 +105,7 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
     True
     """
 
-    _memory: _core.Hebbian | _core.Weights | _core.Diluted
+    _engine: _core.Hebbian | _core.Weights | _core.Diluted
     _rule: str | None
     _dilution: float | None = None
 
@@ -169,11 +170,11 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
         }
         self._batches: list[int] = []
         if dilution is not None and rule == "hebbian":
-            self._memory = _core.Diluted(n, theta, float(dilution), _validate.seed(seed))
+            self._engine = _core.Diluted(n, theta, float(dilution), _validate.seed(seed))
         elif rule == "hebbian":
-            self._memory = _core.Hebbian(n, theta)
+            self._engine = _core.Hebbian(n, theta)
         else:
-            self._memory = _core.Weights.learning(
+            self._engine = _core.Weights.learning(
                 n,
                 theta,
                 rule,
@@ -230,7 +231,7 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
         w = _validate.weight_matrix(weights, "weights")
         n = w.shape[0]
         net = cls.__new__(cls)
-        net._memory = _core.Weights(w, _validate.threshold(threshold, n))
+        net._engine = _core.Weights(w, _validate.threshold(threshold, n))
         net._rule = None
         net._dilution = None
         net._options = {"n": n, "rule": None}
@@ -256,28 +257,18 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
         """Diluted Hebbian networks: the connected pairs ``(E, 2)`` (both
         directions) and their weights ``W_ij`` (float64 ``(E,)``); ``None``
         otherwise (other diluted rules keep a dense matrix: see ``weights``)."""
-        if not isinstance(self._memory, _core.Diluted):
+        if not isinstance(self._engine, _core.Diluted):
             return None
-        pairs, values = self._memory.connectivity()
+        pairs, values = self._engine.connectivity()
         return pairs, values.astype(np.float64) / self.n
 
     @property
     def symmetric(self) -> bool:
         """Whether the weight matrix is symmetric (always true for learnt rules
         other than sequences; checked exactly for :meth:`from_weights`)."""
-        if isinstance(self._memory, _core.Weights):
-            return self._memory.symmetric
+        if isinstance(self._engine, _core.Weights):
+            return self._engine.symmetric
         return True
-
-    @property
-    def n(self) -> int:
-        """Number of neurons."""
-        return self._memory.n
-
-    @property
-    def num_patterns(self) -> int:
-        """Number of stored patterns."""
-        return self._memory.num_patterns
 
     @property
     def nbytes(self) -> int:
@@ -287,17 +278,12 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
         learn on, the packed patterns and ``16·N`` for thresholds and diagonal;
         weights that are small integers times one power of two (see the README,
         "Weight-matrix performance") add an ``int8`` copy, ``N²`` bytes."""
-        return self._memory.nbytes
-
-    @property
-    def patterns(self) -> np.ndarray:
-        """The stored patterns, a new ``int8`` array ``(P, N)``."""
-        return self._memory.patterns()
+        return self._engine.nbytes
 
     @property
     def threshold(self) -> np.ndarray:
         """The thresholds θ, a new float64 array ``(N,)``."""
-        return self._memory.threshold()
+        return self._engine.threshold()
 
     @property
     def weights(self) -> np.ndarray:
@@ -308,7 +294,7 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
         float32 matrix (rounded onto the exact grid). Raises ``MemoryError``
         when a copy cannot fit.
         """
-        if isinstance(self._memory, _core.Diluted):
+        if isinstance(self._engine, _core.Diluted):
             n = self.n
             if n * n * 8 > 2**31:
                 raise MemoryError(
@@ -319,13 +305,13 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
             w = np.zeros((n, n))
             w[pairs[:, 0], pairs[:, 1]] = values
             return w
-        return self._memory.weights()
+        return self._engine.weights()
 
     def _get_state(self) -> State:
         params = {**self._options, "batches": list(self._batches)}
         arrays = {"threshold": self.threshold}
-        if isinstance(self._memory, _core.Weights) and self._rule is None:
-            arrays["weights"] = self._memory.weights()  # built from_weights: W is the state
+        if isinstance(self._engine, _core.Weights) and self._rule is None:
+            arrays["weights"] = self._engine.weights()  # built from_weights: W is the state
         else:
             arrays["patterns"] = pack_spins(self.patterns)
         return params, arrays
@@ -373,7 +359,7 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
                 "build HopfieldNetwork(n, rule=...) to learn patterns"
             )
         batch, _ = _validate.spin_batch(patterns, self.n, "patterns")
-        self._memory.store(batch)
+        self._engine.store(batch)
         self._batches.append(len(batch))
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
@@ -387,23 +373,21 @@ class HopfieldNetwork(Persistent, _dynamics.SpinDynamics):
                 "energy: the weight matrix is not symmetric, so the network has no energy "
                 "function (the dynamics descend nothing); fields and retrieve still work"
             )
-        batch, single = _validate.spin_batch(states, self.n, "states")
-        e = self._memory.energy(batch)
-        return float(e[0]) if single else e
+        return super().energy(states)
 
     def fields(self, states: ArrayLike) -> np.ndarray:
         """Local fields ``h = W s - θ``, shape ``(N,)`` or ``(B, N)``."""
         batch, single = _validate.spin_batch(states, self.n, "states")
-        h = self._memory.fields(batch)
+        h = self._engine.fields(batch)
         return h[0] if single else h
 
     def overlaps(self, states: ArrayLike) -> np.ndarray:
         """Overlaps ``ξ^μ·s / N`` with every stored pattern, ``(P,)`` or ``(B, P)``."""
+        if not isinstance(self._engine, _core.Weights):
+            return super().overlaps(states)
+        # A weight matrix keeps its learnt patterns apart, in its rule.
         batch, single = _validate.spin_batch(states, self.n, "states")
-        if not isinstance(self._memory, _core.Weights):
-            m = self._memory.overlaps(batch)
-        else:
-            m = _core.overlaps(batch, self.patterns)
+        m = _core.overlaps(batch, self.patterns)
         return m[0] if single else m
 
 

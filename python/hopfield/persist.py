@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -58,7 +59,8 @@ class Persistent(abc.ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._KIND = cls.__name__
-        _KINDS[cls.__name__] = cls
+        if not inspect.isabstract(cls):  # a shared base is no kind of file
+            _KINDS[cls.__name__] = cls
 
     @abc.abstractmethod
     def _get_state(self) -> State:

@@ -47,6 +47,29 @@ class Retrieval:
     cycled: np.ndarray | bool
     energy_trace: np.ndarray | None = None
 
+    @classmethod
+    def from_outcomes(cls, outcomes: _core.Outcomes, single: bool) -> Retrieval:
+        """The retrieval of the engine's ``outcomes`` (scalars and an ``(N,)``
+        state for a ``single`` query)."""
+        trace = outcomes.energy_trace
+        if single:
+            return cls(
+                states=outcomes.states[0],
+                converged=bool(outcomes.converged[0]),
+                sweeps=int(outcomes.sweeps[0]),
+                energy=float(outcomes.energy[0]),
+                cycled=bool(outcomes.cycled[0]),
+                energy_trace=None if trace is None else trace[0],
+            )
+        return cls(
+            states=outcomes.states,
+            converged=outcomes.converged,
+            sweeps=outcomes.sweeps,
+            energy=outcomes.energy,
+            cycled=outcomes.cycled,
+            energy_trace=trace,
+        )
+
     @property
     def single(self) -> bool:
         """Whether this is the result of a single ``(N,)`` query."""

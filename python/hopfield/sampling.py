@@ -8,9 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _dynamics, _validate
-
-_MAX_COUNT = 2**32 - 1
+from . import _core, _validate
 
 
 @dataclass(frozen=True)
@@ -42,29 +40,14 @@ class Samples:
 
 
 def _engine(model: Any) -> tuple[Any, int]:
-    engine = getattr(model, "_memory", None)
+    engine = getattr(model, "_engine", None)
     n = getattr(model, "n", None)
-    if engine is None or not hasattr(engine, "retrieve") or not isinstance(n, int):
+    if engine is None or not hasattr(engine, "sample") or not isinstance(n, int):
         raise TypeError(
             "model must be a binary energy model (HopfieldNetwork, IsingProblem, ...), "
             f"got {type(model).__name__}"
         )
     return engine, n
-
-
-def _count(value: Any, name: str, minimum: int) -> int:
-    count = _validate.positive_int(value, name, minimum=minimum)
-    if count > _MAX_COUNT:
-        raise ValueError(f"{name} must be below 2**32, got {count}")
-    return count
-
-
-def _check_size(chains: int, n_samples: int, n: int) -> None:
-    """The int8 samples must fit in memory at all (checked before any work)."""
-    if chains * n_samples * n > np.iinfo(np.intp).max // 2:
-        raise MemoryError(
-            f"{chains} chains × {n_samples} samples × {n} neurons cannot be allocated"
-        )
 
 
 def sample(
@@ -130,46 +113,25 @@ def sample(
     ((4, 100, 8), (4, 100))
     """
     engine, n = _engine(model)
-    n_samples = _count(n_samples, "n_samples", 1)
-    burn_in = _count(burn_in, "burn_in", 0)
-    thin = _count(thin, "thin", 1)
-    seed = _validate.seed(seed)
-    if not _validate.is_real(temperature):
-        raise TypeError(f"temperature must be a real number, got {type(temperature).__name__}")
-    if not float(temperature) > 0 or not np.isfinite(float(temperature)):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    options = _core.Sampling(
+        temperature=temperature,
+        n_samples=n_samples,
+        burn_in=burn_in,
+        thin=thin,
+        seed=seed,
+        order=order,
+        threads=threads,
+        chains=chains,
+    )
     if init is None:
-        count = 1 if chains is None else _count(chains, "chains", 1)
-        _check_size(count, n_samples, n)
-        starts = _core.random_states(n, count, seed)
+        sampled = engine.sample(options)
     else:
         batch, single = _validate.spin_batch(init, n, "init")
-        if single:
-            count = 1 if chains is None else _count(chains, "chains", 1)
-            _check_size(count, n_samples, n)
-            starts = np.repeat(batch, count, axis=0)
-        else:
-            count = batch.shape[0]
-            if chains is not None and _count(chains, "chains", 1) != count:
-                raise ValueError(f"chains={chains} disagrees with init's {count} rows")
-            starts = batch
-    _check_size(count, n_samples, n)
-    plan = _dynamics.schedule(
-        update="async",
-        max_sweeps=1,
-        order=order,
-        seed=seed,
-        threads=threads,
-        track_energy=False,
-        temperature=temperature,
-        sweeps=1,
-        sampling=(burn_in, n_samples, thin),
-    )
-    raw = engine.retrieve(np.ascontiguousarray(starts), plan)
+        sampled = engine.sample(options, np.ascontiguousarray(batch), single)
     return Samples(
-        states=raw["samples"].reshape(count, n_samples, n),
-        energy=raw["sample_energy"].reshape(count, n_samples),
-        final_states=raw["states"],
+        states=sampled.samples,
+        energy=sampled.sample_energy,
+        final_states=sampled.final_states,
         temperature=float(temperature),
     )
 

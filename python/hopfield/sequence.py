@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _dynamics, _validate
+from . import _core, _validate
 from .persist import Persistent, State, pack_spins, unpack_spins
 from .spins import as_spins
 
@@ -187,19 +187,22 @@ class SequenceMemory(Persistent):
         if not self._sequences:
             raise ValueError("recall: nothing is stored yet; store a sequence first")
         engine = self._weights_engine()
-        plan = _dynamics.schedule(
+        options = _core.Schedule(
             update="sync",
             max_sweeps=1,
             order="random",
             seed=0,
             threads=threads,
             track_energy=False,
+            temperature=0.0,
+            sweeps=None,
+            schedule=None,
         )
         traj = np.empty((batch.shape[0], steps + 1, self._n), dtype=np.int8)
         traj[:, 0] = batch
         cur = np.ascontiguousarray(batch)
         for t in range(1, steps + 1):
-            cur = engine.retrieve(cur, plan)["states"]
+            cur = engine.retrieve(cur, options).states
             traj[:, t] = cur
         items = self.items
         flat = traj.reshape(-1, self._n)

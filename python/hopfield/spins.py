@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._memory import ensure_fits
+from ._alloc import ensure_fits
 
 __all__ = [
     "LETTERS",

@@ -23,7 +23,7 @@
 //! overlap by ±2 and rebuilds `h` from a table (O(P)); a decision is one
 //! masked sum (O(P) adds, 8 lanes per AVX-512 instruction).
 //!
-//! **Polynomial**: every quantity is an exact integer. The kernel adds in
+//! **Polynomial**: every quantity is an exact integer. The model adds in
 //! `i64` when `P · 5(N+2)^d < 2^63` and in `i128` otherwise; a memory for
 //! which `P · 5(N+2)^d ≥ 2^127` is refused (construction and `store`), there
 //! is no wider fallback.
@@ -48,7 +48,7 @@
 use std::borrow::Cow;
 
 use super::masked;
-use super::EnergyModel;
+use crate::engine::energy::EnergyModel;
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
 
@@ -96,7 +96,7 @@ fn poly(x: i64, degree: u32, rectified: bool) -> Option<i128> {
     }
 }
 
-/// A bound on every per-pattern term the polynomial kernel adds (`h`, `b`
+/// A bound on every per-pattern term the polynomial model adds (`h`, `b`
 /// and `F`): `5(n+2)^degree`.
 fn poly_unit(n: usize, degree: u32) -> Option<i128> {
     (n as i128 + 2).checked_pow(degree)?.checked_mul(5)
@@ -185,12 +185,12 @@ impl Dense {
         self.patterns.nbytes()
     }
 
-    /// The retrieval kernel (bit planes and tables, built per call in
-    /// `O(P·N)`): `i64` polynomial sums when they fit, else `i128`.
+    /// The memory prepared for the engine (bit planes and tables, built per
+    /// call in `O(P·N)`): `i64` polynomial sums when they fit, else `i128`.
     ///
     /// # Errors
     /// `Memory` when the layout cannot be allocated.
-    pub fn kernel(&self) -> Result<DenseKernel<'_>> {
+    pub fn prepare(&self) -> Result<PreparedDense<'_>> {
         match self.interaction {
             Interaction::Polynomial { degree, .. } => {
                 let p = self.patterns.rows().max(1) as i128;
@@ -198,36 +198,38 @@ impl Dense {
                     .and_then(|u| u.checked_mul(p))
                     .is_some_and(|x| x <= i64::MAX as i128);
                 if narrow {
-                    Ok(DenseKernel::Narrow(PolyKernel::new(self)?))
+                    Ok(PreparedDense::Narrow(PreparedPolynomial::new(self)?))
                 } else {
-                    Ok(DenseKernel::Wide(PolyKernel::new(self)?))
+                    Ok(PreparedDense::Wide(PreparedPolynomial::new(self)?))
                 }
             }
-            Interaction::Exponential { .. } => Ok(DenseKernel::Exponential(ExpKernel::new(self)?)),
+            Interaction::Exponential { .. } => {
+                Ok(PreparedDense::Exponential(PreparedExponential::new(self)?))
+            }
         }
     }
 }
 
-/// A dense kernel of the concrete type that fits the memory.
+/// A prepared dense memory, of the concrete type that fits it.
 #[derive(Debug)]
-pub enum DenseKernel<'a> {
+pub enum PreparedDense<'a> {
     /// Polynomial, exact in `i64`.
-    Narrow(PolyKernel<'a, i64>),
+    Narrow(PreparedPolynomial<'a, i64>),
     /// Polynomial, exact in `i128`.
-    Wide(PolyKernel<'a, i128>),
+    Wide(PreparedPolynomial<'a, i128>),
     /// Exponential, fixed point in `i64`.
-    Exponential(ExpKernel<'a>),
+    Exponential(PreparedExponential<'a>),
 }
 
-/// Runs `$body` with `$k` bound to the concrete kernel inside a
-/// [`DenseKernel`] (static dispatch).
+/// Runs `$body` with `$k` bound to the concrete prepared model inside a
+/// [`PreparedDense`] (static dispatch).
 #[macro_export]
-macro_rules! with_dense_kernel {
-    ($kernel:expr, |$k:ident| $body:expr) => {
-        match $kernel {
-            $crate::model::dense::DenseKernel::Narrow($k) => $body,
-            $crate::model::dense::DenseKernel::Wide($k) => $body,
-            $crate::model::dense::DenseKernel::Exponential($k) => $body,
+macro_rules! with_prepared_dense {
+    ($prepared:expr, |$k:ident| $body:expr) => {
+        match $prepared {
+            $crate::model::dense::PreparedDense::Narrow($k) => $body,
+            $crate::model::dense::PreparedDense::Wide($k) => $body,
+            $crate::model::dense::PreparedDense::Exponential($k) => $body,
         }
     };
 }
@@ -395,7 +397,7 @@ fn signed(d: f64, spin: i32) -> f64 {
 
 /// The polynomial interaction laid out for retrieval, with sums in `L`.
 #[derive(Debug)]
-pub struct PolyKernel<'a, L> {
+pub struct PreparedPolynomial<'a, L> {
     layout: Layout<'a>,
     /// By `v = (m + n)/2`: `h = F(m+2) − F(m−2)`, `b = F(m+2) − F(m)`, `F(m)`.
     h_tab: Vec<L>,
@@ -403,9 +405,9 @@ pub struct PolyKernel<'a, L> {
     f_tab: Vec<i128>,
 }
 
-/// Per-query cache of the polynomial kernel.
+/// Per-query cache of the prepared polynomial.
 #[derive(Debug, Clone)]
-pub struct PolyCache<L> {
+pub struct PolynomialCache<L> {
     /// `m_μ = ξ^μ·s`.
     m: Vec<i32>,
     /// `h_μ = F(m_μ+2) − F(m_μ−2)`, zero-padded to a multiple of 64.
@@ -418,7 +420,7 @@ pub struct PolyCache<L> {
     stale: bool,
 }
 
-impl<'a, L: Acc> PolyKernel<'a, L> {
+impl<'a, L: Acc> PreparedPolynomial<'a, L> {
     /// Lays out a polynomial `memory` for retrieval with sums in `L`.
     ///
     /// # Errors
@@ -436,7 +438,7 @@ impl<'a, L: Acc> PolyKernel<'a, L> {
             .is_some_and(|x| x <= limit);
         if !fits {
             return Err(Error::Value(format!(
-                "degree {degree} with n = {n} does not fit this kernel"
+                "degree {degree} with n = {n} does not fit these sums"
             )));
         }
         let f = |x: i64| poly(x, degree, rectified).unwrap_or(0);
@@ -449,7 +451,7 @@ impl<'a, L: Acc> PolyKernel<'a, L> {
             b_tab.push(L::from_i128(f(m + 2) - f(m)));
             f_tab.push(f(m));
         }
-        Ok(PolyKernel {
+        Ok(PreparedPolynomial {
             layout: Layout::new(&memory.patterns)?,
             h_tab,
             b_tab,
@@ -463,7 +465,7 @@ impl<'a, L: Acc> PolyKernel<'a, L> {
     }
 
     #[inline(always)]
-    fn rebuild(&self, cache: &mut PolyCache<L>) {
+    fn rebuild(&self, cache: &mut PolynomialCache<L>) {
         let n = self.layout.n;
         // Slices of known length: the index is clamped into them, so the
         // loop has no bounds checks and vectorises (gathers).
@@ -479,13 +481,13 @@ impl<'a, L: Acc> PolyKernel<'a, L> {
 
     /// `ΔE_i` exactly (the sign decides).
     #[inline(always)]
-    fn delta(&self, cache: &PolyCache<L>, spin: i32, i: usize) -> i128 {
+    fn delta(&self, cache: &PolynomialCache<L>, spin: i32, i: usize) -> i128 {
         let sum = L::masked_sum(&cache.h, self.layout.plane(i), Layout::invert(spin));
         sum.to_i128() - cache.tb.to_i128()
     }
 
     #[inline(always)]
-    fn refresh(&self, cache: &mut PolyCache<L>, state: &[u64]) {
+    fn refresh(&self, cache: &mut PolynomialCache<L>, state: &[u64]) {
         if cache.stale {
             self.layout.overlaps(state, &mut cache.m);
             self.rebuild(cache);
@@ -494,16 +496,16 @@ impl<'a, L: Acc> PolyKernel<'a, L> {
     }
 }
 
-impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
-    type Cache = PolyCache<L>;
+impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
+    type Cache = PolynomialCache<L>;
 
     fn n(&self) -> usize {
         self.layout.n
     }
 
     #[inline(always)]
-    fn cache(&self, state: &[u64]) -> PolyCache<L> {
-        let mut cache = PolyCache {
+    fn cache(&self, state: &[u64]) -> PolynomialCache<L> {
+        let mut cache = PolynomialCache {
             m: Vec::with_capacity(self.layout.p),
             h: vec![L::default(); self.layout.padded()],
             tb: L::default(),
@@ -518,7 +520,7 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
     /// `σ_i ΔE_i`, computed pattern by pattern from the energy terms in
     /// exact integers and rounded once.
     #[inline(always)]
-    fn gap(&self, cache: &PolyCache<L>, state: &[u64], i: usize) -> f64 {
+    fn gap(&self, cache: &PolynomialCache<L>, state: &[u64], i: usize) -> f64 {
         let m = self.layout.current(&cache.m, cache.stale, state);
         let spin = spins::spin(state, i);
         let delta: i128 = m
@@ -537,14 +539,14 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
     }
 
     #[inline(always)]
-    fn drive(&self, cache: &mut PolyCache<L>, state: &[u64], i: usize) -> f64 {
+    fn drive(&self, cache: &mut PolynomialCache<L>, state: &[u64], i: usize) -> f64 {
         self.refresh(cache, state);
         let spin = spins::spin(state, i);
         signed(self.delta(cache, spin, i) as f64, spin)
     }
 
     #[inline(always)]
-    fn flip(&self, cache: &mut PolyCache<L>, state: &mut [u64], i: usize) {
+    fn flip(&self, cache: &mut PolynomialCache<L>, state: &mut [u64], i: usize) {
         spins::flip(state, i);
         if cache.eager && !cache.stale {
             self.layout
@@ -555,14 +557,14 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
         }
     }
 
-    fn energy(&self, cache: &PolyCache<L>, state: &[u64]) -> f64 {
+    fn energy(&self, cache: &PolynomialCache<L>, state: &[u64]) -> f64 {
         let m = self.layout.current(&cache.m, cache.stale, state);
         let total: i128 = m.iter().map(|&x| self.f_tab[self.index(x)]).sum();
         (-total) as f64
     }
 
     #[inline(always)]
-    fn drives(&self, cache: &mut PolyCache<L>, state: &[u64], out: &mut [f64]) {
+    fn drives(&self, cache: &mut PolynomialCache<L>, state: &[u64], out: &mut [f64]) {
         self.drives_many(&mut [cache], &[state], &mut [out]);
     }
 
@@ -571,7 +573,7 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
     #[inline(always)]
     fn drives_many(
         &self,
-        caches: &mut [&mut PolyCache<L>],
+        caches: &mut [&mut PolynomialCache<L>],
         states: &[&[u64]],
         outs: &mut [&mut [f64]],
     ) {
@@ -590,7 +592,7 @@ impl<L: Acc> EnergyModel for PolyKernel<'_, L> {
 
 /// The exponential interaction laid out for retrieval.
 #[derive(Debug)]
-pub struct ExpKernel<'a> {
+pub struct PreparedExponential<'a> {
     layout: Layout<'a>,
     beta: f64,
     /// `T[u] = ⌊2^S e^{−2βu}⌋` for `u = 0..=n+1`.
@@ -604,9 +606,9 @@ pub struct ExpKernel<'a> {
     decay: Vec<f64>,
 }
 
-/// Per-query cache of the exponential kernel.
+/// Per-query cache of the prepared exponential.
 #[derive(Debug, Clone)]
-pub struct ExpCache {
+pub struct ExponentialCache {
     /// `m_μ = ξ^μ·s`.
     m: Vec<i32>,
     /// Frame `c = M + 1`: `h = T[u] + T[u+1]` with `u = (M − m)/2` and
@@ -630,7 +632,7 @@ pub fn fixed_point_bits(p: usize) -> u32 {
     52u32.min(62 - bits.min(62))
 }
 
-impl<'a> ExpKernel<'a> {
+impl<'a> PreparedExponential<'a> {
     /// Lays out an exponential `memory` for retrieval.
     ///
     /// # Errors
@@ -651,7 +653,7 @@ impl<'a> ExpKernel<'a> {
         let high_tab = (0..=n).map(|u| fixed[u] + fixed[u + 1]).collect();
         let low_tab = (0..=n).map(|u| fixed[u] + before_tab[u]).collect();
         let decay = (0..=2 * n).map(|j| (-beta * j as f64).exp()).collect();
-        Ok(ExpKernel {
+        Ok(PreparedExponential {
             layout: Layout::new(&memory.patterns)?,
             beta,
             fixed,
@@ -663,7 +665,7 @@ impl<'a> ExpKernel<'a> {
     }
 
     #[inline(always)]
-    fn rebuild(&self, cache: &mut ExpCache) {
+    fn rebuild(&self, cache: &mut ExponentialCache) {
         let top = cache.m.iter().copied().max().unwrap_or(0);
         let n = self.layout.n;
         let (high, low) = (&self.high_tab[..=n], &self.low_tab[..=n]);
@@ -693,7 +695,7 @@ impl<'a> ExpKernel<'a> {
     }
 
     #[inline(always)]
-    fn refresh(&self, cache: &mut ExpCache, state: &[u64]) {
+    fn refresh(&self, cache: &mut ExponentialCache, state: &[u64]) {
         if cache.stale {
             self.layout.overlaps(state, &mut cache.m);
             self.rebuild(cache);
@@ -703,7 +705,7 @@ impl<'a> ExpKernel<'a> {
 
     /// `D_i` (see the module docs): the sign of `ΔE_i`, in fixed point.
     #[inline(always)]
-    fn delta(&self, cache: &ExpCache, spin: i32, i: usize) -> i64 {
+    fn delta(&self, cache: &ExponentialCache, spin: i32, i: usize) -> i64 {
         let plane = self.layout.plane(i);
         let invert = Layout::invert(spin);
         let high = cache
@@ -726,17 +728,17 @@ impl<'a> ExpKernel<'a> {
     }
 }
 
-impl EnergyModel for ExpKernel<'_> {
-    type Cache = ExpCache;
+impl EnergyModel for PreparedExponential<'_> {
+    type Cache = ExponentialCache;
 
     fn n(&self) -> usize {
         self.layout.n
     }
 
     #[inline(always)]
-    fn cache(&self, state: &[u64]) -> ExpCache {
+    fn cache(&self, state: &[u64]) -> ExponentialCache {
         let padded = self.layout.padded();
-        let mut cache = ExpCache {
+        let mut cache = ExponentialCache {
             m: Vec::with_capacity(self.layout.p),
             high: vec![0; padded],
             high_total: 0,
@@ -756,7 +758,7 @@ impl EnergyModel for ExpKernel<'_> {
     /// the decision is a tie, and is set to 0 in the (near-tie) case where
     /// rounding would give it the sign opposite to the decision.
     #[inline(always)]
-    fn gap(&self, cache: &ExpCache, state: &[u64], i: usize) -> f64 {
+    fn gap(&self, cache: &ExponentialCache, state: &[u64], i: usize) -> f64 {
         if self.layout.p == 0 {
             return 0.0;
         }
@@ -793,14 +795,14 @@ impl EnergyModel for ExpKernel<'_> {
     }
 
     #[inline(always)]
-    fn drive(&self, cache: &mut ExpCache, state: &[u64], i: usize) -> f64 {
+    fn drive(&self, cache: &mut ExponentialCache, state: &[u64], i: usize) -> f64 {
         self.refresh(cache, state);
         let spin = spins::spin(state, i);
         signed(self.delta(cache, spin, i) as f64, spin)
     }
 
     #[inline(always)]
-    fn flip(&self, cache: &mut ExpCache, state: &mut [u64], i: usize) {
+    fn flip(&self, cache: &mut ExponentialCache, state: &mut [u64], i: usize) {
         spins::flip(state, i);
         if cache.eager && !cache.stale {
             self.layout
@@ -812,7 +814,7 @@ impl EnergyModel for ExpKernel<'_> {
     }
 
     /// `−(1/β) log Σ_μ e^{β m_μ}` (`+∞` with no patterns).
-    fn energy(&self, cache: &ExpCache, state: &[u64]) -> f64 {
+    fn energy(&self, cache: &ExponentialCache, state: &[u64]) -> f64 {
         if self.layout.p == 0 {
             return f64::INFINITY;
         }
@@ -822,7 +824,7 @@ impl EnergyModel for ExpKernel<'_> {
     }
 
     #[inline(always)]
-    fn drives(&self, cache: &mut ExpCache, state: &[u64], out: &mut [f64]) {
+    fn drives(&self, cache: &mut ExponentialCache, state: &[u64], out: &mut [f64]) {
         self.drives_many(&mut [cache], &[state], &mut [out]);
     }
 
@@ -831,7 +833,7 @@ impl EnergyModel for ExpKernel<'_> {
     #[inline(always)]
     fn drives_many(
         &self,
-        caches: &mut [&mut ExpCache],
+        caches: &mut [&mut ExponentialCache],
         states: &[&[u64]],
         outs: &mut [&mut [f64]],
     ) {
@@ -851,9 +853,11 @@ impl EnergyModel for ExpKernel<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch;
-    use crate::dynamics::{Order, Schedule, Update};
-    use crate::model::{Hebbian, HebbianKernel};
+    use std::num::NonZeroU32;
+
+    use crate::engine::batch;
+    use crate::engine::schedule::{Order, Schedule, Update};
+    use crate::model::{Hebbian, PreparedHebbian};
     use crate::rng::{self, Purpose};
 
     fn random_spins(seed: u64, len: usize) -> Vec<i8> {
@@ -911,13 +915,13 @@ mod tests {
                 let f = move |m: i64| poly(m, degree, rectified).unwrap() as f64;
                 let s = random_spins(99, n);
                 let energy = |s: &[i8]| naive_energy(&xs, p, n, s, &f);
-                with_dense_kernel!(d.kernel().unwrap(), |k| {
+                with_prepared_dense!(d.prepare().unwrap(), |k| {
                     let state = SpinMatrix::from_spins(&s, 1, n).unwrap();
                     let c = k.cache(state.row(0));
                     assert_eq!(k.energy(&c, state.row(0)), energy(&s));
                     check_gaps(&k, n, &s, &energy);
                 });
-                let wide = PolyKernel::<i128>::new(&d).unwrap();
+                let wide = PreparedPolynomial::<i128>::new(&d).unwrap();
                 check_gaps(&wide, n, &s, &energy);
             }
         }
@@ -945,7 +949,7 @@ mod tests {
             for v in s.iter_mut().step_by(9) {
                 *v = -*v;
             }
-            let k = ExpKernel::new(&d).unwrap();
+            let k = PreparedExponential::new(&d).unwrap();
             check_gaps(&k, n, &s, &energy);
         }
     }
@@ -961,11 +965,11 @@ mod tests {
         let mut h = Hebbian::new(n, vec![0.0; n]).unwrap();
         h.store(&SpinMatrix::from_spins(&xs, p, n).unwrap())
             .unwrap();
-        let hk = HebbianKernel::<i32>::new(&h).unwrap();
+        let hk = PreparedHebbian::<i32>::new(&h).unwrap();
         let queries = SpinMatrix::from_spins(&random_spins(6, 20 * n), 20, n).unwrap();
         for update in [Update::Async, Update::Sync] {
-            let s = Schedule::deterministic(update, Order::Random, 30, 4);
-            let a = with_dense_kernel!(d.kernel().unwrap(), |k| batch::retrieve(
+            let s = Schedule::deterministic(update, Order::Random, NonZeroU32::new(30).unwrap(), 4);
+            let a = with_prepared_dense!(d.prepare().unwrap(), |k| batch::retrieve(
                 &k, &queries, 0, &s
             ))
             .unwrap();
@@ -992,11 +996,10 @@ mod tests {
             let (p, n) = (200usize, 100usize);
             let (d, _) = memory(p, n, 8, inter);
             let queries = SpinMatrix::from_spins(&random_spins(9, 12 * n), 12, n).unwrap();
-            with_dense_kernel!(d.kernel().unwrap(), |k| {
-                let mut s = Schedule {
-                    track_energy: true,
-                    ..Schedule::deterministic(Update::Async, Order::Random, 50, 1)
-                };
+            with_prepared_dense!(d.prepare().unwrap(), |k| {
+                let at_most = NonZeroU32::new(50).unwrap();
+                let s = Schedule::deterministic(Update::Async, Order::Random, at_most, 1)
+                    .tracking_energy(true);
                 let out = batch::retrieve(&k, &queries, 0, &s).unwrap();
                 for o in &out.outcomes {
                     assert!(o.converged);
@@ -1004,7 +1007,8 @@ mod tests {
                         assert!(pair[1] <= pair[0], "{inter:?}: energy rose: {:?}", o.trace);
                     }
                 }
-                s.update = Update::Sync;
+                let s = Schedule::deterministic(Update::Sync, Order::Random, at_most, 1)
+                    .tracking_energy(true);
                 let all = batch::retrieve(&k, &queries, 0, &s).unwrap();
                 for r in [0usize, 5, 11] {
                     let row = SpinMatrix::from_spins(
@@ -1032,7 +1036,7 @@ mod tests {
             Interaction::Exponential { beta: 2.0 },
         ] {
             let (d, _) = memory(90, n, 12, inter);
-            with_dense_kernel!(d.kernel().unwrap(), |k| {
+            with_prepared_dense!(d.prepare().unwrap(), |k| {
                 let mut state = SpinMatrix::from_spins(&random_spins(13, n), 1, n).unwrap();
                 let mut cache = k.cache(state.row(0));
                 let mut out = vec![0.0; n];
@@ -1081,9 +1085,9 @@ mod tests {
         d.store(&one).unwrap();
         assert!(matches!(d.store(&one), Err(Error::Value(_))));
         assert_eq!(d.patterns().rows(), 20, "a refused store changes nothing");
-        assert!(matches!(d.kernel().unwrap(), DenseKernel::Wide(_)));
+        assert!(matches!(d.prepare().unwrap(), PreparedDense::Wide(_)));
         let small = Dense::new(100, poly(3)).unwrap();
-        assert!(matches!(small.kernel().unwrap(), DenseKernel::Narrow(_)));
+        assert!(matches!(small.prepare().unwrap(), PreparedDense::Narrow(_)));
         assert!(d.store(&SpinMatrix::new(7).unwrap()).is_err());
         assert_eq!(fixed_point_bits(0), 52);
         assert_eq!(fixed_point_bits(4096), 49);

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::EnergyModel;
+use crate::engine::energy::EnergyModel;
 use crate::error::{Error, Result};
 use crate::rng::{self, Purpose};
 use crate::spins::{self, SpinMatrix};

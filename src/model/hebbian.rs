@@ -10,10 +10,10 @@
 
 mod glauber;
 
-use super::EnergyModel;
+use crate::engine::chain::Chain;
+use crate::engine::energy::EnergyModel;
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
-use crate::stochastic::Chain;
 
 /// The largest number of neurons: overlaps and fields stay exact in 32 bits.
 pub const MAX_N: usize = i32::MAX as usize / 2;
@@ -90,16 +90,17 @@ impl Hebbian {
         self.patterns.nbytes() + self.threshold.len() * std::mem::size_of::<f64>()
     }
 
-    /// The retrieval kernel: the patterns laid out by neuron for fast fields.
-    /// Built per call, in `O(P·N)`; it is not kept by the memory.
+    /// The memory prepared for the engine: the patterns laid out by neuron
+    /// for fast fields, with the narrowest overlap lanes that fit. Built per
+    /// call, in `O(P·N)`; it is not kept by the memory.
     ///
     /// # Errors
     /// `Memory` when the transposed layout cannot be allocated.
-    pub fn kernel(&self) -> Result<Kernel<'_>> {
+    pub fn prepare(&self) -> Result<HebbianLanes<'_>> {
         if self.n() <= i16::MAX as usize {
-            Ok(Kernel::Narrow(HebbianKernel::new(self)?))
+            Ok(HebbianLanes::Narrow(PreparedHebbian::new(self)?))
         } else {
-            Ok(Kernel::Wide(HebbianKernel::new(self)?))
+            Ok(HebbianLanes::Wide(PreparedHebbian::new(self)?))
         }
     }
 
@@ -114,13 +115,13 @@ impl Hebbian {
         })?;
 
         // Weight rows come from the bit planes; the lane type does not matter.
-        let kernel = HebbianKernel::<i32>::new(self)?;
+        let prepared = PreparedHebbian::<i32>::new(self)?;
         let mut w = try_filled(&format!("a {n} × {n} weight matrix"), count, 0.0)?;
         let mut row = vec![0i64; n];
         let mut scratch = Vec::new();
         for (j, wj) in w.chunks_exact_mut(n).enumerate() {
             row.iter_mut().for_each(|x| *x = 0);
-            kernel.add_weight_row(&mut row, &mut scratch, j, 1);
+            prepared.add_weight_row(&mut row, &mut scratch, j, 1);
             for (x, &r) in wj.iter_mut().zip(&row) {
                 *x = (r / 2) as f64 / n as f64;
             }
@@ -129,7 +130,7 @@ impl Hebbian {
     }
 }
 
-/// The integer type of overlaps and pattern columns in a kernel: `i16`
+/// The integer type of overlaps and pattern columns of a prepared memory: `i16`
 /// while `|ξ·s| ≤ N` fits (N ≤ 32767), which lets the field's dot product
 /// run as `pmaddwd` (32 lanes per AVX-512 instruction); `i32` beyond.
 pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
@@ -152,11 +153,11 @@ pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         a.map(|x| Self::dot(x, b))
     }
-    /// The kernel's specialised Glauber sweep for this lane type
+    /// The specialised Glauber sweep for this lane type
     /// ([`EnergyModel::glauber_block`]); none by default.
     #[inline(always)]
     fn glauber_block(
-        _kernel: &HebbianKernel<'_, Self>,
+        _kernel: &PreparedHebbian<'_, Self>,
         _chains: &mut [Chain<HebbianCache<Self>>],
         _t: f64,
         _repeated: bool,
@@ -186,13 +187,13 @@ impl Lane for i16 {
     }
     #[inline(always)]
     fn glauber_block(
-        kernel: &HebbianKernel<'_, Self>,
+        prepared: &PreparedHebbian<'_, Self>,
         chains: &mut [Chain<HebbianCache<Self>>],
         t: f64,
         repeated: bool,
         flips: &mut [usize],
     ) -> bool {
-        glauber::glauber_block(kernel, chains, t, repeated, flips)
+        glauber::glauber_block(prepared, chains, t, repeated, flips)
     }
 }
 
@@ -244,9 +245,9 @@ pub struct HebbianCache<L> {
 }
 
 /// The Hebbian model laid out for retrieval, with overlaps held as `L`.
-/// Implements [`EnergyModel`]. Built by [`Hebbian::kernel`].
+/// Implements [`EnergyModel`]. Built by [`Hebbian::prepare`].
 #[derive(Debug)]
-pub struct HebbianKernel<'a, L> {
+pub struct PreparedHebbian<'a, L> {
     memory: &'a Hebbian,
     n: usize,
     p: usize,
@@ -267,30 +268,30 @@ pub struct HebbianKernel<'a, L> {
     zero_threshold: bool,
 }
 
-/// A Hebbian kernel with the narrowest lane type that fits `n`.
+/// A prepared Hebbian memory with the narrowest lane type that fits `n`.
 #[derive(Debug)]
-pub enum Kernel<'a> {
+pub enum HebbianLanes<'a> {
     /// `n ≤ 32767`.
-    Narrow(HebbianKernel<'a, i16>),
+    Narrow(PreparedHebbian<'a, i16>),
     /// Larger `n`.
-    Wide(HebbianKernel<'a, i32>),
+    Wide(PreparedHebbian<'a, i32>),
 }
 
-/// Runs `$body` with `$k` bound to the concrete kernel inside a [`Kernel`]
-/// (static dispatch: the body is compiled once per lane type).
+/// Runs `$body` with `$k` bound to the [`PreparedHebbian`] inside a
+/// [`HebbianLanes`] (static dispatch: the body is compiled once per lane type).
 #[macro_export]
-macro_rules! with_kernel {
-    ($kernel:expr, |$k:ident| $body:expr) => {
-        match $kernel {
-            $crate::model::hebbian::Kernel::Narrow($k) => $body,
-            $crate::model::hebbian::Kernel::Wide($k) => $body,
+macro_rules! with_hebbian_lanes {
+    ($lanes:expr, |$k:ident| $body:expr) => {
+        match $lanes {
+            $crate::model::hebbian::HebbianLanes::Narrow($k) => $body,
+            $crate::model::hebbian::HebbianLanes::Wide($k) => $body,
         }
     };
 }
 
-impl<'a, L: Lane> HebbianKernel<'a, L> {
+impl<'a, L: Lane> PreparedHebbian<'a, L> {
     /// Lays out `memory` for retrieval with lane type `L`
-    /// ([`Hebbian::kernel`] picks the narrowest that fits).
+    /// ([`Hebbian::prepare`] picks the narrowest that fits).
     ///
     /// # Errors
     /// `Value` when `n` exceeds `L::MAX_N`; `Memory` when the layout cannot
@@ -299,7 +300,7 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
         let n = memory.n();
         if n > L::MAX_N {
             return Err(Error::Value(format!(
-                "n = {n} is too large for this kernel"
+                "n = {n} is too large for these overlap lanes"
             )));
         }
         let p = memory.patterns.rows();
@@ -349,7 +350,7 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
         } else {
             per_chunk
         };
-        Ok(HebbianKernel {
+        Ok(PreparedHebbian {
             memory,
             n,
             p,
@@ -468,7 +469,7 @@ impl<'a, L: Lane> HebbianKernel<'a, L> {
     }
 }
 
-impl<L: Lane> EnergyModel for HebbianKernel<'_, L> {
+impl<L: Lane> EnergyModel for PreparedHebbian<'_, L> {
     type Cache = HebbianCache<L>;
 
     fn n(&self) -> usize {
@@ -729,7 +730,7 @@ mod tests {
     fn fields_match_explicit_weights_for_awkward_sizes() {
         for (p, n) in [(1usize, 1usize), (3, 63), (5, 64), (70, 65), (7, 130)] {
             let (h, xs) = memory(p, n, (p * n) as u64);
-            let k = HebbianKernel::<i16>::new(&h).unwrap();
+            let k = PreparedHebbian::<i16>::new(&h).unwrap();
             let s = lcg_spins(99, n);
             let state = SpinMatrix::from_spins(&s, 1, n).unwrap();
             let naive = naive_integer_fields(&xs, p, n, &s);
@@ -745,7 +746,7 @@ mod tests {
     fn incremental_sync_fields_equal_recomputed() {
         let (p, n) = (70, 200);
         let (h, _) = memory(p, n, 5);
-        let k = HebbianKernel::<i32>::new(&h).unwrap();
+        let k = PreparedHebbian::<i32>::new(&h).unwrap();
         let mut state = SpinMatrix::from_spins(&lcg_spins(3, n), 1, n).unwrap();
         let mut cache = k.cache(state.row(0));
         let mut gaps = vec![0.0; n];
@@ -766,7 +767,7 @@ mod tests {
     fn tracked_async_fields_stay_exact() {
         let (p, n) = (70, 130);
         let (h, _) = memory(p, n, 9);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let mut state = SpinMatrix::from_spins(&lcg_spins(4, n), 1, n).unwrap();
         let mut cache = k.cache(state.row(0));
         // A recorded sweep with two flips in it, then a sweep reading fields.
@@ -792,7 +793,7 @@ mod tests {
         let (p, n) = (4, 65);
         let (h, _) = memory(p, n, 11);
         let w = h.weights().unwrap();
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let s = lcg_spins(8, n);
         let mut state = SpinMatrix::from_spins(&s, 1, n).unwrap();
         let quad: f64 = (0..n)

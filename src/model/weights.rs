@@ -45,7 +45,9 @@
 //! ([`EnergyModel::unstable_neurons`]) lets the async driver end a run
 //! without its last, flipless sweep.
 
-use super::{subset_sums, EnergyModel};
+use super::subset_sums;
+use crate::engine::energy::{EnergyModel, ASYNC_BLOCK, SYNC_BLOCK};
+use crate::engine::schedule::Update;
 use crate::error::{try_filled, Error, Result};
 use crate::spins;
 
@@ -619,10 +621,10 @@ impl EnergyModel for Weights {
     /// [`subset_sums`] pay off: each thread's share of the queries, at most
     /// `MAX_BLOCK` of them and at most `BLOCK_BYTES` of sums.
     #[inline(always)]
-    fn block_size(&self, update: crate::dynamics::Update, rows: usize, threads: usize) -> usize {
+    fn block_size(&self, update: Update, rows: usize, threads: usize) -> usize {
         let default = match update {
-            crate::dynamics::Update::Async => crate::dynamics::ASYNC_BLOCK,
-            crate::dynamics::Update::Sync => crate::dynamics::SYNC_BLOCK,
+            Update::Async => ASYNC_BLOCK,
+            Update::Sync => SYNC_BLOCK,
         };
         let per_thread = rows.div_ceil(threads.max(1));
         let largest = MAX_BLOCK.min(BLOCK_BYTES / (8 * self.n)).max(1);
@@ -776,8 +778,10 @@ impl EnergyModel for Weights {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch;
-    use crate::dynamics::{Order, Schedule, Update};
+    use std::num::NonZeroU32;
+
+    use crate::engine::batch;
+    use crate::engine::schedule::{Order, Schedule, Temperature};
     use crate::rng::{self, Purpose};
     use crate::spins::SpinMatrix;
 
@@ -932,10 +936,9 @@ mod tests {
         let b = 11;
         let queries = SpinMatrix::from_spins(&random_spins(10, b * n), b, n).unwrap();
         for update in [Update::Sync, Update::Async] {
-            let schedule = Schedule {
-                track_energy: true,
-                ..Schedule::deterministic(update, Order::Random, 30, 3)
-            };
+            let schedule =
+                Schedule::deterministic(update, Order::Random, NonZeroU32::new(30).unwrap(), 3)
+                    .tracking_energy(true);
             let all = batch::retrieve(&m, &queries, 0, &schedule).unwrap();
             for r in 0..b {
                 let row =
@@ -1039,10 +1042,9 @@ mod tests {
             assert!(small.is_small());
             let float = small.clone().without_small();
             for update in [Update::Async, Update::Sync] {
-                let schedule = Schedule {
-                    track_energy: true,
-                    ..Schedule::deterministic(update, Order::Random, 30, 3)
-                };
+                let schedule =
+                    Schedule::deterministic(update, Order::Random, NonZeroU32::new(30).unwrap(), 3)
+                        .tracking_energy(true);
                 let x = batch::retrieve(&small, &queries, 0, &schedule).unwrap();
                 let y = batch::retrieve(&float, &queries, 0, &schedule).unwrap();
                 assert_eq!(x.states.as_words(), y.states.as_words());
@@ -1060,10 +1062,18 @@ mod tests {
                     assert_eq!(alone.outcomes[0], x.outcomes[r]);
                 }
             }
-            let glauber = Schedule {
-                temperature: crate::stochastic::Temperature::Constant { t: 0.4, sweeps: 3 },
-                ..Schedule::deterministic(Update::Async, Order::Random, 30, 3)
-            };
+            let glauber = Schedule::new(
+                Update::Async,
+                Order::Random,
+                NonZeroU32::new(30).unwrap(),
+                3,
+                Temperature::Constant {
+                    t: 0.4,
+                    sweeps: NonZeroU32::new(3).unwrap(),
+                },
+                false,
+            )
+            .unwrap();
             let x = batch::retrieve(&small, &queries, 0, &glauber).unwrap();
             let y = batch::retrieve(&float, &queries, 0, &glauber).unwrap();
             assert_eq!(x.states.as_words(), y.states.as_words());

@@ -5,27 +5,17 @@ use rayon::prelude::*;
 
 use super::scores::{pack, scores};
 use super::store::norm_sq;
-use super::stream::{chunk, Partial};
-use super::{ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
+use super::stream::{chunk, Partial, Pass};
+use super::{Beta, ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
 use crate::error::{try_filled, Error, Result};
 use crate::spins::SpinMatrix;
-
-/// What a pass over the patterns computes.
-#[derive(Clone, Copy)]
-pub(super) struct Pass<'a> {
-    pub(super) queries: &'a [f32],
-    pub(super) nb: usize,
-    pub(super) beta: f64,
-    pub(super) skip: f64,
-    pub(super) values: bool,
-}
 
 impl ModernHopfield {
     /// The softmax state of every query block (`values`: accumulate values).
     fn pass(&self, queries: &[f32], beta: f64, values: bool) -> Result<Vec<Partial>> {
         let skip = 20.0 + (self.rows as f64).ln();
         queries
-            .par_chunks(QUERY_BLOCK * self.d)
+            .par_chunks(self.block_rows(queries.len() / self.d) * self.d)
             .map(|q| {
                 let pass = Pass {
                     queries: q,
@@ -37,6 +27,15 @@ impl ModernHopfield {
                 self.block(&pass)
             })
             .collect()
+    }
+
+    /// Queries per block for a batch of `nq`: [`QUERY_BLOCK`], or fewer so
+    /// that a small batch still gives every thread of the pool a block. A
+    /// query's result does not depend on its block.
+    fn block_rows(&self, nq: usize) -> usize {
+        QUERY_BLOCK
+            .min(nq.div_ceil(rayon::current_num_threads()))
+            .max(1)
     }
 
     fn block(&self, pass: &Pass<'_>) -> Result<Partial> {
@@ -98,19 +97,20 @@ impl ModernHopfield {
     ///
     /// # Errors
     /// `Value`/`Shape` on bad input (see [`store`](Self::store)), `Value`
-    /// when nothing is stored or `beta` is not finite and positive, `Memory`
+    /// when nothing is stored or a score would leave float32, `Memory`
     /// when the output cannot be allocated.
-    pub fn step(&self, queries: &[f32], d: usize, beta: f64) -> Result<Vec<f32>> {
+    pub fn step(&self, queries: &[f32], d: usize, beta: Beta) -> Result<Vec<f32>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
         let mut out = try_filled("the retrieved states", nq * self.dv, 0.0f32)?;
-        self.step_into(queries, beta, &mut out)?;
+        self.step_into(queries, beta.get(), &mut out)?;
         Ok(out)
     }
 
     fn step_into(&self, queries: &[f32], beta: f64, out: &mut [f32]) -> Result<()> {
         let parts = self.pass(queries, beta, true)?;
         let dv = self.dv;
-        for (part, out) in parts.iter().zip(out.chunks_mut(QUERY_BLOCK * dv)) {
+        let block = self.block_rows(queries.len() / self.d);
+        for (part, out) in parts.iter().zip(out.chunks_mut(block * dv)) {
             for (b, row) in out.chunks_exact_mut(dv).enumerate() {
                 let l = part.l[b];
                 for (x, &o) in row.iter_mut().zip(&part.o[b * dv..(b + 1) * dv]) {
@@ -126,30 +126,26 @@ impl ModernHopfield {
     ///
     /// # Errors
     /// As [`step`](Self::step); `Value` when more than one update is asked
-    /// of a hetero-associative memory, or `max_steps` is 0, or `tol` is
-    /// negative or NaN.
+    /// of a hetero-associative memory, or `tol` is negative or NaN.
     pub fn retrieve(
         &self,
         queries: &[f32],
         d: usize,
-        beta: f64,
+        beta: Beta,
         steps: Steps,
     ) -> Result<Retrieved> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
         let (limit, tol) = match steps {
-            Steps::Fixed(n) => (n, None),
+            Steps::Fixed(n) => (n.get(), None),
             Steps::Until { tol, max_steps } => {
                 if tol.is_nan() || tol < 0.0 {
-                    return Err(Error::Value(format!("tol must be >= 0, got {tol}")));
+                    return Err(Error::Value(format!(
+                        "tol must be a real number >= 0 or None, got {tol:?}"
+                    )));
                 }
-                (max_steps, Some(tol))
+                (max_steps.get(), Some(tol))
             }
         };
-        if limit == 0 {
-            return Err(Error::Value(
-                "the number of steps must be at least 1".into(),
-            ));
-        }
         if (limit > 1 || tol.is_some()) && self.values.is_some() {
             return Err(Error::Value(
                 "iterating needs auto-association (keys = values): \
@@ -166,7 +162,11 @@ impl ModernHopfield {
         let mut next = try_filled("the retrieved states", nq * dv, 0.0f32)?;
         for t in 1..=limit {
             let n_active = active.len();
-            self.step_into(&current[..n_active * d], beta, &mut next[..n_active * dv])?;
+            self.step_into(
+                &current[..n_active * d],
+                beta.get(),
+                &mut next[..n_active * dv],
+            )?;
             let mut still = Vec::new();
             let mut gathered: Vec<f32> = Vec::new();
             for (i, &q) in active.iter().enumerate() {
@@ -211,12 +211,14 @@ impl ModernHopfield {
     ///
     /// # Errors
     /// As [`step`](Self::step).
-    pub fn energy(&self, states: &[f32], d: usize, beta: f64) -> Result<Vec<f64>> {
+    pub fn energy(&self, states: &[f32], d: usize, beta: Beta) -> Result<Vec<f64>> {
         self.check_queries(states, d, beta, "states")?;
+        let beta = beta.get();
         let parts = self.pass(states, beta, false)?;
         let log_p = (self.rows as f64).ln();
         let mut out = Vec::with_capacity(states.len() / d);
-        for (part, rows) in parts.iter().zip(states.chunks(QUERY_BLOCK * d)) {
+        let block = self.block_rows(states.len() / d);
+        for (part, rows) in parts.iter().zip(states.chunks(block * d)) {
             for (b, xi) in rows.chunks_exact(d).enumerate() {
                 let lse = part.m[b] + part.l[b].ln();
                 out.push(-lse / beta + 0.5 * norm_sq(xi) + log_p / beta + 0.5 * self.max_norm_sq);
@@ -230,8 +232,9 @@ impl ModernHopfield {
     ///
     /// # Errors
     /// As [`step`](Self::step); `Memory` when `B·P` weights cannot be had.
-    pub fn attention(&self, queries: &[f32], d: usize, beta: f64) -> Result<Vec<f64>> {
+    pub fn attention(&self, queries: &[f32], d: usize, beta: Beta) -> Result<Vec<f64>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
+        let beta = beta.get();
         let p = self.rows;
         let total = nq.checked_mul(p).ok_or_else(|| {
             Error::Memory(format!(

@@ -7,8 +7,9 @@
 //!
 //! # The kernel
 //!
-//! Queries are taken in blocks of [`QUERY_BLOCK`] rows (rayon splits the
-//! blocks); the stored patterns in chunks of [`CHUNK`] rows, each streamed in
+//! Queries are taken in blocks of [`QUERY_BLOCK`] rows, fewer for a batch
+//! too small to give every thread a full block (rayon splits the blocks);
+//! the stored patterns in chunks of [`CHUNK`] rows, each streamed in
 //! tiles of [`TILE`] rows with an *online softmax*: a running maximum `m`
 //! and sum `l` per query, the float64 value accumulator rescaled whenever `m`
 //! grows. So the `(B, P)` score matrix never exists, only a
@@ -63,9 +64,12 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use std::num::NonZeroU32;
+
+use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
 
-/// Queries per block (the unit rayon schedules).
+/// Most queries per block (the unit rayon schedules).
 pub const QUERY_BLOCK: usize = 192;
 /// Stored patterns per tile (the unit of the online softmax).
 pub const TILE: usize = 192;
@@ -93,14 +97,39 @@ pub struct ModernHopfield {
     max_norm_sq: f64,
 }
 
+/// The inverse temperature `β`: a finite number `> 0`, checked when made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Beta(f64);
+
+impl Beta {
+    /// `beta` as an inverse temperature.
+    ///
+    /// # Errors
+    /// `Value` when `beta` is not a finite number `> 0`.
+    pub fn new(beta: f64) -> Result<Beta> {
+        if beta.is_finite() && beta > 0.0 {
+            Ok(Beta(beta))
+        } else {
+            Err(Error::Value(format!(
+                "beta must be a finite number > 0, got {beta:?}"
+            )))
+        }
+    }
+
+    /// The number.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
 /// How many updates [`ModernHopfield::retrieve`] runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Steps {
     /// Exactly this many updates.
-    Fixed(u32),
-    /// Until a query's update moves it by at most `tol` (max-abs), each
-    /// query on its own, at most `max_steps` updates.
-    Until { tol: f64, max_steps: u32 },
+    Fixed(NonZeroU32),
+    /// Until a query's update moves it by at most `tol` (max-abs, `>= 0`),
+    /// each query on its own, at most `max_steps` updates.
+    Until { tol: f64, max_steps: NonZeroU32 },
 }
 
 /// Result of [`ModernHopfield::retrieve`]: row-major states and per-query

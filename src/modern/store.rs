@@ -1,6 +1,6 @@
 //! Storing patterns and checking inputs.
 
-use super::{ModernHopfield, MAX_ABS, MAX_SCORE};
+use super::{Beta, ModernHopfield, MAX_ABS, MAX_SCORE};
 use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
 
@@ -118,18 +118,13 @@ impl ModernHopfield {
         &self,
         queries: &[f32],
         d: usize,
-        beta: f64,
+        beta: Beta,
         what: &str,
     ) -> Result<usize> {
         if self.rows == 0 {
             return Err(Error::Value(
                 "no patterns stored: call store(patterns) first".into(),
             ));
-        }
-        if !(beta.is_finite() && beta > 0.0) {
-            return Err(Error::Value(format!(
-                "beta must be a finite number > 0, got {beta}"
-            )));
         }
         if d != self.d {
             return Err(Error::Shape(format!(
@@ -145,7 +140,7 @@ impl ModernHopfield {
         }
         check_finite(queries, d, what)?;
         let qmax = queries.chunks_exact(d).map(norm_sq).fold(0.0, f64::max);
-        let bound = beta * (qmax * self.max_norm_sq).sqrt();
+        let bound = beta.get() * (qmax * self.max_norm_sq).sqrt();
         if bound > MAX_SCORE {
             return Err(Error::Value(format!(
                 "beta·‖pattern‖·‖{what}‖ reaches {bound:.3e}, beyond float32 scores; \

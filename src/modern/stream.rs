@@ -1,11 +1,20 @@
 //! The streaming online softmax over tiles of stored patterns and the
 //! value accumulation of the nonzero weights.
 
-use super::driver::Pass;
 use super::scores::{popcount_scores, scores_tile, Packed};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
 use crate::spins::SpinMatrix;
+
+/// What a pass over the patterns computes.
+#[derive(Clone, Copy)]
+pub(super) struct Pass<'a> {
+    pub(super) queries: &'a [f32],
+    pub(super) nb: usize,
+    pub(super) beta: f64,
+    pub(super) skip: f64,
+    pub(super) values: bool,
+}
 
 /// Per-query softmax state of one block: running max `m` (of `β s`), sum
 /// `l` of `exp(β s − m)` and, when values are wanted, `Σ exp(β s − m) v`.

@@ -1,9 +1,15 @@
 //! Unit tests of the kernel: against a naive softmax, across levels,
 //! batches and threads, popcount against float, extreme inputs.
 
+use std::num::NonZeroU32;
+
 use super::*;
 use crate::error::Error;
 use crate::simd::{set_level, Level};
+
+fn b(beta: f64) -> Beta {
+    Beta::new(beta).unwrap()
+}
 
 fn lcg(seed: u64, len: usize) -> Vec<f32> {
     let mut s = seed
@@ -60,7 +66,7 @@ fn step_matches_naive_softmax() {
         let mut mem = ModernHopfield::new();
         mem.store(&k, p, d, Some((&v, dv))).unwrap();
         for beta in [0.1, 1.0, 8.0] {
-            let out = mem.step(&q, d, beta).unwrap();
+            let out = mem.step(&q, d, b(beta)).unwrap();
             for c in 0..nq {
                 let want = naive(&k, &v, d, dv, &q[c * d..(c + 1) * d], beta);
                 close(&out[c * dv..(c + 1) * dv], &want, 1e-5);
@@ -76,16 +82,19 @@ fn levels_batches_and_threads_agree_bit_for_bit() {
     let q = lcg(5, 200 * d);
     let mut mem = ModernHopfield::new();
     mem.store(&k, p, d, None).unwrap();
-    let base = mem.step(&q, d, 3.0).unwrap();
+    let base = mem.step(&q, d, b(3.0)).unwrap();
     let single: Vec<f32> = (0..200)
-        .flat_map(|c| mem.step(&q[c * d..(c + 1) * d], d, 3.0).unwrap())
+        .flat_map(|c| mem.step(&q[c * d..(c + 1) * d], d, b(3.0)).unwrap())
         .collect();
     assert_eq!(base, single);
-    let one = crate::batch::with_threads(Some(1), || mem.step(&q, d, 3.0).unwrap()).unwrap();
+    let one = crate::engine::batch::with_threads(std::num::NonZeroUsize::new(1), || {
+        mem.step(&q, d, b(3.0)).unwrap()
+    })
+    .unwrap();
     assert_eq!(base, one);
     let best = crate::simd::level();
     set_level(Level::Portable);
-    let portable = mem.step(&q, d, 3.0).unwrap();
+    let portable = mem.step(&q, d, b(3.0)).unwrap();
     set_level(best);
     assert_eq!(base, portable);
 }
@@ -114,18 +123,18 @@ fn popcount_case(p: usize, d: usize, nq: usize) {
     float.spins = None;
     for beta in [0.01, 0.1, 2.0] {
         assert_eq!(
-            binary.step(&q, d, beta).unwrap(),
-            float.step(&q, d, beta).unwrap()
+            binary.step(&q, d, b(beta)).unwrap(),
+            float.step(&q, d, b(beta)).unwrap()
         );
         assert_eq!(
-            binary.energy(&q, d, beta).unwrap(),
-            float.energy(&q, d, beta).unwrap()
+            binary.energy(&q, d, b(beta)).unwrap(),
+            float.energy(&q, d, b(beta)).unwrap()
         );
         let best = crate::simd::level();
         set_level(Level::Portable);
-        let portable = binary.step(&q, d, beta).unwrap();
+        let portable = binary.step(&q, d, b(beta)).unwrap();
         set_level(best);
-        assert_eq!(binary.step(&q, d, beta).unwrap(), portable);
+        assert_eq!(binary.step(&q, d, b(beta)).unwrap(), portable);
     }
 }
 
@@ -134,24 +143,25 @@ fn extreme_inputs_stay_finite() {
     let d = 8;
     let mut mem = ModernHopfield::new();
     mem.store(&[0.0; 24], 3, d, None).unwrap(); // all-equal scores
-    let out = mem.step(&[0.0; 8], d, 1e4).unwrap();
+    let out = mem.step(&[0.0; 8], d, b(1e4)).unwrap();
     assert!(out.iter().all(|x| *x == 0.0));
     mem.store(&lcg(8, 40 * d), 40, d, None).unwrap();
     let q = lcg(9, 3 * d);
-    let out = mem.step(&q, d, 1e4).unwrap();
+    let out = mem.step(&q, d, b(1e4)).unwrap();
     assert!(out.iter().all(|x| x.is_finite()));
     assert!(mem
-        .energy(&q, d, 1e4)
+        .energy(&q, d, b(1e4))
         .unwrap()
         .iter()
         .all(|x| x.is_finite()));
-    assert!(matches!(mem.step(&q, d, 0.0), Err(Error::Value(_))));
-    assert!(matches!(mem.step(&q, d, f64::NAN), Err(Error::Value(_))));
+    for beta in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(Beta::new(beta), Err(Error::Value(_))), "{beta}");
+    }
     assert!(matches!(
-        mem.step(&[f32::NAN; 8], d, 1.0),
+        mem.step(&[f32::NAN; 8], d, b(1.0)),
         Err(Error::Value(_))
     ));
-    assert!(matches!(mem.step(&q, 3, 1.0), Err(Error::Shape(_))));
+    assert!(matches!(mem.step(&q, 3, b(1.0)), Err(Error::Shape(_))));
 }
 
 #[test]
@@ -162,10 +172,10 @@ fn energy_decreases_along_updates() {
     mem.store(&k, p, d, None).unwrap();
     let mut q = lcg(11, 5 * d);
     for beta in [0.5, 4.0, 30.0] {
-        let mut e = mem.energy(&q, d, beta).unwrap();
+        let mut e = mem.energy(&q, d, b(beta)).unwrap();
         for _ in 0..5 {
-            q = mem.step(&q, d, beta).unwrap();
-            let next = mem.energy(&q, d, beta).unwrap();
+            q = mem.step(&q, d, b(beta)).unwrap();
+            let next = mem.energy(&q, d, b(beta)).unwrap();
             for (a, b) in e.iter().zip(&next) {
                 assert!(*b <= *a + 1e-5 * (1.0 + a.abs()), "{b} > {a}");
             }
@@ -184,10 +194,10 @@ fn iteration_stops_per_query() {
         .retrieve(
             &q,
             d,
-            50.0,
+            b(50.0),
             Steps::Until {
                 tol: 1e-6,
-                max_steps: 50,
+                max_steps: NonZeroU32::new(50).unwrap(),
             },
         )
         .unwrap();
@@ -197,10 +207,10 @@ fn iteration_stops_per_query() {
             .retrieve(
                 &q[c * d..(c + 1) * d],
                 d,
-                50.0,
+                b(50.0),
                 Steps::Until {
                     tol: 1e-6,
-                    max_steps: 50,
+                    max_steps: NonZeroU32::new(50).unwrap(),
                 },
             )
             .unwrap();

@@ -2,15 +2,18 @@
 //! `hopfield.DenseAssociativeMemory`.
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::convert::{pack, parallel, unpack};
-use super::queries;
-use super::retrieve::{run, PySchedule};
+use super::convert::{pack, unpack};
+use super::options::{PySampling, PySchedule};
+use super::results::{Outcomes, PySampled};
+use super::run::parallel;
 use super::shared::Shared;
-use crate::model::{Dense, Interaction};
+use super::spin;
+use crate::error::Error;
+use crate::model::dense::fixed_point_bits;
+use crate::model::{Dense, Interaction, PreparedDense};
+use crate::with_prepared_dense;
 
 /// A dense associative memory of bit-packed patterns.
 ///
@@ -18,7 +21,20 @@ use crate::model::{Dense, Interaction};
 /// in another thread keeps the patterns it started with: no torn state.
 #[pyclass(frozen, name = "Dense", module = "hopfield._core")]
 pub struct PyDense {
-    memory: Shared<Dense>,
+    model: Shared<Dense>,
+}
+
+impl PyDense {
+    /// The memory as it is now, prepared for the engine (GIL released).
+    fn prepared<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&PreparedDense<'_>) -> PyResult<R>,
+    ) -> PyResult<R> {
+        let model = self.model.snapshot();
+        let prepared = parallel(py, None, || model.prepare())??;
+        f(&prepared)
+    }
 }
 
 #[pymethods]
@@ -30,53 +46,54 @@ impl PyDense {
             "polynomial" => Interaction::Polynomial { degree, rectified },
             "exponential" => Interaction::Exponential { beta },
             other => {
-                return Err(PyValueError::new_err(format!(
+                return Err(Error::Value(format!(
                     "interaction must be 'polynomial' or 'exponential', got {other:?}"
-                )))
+                ))
+                .into())
             }
         };
         Ok(PyDense {
-            memory: Shared::new(Dense::new(n, interaction)?),
+            model: Shared::new(Dense::new(n, interaction)?),
         })
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.memory.snapshot().n()
+        self.model.snapshot().n()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.memory.snapshot().patterns().rows()
+        self.model.snapshot().patterns().rows()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.memory.snapshot().nbytes()
+        self.model.snapshot().nbytes()
     }
 
     /// The fixed-point scale S of exponential decisions with the patterns
     /// stored now (2^S is the largest term).
     #[getter]
     fn fixed_point_bits(&self) -> u32 {
-        crate::model::dense::fixed_point_bits(self.memory.snapshot().patterns().rows())
+        fixed_point_bits(self.model.snapshot().patterns().rows())
     }
 
     /// Appends patterns, an int8 (P, N) array of ±1.
     fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let n = self.memory.snapshot().n();
+        let n = self.model.snapshot().n();
         let packed = pack(&patterns, "patterns", n)?;
         // Copy-on-write (`store` checks before it changes anything).
-        self.memory.update(|m| m.store(&packed))?;
+        self.model.update(|m| m.store(&packed))?;
         Ok(())
     }
 
     /// The stored patterns, int8 (P, N).
     fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
-        unpack(py, self.memory.snapshot().patterns())
+        unpack(py, self.model.snapshot().patterns())
     }
 
     /// Energies of int8 (B, N) states, float64 (B,).
@@ -85,9 +102,9 @@ impl PyDense {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let memory = self.memory.snapshot();
-        let kernel = parallel(py, None, || memory.kernel())??;
-        crate::with_dense_kernel!(kernel, |k| queries::energies(py, &k, &states))
+        self.prepared(py, |p| {
+            with_prepared_dense!(p, |k| spin::energies(py, k, &states))
+        })
     }
 
     /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
@@ -96,19 +113,34 @@ impl PyDense {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        queries::overlaps(py, self.memory.snapshot().patterns(), &states)
+        spin::overlaps(py, self.model.snapshot().patterns(), &states)
     }
 
-    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-    /// (see `retrieve::run`).
-    fn retrieve<'py>(
+    /// Runs the validated `options` from int8 (B, N) queries.
+    fn retrieve(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
-        schedule: PyRef<'py, PySchedule>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let memory = self.memory.snapshot();
-        let kernel = parallel(py, None, || memory.kernel())??;
-        crate::with_dense_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
+        options: PyRef<'_, PySchedule>,
+    ) -> PyResult<Outcomes> {
+        self.prepared(py, |p| {
+            with_prepared_dense!(p, |k| spin::retrieve(py, k, &queries, &options))
+        })
+    }
+
+    /// Samples the Boltzmann distribution with the validated `options`,
+    /// chains from `init` (int8 (B, N); with `single` its one row for every
+    /// chain) or from random states.
+    #[pyo3(signature = (options, init = None, single = false))]
+    fn sample(
+        &self,
+        py: Python<'_>,
+        options: PyRef<'_, PySampling>,
+        init: Option<PyReadonlyArray2<'_, i8>>,
+        single: bool,
+    ) -> PyResult<PySampled> {
+        self.prepared(py, |p| {
+            with_prepared_dense!(p, |k| spin::sample(py, k, &options, init, single))
+        })
     }
 }

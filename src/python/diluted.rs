@@ -2,12 +2,13 @@
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::convert::{matrix, pack, parallel, unpack, vector};
-use super::queries;
-use super::retrieve::{run, PySchedule};
+use super::convert::{matrix, pack, unpack, vector};
+use super::options::{PySampling, PySchedule};
+use super::results::{Outcomes, PySampled};
+use super::run::parallel;
 use super::shared::Shared;
+use super::spin;
 use crate::model::Diluted;
 
 /// Pairs (E, 2) and integer weights (E,).
@@ -19,7 +20,7 @@ type Connectivity<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray1<i64>>);
 /// in another thread keeps the weights it started with.
 #[pyclass(frozen, name = "Diluted", module = "hopfield._core")]
 pub struct PyDiluted {
-    memory: Shared<Diluted>,
+    model: Shared<Diluted>,
 }
 
 #[pymethods]
@@ -33,65 +34,65 @@ impl PyDiluted {
         seed: u64,
     ) -> PyResult<Self> {
         let threshold = threshold.as_array().to_vec();
-        let memory = parallel(py, None, || Diluted::new(n, dilution, seed, threshold))??;
+        let model = parallel(py, None, || Diluted::new(n, dilution, seed, threshold))??;
         Ok(PyDiluted {
-            memory: Shared::new(memory),
+            model: Shared::new(model),
         })
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.memory.snapshot().n()
+        self.model.snapshot().n()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.memory.snapshot().patterns().rows()
+        self.model.snapshot().patterns().rows()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.memory.snapshot().nbytes()
+        self.model.snapshot().nbytes()
     }
 
     /// Number of directed connections (twice the symmetric pairs).
     #[getter]
     fn connections(&self) -> usize {
-        self.memory.snapshot().connections()
+        self.model.snapshot().connections()
     }
 
     /// Appends int8 (P, N) patterns and updates the connected weights.
     fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let memory = self.memory.snapshot();
-        let packed = pack(&patterns, "patterns", memory.n())?;
-        self.memory.update(|m| m.store(&packed))?;
+        let n = self.model.snapshot().n();
+        let packed = pack(&patterns, "patterns", n)?;
+        self.model.update(|m| m.store(&packed))?;
         Ok(())
     }
 
     /// The stored patterns, int8 (P, N).
     fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
-        unpack(py, self.memory.snapshot().patterns())
+        unpack(py, self.model.snapshot().patterns())
     }
 
     /// The thresholds θ, float64 (N,).
     fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.memory.snapshot().threshold().to_vec())
+        vector(py, self.model.snapshot().threshold().to_vec())
     }
 
     /// The connections: int64 (E, 2) pairs (i, j), both directions, and
     /// the int64 (E,) integer weights N·W_ij.
     fn connectivity<'py>(&self, py: Python<'py>) -> PyResult<Connectivity<'py>> {
-        let memory = self.memory.snapshot();
-        let pairs: Vec<i64> = memory
+        let model = self.model.snapshot();
+        let pairs: Vec<i64> = model
             .pairs()
             .into_iter()
             .flat_map(|(i, j)| [i as i64, j as i64])
             .collect();
         let e = pairs.len() / 2;
-        let values = memory.values().iter().map(|&v| v as i64).collect();
+        let values = model.values().iter().map(|&v| v as i64).collect();
         Ok((matrix(py, pairs, e, 2)?, vector(py, values)))
     }
 
@@ -101,7 +102,7 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        queries::energies(py, &*self.memory.snapshot(), &states)
+        spin::energies(py, &*self.model.snapshot(), &states)
     }
 
     /// Local fields of int8 (B, N) states, float64 (B, N).
@@ -110,8 +111,8 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.memory.snapshot();
-        queries::fields(py, memory.n(), &states, |row, out| memory.fields(row, out))
+        let model = self.model.snapshot();
+        spin::fields(py, model.n(), &states, |row, out| model.fields(row, out))
     }
 
     /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
@@ -120,18 +121,30 @@ impl PyDiluted {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        queries::overlaps(py, self.memory.snapshot().patterns(), &states)
+        spin::overlaps(py, self.model.snapshot().patterns(), &states)
     }
 
-    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-    /// (see `retrieve::run`).
-    fn retrieve<'py>(
+    /// Runs the validated `options` from int8 (B, N) queries.
+    fn retrieve(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
-        schedule: PyRef<'py, PySchedule>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let memory = self.memory.snapshot();
-        run(py, &*memory, &queries, &schedule)
+        options: PyRef<'_, PySchedule>,
+    ) -> PyResult<Outcomes> {
+        spin::retrieve(py, &*self.model.snapshot(), &queries, &options)
+    }
+
+    /// Samples the Boltzmann distribution with the validated `options`,
+    /// chains from `init` (int8 (B, N); with `single` its one row for every
+    /// chain) or from random states.
+    #[pyo3(signature = (options, init = None, single = false))]
+    fn sample(
+        &self,
+        py: Python<'_>,
+        options: PyRef<'_, PySampling>,
+        init: Option<PyReadonlyArray2<'_, i8>>,
+        single: bool,
+    ) -> PyResult<PySampled> {
+        spin::sample(py, &*self.model.snapshot(), &options, init, single)
     }
 }

@@ -1,16 +1,16 @@
 //! `_core.Hebbian`: the Hebbian memory behind `hopfield.HopfieldNetwork`.
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::convert::{matrix, pack, parallel, unpack, vector};
-use super::queries;
-use super::retrieve::{run, PySchedule};
+use super::convert::{matrix, pack, unpack, vector};
+use super::options::{PySampling, PySchedule};
+use super::results::{Outcomes, PySampled};
+use super::run::parallel;
 use super::shared::Shared;
-use crate::dynamics;
-use crate::model::Hebbian;
+use super::spin;
+use crate::model::{Hebbian, HebbianLanes};
+use crate::with_hebbian_lanes;
 
 /// A Hebbian memory of bit-packed patterns.
 ///
@@ -18,7 +18,20 @@ use crate::model::Hebbian;
 /// in another thread keeps the patterns it started with: no torn state.
 #[pyclass(frozen, name = "Hebbian", module = "hopfield._core")]
 pub struct PyHebbian {
-    memory: Shared<Hebbian>,
+    model: Shared<Hebbian>,
+}
+
+impl PyHebbian {
+    /// The memory as it is now, prepared for the engine (GIL released).
+    fn prepared<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&HebbianLanes<'_>) -> PyResult<R>,
+    ) -> PyResult<R> {
+        let model = self.model.snapshot();
+        let prepared = parallel(py, None, || model.prepare())??;
+        f(&prepared)
+    }
 }
 
 #[pymethods]
@@ -27,52 +40,52 @@ impl PyHebbian {
     fn new(n: usize, threshold: PyReadonlyArray1<'_, f64>) -> PyResult<Self> {
         let threshold = threshold.as_array().to_vec();
         Ok(PyHebbian {
-            memory: Shared::new(Hebbian::new(n, threshold)?),
+            model: Shared::new(Hebbian::new(n, threshold)?),
         })
     }
 
     /// Number of neurons.
     #[getter]
     fn n(&self) -> usize {
-        self.memory.snapshot().n()
+        self.model.snapshot().n()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.memory.snapshot().patterns().rows()
+        self.model.snapshot().patterns().rows()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.memory.snapshot().nbytes()
+        self.model.snapshot().nbytes()
     }
 
     /// Appends patterns, an int8 (P, N) array of ±1.
     fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
-        let n = self.memory.snapshot().n();
+        let n = self.model.snapshot().n();
         let packed = pack(&patterns, "patterns", n)?;
         // Copy-on-write: a retrieval holding a snapshot keeps its patterns.
-        self.memory.update(|m| m.store(&packed))?;
+        self.model.update(|m| m.store(&packed))?;
         Ok(())
     }
 
     /// The stored patterns, int8 (P, N).
     fn patterns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
-        unpack(py, self.memory.snapshot().patterns())
+        unpack(py, self.model.snapshot().patterns())
     }
 
     /// The thresholds θ, float64 (N,).
     fn threshold<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        vector(py, self.memory.snapshot().threshold().to_vec())
+        vector(py, self.model.snapshot().threshold().to_vec())
     }
 
     /// The weight matrix W, float64 (N, N), zero diagonal.
     fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.memory.snapshot();
-        let n = memory.n();
-        let w = parallel(py, None, || memory.weights())??;
+        let model = self.model.snapshot();
+        let n = model.n();
+        let w = parallel(py, None, || model.weights())??;
         matrix(py, w, n, n)
     }
 
@@ -82,9 +95,9 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let memory = self.memory.snapshot();
-        let kernel = parallel(py, None, || memory.kernel())??;
-        crate::with_kernel!(kernel, |k| queries::energies(py, &k, &states))
+        self.prepared(py, |p| {
+            with_hebbian_lanes!(p, |k| spin::energies(py, k, &states))
+        })
     }
 
     /// Local fields of int8 (B, N) states, float64 (B, N).
@@ -93,14 +106,11 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let memory = self.memory.snapshot();
-        let kernel = parallel(py, None, || memory.kernel())??;
-        crate::with_kernel!(kernel, |k| queries::fields(
-            py,
-            memory.n(),
-            &states,
-            |row, out| { k.fields(row, out) }
-        ))
+        let n = self.model.snapshot().n();
+        self.prepared(py, |p| {
+            with_hebbian_lanes!(p, |k| spin::fields(py, n, &states, |row, out| k
+                .fields(row, out)))
+        })
     }
 
     /// Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P).
@@ -109,49 +119,34 @@ impl PyHebbian {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        queries::overlaps(py, self.memory.snapshot().patterns(), &states)
+        spin::overlaps(py, self.model.snapshot().patterns(), &states)
     }
 
-    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-    /// (see `retrieve::run`).
-    fn retrieve<'py>(
+    /// Runs the validated `options` from int8 (B, N) queries.
+    fn retrieve(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
-        schedule: PyRef<'py, PySchedule>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let memory = self.memory.snapshot();
-        let kernel = parallel(py, None, || memory.kernel())??;
-        crate::with_kernel!(kernel, |k| run(py, &k, &queries, &schedule))
+        options: PyRef<'_, PySchedule>,
+    ) -> PyResult<Outcomes> {
+        self.prepared(py, |p| {
+            with_hebbian_lanes!(p, |k| spin::retrieve(py, k, &queries, &options))
+        })
     }
-}
 
-/// The neuron orders that `order="random"` uses: int64 (count, sweeps, n),
-/// entry `[q, t]` the order of sweep t+1 of query `first + q` under `seed`.
-#[pyfunction]
-#[pyo3(signature = (n, sweeps, seed, count = 1, first = 0))]
-pub fn sweep_orders<'py>(
-    py: Python<'py>,
-    n: usize,
-    sweeps: usize,
-    seed: u64,
-    count: usize,
-    first: u64,
-) -> PyResult<Bound<'py, numpy::PyArray3<i64>>> {
-    let total = n
-        .checked_mul(sweeps)
-        .and_then(|x| x.checked_mul(count))
-        .unwrap_or(usize::MAX);
-    let mut out = crate::error::try_filled("the requested orders", total, 0i64)?;
-    if total > 0 {
-        for (q, block) in out.chunks_exact_mut(n * sweeps).enumerate() {
-            let orders = dynamics::sweep_orders(n, sweeps, seed, first + q as u64);
-            for (o, i) in block.iter_mut().zip(orders) {
-                *o = i as i64;
-            }
-        }
+    /// Samples the Boltzmann distribution with the validated `options`,
+    /// chains from `init` (int8 (B, N); with `single` its one row for every
+    /// chain) or from random states.
+    #[pyo3(signature = (options, init = None, single = false))]
+    fn sample(
+        &self,
+        py: Python<'_>,
+        options: PyRef<'_, PySampling>,
+        init: Option<PyReadonlyArray2<'_, i8>>,
+        single: bool,
+    ) -> PyResult<PySampled> {
+        self.prepared(py, |p| {
+            with_hebbian_lanes!(p, |k| spin::sample(py, k, &options, init, single))
+        })
     }
-    let array = numpy::ndarray::Array3::from_shape_vec((count, sweeps, n), out)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(numpy::IntoPyArray::into_pyarray(array, py))
 }

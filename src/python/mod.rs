@@ -1,60 +1,62 @@
 //! The PyO3 layer: converts and validates arguments, releases the GIL around
 //! the work, maps core errors to Python exceptions. No maths lives here.
+//!
+//! From the bottom up: [`errors`] (the one map from core errors to Python
+//! exceptions), [`args`] (Python values to Rust values), [`run`] (the GIL
+//! released, the pool, Ctrl-C between chunks), [`convert`] (NumPy arrays),
+//! [`shared`] (a model shared by Python threads), [`options`] (the typed,
+//! validated options of a call), [`results`] (typed results), [`spin`] (what
+//! every binary model's binding does), then one file per class and
+//! [`streams`] (the random streams, for exact replay).
 
+mod args;
 mod convert;
 mod dense;
 mod diluted;
+mod errors;
 mod hebbian;
 mod modern;
-mod queries;
-mod retrieve;
+mod options;
+mod results;
+mod run;
 mod shared;
-mod stochastic;
+mod spin;
+mod streams;
 mod weights;
 
-use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::error::Error;
-
-impl From<Error> for PyErr {
-    fn from(err: Error) -> PyErr {
-        match err {
-            Error::Shape(msg) | Error::Value(msg) => PyValueError::new_err(msg),
-            Error::Memory(msg) => PyMemoryError::new_err(msg),
-        }
-    }
-}
+use crate::error::{Error, Result};
+use crate::simd::{self, Level};
 
 /// The name of the instruction set the kernels use now.
 #[pyfunction]
 fn simd_level() -> &'static str {
-    crate::simd::level().name()
+    simd::level().name()
 }
 
 /// The best instruction set this CPU supports.
 #[pyfunction]
 fn detected_simd() -> &'static str {
-    crate::simd::detected().name()
+    simd::detected().name()
 }
 
 /// Caps the instruction set the kernels use (never above the detected one);
 /// returns the level now in force.
 #[pyfunction]
-fn set_simd_level(name: &str) -> PyResult<&'static str> {
-    use crate::simd::Level;
+fn set_simd_level(name: &str) -> Result<&'static str> {
     let cap = match name {
         "portable" => Level::Portable,
         "popcnt" => Level::Popcnt,
         "avx2" => Level::Avx2,
         "avx512" => Level::Avx512,
         other => {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::Value(format!(
                 "level must be 'portable', 'popcnt', 'avx2' or 'avx512', got {other:?}"
             )))
         }
     };
-    Ok(crate::simd::set_level(cap).name())
+    Ok(simd::set_level(cap).name())
 }
 
 /// Bytes of memory the system can still give this process (available RAM
@@ -74,7 +76,7 @@ fn overlaps<'py>(
 ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
     let n = patterns.as_array().dim().1;
     let patterns = convert::pack(&patterns, "patterns", n)?;
-    queries::overlaps(py, &patterns, &states)
+    spin::overlaps(py, &patterns, &states)
 }
 
 #[pymodule]
@@ -83,16 +85,20 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_N", crate::model::hebbian::MAX_N)?;
     m.add_class::<hebbian::PyHebbian>()?;
     m.add_class::<dense::PyDense>()?;
-    m.add_class::<modern::PyModern>()?;
-    m.add_class::<retrieve::PySchedule>()?;
-    m.add_class::<weights::PyWeights>()?;
     m.add_class::<diluted::PyDiluted>()?;
+    m.add_class::<weights::PyWeights>()?;
+    m.add_class::<modern::PyModern>()?;
+    m.add_class::<options::PySchedule>()?;
+    m.add_class::<options::PySampling>()?;
+    m.add_class::<results::Outcomes>()?;
+    m.add_class::<results::PySampled>()?;
+    m.add_class::<results::ModernOutcomes>()?;
     m.add_function(wrap_pyfunction!(weights::sequence_weights, m)?)?;
-    m.add_function(wrap_pyfunction!(hebbian::sweep_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(streams::sweep_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(streams::acceptance_uniforms, m)?)?;
+    m.add_function(wrap_pyfunction!(streams::random_states, m)?)?;
     m.add_function(wrap_pyfunction!(overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(available_memory, m)?)?;
-    m.add_function(wrap_pyfunction!(stochastic::acceptance_uniforms, m)?)?;
-    m.add_function(wrap_pyfunction!(stochastic::random_states, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(detected_simd, m)?)?;
     m.add_function(wrap_pyfunction!(set_simd_level, m)?)?;

@@ -1,26 +1,33 @@
-//! `_core.Modern`: the memory behind `hopfield.ModernHopfield`.
+//! `_core.Modern`: the memory behind `hopfield.ModernHopfield`, with its
+//! inverse temperature and thread count (parsed here, once).
 
-use std::time::{Duration, Instant};
+use std::num::NonZeroUsize;
+use std::sync::RwLock;
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::convert::{matrix, parallel, vector};
+use super::args;
+use super::convert::{matrix, vector};
+use super::results::ModernOutcomes;
+use super::run::{in_chunks, parallel, thread_count};
 use super::shared::Shared;
-use crate::modern::{ModernHopfield, Steps, QUERY_BLOCK};
+use crate::error::{Error, Result};
+use crate::modern::{Beta, ModernHopfield, Steps};
 
-/// A modern Hopfield memory of float32 keys (and optional values).
+/// A modern Hopfield memory of float32 keys (and optional values), with
+/// the β and the thread count it retrieves with.
 ///
 /// `store` replaces the shared memory copy-on-write, so a retrieval running
 /// in another thread keeps the patterns it started with.
 #[pyclass(frozen, name = "Modern", module = "hopfield._core")]
 pub struct PyModern {
-    memory: Shared<ModernHopfield>,
+    model: Shared<ModernHopfield>,
+    beta: RwLock<Beta>,
+    threads: Option<NonZeroUsize>,
 }
 
-/// A C-contiguous copy (or borrow) of a float32 matrix and its width.
+/// A C-contiguous copy of a float32 matrix and its width.
 fn rows_of(array: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize) {
     let view = array.as_array();
     let d = view.dim().1;
@@ -31,92 +38,113 @@ fn rows_of(array: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize) {
     (data, d)
 }
 
-fn check_threads(threads: Option<usize>) -> PyResult<()> {
-    if threads == Some(0) {
-        return Err(PyValueError::new_err(
-            "threads must be at least 1 (or None for all cores)",
-        ));
-    }
-    Ok(())
+/// `value` as β.
+fn beta_of(value: &Bound<'_, PyAny>) -> Result<Beta> {
+    Beta::new(args::real(value, "beta")?)
 }
 
-/// How long one detached chunk of queries should take before Ctrl-C is checked.
-const CHUNK_TARGET: Duration = Duration::from_millis(100);
-
-/// Runs `f` over row chunks of `rows` rows (each query's result does not
-/// depend on its batch), detached, checking signals between chunks.
-fn chunked<T: Send>(
-    py: Python<'_>,
-    rows: usize,
-    threads: Option<usize>,
-    f: impl Fn(std::ops::Range<usize>) -> crate::Result<T> + Sync,
-) -> PyResult<Vec<T>> {
-    let unit = QUERY_BLOCK * threads.unwrap_or_else(crate::batch::default_threads).max(1);
-    let mut units = 1usize;
-    let mut start = 0;
-    let mut out = Vec::new();
-    while start < rows {
-        let end = (start + units * unit).min(rows);
-        let began = Instant::now();
-        let part = parallel(py, threads, || f(start..end))??;
-        out.push(part);
-        start = end;
-        py.check_signals()?;
-        let scale = CHUNK_TARGET.as_secs_f64() / began.elapsed().as_secs_f64().max(1e-6);
-        units = ((units as f64 * scale.clamp(0.5, 4.0)) as usize).max(1);
+/// How many updates `steps`, `tol` and `max_steps` ask for.
+fn steps_of(
+    steps: &Bound<'_, PyAny>,
+    tol: &Bound<'_, PyAny>,
+    max_steps: &Bound<'_, PyAny>,
+) -> Result<Steps> {
+    let steps = args::positive32(steps, "steps")?;
+    let max_steps = args::positive32(max_steps, "max_steps")?;
+    if tol.is_none() {
+        return Ok(Steps::Fixed(steps));
     }
-    Ok(out)
+    let tol = args::real(tol, "tol").map_err(|_| {
+        let got = tol
+            .repr()
+            .map_or_else(|_| "?".to_string(), |r| r.to_string());
+        Error::Value(format!("tol must be a real number >= 0 or None, got {got}"))
+    })?;
+    if steps.get() != 1 {
+        return Err(Error::Value("give steps or tol, not both".into()));
+    }
+    Ok(Steps::Until { tol, max_steps })
+}
+
+impl PyModern {
+    fn beta(&self) -> Beta {
+        *self.beta.read().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[pymethods]
 impl PyModern {
+    /// An empty memory retrieving with `beta` (a finite number > 0) on
+    /// `threads` threads (None: all cores).
     #[new]
-    fn new() -> Self {
-        PyModern {
-            memory: Shared::new(ModernHopfield::new()),
-        }
+    #[pyo3(signature = (beta, threads))]
+    fn new(beta: &Bound<'_, PyAny>, threads: &Bound<'_, PyAny>) -> Result<Self> {
+        Ok(PyModern {
+            model: Shared::new(ModernHopfield::new()),
+            beta: RwLock::new(beta_of(beta)?),
+            threads: args::threads(threads)?,
+        })
+    }
+
+    /// Inverse temperature β (settable: a finite number > 0).
+    #[getter(beta)]
+    fn get_beta(&self) -> f64 {
+        self.beta().get()
+    }
+
+    #[setter(beta)]
+    fn set_beta(&self, value: &Bound<'_, PyAny>) -> Result<()> {
+        let beta = beta_of(value)?;
+        *self.beta.write().unwrap_or_else(|e| e.into_inner()) = beta;
+        Ok(())
+    }
+
+    /// Threads for the work (None: all cores).
+    #[getter]
+    fn threads(&self) -> Option<usize> {
+        self.threads.map(NonZeroUsize::get)
     }
 
     /// Key width d (0 before the first store).
     #[getter]
     fn dim(&self) -> usize {
-        self.memory.snapshot().d()
+        self.model.snapshot().d()
     }
 
     /// Value width (d without separate values).
     #[getter]
     fn value_dim(&self) -> usize {
-        self.memory.snapshot().dv()
+        self.model.snapshot().dv()
     }
 
     /// Number of stored patterns.
     #[getter]
     fn num_patterns(&self) -> usize {
-        self.memory.snapshot().rows()
+        self.model.snapshot().rows()
     }
 
     /// Whether separate values are stored (hetero-association).
     #[getter]
     fn hetero(&self) -> bool {
-        self.memory.snapshot().values().is_some()
+        self.model.snapshot().values().is_some()
     }
 
     /// Whether every stored key is ±1 (scores take the popcount path).
     #[getter]
     fn binary(&self) -> bool {
-        self.memory.snapshot().is_binary()
+        self.model.snapshot().is_binary()
     }
 
     /// M² = max_μ ‖k_μ‖².
     #[getter]
     fn max_norm_sq(&self) -> f64 {
-        self.memory.snapshot().max_norm_sq()
+        self.model.snapshot().max_norm_sq()
     }
 
     /// Bytes held by the memory.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.memory.snapshot().nbytes()
+        self.model.snapshot().nbytes()
     }
 
     /// Appends float32 (P, d) keys and, for hetero-association, float32 (P, d_v) values.
@@ -132,112 +160,92 @@ impl PyModern {
         if let Some((v, dv)) = &values {
             let vrows = if *dv == 0 { 0 } else { v.len() / dv };
             if vrows != rows {
-                return Err(PyValueError::new_err(format!(
+                return Err(Error::Shape(format!(
                     "values must have one row per pattern: {rows} patterns, {vrows} value rows"
-                )));
+                ))
+                .into());
             }
         }
         // With the GIL held (see `Shared`): releasing it while holding the
         // write lock could deadlock with a reader waiting for the lock.
-        self.memory
+        self.model
             .update(|m| m.store(&keys, rows, d, values.as_ref().map(|(v, dv)| (&v[..], *dv))))?;
         Ok(())
     }
 
     /// The stored keys, float32 (P, d).
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let m = self.memory.snapshot();
+        let m = self.model.snapshot();
         matrix(py, m.keys().to_vec(), m.rows(), m.d())
     }
 
     /// The stored values, float32 (P, d_v), or None without separate values.
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f32>>>> {
-        let m = self.memory.snapshot();
+        let m = self.model.snapshot();
         m.values()
             .map(|v| matrix(py, v.to_vec(), m.rows(), m.dv()))
             .transpose()
     }
 
-    /// Runs the dynamics from float32 (B, d) queries; returns a dict of arrays.
-    #[pyo3(signature = (queries, *, beta, steps, tol, max_steps, threads))]
-    #[allow(clippy::too_many_arguments)]
-    fn retrieve<'py>(
+    /// Runs the dynamics from float32 (B, d) queries: `steps` updates, or
+    /// with `tol` until an update moves a query by at most `tol` (at most
+    /// `max_steps`). In interruptible chunks; a query's result does not
+    /// depend on its chunk.
+    #[pyo3(signature = (queries, *, steps, tol, max_steps))]
+    fn retrieve(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         queries: PyReadonlyArray2<'_, f32>,
-        beta: f64,
-        steps: u32,
-        tol: Option<f64>,
-        max_steps: u32,
-        threads: Option<usize>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        check_threads(threads)?;
-        let memory = self.memory.snapshot();
+        steps: &Bound<'_, PyAny>,
+        tol: &Bound<'_, PyAny>,
+        max_steps: &Bound<'_, PyAny>,
+    ) -> PyResult<ModernOutcomes> {
+        let steps = steps_of(steps, tol, max_steps)?;
+        let (model, beta, threads) = (self.model.snapshot(), self.beta(), self.threads);
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
-        let schedule = match tol {
-            None => Steps::Fixed(steps),
-            Some(tol) => Steps::Until { tol, max_steps },
-        };
-        // Validate once on the whole batch, so errors name the right rows.
-        if rows == 0 || d != memory.d() || memory.rows() == 0 {
-            memory.retrieve(&q, d, beta, schedule)?;
+        // Checked once on the whole batch, so that errors name the right rows.
+        if rows == 0 || d != model.d() || model.rows() == 0 {
+            model.retrieve(&q, d, beta, steps)?;
         }
-        let parts = chunked(py, rows, threads, |r| {
-            memory.retrieve(&q[r.start * d..r.end * d], d, beta, schedule)
+        let granule = thread_count(threads);
+        let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
+            model.retrieve(&q[r.start * d..r.end * d], d, beta, steps)
         })?;
-        let dv = memory.dv();
-        let mut states = Vec::with_capacity(rows * dv);
-        let mut steps_done = Vec::with_capacity(rows);
-        let mut converged = Vec::with_capacity(rows);
-        for p in parts {
-            states.extend_from_slice(&p.states);
-            steps_done.extend(p.steps.iter().map(|&s| s as i64));
-            converged.extend_from_slice(&p.converged);
-        }
-        let dict = PyDict::new(py);
-        dict.set_item("states", matrix(py, states, rows, dv)?)?;
-        dict.set_item("steps", vector(py, steps_done))?;
-        dict.set_item("converged", vector(py, converged))?;
-        Ok(dict)
+        let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+        ModernOutcomes::new(py, parts, rows, model.dv())
     }
 
     /// Energies of float32 (B, d) states, float64 (B,).
-    #[pyo3(signature = (states, *, beta, threads))]
     fn energy<'py>(
         &self,
         py: Python<'py>,
         states: PyReadonlyArray2<'_, f32>,
-        beta: f64,
-        threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        check_threads(threads)?;
-        let memory = self.memory.snapshot();
+        let (model, beta, threads) = (self.model.snapshot(), self.beta(), self.threads);
         let (s, d) = rows_of(&states);
         let rows = states.as_array().dim().0;
-        if rows == 0 || d != memory.d() || memory.rows() == 0 {
-            memory.energy(&s, d, beta)?;
+        if rows == 0 || d != model.d() || model.rows() == 0 {
+            model.energy(&s, d, beta)?;
         }
-        let parts = chunked(py, rows, threads, |r| {
-            memory.energy(&s[r.start * d..r.end * d], d, beta)
+        let granule = thread_count(threads);
+        let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
+            model.energy(&s[r.start * d..r.end * d], d, beta)
         })?;
+        let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(vector(py, parts.concat()))
     }
 
     /// Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P).
-    #[pyo3(signature = (queries, *, beta, threads))]
     fn attention<'py>(
         &self,
         py: Python<'py>,
         queries: PyReadonlyArray2<'_, f32>,
-        beta: f64,
-        threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        check_threads(threads)?;
-        let memory = self.memory.snapshot();
+        let (model, beta) = (self.model.snapshot(), self.beta());
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
-        let out = parallel(py, threads, || memory.attention(&q, d, beta))??;
-        matrix(py, out, rows, memory.rows())
+        let out = parallel(py, self.threads, || model.attention(&q, d, beta))??;
+        matrix(py, out, rows, model.rows())
     }
 }

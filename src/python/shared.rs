@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::batch;
+use crate::engine::batch;
 
 /// A model shared by Python threads, changed copy-on-write.
 ///

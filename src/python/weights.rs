@@ -4,15 +4,16 @@
 use std::sync::Mutex;
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::convert::{matrix, pack, parallel, unpack, vector};
-use super::queries;
-use super::retrieve::{run, PySchedule};
+use super::convert::{matrix, pack, unpack, vector};
+use super::options::{PySampling, PySchedule};
+use super::results::{Outcomes, PySampled};
+use super::run::parallel;
 use super::shared::Shared;
-use crate::error::Error;
+use super::spin;
+use crate::engine::batch;
+use crate::error::{Error, Result};
 use crate::model::Weights;
 use crate::rules::{Learner, Rule};
 
@@ -36,10 +37,10 @@ impl PyWeights {
         }
     }
 
-    fn learner(&self) -> PyResult<std::sync::MutexGuard<'_, Learner>> {
+    fn learner(&self) -> Result<std::sync::MutexGuard<'_, Learner>> {
         let learner = self.learner.as_ref().ok_or_else(|| {
-            PyValueError::new_err(
-                "these weights were given, not learnt: there is no rule to store with",
+            Error::Value(
+                "these weights were given, not learnt: there is no rule to store with".into(),
             )
         })?;
         Ok(learner.lock().unwrap_or_else(|e| e.into_inner()))
@@ -53,11 +54,11 @@ impl PyWeights {
 
 /// A row-major copy of a square float32 matrix named `name`, refusing with
 /// `MemoryError` (before copying) when it cannot be allocated.
-pub fn square_f32(array: &PyReadonlyArray2<'_, f32>, name: &str) -> PyResult<(usize, Vec<f32>)> {
+pub fn square_f32(array: &PyReadonlyArray2<'_, f32>, name: &str) -> Result<(usize, Vec<f32>)> {
     let view = array.as_array();
     let (rows, cols) = view.dim();
     if rows != cols || rows == 0 {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::Shape(format!(
             "{name} must be a non-empty square (N, N) matrix, got shape ({rows}, {cols})"
         )));
     }
@@ -110,18 +111,21 @@ impl PyWeights {
                 ("storkey", None) => Rule::Storkey,
                 ("pseudoinverse", None) => Rule::PseudoInverse { zero_diagonal },
                 ("covariance", Some(activity)) => Rule::Covariance { activity },
-                ("covariance", None) => return Err(PyValueError::new_err(
-                    "rule 'covariance' needs activity, the fraction of +1 entries in the patterns",
-                )),
+                ("covariance", None) => return Err(Error::Value(
+                    "rule 'covariance' needs activity, the fraction of +1 entries in the patterns"
+                        .into(),
+                )
+                .into()),
                 ("storkey" | "pseudoinverse", Some(_)) => {
-                    return Err(PyValueError::new_err(
-                        "activity is only used by rule 'covariance'",
-                    ))
+                    return Err(
+                        Error::Value("activity is only used by rule 'covariance'".into()).into(),
+                    )
                 }
                 (other, _) => {
-                    return Err(PyValueError::new_err(format!(
+                    return Err(Error::Value(format!(
                         "rule must be 'storkey', 'pseudoinverse' or 'covariance', got {other:?}"
-                    )))
+                    ))
+                    .into())
                 }
             };
         let threshold = threshold.as_array().to_vec();
@@ -157,7 +161,7 @@ impl PyWeights {
         let mut learner = self.learner()?;
         let threshold = self.model.snapshot().threshold().to_vec();
         let mut next = learner.clone();
-        let model = crate::batch::with_threads(None, || -> crate::Result<Weights> {
+        let model = batch::with_threads(None, || -> Result<Weights> {
             next.store(&packed)?;
             next.model(threshold)
         })??;
@@ -239,7 +243,7 @@ impl PyWeights {
         py: Python<'py>,
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        queries::energies(py, &*self.model.snapshot(), &states)
+        spin::energies(py, &*self.model.snapshot(), &states)
     }
 
     /// Local fields h = W s − θ of int8 (B, N) states, float64 (B, N).
@@ -249,19 +253,31 @@ impl PyWeights {
         states: PyReadonlyArray2<'_, i8>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let model = self.model.snapshot();
-        queries::fields(py, model.n(), &states, |row, out| model.fields(row, out))
+        spin::fields(py, model.n(), &states, |row, out| model.fields(row, out))
     }
 
-    /// Runs `schedule` from int8 (B, N) queries; returns a dict of arrays
-    /// (see `retrieve::run`).
-    fn retrieve<'py>(
+    /// Runs the validated `options` from int8 (B, N) queries.
+    fn retrieve(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
-        schedule: PyRef<'py, PySchedule>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let model = self.model.snapshot();
-        run(py, &*model, &queries, &schedule)
+        options: PyRef<'_, PySchedule>,
+    ) -> PyResult<Outcomes> {
+        spin::retrieve(py, &*self.model.snapshot(), &queries, &options)
+    }
+
+    /// Samples the Boltzmann distribution with the validated `options`,
+    /// chains from `init` (int8 (B, N); with `single` its one row for every
+    /// chain) or from random states.
+    #[pyo3(signature = (options, init = None, single = false))]
+    fn sample(
+        &self,
+        py: Python<'_>,
+        options: PyRef<'_, PySampling>,
+        init: Option<PyReadonlyArray2<'_, i8>>,
+        single: bool,
+    ) -> PyResult<PySampled> {
+        spin::sample(py, &*self.model.snapshot(), &options, init, single)
     }
 }
 
@@ -278,7 +294,7 @@ pub fn sequence_weights<'py>(
     let packed = sequences
         .iter()
         .map(|s| pack(s, "sequences", n))
-        .collect::<PyResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let w = parallel(py, None, || {
         crate::rules::sequence_weights(n, &packed, cyclic)
     })??;

@@ -1,12 +1,12 @@
 //! Glauber (`T > 0`) sweeps of the Hebbian model with 16-bit overlaps,
 //! specialised.
 //!
-//! The generic sweep ([`crate::stochastic::sweep_block`]) pays, per update,
+//! The generic sweep ([`sweep_block`](crate::engine::glauber::sweep_block)) pays, per update,
 //! for a logarithm, a field read from 2·P-byte pattern columns (from the
 //! second-level cache), a flip by zero when nothing flips and the
 //! bookkeeping of the deterministic paths. This one reads a neuron's
 //! patterns as P bits (sign masks for a masked multiply-add, from 16 KB
-//! of bit planes), decides with the exact table of [`crate::accept`] when
+//! of bit planes), decides with the exact table of [`crate::engine::accept`] when
 //! the thresholds are zero and the temperature is held (no logarithm),
 //! flips behind a branch (most updates do not flip), and advances four
 //! chains in lockstep so that the dependent steps of one update (field,
@@ -16,10 +16,10 @@
 //! instruction-set level). About 2.5× fewer nanoseconds per update than
 //! the generic sweep on the development machine.
 
-use super::{HebbianCache, HebbianKernel};
-use crate::accept::{self, uniform_of, AcceptTable};
+use super::{HebbianCache, PreparedHebbian};
+use crate::engine::accept::{self, threshold, uniform_of, AcceptTable};
+use crate::engine::chain::Chain;
 use crate::rng;
-use crate::stochastic::{threshold, Chain};
 use rand_xoshiro::rand_core::Rng;
 
 /// Chains advanced in lockstep.
@@ -34,7 +34,7 @@ const MAX_WORDS: usize = 4;
 trait Rule {
     /// Whether neuron `i` with integer field `a` becomes +1 for the
     /// 53-bit draw `r`.
-    fn up(&self, k: &HebbianKernel<'_, i16>, a: i64, i: usize, r: u64) -> bool;
+    fn up(&self, k: &PreparedHebbian<'_, i16>, a: i64, i: usize, r: u64) -> bool;
 }
 
 /// [`AcceptTable::accept`] (zero thresholds: the gap is `2·a/n`).
@@ -42,7 +42,7 @@ struct ByTable<'a>(&'a AcceptTable);
 
 impl Rule for ByTable<'_> {
     #[inline(always)]
-    fn up(&self, _k: &HebbianKernel<'_, i16>, a: i64, _i: usize, r: u64) -> bool {
+    fn up(&self, _k: &PreparedHebbian<'_, i16>, a: i64, _i: usize, r: u64) -> bool {
         self.0.accept(a, r)
     }
 }
@@ -52,7 +52,7 @@ struct ByLog(f64);
 
 impl Rule for ByLog {
     #[inline(always)]
-    fn up(&self, k: &HebbianKernel<'_, i16>, a: i64, i: usize, r: u64) -> bool {
+    fn up(&self, k: &PreparedHebbian<'_, i16>, a: i64, i: usize, r: u64) -> bool {
         2.0 * k.field_from_integer(a, i) > threshold(uniform_of(r), self.0)
     }
 }
@@ -168,7 +168,7 @@ fn valid_words<const W: usize>(p: usize) -> [u64; W] {
 /// The instruction set of `B`; `64·W` is the kernel's padded pattern count.
 #[inline(always)]
 unsafe fn sweep<B: Backend<W>, D: Rule, const W: usize, const C: usize>(
-    k: &HebbianKernel<'_, i16>,
+    k: &PreparedHebbian<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
     rule: &D,
     flips: &mut [usize],
@@ -257,7 +257,7 @@ fn next_orders<const C: usize>(chains: &mut [Chain<HebbianCache<i16>>]) {
 /// The instruction set of `B`.
 #[inline(always)]
 unsafe fn sweep_block<B: Backend<W>, D: Rule, const W: usize>(
-    k: &HebbianKernel<'_, i16>,
+    k: &PreparedHebbian<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
     rule: &D,
     flips: &mut [usize],
@@ -289,7 +289,7 @@ macro_rules! by_words {
 
 /// [`sweep_block`] with the portable backend.
 fn sweep_portable<D: Rule>(
-    k: &HebbianKernel<'_, i16>,
+    k: &PreparedHebbian<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
     rule: &D,
     flips: &mut [usize],
@@ -298,13 +298,13 @@ fn sweep_portable<D: Rule>(
     unsafe { by_words!(Portable, k.planes_per_neuron, k, chains, rule, flips) }
 }
 
-/// The specialised sweep ([`crate::model::EnergyModel::glauber_block`]):
+/// The specialised sweep ([`EnergyModel::glauber_block`](crate::engine::energy::EnergyModel::glauber_block)):
 /// false when it does not apply (more than 256 patterns, or fields tracked
 /// by a deterministic sweep). The table pays for its entries only over many
 /// sweeps at one temperature (`repeated`); an annealing schedule, whose
 /// every sweep has its own, takes the logarithm rule.
 pub(crate) fn glauber_block(
-    k: &HebbianKernel<'_, i16>,
+    k: &PreparedHebbian<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
     t: f64,
     repeated: bool,
@@ -330,7 +330,7 @@ pub(crate) fn glauber_block(
 /// [`sweep_block`] with the best backend.
 #[inline(always)]
 fn run<D: Rule>(
-    k: &HebbianKernel<'_, i16>,
+    k: &PreparedHebbian<'_, i16>,
     chains: &mut [Chain<HebbianCache<i16>>],
     rule: &D,
     flips: &mut [usize],
@@ -424,7 +424,7 @@ mod x86 {
     /// Needs AVX-512 F/BW.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(crate) unsafe fn sweep_avx512<D: Rule>(
-        k: &HebbianKernel<'_, i16>,
+        k: &PreparedHebbian<'_, i16>,
         chains: &mut [Chain<HebbianCache<i16>>],
         rule: &D,
         flips: &mut [usize],
@@ -437,10 +437,11 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::Order;
-    use crate::model::{EnergyModel, Hebbian};
+    use crate::engine::energy::EnergyModel;
+    use crate::engine::glauber::{random_states, sweep_block};
+    use crate::engine::schedule::Order;
+    use crate::model::Hebbian;
     use crate::simd::{self, Level};
-    use crate::stochastic::{random_states, sweep_block};
 
     fn memory(p: usize, n: usize, theta: bool) -> Hebbian {
         let thresholds = (0..n)
@@ -472,7 +473,7 @@ mod tests {
         ];
         for (p, n, theta, t, count, order) in cases {
             let h = memory(p, n, theta);
-            let k = HebbianKernel::<i16>::new(&h).unwrap();
+            let k = PreparedHebbian::<i16>::new(&h).unwrap();
             let starts = random_states(n, count, 5, 0).unwrap();
             let words = starts.words();
             let mut generic = Chain::block(&k, starts.as_words(), words, 0, 9, order);
@@ -517,7 +518,7 @@ mod tests {
     #[test]
     fn more_than_256_patterns_take_the_generic_sweep() {
         let h = memory(300, 80, false);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let starts = random_states(80, 2, 5, 0).unwrap();
         let mut chains = Chain::block(&k, starts.as_words(), 2, 0, 9, Order::Random);
         assert!(!k.glauber_block(&mut chains, 0.5, true, &mut [0, 0]));

@@ -1,4 +1,5 @@
-//! Deterministic descent on any [`EnergyModel`], one query at a time.
+//! Deterministic descent on any [`EnergyModel`]: the asynchronous and
+//! synchronous drivers.
 //!
 //! * Asynchronous: a sweep updates every neuron once, each update seeing the
 //!   previous ones, in a fresh random order per sweep (or 0..N). Converged
@@ -6,90 +7,16 @@
 //! * Synchronous: every neuron from the same snapshot. Converged means a
 //!   fixed point; a 2-cycle (`s_t = s_{t−2}`) is reported and stops the run.
 //!
-//! A neuron whose gap is exactly zero keeps its state.
-//!
-//! A schedule with a nonzero [`Temperature`] runs stochastic (Glauber)
-//! sweeps instead (see [`crate::stochastic`]): always asynchronous, a fixed
-//! number of sweeps, optionally followed by a deterministic quench.
+//! A neuron whose gap is exactly zero keeps its state. Each driver runs a
+//! block of queries (the batch executor, [`super::batch`], hands out the
+//! blocks); stochastic schedules run on the Glauber driver instead
+//! ([`super::glauber`]).
 
-use crate::model::EnergyModel;
+use super::energy::EnergyModel;
+use super::schedule::{Order, Outcome, Schedule};
 use crate::multiversion;
 use crate::rng::{self, Purpose};
 use crate::spins;
-pub use crate::stochastic::Temperature;
-
-/// Which neurons move together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Update {
-    /// One neuron at a time.
-    Async,
-    /// All neurons from the same snapshot.
-    Sync,
-}
-
-/// The neuron order of asynchronous sweeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    /// A fresh uniform permutation per sweep, from the query's own stream.
-    Random,
-    /// 0, 1, …, N−1 every sweep.
-    Sequential,
-}
-
-/// How to run a retrieval.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Schedule {
-    /// Async or sync.
-    pub update: Update,
-    /// Async neuron order.
-    pub order: Order,
-    /// Most deterministic sweeps (async) or steps (sync) to run, also the
-    /// cap of a quench; at least 1.
-    pub max_sweeps: u32,
-    /// The seed from which every query's streams derive.
-    pub seed: u64,
-    /// Record the energy after every sweep.
-    pub track_energy: bool,
-    /// [`Temperature::Zero`]: deterministic descent as above. Otherwise the
-    /// temperature of each of a fixed number of stochastic async sweeps.
-    pub temperature: Temperature,
-    /// After the stochastic sweeps, descend deterministically (async, at
-    /// most `max_sweeps` sweeps) to a fixed point.
-    pub quench: bool,
-}
-
-impl Schedule {
-    /// Deterministic descent: `temperature` zero, no quench.
-    pub fn deterministic(update: Update, order: Order, max_sweeps: u32, seed: u64) -> Self {
-        Schedule {
-            update,
-            order,
-            max_sweeps,
-            seed,
-            track_energy: false,
-            temperature: Temperature::Zero,
-            quench: false,
-        }
-    }
-}
-
-/// What happened to one query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// Reached a state that a further sweep leaves unchanged. For a
-    /// stochastic run: the final state is a fixed point of deterministic
-    /// dynamics (no neuron's gap disagrees with it).
-    pub converged: bool,
-    /// Sync only: stopped on a 2-cycle.
-    pub cycled: bool,
-    /// Sweeps (or sync steps) run, including the last, unchanged one. For a
-    /// stochastic run: its fixed number of sweeps plus those of the quench.
-    pub sweeps: u32,
-    /// Energy of the final state.
-    pub energy: f64,
-    /// With `track_energy`: the initial energy, then one per sweep.
-    pub trace: Vec<f64>,
-}
 
 /// The neuron orders that query `query` uses for its first `sweeps` sweeps
 /// under `seed` with [`Order::Random`] (row-major `sweeps × n`).
@@ -126,59 +53,10 @@ fn collect_flips(drives: &[f64], state: &[u64], flips: &mut Vec<usize>) {
     }
 }
 
-#[inline(always)]
-fn descend_body<M: EnergyModel>(
-    model: &M,
-    state: &mut [u64],
-    query: u64,
-    schedule: &Schedule,
-) -> Outcome {
-    if !schedule.temperature.is_zero() {
-        let words = state.len();
-        let mut outcomes =
-            crate::stochastic::run_block_inline(model, state, words, query, schedule);
-        return outcomes
-            .pop()
-            .unwrap_or_else(|| unreachable!("one row in, one outcome out"));
-    }
-    match schedule.update {
-        Update::Async => run_async(model, state, query, schedule),
-        Update::Sync => {
-            let words = state.len();
-            let mut outcomes = sync_block_body(model, state, words, schedule);
-            outcomes
-                .pop()
-                .unwrap_or_else(|| unreachable!("one row in, one outcome out"))
-        }
-    }
-}
-
-multiversion! {
-    /// Runs `schedule` from `state` (query number `query` of the batch, which
-    /// picks its random stream), leaving the final state in `state`.
-    pub fn descend<M: EnergyModel>(model: &M, state: &mut [u64], query: u64, schedule: &Schedule) -> Outcome
-    => descend_body
-}
-
-#[inline(always)]
-fn run_async<M: EnergyModel>(
-    model: &M,
-    state: &mut [u64],
-    query: u64,
-    schedule: &Schedule,
-) -> Outcome {
-    let cache = model.cache(state);
-    run_async_from(model, cache, state, query, schedule)
-}
-
 /// A sweep that starts with at most one neuron in `QUIET` unstable skips the
 /// neurons that would keep their spin (see
 /// [`EnergyModel::unstable_neurons`]).
 const QUIET: usize = 32;
-
-/// Queries whose async caches are built together ([`EnergyModel::caches`]),
-/// unless the model asks for another block size.
-pub const ASYNC_BLOCK: usize = 4;
 
 #[inline(always)]
 fn async_block_body<M: EnergyModel>(
@@ -227,26 +105,26 @@ fn run_async_from<M: EnergyModel>(
 ) -> Outcome {
     let n = model.n();
     let mut trace = Vec::new();
-    if schedule.track_energy {
+    if schedule.track_energy() {
         trace.push(model.energy(&cache, state));
     }
     let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut stream = match schedule.order {
-        Order::Random => Some(rng::stream(schedule.seed, query, Purpose::Order)),
+    let mut stream = match schedule.order() {
+        Order::Random => Some(rng::stream(schedule.seed(), query, Purpose::Order)),
         Order::Sequential => None,
     };
     let mut sweeps = 0;
     let mut converged = false;
     let mut last_flips = None;
     let mut unstable = vec![0u64; state.len()];
-    while sweeps < schedule.max_sweeps {
+    while sweeps < schedule.max_sweeps() {
         sweeps += 1;
         model.begin_sweep(&mut cache, last_flips);
         let masked = model.unstable_neurons(&mut cache, state, &mut unstable);
         if masked && unstable.iter().all(|&w| w == 0) {
             // This sweep would flip nothing in any order, and is the last:
             // its order (the last draw from the stream) is not needed.
-            if schedule.track_energy {
+            if schedule.track_energy() {
                 trace.push(model.energy(&cache, state));
             }
             converged = true;
@@ -279,7 +157,7 @@ fn run_async_from<M: EnergyModel>(
             }
         }
         last_flips = Some(flips);
-        if schedule.track_energy {
+        if schedule.track_energy() {
             trace.push(model.energy(&cache, state));
         }
         if flips == 0 {
@@ -296,10 +174,6 @@ fn run_async_from<M: EnergyModel>(
         trace,
     }
 }
-
-/// Queries a synchronous block advances in lockstep, so that models can
-/// share the pattern data of one neuron across the block's field sums.
-pub const SYNC_BLOCK: usize = 8;
 
 /// One query of a synchronous block.
 struct SyncRun<C> {
@@ -328,7 +202,7 @@ fn sync_block_body<M: EnergyModel>(
         .chunks_exact(words)
         .map(|state| {
             let cache = model.cache(state);
-            let trace = if schedule.track_energy {
+            let trace = if schedule.track_energy() {
                 vec![model.energy(&cache, state)]
             } else {
                 Vec::new()
@@ -353,7 +227,7 @@ fn sync_block_body<M: EnergyModel>(
         let mut states = Vec::with_capacity(runs.len());
         let mut outs = Vec::with_capacity(runs.len());
         for (run, state) in runs.iter_mut().zip(rows.chunks_exact(words)) {
-            if !run.done && run.sweeps < schedule.max_sweeps {
+            if !run.done && run.sweeps < schedule.max_sweeps() {
                 caches.push(&mut run.cache);
                 states.push(state);
                 outs.push(run.drives.as_mut_slice());
@@ -365,7 +239,7 @@ fn sync_block_body<M: EnergyModel>(
         model.drives_many(&mut caches, &states, &mut outs);
         drop((caches, states, outs));
         for (run, state) in runs.iter_mut().zip(rows.chunks_exact_mut(words)) {
-            if run.done || run.sweeps >= schedule.max_sweeps {
+            if run.done || run.sweeps >= schedule.max_sweeps() {
                 continue;
             }
             run.sweeps += 1;
@@ -373,7 +247,7 @@ fn sync_block_body<M: EnergyModel>(
             if run.flips.is_empty() {
                 run.converged = true;
                 run.done = true;
-                if schedule.track_energy {
+                if schedule.track_energy() {
                     run.trace.push(model.energy(&run.cache, state));
                 }
                 continue;
@@ -382,7 +256,7 @@ fn sync_block_body<M: EnergyModel>(
             for &i in &run.flips {
                 model.flip(&mut run.cache, state, i);
             }
-            if schedule.track_energy {
+            if schedule.track_energy() {
                 run.trace.push(model.energy(&run.cache, state));
             }
             if run.sweeps >= 2 && *state == *run.older {
@@ -418,9 +292,12 @@ multiversion! {
 
 #[cfg(test)]
 mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+
     use super::*;
-    use crate::batch;
-    use crate::model::{Hebbian, HebbianKernel};
+    use crate::engine::batch;
+    use crate::engine::schedule::Update;
+    use crate::model::{Hebbian, PreparedHebbian};
     use crate::rng;
     use crate::spins::SpinMatrix;
 
@@ -440,16 +317,14 @@ mod tests {
     }
 
     fn schedule(update: Update) -> Schedule {
-        Schedule {
-            track_energy: true,
-            ..Schedule::deterministic(update, Order::Random, 50, 7)
-        }
+        Schedule::deterministic(update, Order::Random, NonZeroU32::new(50).unwrap(), 7)
+            .tracking_energy(true)
     }
 
     #[test]
     fn async_energy_never_increases_and_converges() {
         let (h, _) = memory(30, 200, 1);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let queries = SpinMatrix::from_spins(&random_spins(2, 20 * 200), 20, 200).unwrap();
         let out = batch::retrieve(&k, &queries, 0, &schedule(Update::Async)).unwrap();
         for o in &out.outcomes {
@@ -465,7 +340,7 @@ mod tests {
     #[test]
     fn stored_patterns_are_fixed_points_at_low_load() {
         let (h, xs) = memory(10, 400, 3);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let patterns = SpinMatrix::from_spins(&xs, 10, 400).unwrap();
         for update in [Update::Async, Update::Sync] {
             let out = batch::retrieve(&k, &patterns, 0, &schedule(update)).unwrap();
@@ -481,7 +356,7 @@ mod tests {
         let mut h = Hebbian::new(2, vec![0.0; 2]).unwrap();
         h.store(&SpinMatrix::from_spins(&[1, 1], 1, 2).unwrap())
             .unwrap();
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let q = SpinMatrix::from_spins(&[1, -1], 1, 2).unwrap();
         let out = batch::retrieve(&k, &q, 0, &schedule(Update::Sync)).unwrap();
         let o = &out.outcomes[0];
@@ -493,8 +368,8 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_threads_blocks_or_lane_type() {
         let (h, xs) = memory(40, 300, 5);
-        let narrow = HebbianKernel::<i16>::new(&h).unwrap();
-        let wide = HebbianKernel::<i32>::new(&h).unwrap();
+        let narrow = PreparedHebbian::<i16>::new(&h).unwrap();
+        let wide = PreparedHebbian::<i32>::new(&h).unwrap();
         // Queries: patterns with every 7th neuron flipped.
         let mut qs = Vec::new();
         for r in 0..19 {
@@ -507,12 +382,16 @@ mod tests {
         let queries = SpinMatrix::from_spins(&qs, 19, 300).unwrap();
         for update in [Update::Async, Update::Sync] {
             let s = schedule(update);
-            let one = batch::with_threads(Some(1), || batch::retrieve(&narrow, &queries, 0, &s))
-                .unwrap()
-                .unwrap();
-            let two = batch::with_threads(Some(2), || batch::retrieve(&narrow, &queries, 0, &s))
-                .unwrap()
-                .unwrap();
+            let one = batch::with_threads(NonZeroUsize::new(1), || {
+                batch::retrieve(&narrow, &queries, 0, &s)
+            })
+            .unwrap()
+            .unwrap();
+            let two = batch::with_threads(NonZeroUsize::new(2), || {
+                batch::retrieve(&narrow, &queries, 0, &s)
+            })
+            .unwrap()
+            .unwrap();
             let w = batch::retrieve(&wide, &queries, 0, &s).unwrap();
             assert_eq!(one.states, two.states);
             assert_eq!(one.outcomes, two.outcomes);

@@ -1,5 +1,6 @@
-//! Stochastic (Glauber) dynamics on any [`EnergyModel`]: temperature
-//! schedules, one chain's sweeps, and Boltzmann sampling.
+//! Stochastic (Glauber) dynamics on any [`EnergyModel`]: one chain's
+//! sweeps, blocks of chains, stochastic retrieval (annealing with an
+//! optional quench) and Boltzmann sampling.
 //!
 //! At temperature `T > 0` neuron `i` is set to +1 with probability
 //! `1 / (1 + exp(−gap_i / T))`, `gap_i = E(s_i = −1) − E(s_i = +1)` (for a
@@ -11,157 +12,24 @@
 //!
 //! Every update draws exactly one uniform `u` in `[0, 1)` from the query's
 //! own [`Purpose::Accept`] stream, in update order (also at `T = 0`), and
-//! the neuron becomes +1 iff `gap_i > T·ln(u / (1 − u))` ([`threshold`]):
-//! `ln(u/(1−u))` is logistic, so this happens with probability exactly
-//! `1 / (1 + exp(−gap_i / T))`. The thresholds depend on the uniforms only,
-//! so a sweep computes them all before its first update, and the chain of
-//! dependent work per update is the field and one comparison. The neuron
-//! orders ([`crate::dynamics::sweep_orders`]) and the uniforms
+//! the neuron becomes +1 iff `gap_i > T·ln(u / (1 − u))`
+//! ([`threshold`](super::accept::threshold)): `ln(u/(1−u))` is logistic, so
+//! this happens with probability exactly `1 / (1 + exp(−gap_i / T))`. The
+//! thresholds depend on the uniforms only, so a sweep computes them all
+//! before its first update ([`Chain`]), and the chain of dependent work per
+//! update is the field and one comparison. The neuron orders
+//! ([`sweep_orders`](super::descent::sweep_orders)) and the uniforms
 //! ([`acceptance_uniforms`]) reproduce a run exactly.
 
-use std::sync::Arc;
+use rayon::prelude::*;
 
-use crate::dynamics::{Order, Outcome, Schedule};
-use crate::error::{Error, Result};
-use crate::model::EnergyModel;
+use super::chain::Chain;
+use super::energy::EnergyModel;
+use super::schedule::{Order, Outcome, Sampling, Schedule};
+use crate::error::{try_filled, Error, Result};
 use crate::multiversion;
-use crate::rng::{self, Purpose, Stream};
-use crate::spins;
-
-/// The temperature of every sweep of a run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Temperature {
-    /// Deterministic descent (the engine's `T = 0` path, run to convergence).
-    Zero,
-    /// `sweeps` sweeps at temperature `t`.
-    Constant {
-        /// The temperature, `> 0`.
-        t: f64,
-        /// Number of sweeps.
-        sweeps: u32,
-    },
-    /// `T_k = start · (end/start)^(k/(sweeps−1))`, `k = 0..sweeps` (both `> 0`).
-    Geometric {
-        /// Temperature of the first sweep.
-        start: f64,
-        /// Temperature of the last sweep.
-        end: f64,
-        /// Number of sweeps.
-        sweeps: u32,
-    },
-    /// `T_k = start + (end − start)·k/(sweeps−1)` (both `≥ 0`).
-    Linear {
-        /// Temperature of the first sweep.
-        start: f64,
-        /// Temperature of the last sweep.
-        end: f64,
-        /// Number of sweeps.
-        sweeps: u32,
-    },
-    /// One temperature per sweep, each `≥ 0`.
-    PerSweep(Arc<[f64]>),
-}
-
-impl Temperature {
-    /// Whether this is deterministic descent.
-    pub fn is_zero(&self) -> bool {
-        matches!(self, Temperature::Zero)
-    }
-
-    /// Number of stochastic sweeps (0 for [`Temperature::Zero`]).
-    pub fn sweeps(&self) -> u32 {
-        match self {
-            Temperature::Zero => 0,
-            Temperature::Constant { sweeps, .. }
-            | Temperature::Geometric { sweeps, .. }
-            | Temperature::Linear { sweeps, .. } => *sweeps,
-            Temperature::PerSweep(ts) => ts.len() as u32,
-        }
-    }
-
-    /// The temperature of sweep `k` (0-based, `k < sweeps()`).
-    #[inline]
-    pub fn at(&self, k: u32) -> f64 {
-        let frac = |sweeps: u32| {
-            if sweeps <= 1 {
-                0.0
-            } else {
-                k as f64 / (sweeps - 1) as f64
-            }
-        };
-        match self {
-            Temperature::Zero => 0.0,
-            Temperature::Constant { t, .. } => *t,
-            Temperature::Geometric { start, end, sweeps } => {
-                start * (end / start).powf(frac(*sweeps))
-            }
-            Temperature::Linear { start, end, sweeps } => start + (end - start) * frac(*sweeps),
-            Temperature::PerSweep(ts) => ts[k as usize],
-        }
-    }
-
-    /// All per-sweep temperatures.
-    pub fn values(&self) -> Vec<f64> {
-        (0..self.sweeps()).map(|k| self.at(k)).collect()
-    }
-
-    /// Checks the temperatures and the sweep count.
-    ///
-    /// # Errors
-    /// `Value` naming what is wrong: a temperature that is negative or not
-    /// finite, a geometric end point that is not positive, no sweeps, or
-    /// more than `u32::MAX` of them.
-    pub fn check(&self) -> Result<()> {
-        let finite = |name: &str, t: f64, positive: bool| {
-            if !t.is_finite() || t < 0.0 || (positive && t == 0.0) {
-                let want = if positive { "> 0" } else { ">= 0" };
-                Err(Error::Value(format!(
-                    "{name} must be a finite temperature {want}, got {t}"
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        match self {
-            Temperature::Zero => return Ok(()),
-            Temperature::Constant { t, .. } => finite("temperature", *t, true)?,
-            Temperature::Geometric { start, end, .. } => {
-                finite("the geometric schedule's start", *start, true)?;
-                finite("the geometric schedule's end", *end, true)?;
-            }
-            Temperature::Linear { start, end, .. } => {
-                finite("the linear schedule's start", *start, false)?;
-                finite("the linear schedule's end", *end, false)?;
-            }
-            Temperature::PerSweep(ts) => {
-                if ts.len() > u32::MAX as usize {
-                    return Err(Error::Value(format!(
-                        "a schedule may have at most {} sweeps, got {}",
-                        u32::MAX,
-                        ts.len()
-                    )));
-                }
-                for (k, &t) in ts.iter().enumerate() {
-                    finite(&format!("schedule[{k}]"), t, false)?;
-                }
-            }
-        }
-        if self.sweeps() == 0 {
-            return Err(Error::Value(
-                "a stochastic run needs at least 1 sweep".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The gap above which a neuron becomes +1 at temperature `t > 0` for the
-/// uniform `u`: `t · ln(u / (1 − u))` (`−∞` for `u = 0`). For `u` uniform in
-/// `[0, 1)`, `P(gap > threshold) = 1 / (1 + exp(−gap / t))`.
-#[inline(always)]
-pub fn threshold(u: f64, t: f64) -> f64 {
-    t * (u / (1.0 - u)).ln()
-}
+use crate::rng::{self, Purpose};
+use crate::spins::{self, SpinMatrix};
 
 /// The uniforms the acceptance decisions of query `query` under `seed` use
 /// in its first `sweeps` stochastic sweeps (row-major `sweeps × n`): entry
@@ -174,8 +42,8 @@ pub fn acceptance_uniforms(n: usize, sweeps: usize, seed: u64, query: u64) -> Ve
 
 /// `count` random states of `n` neurons (uniform ±1, bit-packed rows), row
 /// `r` drawn from the [`Purpose::Noise`] stream of `(seed, first + r)`.
-pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<spins::SpinMatrix> {
-    let mut states = spins::SpinMatrix::minus_ones(count, n)?;
+pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<SpinMatrix> {
+    let mut states = SpinMatrix::minus_ones(count, n)?;
     let words = states.words();
     for (r, row) in states.as_words_mut().chunks_exact_mut(words).enumerate() {
         let mut stream = rng::stream(seed, first + r as u64, Purpose::Noise);
@@ -191,21 +59,6 @@ pub fn random_states(n: usize, count: usize, seed: u64, first: u64) -> Result<sp
     Ok(states)
 }
 
-/// One Markov chain (or one stochastic retrieval): its state, the model's
-/// cache for it and its random streams. Sweeps continue the streams, so a
-/// run split into several calls of [`sweep`](Chain::sweep) is the same run.
-pub struct Chain<C> {
-    /// The current state, bit-packed.
-    pub state: Vec<u64>,
-    pub(crate) cache: C,
-    pub(crate) order_stream: Option<Stream>,
-    pub(crate) accept: Stream,
-    /// The current sweep's neuron order.
-    pub(crate) order: Vec<u32>,
-    /// [`threshold`]s of the current sweep's updates, in update order.
-    thresholds: Vec<f64>,
-}
-
 impl<C: Send> Chain<C> {
     /// The chain of query (or chain) number `index` under `seed`, from `state`.
     pub fn new<M: EnergyModel<Cache = C>>(
@@ -216,7 +69,7 @@ impl<C: Send> Chain<C> {
         order: Order,
     ) -> Self {
         let cache = model.cache(&state);
-        Self::with_cache(model, state, cache, index, seed, order)
+        Chain::with_cache(state, cache, model.n(), index, seed, order)
     }
 
     /// The chains of consecutive packed rows (`words` words each), row `r`
@@ -239,49 +92,16 @@ impl<C: Send> Chain<C> {
             .zip(caches)
             .enumerate()
             .map(|(r, (state, cache))| {
-                Self::with_cache(model, state.to_vec(), cache, first + r as u64, seed, order)
+                Chain::with_cache(
+                    state.to_vec(),
+                    cache,
+                    model.n(),
+                    first + r as u64,
+                    seed,
+                    order,
+                )
             })
             .collect()
-    }
-
-    fn with_cache<M: EnergyModel<Cache = C>>(
-        model: &M,
-        state: Vec<u64>,
-        cache: C,
-        index: u64,
-        seed: u64,
-        order: Order,
-    ) -> Self {
-        Chain {
-            state,
-            cache,
-            order_stream: match order {
-                Order::Random => Some(rng::stream(seed, index, Purpose::Order)),
-                Order::Sequential => None,
-            },
-            accept: rng::stream(seed, index, Purpose::Accept),
-            order: (0..model.n() as u32).collect(),
-            thresholds: vec![0.0; model.n()],
-        }
-    }
-
-    /// Draws the neuron order of the next sweep (kept for sequential sweeps).
-    #[inline(always)]
-    pub(crate) fn next_order(&mut self) {
-        if let Some(stream) = self.order_stream.as_mut() {
-            rng::permutation(stream, &mut self.order);
-        }
-    }
-
-    /// Draws the neuron order and the acceptance thresholds of the next
-    /// sweep at temperature `t` (at `t = 0` the uniforms are drawn unused).
-    #[inline(always)]
-    fn next_sweep(&mut self, t: f64) {
-        self.next_order();
-        for z in self.thresholds.iter_mut() {
-            let u = rng::uniform(&mut self.accept);
-            *z = if t > 0.0 { threshold(u, t) } else { 0.0 };
-        }
     }
 
     /// Makes update `k` of the current sweep (neuron `order[k]`) at
@@ -383,25 +203,17 @@ multiversion! {
     => sweep_block_inline
 }
 
-/// Runs a stochastic `schedule` in place on consecutive packed rows
-/// (`words` words each, at most [`CHAIN_BLOCK`] of them, row `r` being
-/// query `first + r`): the stochastic sweeps of `schedule.temperature`,
-/// then with `schedule.quench` deterministic async sweeps (same streams)
-/// until one flips nothing, at most `max_sweeps` of them.
-///
-/// Each outcome: `sweeps` run (stochastic + quench), `converged` = the
-/// final state is a fixed point of deterministic dynamics, `energy` of the
-/// final state, and the energy after every sweep when tracked.
+/// The body of [`stochastic_block`].
 #[inline(always)]
-pub fn run_block_inline<M: EnergyModel>(
+fn stochastic_block_body<M: EnergyModel>(
     model: &M,
     rows: &mut [u64],
     words: usize,
     first: u64,
     schedule: &Schedule,
 ) -> Vec<Outcome> {
-    let track = schedule.track_energy;
-    let mut chains = Chain::block(model, rows, words, first, schedule.seed, schedule.order);
+    let track = schedule.track_energy();
+    let mut chains = Chain::block(model, rows, words, first, schedule.seed(), schedule.order());
     let mut traces: Vec<Vec<f64>> = chains
         .iter()
         .map(|c| {
@@ -413,8 +225,8 @@ pub fn run_block_inline<M: EnergyModel>(
         })
         .collect();
     let mut flips = vec![0usize; chains.len()];
-    let temperature = &schedule.temperature;
-    let repeated = matches!(temperature, Temperature::Constant { .. });
+    let temperature = schedule.temperature();
+    let repeated = temperature.held().is_some();
     for k in 0..temperature.sweeps() {
         sweep_block_inline(model, &mut chains, temperature.at(k), repeated, &mut flips);
         if track {
@@ -430,8 +242,8 @@ pub fn run_block_inline<M: EnergyModel>(
         .zip(rows.chunks_exact_mut(words))
     {
         let mut sweeps = temperature.sweeps();
-        if schedule.quench {
-            for _ in 0..schedule.max_sweeps {
+        if schedule.quench() {
+            for _ in 0..schedule.max_sweeps() {
                 sweeps += 1;
                 let changed = chain.sweep_inline(model, 0.0);
                 if track {
@@ -456,37 +268,17 @@ pub fn run_block_inline<M: EnergyModel>(
 }
 
 multiversion! {
-    /// [`run_block_inline`] compiled for the best instruction set.
-    pub fn descend_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first: u64, schedule: &Schedule) -> Vec<Outcome>
-    => run_block_inline
-}
-
-/// How to sample: `burn_in` sweeps, then `n_samples` samples, one every
-/// `thin` sweeps (the first after sweep `burn_in + thin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sampling {
-    /// Sweeps discarded before the first sample.
-    pub burn_in: u32,
-    /// Samples per chain.
-    pub n_samples: u32,
-    /// Sweeps between samples, at least 1.
-    pub thin: u32,
-}
-
-impl Sampling {
-    /// Checks the counts.
+    /// Runs a stochastic schedule in place on consecutive packed rows
+    /// (`words` words each, at most [`CHAIN_BLOCK`] of them, row `r` being
+    /// query `first + r`): the sweeps of the schedule's temperature, then
+    /// with its quench deterministic async sweeps (same streams) until one
+    /// flips nothing, at most `max_sweeps` of them.
     ///
-    /// # Errors
-    /// `Value` when `n_samples` or `thin` is zero.
-    pub fn check(&self) -> Result<()> {
-        if self.n_samples == 0 {
-            return Err(Error::Value("n_samples must be at least 1".into()));
-        }
-        if self.thin == 0 {
-            return Err(Error::Value("thin must be at least 1".into()));
-        }
-        Ok(())
-    }
+    /// Each outcome: `sweeps` run (stochastic + quench), `converged` = the
+    /// final state is a fixed point of deterministic dynamics, `energy` of
+    /// the final state, and the energy after every sweep when tracked.
+    pub fn stochastic_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first: u64, schedule: &Schedule) -> Vec<Outcome>
+    => stochastic_block_body
 }
 
 /// Records samples `from..to` of a block of chains at temperature `t`,
@@ -518,12 +310,199 @@ pub fn sample_block<M: EnergyModel>(
     }
 }
 
+/// Markov chains sampling a model's Boltzmann distribution, advanced in
+/// stages (so that a caller can run them in pieces and stop between
+/// pieces): [`burn`](Sampler::burn) the plan's burn-in sweeps, then
+/// [`take`](Sampler::take) its samples, then [`finish`](Sampler::finish).
+///
+/// Chain `c` starts from row `c` of the starting states and draws from the
+/// streams of `(seed, c)`; chains advance in blocks of [`CHAIN_BLOCK`] on
+/// the current rayon pool. How the stages are split changes nothing.
+pub struct Sampler<'m, M: EnergyModel> {
+    model: &'m M,
+    plan: Sampling,
+    chains: Vec<Chain<M::Cache>>,
+    /// Row `c·n_samples + j` is sample `j` of chain `c`.
+    samples: SpinMatrix,
+    energies: Vec<f64>,
+}
+
+/// What a [`Sampler`] recorded.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    /// `chains × n_samples` states, chain-major.
+    pub samples: SpinMatrix,
+    /// Their energies.
+    pub energies: Vec<f64>,
+    /// Each chain's last state.
+    pub finals: SpinMatrix,
+    /// Their energies.
+    pub final_energies: Vec<f64>,
+}
+
+/// Where the chains of a [`Sampler`] start.
+#[derive(Debug, Clone, Copy)]
+pub enum Starts<'a> {
+    /// This many chains from uniformly random states, chain `c` drawn from
+    /// the noise stream of `(seed, c)`.
+    Random(usize),
+    /// This many chains from one packed state.
+    Repeat(&'a [u64], usize),
+    /// One chain from each row.
+    Rows(&'a SpinMatrix),
+}
+
+impl<'m, M: EnergyModel> Sampler<'m, M> {
+    /// Chains from `starts`, with room for all their samples.
+    ///
+    /// # Errors
+    /// `Shape` when the starting states do not have the model's `n`;
+    /// `Memory` when the samples cannot be allocated (checked before
+    /// anything of their size is).
+    pub fn new(model: &'m M, starts: Starts<'_>, plan: Sampling) -> Result<Self> {
+        let n = model.n();
+        let count = match starts {
+            Starts::Random(count) | Starts::Repeat(_, count) => count,
+            Starts::Rows(rows) => rows.rows(),
+        };
+        let per_chain = plan.n_samples() as usize;
+        let rows = count
+            .checked_mul(per_chain)
+            .filter(|r| {
+                r.checked_mul(n)
+                    .is_some_and(|b| b <= isize::MAX as usize / 2)
+            })
+            .ok_or_else(|| {
+                Error::Memory(format!(
+                    "{count} chains × {per_chain} samples × {n} neurons cannot be allocated"
+                ))
+            })?;
+        let drawn;
+        let starts = match starts {
+            Starts::Random(count) => {
+                drawn = random_states(n, count, plan.seed(), 0)?;
+                &drawn
+            }
+            Starts::Repeat(row, count) => {
+                let mut repeated = SpinMatrix::minus_ones(count, n)?;
+                if row.len() != repeated.words() {
+                    return Err(Error::Shape(format!(
+                        "init must have n = {n} columns, got {} words",
+                        row.len()
+                    )));
+                }
+                for r in 0..count {
+                    repeated.row_mut(r).copy_from_slice(row);
+                }
+                drawn = repeated;
+                &drawn
+            }
+            Starts::Rows(rows) => rows,
+        };
+        if starts.n() != n {
+            return Err(Error::Shape(format!(
+                "init must have n = {n} columns, got {}",
+                starts.n()
+            )));
+        }
+        let samples = SpinMatrix::minus_ones(rows, n)?;
+        let energies = try_filled("the sample energies", rows, 0.0f64)?;
+        let words = starts.words();
+        let (seed, order) = (plan.seed(), plan.order());
+        let chains = starts
+            .as_words()
+            .par_chunks(words * CHAIN_BLOCK)
+            .enumerate()
+            .flat_map_iter(|(b, rows)| {
+                Chain::block(model, rows, words, (b * CHAIN_BLOCK) as u64, seed, order)
+            })
+            .collect();
+        Ok(Sampler {
+            model,
+            plan,
+            chains,
+            samples,
+            energies,
+        })
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &Sampling {
+        &self.plan
+    }
+
+    /// Runs `sweeps` burn-in sweeps of every chain.
+    pub fn burn(&mut self, sweeps: u32) {
+        let (model, t) = (self.model, self.plan.temperature());
+        self.chains.par_chunks_mut(CHAIN_BLOCK).for_each(|chains| {
+            let mut flips = vec![0usize; chains.len()];
+            for _ in 0..sweeps {
+                sweep_block(model, chains, t, true, &mut flips);
+            }
+        });
+    }
+
+    /// Records samples `from..to` of every chain (`to <= n_samples`), each
+    /// after `thin` more sweeps.
+    pub fn take(&mut self, from: u32, to: u32) {
+        let (model, plan) = (self.model, self.plan);
+        let per_chain = plan.n_samples() as usize;
+        let words = self.samples.words();
+        self.chains
+            .par_chunks_mut(CHAIN_BLOCK)
+            .zip(
+                self.samples
+                    .as_words_mut()
+                    .par_chunks_mut(CHAIN_BLOCK * per_chain * words),
+            )
+            .zip(self.energies.par_chunks_mut(CHAIN_BLOCK * per_chain))
+            .for_each(|((chains, states), energies)| {
+                sample_block(
+                    model,
+                    chains,
+                    plan.temperature(),
+                    plan.thin(),
+                    per_chain,
+                    (from as usize, to as usize),
+                    states,
+                    energies,
+                )
+            });
+    }
+
+    /// The samples and the chains' final states.
+    ///
+    /// # Errors
+    /// `Memory` when the final states cannot be allocated.
+    pub fn finish(self) -> Result<Sampled> {
+        let mut finals = SpinMatrix::minus_ones(self.chains.len(), self.model.n())?;
+        let words = finals.words();
+        for (row, chain) in finals
+            .as_words_mut()
+            .chunks_exact_mut(words)
+            .zip(&self.chains)
+        {
+            row.copy_from_slice(&chain.state);
+        }
+        let final_energies = self.chains.iter().map(|c| c.energy(self.model)).collect();
+        Ok(Sampled {
+            samples: self.samples,
+            energies: self.energies,
+            finals,
+            final_energies,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+    use std::sync::Arc;
+
     use super::*;
-    use crate::batch;
-    use crate::dynamics::{Schedule, Update};
-    use crate::model::{Hebbian, HebbianKernel, Weights};
+    use crate::engine::batch;
+    use crate::engine::schedule::{Temperature, Update};
+    use crate::model::{Hebbian, PreparedHebbian, Weights};
     use crate::spins::SpinMatrix;
 
     fn memory(p: usize, n: usize, seed: u64, theta: f64) -> Hebbian {
@@ -534,76 +513,20 @@ mod tests {
     }
 
     fn schedule(temperature: Temperature, quench: bool) -> Schedule {
-        Schedule {
-            update: Update::Async,
-            order: Order::Random,
-            max_sweeps: 100,
-            seed: 3,
-            track_energy: true,
+        Schedule::new(
+            Update::Async,
+            Order::Random,
+            NonZeroU32::new(100).unwrap(),
+            3,
             temperature,
             quench,
-        }
+        )
+        .unwrap()
+        .tracking_energy(true)
     }
 
-    #[test]
-    fn thresholds_decide_as_the_logistic_probability() {
-        // gap > t·ln(u/(1−u))  ⇔  u < 1/(1 + exp(−gap/t)), up to rounding within
-        // a hair of the boundary.
-        let t = 0.7;
-        let mut disagree = 0;
-        for a in 0..400 {
-            let u = a as f64 / 400.0;
-            for b in 0..400 {
-                let gap = (b as f64 - 200.0) / 20.0;
-                let by_threshold = gap > threshold(u, t);
-                let by_probability = u < 1.0 / (1.0 + (-gap / t).exp());
-                let logit = t * (u / (1.0 - u)).ln();
-                if by_threshold != by_probability && (gap - logit).abs() > 1e-9 {
-                    disagree += 1;
-                }
-            }
-        }
-        assert_eq!(disagree, 0);
-        assert_eq!(threshold(0.0, t), f64::NEG_INFINITY);
-        assert!(threshold(0.5, t).abs() < 1e-15);
-    }
-
-    #[test]
-    fn schedules_give_their_end_points() {
-        let g = Temperature::Geometric {
-            start: 4.0,
-            end: 0.25,
-            sweeps: 5,
-        };
-        assert_eq!(g.values(), vec![4.0, 2.0, 1.0, 0.5, 0.25]);
-        let l = Temperature::Linear {
-            start: 2.0,
-            end: 0.0,
-            sweeps: 3,
-        };
-        assert_eq!(l.values(), vec![2.0, 1.0, 0.0]);
-        assert_eq!(
-            Temperature::Constant { t: 1.5, sweeps: 1 }.values(),
-            vec![1.5]
-        );
-        assert!(Temperature::Constant { t: 0.0, sweeps: 1 }.check().is_err());
-        assert!(Temperature::Constant { t: 1.0, sweeps: 0 }.check().is_err());
-        assert!(Temperature::PerSweep(Arc::from(vec![1.0, f64::NAN]))
-            .check()
-            .is_err());
-        assert!(Temperature::PerSweep(Arc::from(vec![1.0, -1.0]))
-            .check()
-            .is_err());
-        assert!(Temperature::PerSweep(Arc::from(vec![1.0, 0.0]))
-            .check()
-            .is_ok());
-        assert!(Temperature::Geometric {
-            start: 1.0,
-            end: 0.0,
-            sweeps: 2
-        }
-        .check()
-        .is_err());
+    fn sweeps(k: u32) -> NonZeroU32 {
+        NonZeroU32::new(k).unwrap()
     }
 
     #[test]
@@ -618,22 +541,26 @@ mod tests {
     #[test]
     fn stochastic_runs_are_thread_and_split_independent() {
         let h = memory(8, 130, 1, 0.0);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let queries = random_states(130, 11, 5, 0).unwrap();
         let s = schedule(
             Temperature::Geometric {
                 start: 2.0,
                 end: 0.05,
-                sweeps: 20,
+                sweeps: sweeps(20),
             },
             true,
         );
-        let one = batch::with_threads(Some(1), || batch::retrieve(&k, &queries, 0, &s))
-            .unwrap()
-            .unwrap();
-        let two = batch::with_threads(Some(2), || batch::retrieve(&k, &queries, 0, &s))
-            .unwrap()
-            .unwrap();
+        let one = batch::with_threads(NonZeroUsize::new(1), || {
+            batch::retrieve(&k, &queries, 0, &s)
+        })
+        .unwrap()
+        .unwrap();
+        let two = batch::with_threads(NonZeroUsize::new(2), || {
+            batch::retrieve(&k, &queries, 0, &s)
+        })
+        .unwrap()
+        .unwrap();
         assert_eq!(one.states, two.states);
         assert_eq!(one.outcomes, two.outcomes);
         let mut row = SpinMatrix::minus_ones(1, 130).unwrap();
@@ -653,14 +580,20 @@ mod tests {
     #[test]
     fn high_temperature_moves_and_low_temperature_settles() {
         let h = memory(3, 200, 2, 0.0);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let patterns = h.patterns().clone();
         // Stored patterns barely move at T = 0.01 and scramble at T = 100.
         let cold = batch::retrieve(
             &k,
             &patterns,
             0,
-            &schedule(Temperature::Constant { t: 0.01, sweeps: 5 }, false),
+            &schedule(
+                Temperature::Constant {
+                    t: 0.01,
+                    sweeps: sweeps(5),
+                },
+                false,
+            ),
         )
         .unwrap();
         assert_eq!(cold.states, patterns);
@@ -671,7 +604,7 @@ mod tests {
             &schedule(
                 Temperature::Constant {
                     t: 100.0,
-                    sweeps: 5,
+                    sweeps: sweeps(5),
                 },
                 false,
             ),
@@ -689,10 +622,9 @@ mod tests {
         // A per-sweep schedule of zeros then a quench equals plain async descent
         // (same order stream, same decisions), apart from the sweep count.
         let h = memory(20, 150, 4, 0.1);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let queries = random_states(150, 6, 9, 0).unwrap();
-        let mut det = schedule(Temperature::Zero, false);
-        det.max_sweeps = 50;
+        let det = Schedule::deterministic(Update::Async, Order::Random, sweeps(50), 3);
         let want = batch::retrieve(&k, &queries, 0, &det).unwrap();
         let zeros = schedule(Temperature::PerSweep(Arc::from(vec![0.0; 50])), false);
         let got = batch::retrieve(&k, &queries, 0, &zeros).unwrap();
@@ -712,7 +644,7 @@ mod tests {
     }
 
     /// Exact Boltzmann probabilities of every state of a small model.
-    fn exact(k: &HebbianKernel<'_, i16>, n: usize, t: f64) -> Vec<f64> {
+    fn exact(k: &PreparedHebbian<'_, i16>, n: usize, t: f64) -> Vec<f64> {
         let states: Vec<f64> = (0..1u64 << n)
             .map(|bits| {
                 let s = [bits];
@@ -729,32 +661,27 @@ mod tests {
     fn samples_follow_the_boltzmann_distribution() {
         let n = 6;
         let h = memory(3, n, 8, 0.2);
-        let k = HebbianKernel::<i16>::new(&h).unwrap();
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
         let t = 0.7;
         let p = exact(&k, n, t);
-        let sampling = Sampling {
-            burn_in: 20,
-            n_samples: 4000,
-            thin: 2,
-        };
+        let (burn_in, n_samples, thin) = (20, 4000usize, 2);
         let chains = 10u64;
         let mut counts = vec![0f64; 1 << n];
         for c in 0..chains {
             let start = random_states(n, 1, 1, c).unwrap();
             let mut chain = Chain::new(&k, start.row(0).to_vec(), c, 1, Order::Random);
-            let mut states = vec![0u64; sampling.n_samples as usize];
-            let mut energies = vec![0f64; sampling.n_samples as usize];
-            for _ in 0..sampling.burn_in {
+            let mut states = vec![0u64; n_samples];
+            let mut energies = vec![0f64; n_samples];
+            for _ in 0..burn_in {
                 chain.sweep(&k, t);
             }
-            let per = sampling.n_samples as usize;
             sample_block(
                 &k,
                 std::slice::from_mut(&mut chain),
                 t,
-                sampling.thin,
-                per,
-                (0, per),
+                thin,
+                n_samples,
+                (0, n_samples),
                 &mut states,
                 &mut energies,
             );
@@ -810,16 +737,20 @@ mod tests {
             Temperature::Linear {
                 start: 2.0,
                 end: 0.0,
-                sweeps: 15,
+                sweeps: sweeps(15),
             },
             true,
         );
-        let one = batch::with_threads(Some(1), || batch::retrieve(&m, &queries, 0, &s))
-            .unwrap()
-            .unwrap();
-        let two = batch::with_threads(Some(2), || batch::retrieve(&m, &queries, 0, &s))
-            .unwrap()
-            .unwrap();
+        let one = batch::with_threads(NonZeroUsize::new(1), || {
+            batch::retrieve(&m, &queries, 0, &s)
+        })
+        .unwrap()
+        .unwrap();
+        let two = batch::with_threads(NonZeroUsize::new(2), || {
+            batch::retrieve(&m, &queries, 0, &s)
+        })
+        .unwrap()
+        .unwrap();
         assert_eq!(one.states, two.states);
         assert_eq!(one.outcomes, two.outcomes);
         let mut row = SpinMatrix::minus_ones(1, 70).unwrap();
@@ -878,5 +809,47 @@ mod tests {
                 .sum::<f64>();
         // 40 000 thinned draws over 64 states: E[TV] ≤ ½√(64/40000) = 0.02 if independent.
         assert!(tv < 0.05, "TV = {tv}");
+    }
+
+    #[test]
+    fn sampling_in_stages_is_the_same_run() {
+        let h = memory(5, 90, 3, 0.0);
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
+        let starts = random_states(90, 6, 7, 0).unwrap();
+        let plan = Sampling::new(0.8, 5, sweeps(7), sweeps(2), Order::Random, 11).unwrap();
+        let mut whole = Sampler::new(&k, Starts::Rows(&starts), plan).unwrap();
+        whole.burn(5);
+        whole.take(0, 7);
+        let whole = whole.finish().unwrap();
+        let mut staged = Sampler::new(&k, Starts::Rows(&starts), plan).unwrap();
+        staged.burn(2);
+        staged.burn(3);
+        for (from, to) in [(0, 1), (1, 4), (4, 7)] {
+            staged.take(from, to);
+        }
+        let staged = staged.finish().unwrap();
+        assert_eq!(whole.samples, staged.samples);
+        assert_eq!(whole.energies, staged.energies);
+        assert_eq!(whole.finals, staged.finals);
+        assert_eq!(whole.final_energies, staged.final_energies);
+        // The last sample of each chain is its final state.
+        for c in 0..6 {
+            assert_eq!(whole.samples.row(c * 7 + 6), whole.finals.row(c));
+        }
+        let wrong = random_states(91, 1, 7, 0).unwrap();
+        assert!(matches!(
+            Sampler::new(&k, Starts::Rows(&wrong), plan),
+            Err(Error::Shape(_))
+        ));
+        // Random starts are those of `random_states`; repeated ones copies.
+        let random = Sampler::new(&k, Starts::Random(3), plan).unwrap();
+        assert_eq!(
+            random.chains[2].state,
+            random_states(90, 3, 11, 0).unwrap().row(2)
+        );
+        let repeat = Sampler::new(&k, Starts::Repeat(starts.row(4), 2), plan).unwrap();
+        assert!(repeat.chains.iter().all(|c| c.state == starts.row(4)));
+        let huge = Sampler::new(&k, Starts::Random(usize::MAX / 4), plan);
+        assert!(matches!(huge, Err(Error::Memory(_))));
     }
 }

@@ -1,16 +1,20 @@
-//! The batch executor: runs the dynamics for many queries on rayon.
+//! The batch executor: runs the drivers for many queries on rayon, and owns
+//! the thread pools every parallel call runs on.
 //!
 //! Each query is independent and draws from its own stream, keyed by its
 //! index in the whole batch (`first_index + row`), so a batch split into
 //! chunks, or run on any number of threads, gives the same results.
 
+use std::num::NonZeroUsize;
+
 use rayon::prelude::*;
 
-use crate::dynamics::{descend_async_block, descend_sync_block, Outcome, Schedule, Update};
-use crate::error::{Error, Result};
-use crate::model::EnergyModel;
-use crate::spins::SpinMatrix;
-use crate::stochastic::{descend_block, CHAIN_BLOCK};
+use super::descent::{descend_async_block, descend_sync_block};
+use super::energy::EnergyModel;
+use super::glauber::{stochastic_block, CHAIN_BLOCK};
+use super::schedule::{Outcome, Schedule, Update};
+use crate::error::{try_filled, Error, Result};
+use crate::spins::{self, SpinMatrix};
 
 /// Results of a batch, one entry per query.
 #[derive(Debug, Clone)]
@@ -43,8 +47,7 @@ impl BatchOutcome {
 /// Row `r` is query number `first_index + r` for the random streams.
 ///
 /// # Errors
-/// `Shape` when the queries do not have the model's `n`; `Value` when
-/// `max_sweeps` is zero.
+/// `Shape` when the queries do not have the model's `n`.
 pub fn retrieve<M: EnergyModel>(
     model: &M,
     queries: &SpinMatrix,
@@ -58,34 +61,15 @@ pub fn retrieve<M: EnergyModel>(
             queries.n()
         )));
     }
-    check_schedule(schedule)?;
     let mut states = queries.clone();
     let words = states.words();
     let outcomes = descend_rows(model, states.as_words_mut(), words, first_index, schedule);
     Ok(BatchOutcome { states, outcomes })
 }
 
-/// Checks what [`descend_rows`] assumes of a schedule.
-///
-/// # Errors
-/// `Value` when `max_sweeps` is zero, the temperatures are invalid, or a
-/// stochastic schedule asks for synchronous updates.
-pub fn check_schedule(schedule: &Schedule) -> Result<()> {
-    if schedule.max_sweeps == 0 {
-        return Err(Error::Value("max_sweeps must be at least 1".into()));
-    }
-    schedule.temperature.check()?;
-    if !schedule.temperature.is_zero() && schedule.update == Update::Sync {
-        return Err(Error::Value(
-            "stochastic (temperature > 0) dynamics are asynchronous: use update='async'".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Runs `schedule` in place on consecutive packed rows (`words` words each)
 /// on the current rayon pool; row `r` is query number `first_index + r`.
-/// The caller has checked the width and the schedule ([`check_schedule`]).
+/// The caller has checked the width.
 pub fn descend_rows<M: EnergyModel>(
     model: &M,
     rows: &mut [u64],
@@ -93,15 +77,14 @@ pub fn descend_rows<M: EnergyModel>(
     first_index: u64,
     schedule: &Schedule,
 ) -> Vec<Outcome> {
-    let stochastic = !schedule.temperature.is_zero();
-    match schedule.update {
-        // Blocks of chains interleave their updates (see stochastic::CHAIN_BLOCK).
-        _ if stochastic => rows
+    match schedule.update() {
+        // Blocks of chains interleave their updates (see glauber::CHAIN_BLOCK).
+        _ if schedule.is_stochastic() => rows
             .par_chunks_mut(words * CHAIN_BLOCK)
             .enumerate()
             .flat_map_iter(|(b, block)| {
                 let first = first_index + (b * CHAIN_BLOCK) as u64;
-                descend_block(model, block, words, first, schedule)
+                stochastic_block(model, block, words, first, schedule)
             })
             .collect(),
         // Blocks of rows build their caches together; each keeps its own stream.
@@ -144,7 +127,7 @@ where
     F: Fn(&[u64], &mut [T]) + Sync,
 {
     let count = states.rows().saturating_mul(width);
-    let mut out = crate::error::try_filled("the result", count, T::default())?;
+    let mut out = try_filled("the result", count, T::default())?;
     if width > 0 {
         out.par_chunks_exact_mut(width)
             .enumerate()
@@ -159,7 +142,7 @@ where
 /// `Memory` when the output cannot be allocated.
 pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Result<Vec<f64>> {
     let rows = states.rows();
-    let mut out = crate::error::try_filled("the result", rows, 0.0f64)?;
+    let mut out = try_filled("the result", rows, 0.0f64)?;
     // Caches in blocks, as async retrieval builds them: models that share
     // work across a block (a weight matrix's lookup tables) compute them
     // together.
@@ -186,7 +169,7 @@ pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Result<Vec<
     let n = patterns.n();
     map_rows(states, patterns.rows(), |row, out: &mut [f64]| {
         for (mu, o) in out.iter_mut().enumerate() {
-            *o = crate::spins::overlap(patterns.row(mu), row, n) as f64 / n as f64;
+            *o = spins::overlap(patterns.row(mu), row, n) as f64 / n as f64;
         }
     })
 }
@@ -204,17 +187,12 @@ pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Result<Vec<
 /// their threads and locks belong to the parent) and builds its own.
 ///
 /// # Errors
-/// `Value` when `threads` is zero or the pool cannot be built.
-pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    let size = match threads {
-        None => default_threads(),
-        Some(0) => {
-            return Err(Error::Value(
-                "threads must be at least 1 (or None for all cores)".into(),
-            ))
-        }
-        Some(t) => t,
-    };
+/// `Value` when the pool cannot be built.
+pub fn with_threads<T: Send>(
+    threads: Option<NonZeroUsize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T> {
+    let size = threads.map_or_else(default_threads, NonZeroUsize::get);
     Ok(pool(size)?.install(f))
 }
 

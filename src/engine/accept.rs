@@ -25,7 +25,14 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::stochastic::threshold;
+/// The gap above which a neuron becomes +1 at temperature `t > 0` for the
+/// uniform `u`: `t · ln(u / (1 − u))` (`−∞` for `u = 0`). For `u` uniform in
+/// `[0, 1)`, `P(gap > threshold) = 1 / (1 + exp(−gap / t))`: the Glauber
+/// (heat-bath) rule, decided by one comparison.
+#[inline(always)]
+pub fn threshold(u: f64, t: f64) -> f64 {
+    t * (u / (1.0 - u)).ln()
+}
 
 /// `2⁵³`: uniforms are `r·2⁻⁵³` for integers `0 ≤ r < 2⁵³`.
 pub const ONE: u64 = 1 << 53;
@@ -303,6 +310,29 @@ mod tests {
         let y = table_for_test(0.25);
         assert!(Arc::ptr_eq(&x, &y));
         assert!(!Arc::ptr_eq(&x, &table_for_test(0.3)));
+    }
+
+    #[test]
+    fn thresholds_decide_as_the_logistic_probability() {
+        // gap > t·ln(u/(1−u))  ⇔  u < 1/(1 + exp(−gap/t)), up to rounding within
+        // a hair of the boundary.
+        let t = 0.7;
+        let mut disagree = 0;
+        for a in 0..400 {
+            let u = a as f64 / 400.0;
+            for b in 0..400 {
+                let gap = (b as f64 - 200.0) / 20.0;
+                let by_threshold = gap > threshold(u, t);
+                let by_probability = u < 1.0 / (1.0 + (-gap / t).exp());
+                let logit = t * (u / (1.0 - u)).ln();
+                if by_threshold != by_probability && (gap - logit).abs() > 1e-9 {
+                    disagree += 1;
+                }
+            }
+        }
+        assert_eq!(disagree, 0);
+        assert_eq!(threshold(0.0, t), f64::NEG_INFINITY);
+        assert!(threshold(0.5, t).abs() < 1e-15);
     }
 
     fn table_for_test(t: f64) -> Arc<AcceptTable> {

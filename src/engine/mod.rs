@@ -1,0 +1,23 @@
+//! The dynamics engine, in one place.
+//!
+//! From the bottom up (a file imports only files above it in this list):
+//!
+//! * [`schedule`]: what a run is asked to do and what it reports (update,
+//!   order, temperature, schedule, sampling plan, outcome): data, checked
+//!   when built;
+//! * [`accept`]: the Glauber acceptance rule and its exact integer table;
+//! * [`chain`]: one Markov chain's state, cache and random streams (data);
+//! * [`energy`]: the [`EnergyModel`](energy::EnergyModel) trait, the
+//!   contract every binary model implements (models depend on the files
+//!   above, never on a driver);
+//! * [`descent`]: deterministic asynchronous and synchronous drivers;
+//! * [`glauber`]: stochastic drivers (annealing, quench, sampling);
+//! * [`batch`]: the rayon batch executor and the thread pools.
+
+pub mod accept;
+pub mod batch;
+pub mod chain;
+pub mod descent;
+pub mod energy;
+pub mod glauber;
+pub mod schedule;

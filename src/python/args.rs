@@ -1,0 +1,169 @@
+//! Python values to Rust values, for options that arrive untyped (keyword
+//! arguments of `retrieve`, `sample`, ...). Each function names the
+//! argument in its error and says what was expected, with the messages the
+//! Python package documents; errors are core [`Error`]s, so they reach
+//! Python through the one error map.
+
+use std::num::{NonZeroU32, NonZeroUsize};
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyString};
+
+use crate::error::{Error, Result};
+
+/// The type name of `value`, as Python's `type(value).__name__`.
+pub fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map_or_else(|_| "object".to_string(), |n| n.to_string())
+}
+
+/// Whether `value` is a Python or NumPy boolean (which Python would accept
+/// as the integer 0 or 1, and these options refuse).
+fn is_bool(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<PyBool>() || type_name(value).starts_with("bool")
+}
+
+/// `value` as an integer (anything with `__index__`, not a bool), with its
+/// decimal digits for messages; `None` in the number when it does not fit
+/// 128 bits. `expected` completes "must be" ("an integer", ...).
+fn integer(value: &Bound<'_, PyAny>, name: &str, expected: &str) -> Result<(Option<i128>, String)> {
+    if is_bool(value) {
+        return Err(Error::Type(format!("{name} must be {expected}, not bool")));
+    }
+    let index = value
+        .call_method0(intern!(value.py(), "__index__"))
+        .map_err(|_| {
+            Error::Type(format!(
+                "{name} must be {expected}, got {}",
+                type_name(value)
+            ))
+        })?;
+    let digits = index
+        .str()
+        .map_or_else(|_| "?".to_string(), |s| s.to_string());
+    Ok((index.extract::<i128>().ok(), digits))
+}
+
+/// `value` as an integer of at least `min` and below `2**bits`.
+///
+/// # Errors
+/// `Type` for a bool or a non-integer; `Value` below `min` or from
+/// `2**bits` on.
+pub fn count(value: &Bound<'_, PyAny>, name: &str, min: u64, bits: u32) -> Result<u64> {
+    let (number, digits) = integer(value, name, "an integer")?;
+    match number {
+        Some(v) if v < min as i128 => Err(Error::Value(format!(
+            "{name} must be at least {min}, got {digits}"
+        ))),
+        Some(v) if v < 1i128 << bits => Ok(v as u64),
+        Some(v) if v < 0 => Err(Error::Value(format!(
+            "{name} must be at least {min}, got {digits}"
+        ))),
+        _ if digits.starts_with('-') => Err(Error::Value(format!(
+            "{name} must be at least {min}, got {digits}"
+        ))),
+        _ => Err(Error::Value(format!(
+            "{name} must be below 2**{bits}, got {digits}"
+        ))),
+    }
+}
+
+/// `value` as a `u32` count of at least `min`.
+///
+/// # Errors
+/// As [`count`].
+pub fn count32(value: &Bound<'_, PyAny>, name: &str, min: u64) -> Result<u32> {
+    Ok(count(value, name, min, 32)? as u32)
+}
+
+/// `value` as a count of at least 1 below `2**32`.
+///
+/// # Errors
+/// As [`count`].
+pub fn positive32(value: &Bound<'_, PyAny>, name: &str) -> Result<NonZeroU32> {
+    NonZeroU32::new(count32(value, name, 1)?)
+        .ok_or_else(|| Error::Value(format!("{name} must be at least 1, got 0")))
+}
+
+/// A seed in `[0, 2**64)`; `None` draws a fresh one from the operating
+/// system (through Python's `secrets`).
+///
+/// # Errors
+/// `Type` for a bool or a non-integer; `Value` outside the range.
+pub fn seed(value: &Bound<'_, PyAny>) -> Result<u64> {
+    if value.is_none() {
+        let fresh = value
+            .py()
+            .import(intern!(value.py(), "secrets"))
+            .and_then(|secrets| secrets.call_method1(intern!(value.py(), "randbits"), (64,)))
+            .and_then(|bits| bits.extract::<u64>())
+            .map_err(|e| Error::Value(format!("cannot draw a fresh seed: {e}")))?;
+        return Ok(fresh);
+    }
+    let (number, digits) = integer(value, "seed", "an integer or None")?;
+    match number {
+        Some(v) if (0..1i128 << 64).contains(&v) => Ok(v as u64),
+        _ => Err(Error::Value(format!(
+            "seed must be in [0, 2**64), got {digits}"
+        ))),
+    }
+}
+
+/// A thread count: `None` (the default pool) or at least 1.
+///
+/// # Errors
+/// `Type` for a bool or a non-integer; `Value` below 1 or beyond the
+/// platform's `usize`.
+pub fn threads(value: &Bound<'_, PyAny>) -> Result<Option<NonZeroUsize>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    let count = count(value, "threads", 1, usize::BITS.min(64))?;
+    NonZeroUsize::new(count as usize)
+        .map(Some)
+        .ok_or_else(|| Error::Value("threads must be at least 1, got 0".into()))
+}
+
+/// `value` as a real number (an int or a float, NumPy's too; not a bool).
+///
+/// # Errors
+/// `Type` for anything else.
+pub fn real(value: &Bound<'_, PyAny>, name: &str) -> Result<f64> {
+    if is_bool(value) {
+        return Err(Error::Type(format!(
+            "{name} must be a real number, got bool"
+        )));
+    }
+    value.extract::<f64>().map_err(|_| {
+        Error::Type(format!(
+            "{name} must be a real number, got {}",
+            type_name(value)
+        ))
+    })
+}
+
+/// Which of `options` the string `value` is (its index).
+///
+/// # Errors
+/// `Value` for anything else, listing the options.
+pub fn choice(value: &Bound<'_, PyAny>, name: &str, options: &[&str]) -> Result<usize> {
+    let found = value
+        .cast::<PyString>()
+        .ok()
+        .and_then(|s| s.to_str().ok().map(str::to_owned))
+        .and_then(|s| options.iter().position(|o| *o == s));
+    found.ok_or_else(|| {
+        let expected = options
+            .iter()
+            .map(|o| format!("'{o}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let got = value
+            .repr()
+            .map_or_else(|_| "?".to_string(), |r| r.to_string());
+        Error::Value(format!("{name} must be one of {expected}; got {got}"))
+    })
+}
