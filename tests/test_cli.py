@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from hopfield.cli import main
+from hopfield.lab.cli import main
 
 
 def check_demo_output(text: str) -> None:

@@ -11,8 +11,8 @@ import hopfield as hf
 import numpy as np
 import pytest
 from hopfield import experiments as ex
-from hopfield._bench import BENCHES
-from hopfield.cli import main
+from hopfield.lab.bench import BENCHES
+from hopfield.lab.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -154,7 +154,9 @@ def test_plot_without_matplotlib_exits_2_before_the_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delattr(hf, "plot", raising=False)
+    monkeypatch.delattr(hf.lab, "plot", raising=False)
     monkeypatch.delitem(sys.modules, "hopfield.plot", raising=False)
+    monkeypatch.delitem(sys.modules, "hopfield.lab.plot", raising=False)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     png = tmp_path / "x.png"

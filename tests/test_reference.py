@@ -265,7 +265,7 @@ def test_async_batched_int64_overlaps(monkeypatch: pytest.MonkeyPatch) -> None:
     q = corrupt(x[np.arange(b) % 6], flip=0.3, seed=29)
     orders = _random_orders(b, 20, n, seed=30)
     expected = ref.retrieve_async_batched(x, q, orders, max_sweeps=20)
-    monkeypatch.setattr(ref, "INT32_LIMIT", 0)
+    monkeypatch.setattr(ref.hebbian, "INT32_LIMIT", 0)
     _assert_async_equal(ref.retrieve_async_batched(x, q, orders, max_sweeps=20), expected)
 
 
@@ -375,7 +375,7 @@ def test_sync_float64_path(monkeypatch: pytest.MonkeyPatch) -> None:
     q = random_patterns(b, n, seed=39)
     theta = _theta(n, 40, 0.1)
     expected = ref.retrieve_sync(x, q, theta=theta, max_sweeps=20)
-    monkeypatch.setattr(ref, "FLOAT32_EXACT_LIMIT", 0)
+    monkeypatch.setattr(ref.hebbian, "FLOAT32_EXACT_LIMIT", 0)
     got = ref.retrieve_sync(x, q, theta=theta, max_sweeps=20)
     for a, e in zip(got[:5], expected[:5], strict=True):
         np.testing.assert_array_equal(a, e)

@@ -1,4 +1,4 @@
-"""Tests for hopfield.spins: coercion, random patterns, corruption, letters."""
+"""Tests for hopfield.spins: coercion, random patterns, corruption, text art."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from hopfield.lab.letters import LETTERS, letter_patterns
 from hopfield.spins import (
-    LETTERS,
     as_spins,
     corrupt,
-    letter_patterns,
     random_patterns,
     to_text,
 )
@@ -328,35 +327,7 @@ def test_corrupt_rejects_bad_patterns() -> None:
 
 
 # ---------------------------------------------------------------------------
-# letters
-
-
-def test_letters_well_formed() -> None:
-    assert {"A", "B", "C", "H", "T", "X"} <= set(LETTERS)
-    shapes = {(len(rows), len(rows[0])) for rows in LETTERS.values()}
-    assert len(shapes) == 1
-    for key, rows in LETTERS.items():
-        assert len({len(r) for r in rows}) == 1, key
-        assert set("".join(rows)) <= {"#", "."}, key
-
-
-def test_letter_patterns() -> None:
-    pats, (h, w) = letter_patterns()
-    assert pats.shape == (6, h * w) and pats.dtype == np.int8
-    assert (h, w) == (len(LETTERS["A"]), len(LETTERS["A"][0]))
-    # all distinct, and none is the negation of another
-    for i in range(len(pats)):
-        for j in range(i + 1, len(pats)):
-            assert not np.array_equal(pats[i], pats[j])
-            assert not np.array_equal(pats[i], -pats[j])
-    np.testing.assert_array_equal(letter_patterns(["x", "a"])[0], pats[[5, 0]])
-    all_pats, _ = letter_patterns("".join(LETTERS))
-    assert all_pats.shape == (len(LETTERS), h * w)
-
-
-def test_letter_patterns_unknown() -> None:
-    with pytest.raises(ValueError, match=r"letters has no built-in bitmap for \['7'\]"):
-        letter_patterns("A7")
+# text art
 
 
 def test_to_text_round_trip() -> None:

@@ -1,5 +1,5 @@
 """``python -m hopfield`` runs the command line."""
 
-from .cli import main
+from .lab.cli import main
 
 raise SystemExit(main())

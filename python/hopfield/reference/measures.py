@@ -1,5 +1,4 @@
-"""Pure-NumPy reference of the experiments' measurements (re-exported by
-:mod:`hopfield.reference`).
+"""Pure-NumPy reference of the experiments' measurements.
 
 Given the patterns, the queries and the neuron orders that a Rust retrieval
 used (:func:`hopfield.sweep_orders`), these compute the same numbers as
@@ -14,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import reference
+from .hebbian import is_fixed_point, retrieve_async_batched
 
 __all__ = ["CapacityPoint", "capacity_point", "hamming_matrix", "similarity_matrix"]
 
@@ -38,9 +37,9 @@ def capacity_point(
     fixed points (:func:`hopfield.reference.is_fixed_point`).
     """
     X = np.asarray(X)
-    res = reference.retrieve_async_batched(X, np.asarray(queries), orders, max_sweeps=max_sweeps)
+    res = retrieve_async_batched(X, np.asarray(queries), orders, max_sweeps=max_sweeps)
     own = (res.states.astype(np.int64) * X).sum(axis=1) / X.shape[1]
-    fixed = reference.is_fixed_point(X, X)
+    fixed = is_fixed_point(X, X)
     return CapacityPoint(float(own.mean()), float(np.mean(own == 1.0)), float(np.mean(fixed)))
 
 

@@ -1,12 +1,78 @@
-"""Helpers every NumPy reference module shares (batch shaping, thresholds,
-update orders, energy traces). NumPy only."""
+"""What the reference models share: the retrieval result types
+(:class:`AsyncResult`, :class:`SyncResult`) and the helpers for batch shaping,
+thresholds, update orders, energy traces and the synchronous loop. NumPy and
+the standard library only."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+__all__ = ["AsyncResult", "SyncResult"]
+
+
+class AsyncResult(NamedTuple):
+    """Result of :func:`retrieve_async` and :func:`retrieve_async_batched`
+    (and of their dense counterparts, :func:`dense_retrieve_async` and
+    :func:`dense_retrieve_async_batched`).
+
+    For a single query ``(N,)`` every field drops its batch axis.
+
+    Attributes
+    ----------
+    states : numpy.ndarray
+        Final states, ``int8`` ``(B, N)``.
+    converged : numpy.ndarray
+        ``bool`` ``(B,)``: the last sweep run flipped no neuron.
+    sweeps : numpy.ndarray
+        ``int64`` ``(B,)``: number of sweeps run, including the final sweep
+        without a flip.
+    energy : numpy.ndarray
+        ``float64`` ``(B,)``: energy of the final states.
+    energy_trace : numpy.ndarray or None
+        ``float64`` ``(B, max(sweeps) + 1)`` when tracked, else ``None``.
+        Column 0 is the energy of the query, column ``t`` the energy after
+        sweep ``t``; entries after a query stopped are NaN.
+    """
+
+    states: np.ndarray
+    converged: np.ndarray
+    sweeps: np.ndarray
+    energy: np.ndarray
+    energy_trace: np.ndarray | None = None
+
+
+class SyncResult(NamedTuple):
+    """Result of :func:`retrieve_sync` (and of :func:`dense_retrieve_sync`).
+
+    For a single query ``(N,)`` every field drops its batch axis.
+
+    Attributes
+    ----------
+    states : numpy.ndarray
+        Final states, ``int8`` ``(B, N)``.
+    converged : numpy.ndarray
+        ``bool`` ``(B,)``: the final state is a fixed point.
+    cycled : numpy.ndarray
+        ``bool`` ``(B,)``: the run stopped on a 2-cycle (``s_t == s_{t-2}``,
+        ``s_t != s_{t-1}``); the state returned is ``s_t``.
+    sweeps : numpy.ndarray
+        ``int64`` ``(B,)``: number of synchronous steps run.
+    energy : numpy.ndarray
+        ``float64`` ``(B,)``: energy of the final states.
+    energy_trace : numpy.ndarray or None
+        As in :class:`AsyncResult`.
+    """
+
+    states: np.ndarray
+    converged: np.ndarray
+    cycled: np.ndarray
+    sweeps: np.ndarray
+    energy: np.ndarray
+    energy_trace: np.ndarray | None = None
 
 
 def _as_batch(S: ArrayLike) -> tuple[np.ndarray, bool]:

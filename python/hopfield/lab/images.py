@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .spins import as_spins
+from ..spins import as_spins
 
 __all__ = ["BINARIZE_METHODS", "binarize", "luminance", "otsu_threshold", "to_image"]
 

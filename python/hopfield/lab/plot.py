@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..results import Retrieval
+from ..spins import as_spins
 from . import theory
 from .experiments import (
     CATEGORIES,
@@ -35,8 +37,6 @@ from .experiments import (
     trajectories,
 )
 from .images import to_image
-from .results import Retrieval
-from .spins import as_spins
 
 try:
     from matplotlib.figure import Figure

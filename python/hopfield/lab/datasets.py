@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spins import letter_patterns
+from .letters import letter_patterns
 
 __all__ = ["Dataset", "digits", "letters"]
 

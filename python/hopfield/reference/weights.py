@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array, run_sync
+from ._common import _as_batch, _batch_orders, _theta, _trace_array, run_sync
 
 __all__ = [
     "WeightsAsyncResult",

@@ -5,7 +5,7 @@ prints the result as text art, then times batch retrieval with the Rust engine
 against the NumPy reference (:mod:`hopfield.reference`) on the same queries.
 
 ``hopfield capacity``, ``robustness``, ``spurious`` and ``bench`` run the
-experiments of :mod:`hopfield.experiments` (see :mod:`hopfield._commands`).
+experiments of :mod:`hopfield.experiments` (see :mod:`hopfield.lab.commands`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _commands, reference
-from ._core import __version__ as _version
-from ._core import detected_simd, simd_level
-from .network import HopfieldNetwork, sweep_orders
-from .spins import corrupt, letter_patterns, random_patterns, to_text
+from .. import reference
+from .._core import __version__ as _version
+from .._core import detected_simd, simd_level
+from ..network import HopfieldNetwork, sweep_orders
+from ..spins import corrupt, random_patterns, to_text
+from . import commands
+from .letters import letter_patterns
 
 __all__ = ["main"]
 
@@ -97,7 +99,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"time {QUICK_QUERIES:,} queries instead of {QUERIES:,}",
     )
     demo.set_defaults(func=_demo)
-    _commands.add_commands(sub)
+    commands.add_commands(sub)
     return parser
 
 

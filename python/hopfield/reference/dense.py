@@ -1,5 +1,5 @@
-r"""Pure-NumPy reference of the dense associative memory (re-exported by
-:mod:`hopfield.reference`).
+r"""Pure-NumPy reference of the dense associative memory: the oracle of
+:class:`hopfield.DenseAssociativeMemory`.
 
 Krotov & Hopfield (2016), Demircigil et al. (2017): patterns ``X`` ``(P, N)``
 ±1, states ``s`` ±1, overlaps ``m_μ = ξ^μ·s`` (exact integers) and
@@ -53,8 +53,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._ref_common import _as_batch, _batch_orders, _trace_array, run_sync
-from .reference import AsyncResult, SyncResult
+from ._common import AsyncResult, SyncResult, _as_batch, _batch_orders, _trace_array, run_sync
 
 __all__ = [
     "dense_energy",

@@ -1,21 +1,12 @@
 r"""Pure-NumPy reference of the classical Hebbian Hopfield network.
 
-This module is the oracle that the Rust kernels are tested against, and the
-speed baseline that the benchmarks measure them against. It depends on NumPy
-and the standard library only, and it follows the arithmetic below literally
-so that results can be compared bit for bit.
+The oracle of :class:`hopfield.HopfieldNetwork` with the Hebbian rule: weights,
+fields, energies, fixed points and asynchronous and synchronous retrieval,
+following the exact integer arithmetic below literally so that results can be
+compared bit for bit.
 
-Notation and conventions
-------------------------
-* ``X``: stored patterns, ``(P, N)`` ``int8`` of ±1 (row ``μ`` is ``ξ^μ``).
-* ``S``: states, ``(B, N)`` ``int8`` of ±1, or one state ``(N,)``; functions
-  that take a batch also take a single state and then drop the batch axis.
-* ``theta``: thresholds ``θ``, ``float64`` ``(N,)``; a scalar broadcasts.
-
-Weights (Hebbian rule, zero diagonal)::
-
-    W = (1/N) Σ_μ ξ^μ ξ^μᵀ,   W_ii = 0
-
+Exact arithmetic
+----------------
 All Hebbian quantities are computed from exact integers. With the overlaps
 ``m = S Xᵀ`` (``int64``, ``(B, P)``) the *integer field* is::
 
@@ -30,152 +21,36 @@ where the integer part ``Σ_μ m_μ² − P N`` is exact in ``int64`` and only t
 final division and the ``θ·s`` sum are floating point. With ``θ = 0`` every
 energy is therefore exact; with ``θ ≠ 0`` the ``θ·s`` sum depends on the
 summation order, so other implementations should be compared with a tolerance.
-
-Update rule of neuron ``i``: ``s_i ← +1`` if ``h_i > 0``, ``−1`` if
-``h_i < 0``, and unchanged if ``h_i == 0`` (ties keep the state).
-
-Nothing here validates its input beyond what NumPy does: pass ±1 ``int8``
-arrays of consistent shapes.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._ref_common import _as_batch, _batch_orders, _theta, _trace_array, run_sync
-from ._ref_stochastic import (
-    all_states,
-    boltzmann_distribution,
-    cut_value,
-    glauber_dense,
-    glauber_hebbian,
-    ising_energy,
-    maxcut_brute_force,
-    qubo_to_ising,
-    qubo_value,
-    total_variation,
+from ._common import (
+    AsyncResult,
+    SyncResult,
+    _as_batch,
+    _batch_orders,
+    _theta,
+    _trace_array,
+    run_sync,
 )
-from ._ref_weights import (
-    WeightsAsyncResult,
-    WeightsSyncResult,
-    covariance_weights,
-    grid_exponent,
-    pseudoinverse_weights,
-    quantize_weights,
-    sequence_recall,
-    sequence_weights,
-    storkey_weights,
-    weight_energy,
-    weight_fields,
-    weights_retrieve_async,
-    weights_retrieve_async_batched,
-    weights_retrieve_sync,
-)  # weight-matrix networks
 
 __all__ = [
-    "AsyncResult",
-    "CapacityPoint",
-    "SyncResult",
-    "capacity_point",
+    "FLOAT32_EXACT_LIMIT",
+    "INT32_LIMIT",
     "energy",
     "fields",
-    "hamming_matrix",
-    "all_states",
-    "boltzmann_distribution",
-    "cut_value",
-    "glauber_dense",
-    "glauber_hebbian",
     "hebbian_weights",
     "integer_weights",
     "is_fixed_point",
-    "ising_energy",
-    "maxcut_brute_force",
     "overlaps",
-    "qubo_to_ising",
-    "qubo_value",
     "retrieve_async",
     "retrieve_async_batched",
     "retrieve_sync",
-    "similarity_matrix",
-    "total_variation",
-    "WeightsAsyncResult",
-    "WeightsSyncResult",
-    "covariance_weights",
-    "grid_exponent",
-    "pseudoinverse_weights",
-    "quantize_weights",
-    "sequence_recall",
-    "sequence_weights",
-    "storkey_weights",
-    "weight_energy",
-    "weight_fields",
-    "weights_retrieve_async",
-    "weights_retrieve_async_batched",
-    "weights_retrieve_sync",
 ]
-
-
-class AsyncResult(NamedTuple):
-    """Result of :func:`retrieve_async` and :func:`retrieve_async_batched`.
-
-    For a single query ``(N,)`` every field drops its batch axis.
-
-    Attributes
-    ----------
-    states : numpy.ndarray
-        Final states, ``int8`` ``(B, N)``.
-    converged : numpy.ndarray
-        ``bool`` ``(B,)``: the last sweep run flipped no neuron.
-    sweeps : numpy.ndarray
-        ``int64`` ``(B,)``: number of sweeps run, including the final sweep
-        without a flip.
-    energy : numpy.ndarray
-        ``float64`` ``(B,)``: energy of the final states.
-    energy_trace : numpy.ndarray or None
-        ``float64`` ``(B, max(sweeps) + 1)`` when tracked, else ``None``.
-        Column 0 is the energy of the query, column ``t`` the energy after
-        sweep ``t``; entries after a query stopped are NaN.
-    """
-
-    states: np.ndarray
-    converged: np.ndarray
-    sweeps: np.ndarray
-    energy: np.ndarray
-    energy_trace: np.ndarray | None = None
-
-
-class SyncResult(NamedTuple):
-    """Result of :func:`retrieve_sync`.
-
-    For a single query ``(N,)`` every field drops its batch axis.
-
-    Attributes
-    ----------
-    states : numpy.ndarray
-        Final states, ``int8`` ``(B, N)``.
-    converged : numpy.ndarray
-        ``bool`` ``(B,)``: the final state is a fixed point.
-    cycled : numpy.ndarray
-        ``bool`` ``(B,)``: the run stopped on a 2-cycle (``s_t == s_{t-2}``,
-        ``s_t != s_{t-1}``); the state returned is ``s_t``.
-    sweeps : numpy.ndarray
-        ``int64`` ``(B,)``: number of synchronous steps run.
-    energy : numpy.ndarray
-        ``float64`` ``(B,)``: energy of the final states.
-    energy_trace : numpy.ndarray or None
-        As in :class:`AsyncResult`.
-    """
-
-    states: np.ndarray
-    converged: np.ndarray
-    cycled: np.ndarray
-    sweeps: np.ndarray
-    energy: np.ndarray
-    energy_trace: np.ndarray | None = None
-
 
 #: ``retrieve_sync`` keeps ``Xᵀ X − P I`` in ``float32`` while ``P N`` is below
 #: this bound (every integer field then fits the 24-bit significand exactly).
@@ -630,92 +505,3 @@ def retrieve_sync(
             None if tr is None else tr[0],
         )
     return SyncResult(states, converged, cycled, sweeps, e, tr)
-
-
-# ---------------------------------------------------------------------------
-# Modern (continuous) Hopfield network, Ramsauer et al. (2020)
-# ---------------------------------------------------------------------------
-#
-# Keys K (P, d), values V (P, d_v) (V = K for auto-association), queries Q
-# (B, d) or one (d,). Everything in float64 unless a dtype is passed:
-#
-#     A = softmax(β Q Kᵀ)            (row-wise, max subtracted first)
-#     update(Q) = A V
-#     E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½ ξ·ξ + β⁻¹ log P + ½ max_μ ‖k_μ‖²
-
-
-def modern_attention(
-    K: ArrayLike, Q: ArrayLike, beta: float, dtype: type = np.float64
-) -> np.ndarray:
-    """Softmax weights ``softmax(β Q Kᵀ)``, ``(B, P)`` (or ``(P,)`` for one query)."""
-    K = np.asarray(K, dtype=dtype)
-    Q = np.asarray(Q, dtype=dtype)
-    S = Q @ K.T
-    S *= dtype(beta)
-    S -= S.max(axis=-1, keepdims=True)
-    np.exp(S, out=S)
-    S /= S.sum(axis=-1, keepdims=True)
-    return S
-
-
-def modern_update(
-    K: ArrayLike,
-    Q: ArrayLike,
-    beta: float,
-    V: ArrayLike | None = None,
-    dtype: type = np.float64,
-) -> np.ndarray:
-    """One update ``softmax(β Q Kᵀ) V`` (``V = K`` when not given).
-
-    With ``dtype=np.float32`` this is the plain NumPy float32 path (two
-    matrix products and a softmax) that the benchmarks time.
-    """
-    A = modern_attention(K, Q, beta, dtype)
-    return A @ np.asarray(K if V is None else V, dtype=dtype)
-
-
-def modern_retrieve(K: ArrayLike, Q: ArrayLike, beta: float, steps: int = 1) -> np.ndarray:
-    """``steps`` updates ``ξ ← Kᵀ softmax(β K ξ)`` of every query, float64."""
-    X = np.asarray(Q, dtype=np.float64)
-    for _ in range(steps):
-        X = modern_update(K, X, beta)
-    return X
-
-
-def modern_energy(K: ArrayLike, S: ArrayLike, beta: float) -> np.ndarray:
-    """``E(ξ)`` of states ``(B, d)`` → ``(B,)`` (or a scalar array for one state)."""
-    K = np.asarray(K, dtype=np.float64)
-    S = np.asarray(S, dtype=np.float64)
-    Z = beta * (S @ K.T)
-    m = Z.max(axis=-1)
-    lse = m + np.log(np.exp(Z - m[..., None]).sum(axis=-1))
-    M2 = float((K * K).sum(axis=1).max())
-    return -lse / beta + 0.5 * (S * S).sum(axis=-1) + np.log(K.shape[0]) / beta + 0.5 * M2
-
-
-# The experiments' measurements (issue 8), NumPy only.
-# Dense associative memory: its own module, re-exported here (imported last:
-# it builds on the result types above).
-from ._ref_dense import (  # noqa: E402
-    dense_energy,
-    dense_fixed_point_bits,
-    dense_fixed_table,
-    dense_retrieve_async,
-    dense_retrieve_async_batched,
-    dense_retrieve_sync,
-)
-from ._ref_experiments import (  # noqa: E402
-    CapacityPoint,
-    capacity_point,
-    hamming_matrix,
-    similarity_matrix,
-)
-
-__all__ += [
-    "dense_energy",
-    "dense_fixed_point_bits",
-    "dense_fixed_table",
-    "dense_retrieve_async",
-    "dense_retrieve_async_batched",
-    "dense_retrieve_sync",
-]

@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _bench, _progress, experiments, theory
-from .spins import random_patterns
+from ..spins import random_patterns
+from . import bench, experiments, progress, theory
 
 __all__ = ["add_commands"]
 
@@ -158,7 +158,7 @@ def add_commands(sub: Any) -> None:
     ben.add_argument(
         "--only",
         default=None,
-        help=f"comma-separated benches (default all: {','.join(_bench.BENCHES)})",
+        help=f"comma-separated benches (default all: {','.join(bench.BENCHES)})",
     )
     ben.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     ben.add_argument("--repeats", type=_positive, default=3, help="best of this many runs (3)")
@@ -359,17 +359,17 @@ def _spurious(args: argparse.Namespace, out: TextIO) -> int:
 
 def _benchmark(args: argparse.Namespace, out: TextIO) -> int:
     _check_outputs(args)
-    names = list(_bench.BENCHES) if args.only is None else args.only.split(",")
-    unknown = [n for n in names if n not in _bench.BENCHES]
+    names = list(bench.BENCHES) if args.only is None else args.only.split(",")
+    unknown = [n for n in names if n not in bench.BENCHES]
     if unknown:
         raise ValueError(
-            f"--only names unknown benches {unknown}; available: {', '.join(_bench.BENCHES)}"
+            f"--only names unknown benches {unknown}; available: {', '.join(bench.BENCHES)}"
         )
     rows = []
-    with _progress.bar(len(names), "bench", not args.no_progress) as pbar:
+    with progress.bar(len(names), "bench", not args.no_progress) as pbar:
         for name in names:
             rows.append(
-                _bench.run_bench(
+                bench.run_bench(
                     name,
                     quick=args.quick,
                     seed=args.seed,

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from . import reference
-from .dense import DenseAssociativeMemory
-from .modern import ModernHopfield
-from .network import HopfieldNetwork, sweep_orders
-from .sampling import acceptance_uniforms
-from .spins import corrupt, random_patterns
+from .. import reference
+from ..dense import DenseAssociativeMemory
+from ..modern import ModernHopfield
+from ..network import HopfieldNetwork, sweep_orders
+from ..sampling import acceptance_uniforms
+from ..spins import corrupt, random_patterns
 
 __all__ = ["BENCHES", "Bench", "BenchRow", "run_bench"]
 

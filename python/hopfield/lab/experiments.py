@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _progress, _validate
-from .dense import DenseAssociativeMemory
-from .network import HopfieldNetwork
-from .spins import as_spins, corrupt, random_patterns
+from .. import _core, _validate
+from ..dense import DenseAssociativeMemory
+from ..network import HopfieldNetwork
+from ..spins import as_spins, corrupt, random_patterns
+from . import progress as _progress  # the experiments take a progress= argument
 
 __all__ = [
     "MODELS",
