@@ -26,6 +26,8 @@ pub mod simd;
 pub mod spins;
 
 #[cfg(test)]
+mod layers;
+#[cfg(test)]
 mod proptests;
 
 #[cfg(feature = "python")]

@@ -2,7 +2,7 @@
 //!
 //! The wheel targets baseline x86-64, which has no `popcnt`. The kernels are
 //! written once as plain loops; entry points are compiled several times with
-//! `#[target_feature]` (see [`multiversion!`](crate::multiversion)) and the
+//! `#[target_feature]` (see `multiversion!` below) and the
 //! best version the CPU supports is picked when first needed. All versions do
 //! the same exact integer arithmetic, so they give identical results.
 
@@ -121,7 +121,6 @@ pub fn set_level(cap: Level) -> Level {
 /// `#[inline(always)]` function, compiled for each instruction-set level.
 /// Generic parameters are allowed; the body's callees should be `#[inline]`
 /// so that they are compiled with the same features.
-#[macro_export]
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
@@ -155,3 +154,6 @@ macro_rules! multiversion {
         }
     };
 }
+
+// Reached as `crate::simd::multiversion!` (not exported from the crate).
+pub(crate) use multiversion;

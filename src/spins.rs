@@ -65,7 +65,7 @@ pub fn transpose64(m: &mut [u64; 64]) {
     }
 }
 
-crate::multiversion! {
+crate::simd::multiversion! {
     /// Packs one row of ±1 values into `out` (`words_for(values.len())`
     /// words). Any value other than −1 and +1 is an error naming its
     /// position. (Compiled per instruction set: with AVX-512 a comparison
@@ -74,7 +74,7 @@ crate::multiversion! {
     => pack_row_body
 }
 
-crate::multiversion! {
+crate::simd::multiversion! {
     /// Unpacks a row into ±1 values.
     pub fn unpack_row(row: &[u64], out: &mut [i8]) -> ()
     => unpack_row_body

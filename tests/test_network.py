@@ -876,7 +876,7 @@ def test_corrupt_bad_flip(flip: float) -> None:
 
 def test_core_refuses_what_python_would_not_pass() -> None:
     """The extension checks its own arguments: the options are parsed and
-    checked once, by ``_core.Schedule``, whoever builds it."""
+    checked once, by ``_core.RetrieveOptions``, whoever builds it."""
     mem = _core.Hebbian(8, np.zeros(8))
     q = np.ones((1, 8), dtype=np.int8)
     kw = {
@@ -891,14 +891,14 @@ def test_core_refuses_what_python_would_not_pass() -> None:
         "schedule": None,
     }
     with pytest.raises(ValueError, match="update must be one of 'async', 'sync'"):
-        _core.Schedule(**{**kw, "update": "x"})
+        _core.RetrieveOptions(**{**kw, "update": "x"})
     with pytest.raises(ValueError, match="order must be one of 'random', 'sequential'"):
-        _core.Schedule(**{**kw, "order": "x"})
+        _core.RetrieveOptions(**{**kw, "order": "x"})
     with pytest.raises(ValueError, match="max_sweeps must be at least 1"):
-        _core.Schedule(**{**kw, "max_sweeps": 0})
+        _core.RetrieveOptions(**{**kw, "max_sweeps": 0})
     with pytest.raises(ValueError, match="threads must be at least 1"):
-        _core.Schedule(**{**kw, "threads": 0})
-    plan = _core.Schedule(**kw)
+        _core.RetrieveOptions(**{**kw, "threads": 0})
+    plan = _core.RetrieveOptions(**kw)
     with pytest.raises(ValueError, match="queries must have n = 8 columns"):
         mem.retrieve(np.ones((1, 9), np.int8), plan)
     with pytest.raises(TypeError):

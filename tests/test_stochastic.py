@@ -29,7 +29,7 @@ def hebbian(p: int, n: int, seed: int, theta: float | np.ndarray = 0.0) -> hf.Ho
 def temperatures(**kw) -> np.ndarray:
     """The per-sweep temperatures the engine uses for these retrieve options."""
     options = {"temperature": 0.0, "sweeps": None, "schedule": None} | kw
-    plan = _core.Schedule(
+    plan = _core.RetrieveOptions(
         update="async",
         max_sweeps=1,
         order="random",

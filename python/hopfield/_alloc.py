@@ -9,7 +9,7 @@ makes before its own large allocations).
 
 from __future__ import annotations
 
-from . import _core
+from ._core import available_memory
 
 _CHECKED_BYTES = 64 << 20
 
@@ -18,7 +18,7 @@ def ensure_fits(nbytes: int, what: str) -> None:
     """Raise ``MemoryError`` if ``nbytes`` more bytes cannot be had."""
     if nbytes < _CHECKED_BYTES:
         return
-    available = _core.available_memory()
+    available = available_memory()
     if available is not None and nbytes > available:
         raise MemoryError(
             f"{what} would need {nbytes} bytes, but only {available} bytes of memory are available"

@@ -18,16 +18,16 @@ __all__ = [
     "Modern",
     "ModernOutcomes",
     "Outcomes",
+    "RetrieveOptions",
+    "SampleOptions",
     "Sampled",
-    "Sampling",
-    "Schedule",
     "Weights",
     "sequence_weights",
     "__version__",
     "available_memory",
     "acceptance_uniforms",
     "detected_simd",
-    "overlaps",
+    "overlap_matrix",
     "random_states",
     "set_simd_level",
     "simd_level",
@@ -66,10 +66,10 @@ class Hebbian:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
@@ -106,10 +106,10 @@ class Dense:
         """Energies of int8 (B, N) states, float64 (B,)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
@@ -170,17 +170,17 @@ class Weights:
         """Energies of int8 (B, N) states, float64 (B,); NaN for an asymmetric W."""
     def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Local fields h = W s − θ of int8 (B, N) states, float64 (B, N)."""
-    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
         chain) or from random states."""
 
 @final
-class Schedule:
+class RetrieveOptions:
     """The validated options of a binary model's ``retrieve``, parsed once."""
 
     def __new__(
@@ -196,7 +196,7 @@ class Schedule:
         sweeps: object,
         schedule: object,
         quench: bool = False,
-    ) -> Schedule: ...
+    ) -> RetrieveOptions: ...
     @property
     def seed(self) -> int:
         """The seed every query's streams derive from (drawn when `seed=None`)."""
@@ -205,7 +205,7 @@ class Schedule:
         for deterministic descent)."""
 
 @final
-class Sampling:
+class SampleOptions:
     """The validated options of ``hopfield.sample``, parsed once."""
 
     def __new__(
@@ -219,7 +219,7 @@ class Sampling:
         order: object,
         threads: object,
         chains: object,
-    ) -> Sampling: ...
+    ) -> SampleOptions: ...
 
 @final
 class Outcomes:
@@ -291,7 +291,7 @@ def acceptance_uniforms(
 def random_states(n: int, count: int, seed: int, first: int = 0) -> NDArray[np.int8]:
     """Uniformly random states, int8 (count, n); row r from the stream of (seed, first + r)."""
 
-def overlaps(states: NDArray[np.int8], patterns: NDArray[np.int8]) -> NDArray[np.float64]:
+def overlap_matrix(states: NDArray[np.int8], patterns: NDArray[np.int8]) -> NDArray[np.float64]:
     """Overlaps ξ^μ·s / N of int8 (B, N) states with int8 (P, N) patterns, float64 (B, P)."""
 
 def simd_level() -> str:
@@ -397,10 +397,10 @@ class Diluted:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], options: Schedule) -> Outcomes:
+    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: Sampling, init: NDArray[np.int8] | None = None, single: bool = False
+        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every

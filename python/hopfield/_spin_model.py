@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
+from ._core import RetrieveOptions
 from .persist import Persistent
 from .results import Retrieval
 
 
 class SpinModel(Persistent):
     """Base of the binary models: ``_engine`` is the extension object
-    (``_core.Hebbian``, ``Dense``, ``Diluted`` or ``Weights``) that stores the
+    (``Hebbian``, ``Dense``, ``Diluted`` or ``Weights``) that stores the
     patterns and runs the dynamics; ``retrieve``, ``sample`` and the queries
     below go straight to it."""
 
@@ -134,9 +135,9 @@ class SpinModel(Persistent):
         ------
         ValueError, TypeError
             For an option out of its range or of the wrong type, naming it
-            (checked once, by :class:`hopfield._core.Schedule`).
+            (checked once, by :class:`hopfield.RetrieveOptions`).
         """
-        options = _core.Schedule(
+        options = RetrieveOptions(
             update=update,
             max_sweeps=max_sweeps,
             order=order,

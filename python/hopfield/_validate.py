@@ -39,13 +39,6 @@ def seed(value: Any) -> int:
     return result
 
 
-def threads(value: Any) -> int | None:
-    """``None`` (all cores, the global pool) or a thread count of at least 1."""
-    if value is None:
-        return None
-    return positive_int(value, "threads")
-
-
 def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
     """One of ``options``."""
     if not isinstance(value, str) or value not in options:

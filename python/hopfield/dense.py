@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
+from ._core import MAX_N, Dense
 from ._spin_model import SpinModel
 from .persist import State, pack_spins, unpack_spins
 
@@ -101,13 +102,13 @@ class DenseAssociativeMemory(SpinModel):
         beta: float = 1.0,
     ) -> None:
         n = _validate.positive_int(n, "n")
-        if n > _core.MAX_N:
-            raise ValueError(f"n must be at most {_core.MAX_N}, got {n}")
+        if n > MAX_N:
+            raise ValueError(f"n must be at most {MAX_N}, got {n}")
         self._interaction = _validate.choice(interaction, "interaction", INTERACTIONS)
         self._degree = _degree(degree)
         self._rectified = _flag(rectified, "rectified")
         self._beta = _beta(beta)
-        self._engine = _core.Dense(
+        self._engine = Dense(
             n,
             interaction=self._interaction,
             degree=self._degree,

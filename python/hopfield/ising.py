@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
+from ._core import RetrieveOptions, Weights
 from .persist import Persistent, State
 from .sampling import random_states
 
@@ -126,7 +127,7 @@ class IsingProblem(Persistent):
         self._J = couplings
         self._h = fields
         self._offset = _real(offset, "offset")
-        self._engine = _core.Weights(_validate.weight_matrix(couplings, "J"), -fields)
+        self._engine = Weights(_validate.weight_matrix(couplings, "J"), -fields)
 
     def __repr__(self) -> str:
         return f"IsingProblem(n={self.n}, offset={self._offset!r})"
@@ -254,7 +255,7 @@ class IsingProblem(Persistent):
         )
         if sweeps is None and named:
             sweeps = DEFAULT_SWEEPS  # an array schedule sets its own length
-        options = _core.Schedule(
+        options = RetrieveOptions(
             update="async",
             max_sweeps=QUENCH_SWEEPS,
             order="random",

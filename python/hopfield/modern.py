@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
+from ._core import Modern
 from .persist import Persistent, State
 
 
@@ -101,7 +102,7 @@ class ModernHopfield(Persistent):
     """
 
     def __init__(self, beta: float = 1.0, *, threads: int | None = None) -> None:
-        self._engine = _core.Modern(beta, threads)
+        self._engine = Modern(beta, threads)
 
     def __repr__(self) -> str:
         return (

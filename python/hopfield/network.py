@@ -7,8 +7,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
 from ._alloc import ensure_fits
+from ._core import MAX_N, Diluted, Hebbian, Weights, overlap_matrix
+from ._core import sweep_orders as _sweep_orders
 from ._spin_model import SpinModel
 from .persist import State, pack_spins, unpack_spins
 
@@ -105,7 +107,7 @@ class HopfieldNetwork(SpinModel):
     True
     """
 
-    _engine: _core.Hebbian | _core.Weights | _core.Diluted
+    _engine: Hebbian | Weights | Diluted
     _rule: str | None
     _dilution: float | None = None
 
@@ -148,10 +150,10 @@ class HopfieldNetwork(SpinModel):
                 raise ValueError(f"n must be below 2**32 with dilution, got {n}")
         elif seed is not None:
             raise ValueError("seed is only used with dilution (it draws the connections)")
-        if rule == "hebbian" and dilution is None and n > _core.MAX_N:
-            raise ValueError(f"n must be at most {_core.MAX_N}, got {n}")
+        if rule == "hebbian" and dilution is None and n > MAX_N:
+            raise ValueError(f"n must be at most {MAX_N}, got {n}")
         if rule != "hebbian":
-            _core.Weights.check_size(n)  # MemoryError before anything of size n is built
+            Weights.check_size(n)  # MemoryError before anything of size n is built
         if isinstance(threshold, str) and threshold == "auto":
             threshold = 1.0 - 2.0 * activity if activity is not None else 0.0
         theta = _validate.threshold(threshold, n)
@@ -170,11 +172,11 @@ class HopfieldNetwork(SpinModel):
         }
         self._batches: list[int] = []
         if dilution is not None and rule == "hebbian":
-            self._engine = _core.Diluted(n, theta, float(dilution), _validate.seed(seed))
+            self._engine = Diluted(n, theta, float(dilution), _validate.seed(seed))
         elif rule == "hebbian":
-            self._engine = _core.Hebbian(n, theta)
+            self._engine = Hebbian(n, theta)
         else:
-            self._engine = _core.Weights.learning(
+            self._engine = Weights.learning(
                 n,
                 theta,
                 rule,
@@ -231,7 +233,7 @@ class HopfieldNetwork(SpinModel):
         w = _validate.weight_matrix(weights, "weights")
         n = w.shape[0]
         net = cls.__new__(cls)
-        net._engine = _core.Weights(w, _validate.threshold(threshold, n))
+        net._engine = Weights(w, _validate.threshold(threshold, n))
         net._rule = None
         net._dilution = None
         net._options = {"n": n, "rule": None}
@@ -257,7 +259,7 @@ class HopfieldNetwork(SpinModel):
         """Diluted Hebbian networks: the connected pairs ``(E, 2)`` (both
         directions) and their weights ``W_ij`` (float64 ``(E,)``); ``None``
         otherwise (other diluted rules keep a dense matrix: see ``weights``)."""
-        if not isinstance(self._engine, _core.Diluted):
+        if not isinstance(self._engine, Diluted):
             return None
         pairs, values = self._engine.connectivity()
         return pairs, values.astype(np.float64) / self.n
@@ -266,7 +268,7 @@ class HopfieldNetwork(SpinModel):
     def symmetric(self) -> bool:
         """Whether the weight matrix is symmetric (always true for learnt rules
         other than sequences; checked exactly for :meth:`from_weights`)."""
-        if isinstance(self._engine, _core.Weights):
+        if isinstance(self._engine, Weights):
             return self._engine.symmetric
         return True
 
@@ -294,7 +296,7 @@ class HopfieldNetwork(SpinModel):
         float32 matrix (rounded onto the exact grid). Raises ``MemoryError``
         when a copy cannot fit.
         """
-        if isinstance(self._engine, _core.Diluted):
+        if isinstance(self._engine, Diluted):
             n = self.n
             if n * n * 8 > 2**31:
                 raise MemoryError(
@@ -310,7 +312,7 @@ class HopfieldNetwork(SpinModel):
     def _get_state(self) -> State:
         params = {**self._options, "batches": list(self._batches)}
         arrays = {"threshold": self.threshold}
-        if isinstance(self._engine, _core.Weights) and self._rule is None:
+        if isinstance(self._engine, Weights) and self._rule is None:
             arrays["weights"] = self._engine.weights()  # built from_weights: W is the state
         else:
             arrays["patterns"] = pack_spins(self.patterns)
@@ -383,11 +385,11 @@ class HopfieldNetwork(SpinModel):
 
     def overlaps(self, states: ArrayLike) -> np.ndarray:
         """Overlaps ``ξ^μ·s / N`` with every stored pattern, ``(P,)`` or ``(B, P)``."""
-        if not isinstance(self._engine, _core.Weights):
+        if not isinstance(self._engine, Weights):
             return super().overlaps(states)
         # A weight matrix keeps its learnt patterns apart, in its rule.
         batch, single = _validate.spin_batch(states, self.n, "states")
-        m = _core.overlaps(batch, self.patterns)
+        m = overlap_matrix(batch, self.patterns)
         return m[0] if single else m
 
 
@@ -426,4 +428,4 @@ def sweep_orders(n: int, sweeps: int, *, seed: int, count: int = 1, first: int =
     if first + count > 2**64:
         raise ValueError(f"first + count must be at most 2**64, got {first + count}")
     ensure_fits(8 * n * sweeps * count, "the requested orders")
-    return _core.sweep_orders(n, sweeps, _validate.seed(seed), count, first)
+    return _sweep_orders(n, sweeps, _validate.seed(seed), count, first)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core
+from ._core import Outcomes, overlap_matrix
 from .spins import as_spins
 
 
@@ -48,7 +48,7 @@ class Retrieval:
     energy_trace: np.ndarray | None = None
 
     @classmethod
-    def from_outcomes(cls, outcomes: _core.Outcomes, single: bool) -> Retrieval:
+    def from_outcomes(cls, outcomes: Outcomes, single: bool) -> Retrieval:
         """The retrieval of the engine's ``outcomes`` (scalars and an ``(N,)``
         state for a ``single`` query)."""
         trace = outcomes.energy_trace
@@ -101,7 +101,7 @@ class Retrieval:
                 f"patterns must have shape (P, {n}) with P >= 1, got shape {pats.shape}"
             )
         states = self.states.reshape(-1, n)
-        m = _core.overlaps(states, pats)
+        m = overlap_matrix(states, pats)
         index = np.argmax(np.abs(m), axis=1)
         overlap = m[np.arange(m.shape[0]), index]
         if self.single:

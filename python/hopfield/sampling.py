@@ -8,7 +8,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
+from ._core import SampleOptions
+from ._core import acceptance_uniforms as _acceptance_uniforms
+from ._core import random_states as _random_states
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def sample(
     ((4, 100, 8), (4, 100))
     """
     engine, n = _engine(model)
-    options = _core.Sampling(
+    options = SampleOptions(
         temperature=temperature,
         n_samples=n_samples,
         burn_in=burn_in,
@@ -173,7 +176,7 @@ def acceptance_uniforms(
     first = _validate.positive_int(first, "first", minimum=0)
     if seed is None:
         raise TypeError("seed must be an integer: uniforms are only reproducible for a given seed")
-    return _core.acceptance_uniforms(n, sweeps, _validate.seed(seed), count, first)
+    return _acceptance_uniforms(n, sweeps, _validate.seed(seed), count, first)
 
 
 def random_states(count: int, n: int, *, seed: int) -> np.ndarray:
@@ -183,4 +186,4 @@ def random_states(count: int, n: int, *, seed: int) -> np.ndarray:
     n = _validate.positive_int(n, "n")
     if seed is None:
         raise TypeError("seed must be an integer")
-    return _core.random_states(n, count, _validate.seed(seed))
+    return _random_states(n, count, _validate.seed(seed))

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _core, _validate
+from . import _validate
+from ._core import RetrieveOptions, Weights, overlap_matrix, sequence_weights
 from .persist import Persistent, State, pack_spins, unpack_spins
 from .spins import as_spins
 
@@ -86,7 +87,7 @@ class SequenceMemory(Persistent):
         self._cyclic = bool(cyclic)
         self._theta = _validate.threshold(threshold, self._n)
         self._sequences: list[np.ndarray] = []
-        self._engine: _core.Weights | None = None
+        self._engine: Weights | None = None
 
     def __repr__(self) -> str:
         return (
@@ -134,10 +135,8 @@ class SequenceMemory(Persistent):
             raise ValueError(
                 f"sequence must have at least {least} items (a transition), got {seq.shape[0]}"
             )
-        w = _core.sequence_weights(
-            self._n, [*self._sequences, np.ascontiguousarray(seq)], self._cyclic
-        )
-        self._engine = _core.Weights(w, self._theta)
+        w = sequence_weights(self._n, [*self._sequences, np.ascontiguousarray(seq)], self._cyclic)
+        self._engine = Weights(w, self._theta)
         self._sequences.append(np.array(seq, dtype=np.int8, order="C"))
 
     def _get_state(self) -> State:
@@ -160,9 +159,9 @@ class SequenceMemory(Persistent):
             start += length
         return memory
 
-    def _weights_engine(self) -> _core.Weights:
+    def _weights_engine(self) -> Weights:
         if self._engine is None:
-            self._engine = _core.Weights(np.zeros((self._n, self._n), np.float32), self._theta)
+            self._engine = Weights(np.zeros((self._n, self._n), np.float32), self._theta)
         return self._engine
 
     def recall(self, start: ArrayLike, steps: int, *, threads: int | None = None) -> SequenceRecall:
@@ -187,7 +186,7 @@ class SequenceMemory(Persistent):
         if not self._sequences:
             raise ValueError("recall: nothing is stored yet; store a sequence first")
         engine = self._weights_engine()
-        options = _core.Schedule(
+        options = RetrieveOptions(
             update="sync",
             max_sweeps=1,
             order="random",
@@ -206,7 +205,7 @@ class SequenceMemory(Persistent):
             traj[:, t] = cur
         items = self.items
         flat = traj.reshape(-1, self._n)
-        ov = _core.overlaps(np.ascontiguousarray(flat), items)
+        ov = overlap_matrix(np.ascontiguousarray(flat), items)
         best = np.argmax(ov, axis=1)
         lengths = np.array([s.shape[0] for s in self._sequences])
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])

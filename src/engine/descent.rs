@@ -14,8 +14,8 @@
 
 use super::energy::EnergyModel;
 use super::schedule::{Order, Outcome, Schedule};
-use crate::multiversion;
 use crate::rng::{self, Purpose};
+use crate::simd::multiversion;
 use crate::spins;
 
 /// The neuron orders that query `query` uses for its first `sweeps` sweeps
@@ -88,9 +88,8 @@ fn async_block_body<M: EnergyModel>(
 multiversion! {
     /// Runs asynchronous dynamics in place for consecutive packed rows
     /// (`words` words each, a block of [`EnergyModel::block_size`] of them
-    /// or fewer; row `r` is query
-    /// `first_query + r`), their caches built together. Each row's result is
-    /// what [`descend`] gives it alone.
+    /// or fewer; row `r` is query `first_query + r`), their caches built
+    /// together. Each row's result is what it would be in a block of its own.
     pub fn descend_async_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first_query: u64, schedule: &Schedule) -> Vec<Outcome>
     => async_block_body
 }

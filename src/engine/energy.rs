@@ -30,7 +30,7 @@ pub const SYNC_BLOCK: usize = 8;
 /// A binary energy model `E(s)` over states of `n()` neurons.
 ///
 /// The drivers are compiled once per instruction-set level (see
-/// [`multiversion!`](crate::multiversion)); mark `gap` and `flip`
+/// `simd::multiversion!`); mark `gap` and `flip`
 /// `#[inline(always)]` so that they are compiled into each version.
 ///
 /// Implementations keep whatever per-query data makes a single-neuron step

@@ -27,8 +27,8 @@ use super::chain::Chain;
 use super::energy::EnergyModel;
 use super::schedule::{Order, Outcome, Sampling, Schedule};
 use crate::error::{try_filled, Error, Result};
-use crate::multiversion;
 use crate::rng::{self, Purpose};
+use crate::simd::multiversion;
 use crate::spins::{self, SpinMatrix};
 
 /// The uniforms the acceptance decisions of query `query` under `seed` use

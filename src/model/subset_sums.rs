@@ -22,7 +22,7 @@
 
 use std::ops::{Add, Sub};
 
-use crate::multiversion;
+use crate::simd::multiversion;
 
 /// Neurons per table: a table has `2^BITS` entries, one per pattern of
 /// their spins. Four bits cost 16 entries per four neurons to build and

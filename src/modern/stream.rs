@@ -66,7 +66,7 @@ fn scale(from: f64, to: f64) -> f64 {
     }
 }
 
-crate::multiversion! {
+crate::simd::multiversion! {
     /// Streams the patterns `range` through the online softmax of one block.
     pub(super) fn chunk(
         mem: &ModernHopfield,

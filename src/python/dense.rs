@@ -5,7 +5,7 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use super::convert::{pack, unpack};
-use super::options::{PySampling, PySchedule};
+use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
 use super::run::parallel;
 use super::shared::Shared;
@@ -121,7 +121,7 @@ impl PyDense {
         &self,
         py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
-        options: PyRef<'_, PySchedule>,
+        options: PyRef<'_, RetrieveOptions>,
     ) -> PyResult<Outcomes> {
         self.prepared(py, |p| {
             with_prepared_dense!(p, |k| spin::retrieve(py, k, &queries, &options))
@@ -135,7 +135,7 @@ impl PyDense {
     fn sample(
         &self,
         py: Python<'_>,
-        options: PyRef<'_, PySampling>,
+        options: PyRef<'_, SampleOptions>,
         init: Option<PyReadonlyArray2<'_, i8>>,
         single: bool,
     ) -> PyResult<PySampled> {

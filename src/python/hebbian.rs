@@ -4,7 +4,7 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use super::convert::{matrix, pack, unpack, vector};
-use super::options::{PySampling, PySchedule};
+use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
 use super::run::parallel;
 use super::shared::Shared;
@@ -127,7 +127,7 @@ impl PyHebbian {
         &self,
         py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
-        options: PyRef<'_, PySchedule>,
+        options: PyRef<'_, RetrieveOptions>,
     ) -> PyResult<Outcomes> {
         self.prepared(py, |p| {
             with_hebbian_lanes!(p, |k| spin::retrieve(py, k, &queries, &options))
@@ -141,7 +141,7 @@ impl PyHebbian {
     fn sample(
         &self,
         py: Python<'_>,
-        options: PyRef<'_, PySampling>,
+        options: PyRef<'_, SampleOptions>,
         init: Option<PyReadonlyArray2<'_, i8>>,
         single: bool,
     ) -> PyResult<PySampled> {

@@ -69,7 +69,7 @@ fn available_memory() -> Option<u64> {
 /// Overlaps `ξ^μ·s / N` of int8 (B, N) states with int8 (P, N) patterns,
 /// float64 (B, P), by XOR + popcount on packed rows.
 #[pyfunction]
-fn overlaps<'py>(
+fn overlap_matrix<'py>(
     py: Python<'py>,
     states: numpy::PyReadonlyArray2<'_, i8>,
     patterns: numpy::PyReadonlyArray2<'_, i8>,
@@ -88,8 +88,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<diluted::PyDiluted>()?;
     m.add_class::<weights::PyWeights>()?;
     m.add_class::<modern::PyModern>()?;
-    m.add_class::<options::PySchedule>()?;
-    m.add_class::<options::PySampling>()?;
+    m.add_class::<options::RetrieveOptions>()?;
+    m.add_class::<options::SampleOptions>()?;
     m.add_class::<results::Outcomes>()?;
     m.add_class::<results::PySampled>()?;
     m.add_class::<results::ModernOutcomes>()?;
@@ -97,7 +97,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(streams::sweep_orders, m)?)?;
     m.add_function(wrap_pyfunction!(streams::acceptance_uniforms, m)?)?;
     m.add_function(wrap_pyfunction!(streams::random_states, m)?)?;
-    m.add_function(wrap_pyfunction!(overlaps, m)?)?;
+    m.add_function(wrap_pyfunction!(overlap_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(available_memory, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(detected_simd, m)?)?;

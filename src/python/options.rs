@@ -1,7 +1,7 @@
 //! The options of `retrieve` and `sample`, parsed and checked once, here,
-//! into typed objects: a [`PySchedule`] (the engine's
-//! [`Schedule`] and a thread count) and a [`PySampling`] (a
-//! [`Sampling`] plan, a thread count and a number of chains). The Python
+//! into typed objects: [`RetrieveOptions`] (the engine's [`Schedule`] and a
+//! thread count) and [`SampleOptions`] (a [`Sampling`] plan, a thread count
+//! and a number of chains). The Python
 //! package passes its users' keyword arguments through unchanged; every
 //! layer below trusts these objects.
 //!
@@ -26,8 +26,8 @@ use crate::error::{Error, Result};
 const DEFAULT_SWEEPS: NonZeroU32 = NonZeroU32::new(100).unwrap();
 
 /// The validated options of a binary model's `retrieve`.
-#[pyclass(frozen, name = "Schedule", module = "hopfield._core")]
-pub struct PySchedule {
+#[pyclass(frozen, name = "RetrieveOptions", module = "hopfield._core")]
+pub struct RetrieveOptions {
     /// What the engine runs.
     pub schedule: Schedule,
     /// The pool to run it on (`None`: the default).
@@ -54,7 +54,7 @@ fn sweeps_of(value: &Bound<'_, PyAny>) -> Result<Option<NonZeroU32>> {
 }
 
 /// The temperature plan of `temperature`, `sweeps` and `schedule` (see
-/// `PySchedule.__new__`). The values are checked by [`Schedule::new`].
+/// `RetrieveOptions.__new__`). The values are checked by [`Schedule::new`].
 fn temperature_of(
     temperature: &Bound<'_, PyAny>,
     sweeps: &Bound<'_, PyAny>,
@@ -185,7 +185,7 @@ fn per_sweep(schedule: &Bound<'_, PyAny>) -> Result<Vec<f64>> {
 }
 
 #[pymethods]
-impl PySchedule {
+impl RetrieveOptions {
     /// Parses and checks `retrieve`'s options (see
     /// `hopfield.HopfieldNetwork.retrieve` for their meaning); raises
     /// `ValueError`/`TypeError` naming the offending argument. `seed=None`
@@ -219,7 +219,7 @@ impl PySchedule {
             .map_err(|e| Error::Type(format!("track_energy: {e}")))?;
         let schedule = Schedule::new(update, order, max_sweeps, seed, temperature, quench)?
             .tracking_energy(track_energy);
-        Ok(PySchedule { schedule, threads })
+        Ok(RetrieveOptions { schedule, threads })
     }
 
     /// The seed every query's streams derive from (drawn when `seed=None`).
@@ -240,8 +240,8 @@ impl PySchedule {
 }
 
 /// The validated options of `hopfield.sample`.
-#[pyclass(frozen, name = "Sampling", module = "hopfield._core")]
-pub struct PySampling {
+#[pyclass(frozen, name = "SampleOptions", module = "hopfield._core")]
+pub struct SampleOptions {
     /// What the engine runs.
     pub plan: Sampling,
     /// The pool to run it on (`None`: the default).
@@ -251,7 +251,7 @@ pub struct PySampling {
 }
 
 #[pymethods]
-impl PySampling {
+impl SampleOptions {
     /// Parses and checks `sample`'s options (see `hopfield.sample`); raises
     /// `ValueError`/`TypeError` naming the offending argument.
     #[new]
@@ -286,7 +286,7 @@ impl PySampling {
             order_of(order)?,
             seed,
         )?;
-        Ok(PySampling {
+        Ok(SampleOptions {
             plan,
             threads: args::threads(threads)?,
             chains,

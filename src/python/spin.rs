@@ -8,7 +8,7 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use super::convert::{matrix, pack, vector};
-use super::options::{PySampling, PySchedule};
+use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
 use super::run::{in_chunks, parallel, thread_count};
 use crate::engine::batch::{self, BatchOutcome};
@@ -24,7 +24,7 @@ pub fn retrieve<M: EnergyModel>(
     py: Python<'_>,
     model: &M,
     queries: &PyReadonlyArray2<'_, i8>,
-    options: &PySchedule,
+    options: &RetrieveOptions,
 ) -> PyResult<Outcomes> {
     let mut states = pack(queries, "queries", model.n())?;
     let (rows, words) = (states.rows(), states.words());
@@ -48,7 +48,7 @@ pub fn retrieve<M: EnergyModel>(
 pub fn sample<M: EnergyModel>(
     py: Python<'_>,
     model: &M,
-    options: &PySampling,
+    options: &SampleOptions,
     init: Option<PyReadonlyArray2<'_, i8>>,
     single: bool,
 ) -> PyResult<PySampled> {

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core, _validate
+from .. import _validate
+from .._core import overlap_matrix
 from ..dense import DenseAssociativeMemory
 from ..network import HopfieldNetwork
 from ..spins import as_spins, corrupt, random_patterns
@@ -697,7 +698,7 @@ def spurious_census(
         uniq, visits = np.unique(states, axis=0, return_counts=True)
         order = np.argsort(-visits, kind="stable")
         uniq, visits = uniq[order], visits[order]
-        m = _core.overlaps(np.ascontiguousarray(uniq), pats)
+        m = overlap_matrix(np.ascontiguousarray(uniq), pats)
     else:
         uniq = np.empty((0, n), dtype=np.int8)
         visits = np.empty(0, dtype=np.int64)
@@ -809,7 +810,7 @@ def similarity_matrix(patterns: ArrayLike) -> np.ndarray:
         bit-packed XOR + popcount kernel.
     """
     pats = _patterns(patterns)
-    return _core.overlaps(pats, pats)
+    return overlap_matrix(pats, pats)
 
 
 def hamming_matrix(patterns: ArrayLike) -> np.ndarray:
@@ -822,7 +823,7 @@ def hamming_matrix(patterns: ArrayLike) -> np.ndarray:
     """
     pats = _patterns(patterns)
     n = pats.shape[1]
-    dot = np.rint(_core.overlaps(pats, pats) * n).astype(np.int64)
+    dot = np.rint(overlap_matrix(pats, pats) * n).astype(np.int64)
     return (n - dot) // 2
 
 

@@ -8,10 +8,15 @@
 //! and the threshold are floating point, done in the same order as the
 //! NumPy reference (`A / N − θ`), so ties are real and results bit-exact.
 
+//!
+//! Files: this one holds the memory ([`Hebbian`]) and its layout for the
+//! engine ([`PreparedHebbian`]); `glauber.rs` the specialised Glauber sweep
+//! of that layout; `energy.rs` the [`EnergyModel`](crate::engine::energy::EnergyModel)
+//! implementation, which uses both.
+
+mod energy;
 mod glauber;
 
-use crate::engine::chain::Chain;
-use crate::engine::energy::EnergyModel;
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
 
@@ -153,18 +158,6 @@ pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         a.map(|x| Self::dot(x, b))
     }
-    /// The specialised Glauber sweep for this lane type
-    /// ([`EnergyModel::glauber_block`]); none by default.
-    #[inline(always)]
-    fn glauber_block(
-        _kernel: &PreparedHebbian<'_, Self>,
-        _chains: &mut [Chain<HebbianCache<Self>>],
-        _t: f64,
-        _repeated: bool,
-        _flips: &mut [usize],
-    ) -> bool {
-        false
-    }
 }
 
 impl Lane for i16 {
@@ -184,16 +177,6 @@ impl Lane for i16 {
     #[inline(always)]
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         crate::kernels::dot4_i16(a, b)
-    }
-    #[inline(always)]
-    fn glauber_block(
-        prepared: &PreparedHebbian<'_, Self>,
-        chains: &mut [Chain<HebbianCache<Self>>],
-        t: f64,
-        repeated: bool,
-        flips: &mut [usize],
-    ) -> bool {
-        glauber::glauber_block(prepared, chains, t, repeated, flips)
     }
 }
 
@@ -245,7 +228,8 @@ pub struct HebbianCache<L> {
 }
 
 /// The Hebbian model laid out for retrieval, with overlaps held as `L`.
-/// Implements [`EnergyModel`]. Built by [`Hebbian::prepare`].
+/// Implements the engine's `EnergyModel` (in `energy.rs`). Built by
+/// [`Hebbian::prepare`].
 #[derive(Debug)]
 pub struct PreparedHebbian<'a, L> {
     memory: &'a Hebbian,
@@ -452,14 +436,6 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         }
     }
 
-    /// The fields `h` (length N) of a state.
-    pub fn fields(&self, state: &[u64], out: &mut [f64]) {
-        let cache = self.cache(state);
-        for (i, h) in out.iter_mut().enumerate() {
-            *h = self.field_from_integer(self.integer_field(&cache, state, i), i);
-        }
-    }
-
     /// Flips per sweep (or sync step) up to which exact fields are kept by
     /// weight-row updates rather than recomputed from the overlaps.
     fn incremental_limit(&self) -> usize {
@@ -469,219 +445,10 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
     }
 }
 
-impl<L: Lane> EnergyModel for PreparedHebbian<'_, L> {
-    type Cache = HebbianCache<L>;
-
-    fn n(&self) -> usize {
-        self.n
-    }
-
-    #[inline(always)]
-    fn cache(&self, state: &[u64]) -> HebbianCache<L> {
-        let mut m = vec![L::default(); self.p_pad];
-        for (mu, o) in m[..self.p].iter_mut().enumerate() {
-            *o = L::from_i32(spins::overlap(self.memory.patterns.row(mu), state, self.n));
-        }
-        HebbianCache {
-            m,
-            fields: Vec::new(),
-            fields_valid: false,
-            recording: false,
-            budget: 0,
-            pending: Vec::new(),
-            scratch: Vec::new(),
-        }
-    }
-
-    #[inline(always)]
-    fn gap(&self, cache: &HebbianCache<L>, state: &[u64], i: usize) -> f64 {
-        2.0 * self.field_from_integer(self.integer_field(cache, state, i), i)
-    }
-
-    /// With zero thresholds the field's sign is that of the integer `A`
-    /// (a nonzero integer over N never rounds to zero), which spares a
-    /// division on the critical path of every async update.
-    #[inline(always)]
-    fn drive(&self, cache: &mut HebbianCache<L>, state: &[u64], i: usize) -> f64 {
-        if cache.fields_valid {
-            self.apply_pending(cache);
-            return self.drive_from_integer(cache.fields[i], i);
-        }
-        let a = self.integer_field(cache, state, i);
-        if cache.recording {
-            cache.fields[i] = a;
-        }
-        self.drive_from_integer(a, i)
-    }
-
-    /// From the second sweep on (the first flips ~every corrupted bit),
-    /// record the fields (each exact when computed, then kept exact by
-    /// weight rows while the flips stay within budget); after a recorded
-    /// sweep every field is known, and later sweeps only read them.
-    #[inline(always)]
-    fn begin_sweep(&self, cache: &mut HebbianCache<L>, last_flips: Option<usize>) {
-        if cache.recording {
-            cache.recording = false;
-            cache.fields_valid = true;
-        }
-        if !cache.fields_valid && last_flips.is_some() {
-            cache.recording = true;
-            cache.fields.resize(self.n, 0);
-        }
-        cache.budget = self.incremental_limit();
-    }
-
-    #[inline(always)]
-    fn flip(&self, cache: &mut HebbianCache<L>, state: &mut [u64], i: usize) {
-        spins::flip(state, i);
-        let new = spins::spin(state, i);
-        // m_μ += 2·new·ξ^μ_i; padding columns are 0, so padding stays 0.
-        add_scaled(&mut cache.m, self.column(i), 2 * new);
-        if cache.fields_valid || cache.recording {
-            if cache.budget == 0 {
-                cache.fields_valid = false;
-                cache.recording = false;
-                cache.pending.clear();
-            } else if cache.recording {
-                // Async: later decisions in this sweep read the fields now.
-                cache.budget -= 1;
-                self.add_weight_row(&mut cache.fields, &mut cache.scratch, i, new);
-            } else {
-                cache.budget -= 1;
-                cache.pending.push((i as u32, new));
-            }
-        }
-    }
-
-    /// Branchless while no fields are tracked (always, in stochastic runs):
-    /// the overlaps take `2·new·[flip]·ξ_i`, zero when nothing flips.
-    #[inline(always)]
-    fn flip_if(&self, cache: &mut HebbianCache<L>, state: &mut [u64], i: usize, flip: bool) {
-        if cache.fields_valid || cache.recording {
-            if flip {
-                self.flip(cache, state, i);
-            }
-            return;
-        }
-        state[i / 64] ^= (flip as u64) << (i % 64);
-        let new = spins::spin(state, i);
-        add_scaled(&mut cache.m, self.column(i), 2 * new * flip as i32);
-    }
-
-    #[inline(always)]
-    fn glauber_block(
-        &self,
-        chains: &mut [Chain<HebbianCache<L>>],
-        t: f64,
-        repeated: bool,
-        flips: &mut [usize],
-    ) -> bool {
-        L::glauber_block(self, chains, t, repeated, flips)
-    }
-
-    fn energy(&self, cache: &HebbianCache<L>, state: &[u64]) -> f64 {
-        let squares: i128 = cache.m[..self.p]
-            .iter()
-            .map(|&x| (x.to_i32() as i128).pow(2))
-            .sum();
-        let integer = squares - (self.p as i128) * (self.n as i128);
-        let mut e = -(integer as f64) / (2 * self.n) as f64;
-        if !self.zero_threshold {
-            let theta_s: f64 = self
-                .memory
-                .threshold
-                .iter()
-                .enumerate()
-                .map(|(i, &t)| t * spins::spin(state, i) as f64)
-                .sum();
-            e += theta_s;
-        }
-        e
-    }
-
-    #[inline(always)]
-    fn drives(&self, cache: &mut HebbianCache<L>, state: &[u64], out: &mut [f64]) {
-        self.drives_many(&mut [cache], &[state], &mut [out]);
-    }
-
-    /// Queries whose fields must be recomputed are done four at a time, so
-    /// each neuron's pattern column is loaded once for four dot products.
-    #[inline(always)]
-    fn drives_many(
-        &self,
-        caches: &mut [&mut HebbianCache<L>],
-        states: &[&[u64]],
-        outs: &mut [&mut [f64]],
-    ) {
-        // Tracked fields take the rows of the flips since the last step.
-        for cache in caches.iter_mut() {
-            if cache.fields_valid {
-                self.apply_pending(cache);
-            }
-        }
-        let stale: Vec<usize> = (0..caches.len())
-            .filter(|&q| !caches[q].fields_valid)
-            .collect();
-        for group in stale.chunks(4) {
-            // Pad a short group by repeating its first query.
-            let pick = |k: usize| group[k.min(group.len() - 1)];
-            let mut fields: Vec<Vec<i64>> = group
-                .iter()
-                .map(|&q| std::mem::take(&mut caches[q].fields))
-                .collect();
-            for f in fields.iter_mut() {
-                f.resize(self.n, 0);
-            }
-            {
-                let ms = [0, 1, 2, 3].map(|k| caches[pick(k)].m.as_slice());
-                let single = self.single_chunk;
-                // i indexes the pattern columns and every query's fields at once.
-                #[allow(clippy::needless_range_loop)]
-                for i in 0..self.n {
-                    let column = self.column(i);
-                    let dots: [i64; 4] = if single {
-                        L::dot4(ms, column).map(|d| d as i64)
-                    } else {
-                        ms.map(|m| self.projected(m, i))
-                    };
-                    for (k, &q) in group.iter().enumerate() {
-                        fields[k][i] = dots[k] - self.p as i64 * spins::spin(states[q], i) as i64;
-                    }
-                }
-            }
-            for (f, &q) in fields.into_iter().zip(group) {
-                caches[q].fields = f;
-                caches[q].fields_valid = true;
-                caches[q].recording = false;
-                caches[q].pending.clear();
-            }
-        }
-        for cache in caches.iter_mut() {
-            cache.budget = self.incremental_limit();
-        }
-        // The same values as drive_from_integer, in loops that vectorise.
-        let n = self.n as f64;
-        for (cache, out) in caches.iter().zip(outs.iter_mut()) {
-            if self.zero_threshold {
-                for (g, &a) in out.iter_mut().zip(&cache.fields) {
-                    *g = a as f64;
-                }
-            } else {
-                for ((g, &a), &t) in out
-                    .iter_mut()
-                    .zip(&cache.fields)
-                    .zip(&self.memory.threshold)
-                {
-                    *g = a as f64 / n - t;
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::energy::EnergyModel;
 
     pub(crate) fn lcg_spins(seed: u64, len: usize) -> Vec<i8> {
         let mut x = seed
