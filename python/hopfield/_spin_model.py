@@ -135,7 +135,7 @@ class SpinModel(Persistent):
         ------
         ValueError, TypeError
             For an option out of its range or of the wrong type, naming it
-            (checked once, by :class:`hopfield.RetrieveOptions`).
+            (checked once, by :class:`hopfield._core.RetrieveOptions`).
         """
         options = RetrieveOptions(
             update=update,

@@ -59,10 +59,8 @@ pub fn count(value: &Bound<'_, PyAny>, name: &str, min: u64, bits: u32) -> Resul
             "{name} must be at least {min}, got {digits}"
         ))),
         Some(v) if v < 1i128 << bits => Ok(v as u64),
-        Some(v) if v < 0 => Err(Error::Value(format!(
-            "{name} must be at least {min}, got {digits}"
-        ))),
-        _ if digits.starts_with('-') => Err(Error::Value(format!(
+        // Beyond 128 bits: a huge negative or a huge positive number.
+        None if digits.starts_with('-') => Err(Error::Value(format!(
             "{name} must be at least {min}, got {digits}"
         ))),
         _ => Err(Error::Value(format!(
@@ -130,19 +128,24 @@ pub fn threads(value: &Bound<'_, PyAny>) -> Result<Option<NonZeroUsize>> {
 /// `value` as a real number (an int or a float, NumPy's too; not a bool).
 ///
 /// # Errors
-/// `Type` for anything else.
+/// `Type` for anything else; `Value` for an integer too large for a float.
 pub fn real(value: &Bound<'_, PyAny>, name: &str) -> Result<f64> {
     if is_bool(value) {
         return Err(Error::Type(format!(
             "{name} must be a real number, got bool"
         )));
     }
-    value.extract::<f64>().map_err(|_| {
-        Error::Type(format!(
-            "{name} must be a real number, got {}",
-            type_name(value)
-        ))
-    })
+    value
+        .extract::<f64>()
+        .map_err(|_| match integer(value, name, "a real number") {
+            Ok((_, digits)) => Error::Value(format!(
+                "{name} must be a finite real number, got {digits} (beyond float64)"
+            )),
+            Err(_) => Error::Type(format!(
+                "{name} must be a real number, got {}",
+                type_name(value)
+            )),
+        })
 }
 
 /// Which of `options` the string `value` is (its index).
