@@ -97,7 +97,9 @@ class _OldLabPath(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return module
 
     def exec_module(self, module: ModuleType) -> None:
-        module.__spec__ = module.__spec__.loader_state  # the lab module keeps its own
+        spec = module.__spec__
+        if spec is not None and isinstance(spec.loader_state, importlib.machinery.ModuleSpec):
+            module.__spec__ = spec.loader_state  # the lab module keeps its own
 
 
 sys.meta_path.append(_OldLabPath())

@@ -1,9 +1,8 @@
 //! The options of `retrieve` and `sample`, parsed and checked once, here,
 //! into typed objects: [`RetrieveOptions`] (the engine's [`Schedule`] and a
 //! thread count) and [`SampleOptions`] (a [`Sampling`] plan, a thread count
-//! and a number of chains). The Python
-//! package passes its users' keyword arguments through unchanged; every
-//! layer below trusts these objects.
+//! and a number of chains). The Python package passes its users' keyword
+//! arguments through unchanged; every layer below trusts these objects.
 //!
 //! Conversion of Python values is here ([`super::args`]); the rules on the
 //! values themselves (finite temperatures, stochastic runs being
@@ -63,8 +62,7 @@ fn temperature_of(
     let count = sweeps_of(sweeps)?;
     let default = || count.unwrap_or(DEFAULT_SWEEPS);
     if !schedule.is_none() {
-        let zero = !temperature.is_instance_of::<pyo3::types::PyBool>()
-            && temperature.extract::<f64>().is_ok_and(|t| t == 0.0);
+        let zero = args::real(temperature, "temperature").is_ok_and(|t| t == 0.0);
         if !zero {
             return Err(Error::Value(
                 "give either temperature= or schedule=, not both".into(),
