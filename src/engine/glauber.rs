@@ -426,11 +426,6 @@ impl<'m, M: EnergyModel> Sampler<'m, M> {
         })
     }
 
-    /// The plan being run.
-    pub fn plan(&self) -> &Sampling {
-        &self.plan
-    }
-
     /// Runs `sweeps` burn-in sweeps of every chain.
     pub fn burn(&mut self, sweeps: u32) {
         let (model, t) = (self.model, self.plan.temperature());

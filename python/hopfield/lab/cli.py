@@ -43,26 +43,6 @@ FLIP = 0.1
 REPEATS = 3
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"seed must be in [0, 2**63), got {value}")
-    return value
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hopfield",
@@ -80,10 +60,10 @@ def _build_parser() -> argparse.ArgumentParser:
             "Rust engine and with the NumPy reference, asynchronous and synchronous."
         ),
     )
-    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    demo.add_argument("--seed", type=commands.seed_int, default=0, help="random seed (default 0)")
     demo.add_argument(
         "--threads",
-        type=_positive_int,
+        type=commands.positive_int,
         default=None,
         help="threads for the Rust engine (default: all cores)",
     )

@@ -43,7 +43,8 @@ def _float_list(text: str) -> list[float]:
     return values
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a positive integer."""
     try:
         value = int(text)
     except ValueError:
@@ -53,7 +54,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_int(text: str) -> int:
+    """An argparse type: a seed in ``[0, 2**63)``."""
     try:
         value = int(text)
     except ValueError:
@@ -80,8 +82,10 @@ def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
             default="hebbian",
             help=f"model kind, one of: {', '.join(sorted(experiments.MODELS))} (default hebbian)",
         )
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    p.add_argument("--threads", type=_positive, default=None, help="threads (default: all cores)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="threads (default: all cores)"
+    )
     p.add_argument("--plot", metavar="FILE.png", help="save a figure (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -99,7 +103,7 @@ def add_commands(sub: Any) -> None:
             "zero-temperature overlap."
         ),
     )
-    cap.add_argument("--n", type=_positive, default=500, help="neurons (default 500)")
+    cap.add_argument("--n", type=positive_int, default=500, help="neurons (default 500)")
     cap.add_argument(
         "--loads",
         type=_float_list,
@@ -108,7 +112,7 @@ def add_commands(sub: Any) -> None:
         "(default 0.02:0.24:0.02)",
     )
     cap.add_argument("--noise", type=_fraction, default=0.0, help="flip fraction (default 0)")
-    cap.add_argument("--trials", type=_positive, default=3, help="pattern sets per load (3)")
+    cap.add_argument("--trials", type=positive_int, default=3, help="pattern sets per load (3)")
     _common(cap)
     cap.set_defaults(func=_capacity)
 
@@ -120,7 +124,7 @@ def add_commands(sub: Any) -> None:
             "noise level; tabulate mean final overlap, exact and recalled fractions."
         ),
     )
-    rob.add_argument("--n", type=_positive, default=500, help="neurons (default 500)")
+    rob.add_argument("--n", type=positive_int, default=500, help="neurons (default 500)")
     rob.add_argument("--load", type=_fraction, default=0.05, help="P/N (default 0.05)")
     rob.add_argument(
         "--noise-levels",
@@ -128,7 +132,7 @@ def add_commands(sub: Any) -> None:
         default=_float_list("0:0.5:0.05"),
         help="flip fractions, list or start:stop:step (default 0:0.5:0.05)",
     )
-    rob.add_argument("--trials", type=_positive, default=10, help="copies per pattern (10)")
+    rob.add_argument("--trials", type=positive_int, default=10, help="copies per pattern (10)")
     _common(rob)
     rob.set_defaults(func=_robustness)
 
@@ -141,9 +145,9 @@ def add_commands(sub: Any) -> None:
             "mixtures (with their components) and other (spin-glass) states."
         ),
     )
-    spu.add_argument("--n", type=_positive, default=200, help="neurons (default 200)")
+    spu.add_argument("--n", type=positive_int, default=200, help="neurons (default 200)")
     spu.add_argument("--load", type=_fraction, default=0.05, help="P/N (default 0.05)")
-    spu.add_argument("--starts", type=_positive, default=2000, help="random starts (2000)")
+    spu.add_argument("--starts", type=positive_int, default=2000, help="random starts (2000)")
     _common(spu)
     spu.set_defaults(func=_spurious)
 
@@ -161,7 +165,7 @@ def add_commands(sub: Any) -> None:
         help=f"comma-separated benches (default all: {','.join(bench.BENCHES)})",
     )
     ben.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    ben.add_argument("--repeats", type=_positive, default=3, help="best of this many runs (3)")
+    ben.add_argument("--repeats", type=positive_int, default=3, help="best of this many runs (3)")
     _common(ben, model=False)
     ben.set_defaults(func=_benchmark)
 
