@@ -186,7 +186,7 @@ def _extra_peak(impl: str) -> int:
         [sys.executable, "-c", _MEMORY_SCRIPT, impl],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=True,
     )
     return int(proc.stdout.strip())

@@ -126,10 +126,14 @@ where
 {
     let count = states.rows().saturating_mul(width);
     let mut out = try_filled("the result", count, T::default())?;
-    if width > 0 {
+    if width > 0 && crate::par::in_pool() {
         out.par_chunks_exact_mut(width)
             .enumerate()
             .for_each(|(r, o)| f(states.row(r), o));
+    } else if width > 0 {
+        for (r, o) in out.chunks_exact_mut(width).enumerate() {
+            f(states.row(r), o);
+        }
     }
     Ok(out)
 }
@@ -147,15 +151,31 @@ pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Result<Vec<f6
     let size = model
         .block_size(Update::Async, rows, rayon::current_num_threads())
         .max(1);
-    out.par_chunks_mut(size).enumerate().for_each(|(b, out)| {
+    let run = |(b, out): (usize, &mut [f64])| {
         let block: Vec<&[u64]> = (b * size..b * size + out.len())
             .map(|r| states.row(r))
             .collect();
-        for ((e, cache), row) in out.iter_mut().zip(model.caches(&block)).zip(&block) {
-            *e = model.energy(&cache, row);
-        }
-    });
+        energies_block(model, &block, out);
+    };
+    if crate::par::in_pool() {
+        out.par_chunks_mut(size).enumerate().for_each(run);
+    } else {
+        out.chunks_mut(size).enumerate().for_each(run);
+    }
     Ok(out)
+}
+
+#[inline(always)]
+fn energies_block_body<M: EnergyModel>(model: &M, block: &[&[u64]], out: &mut [f64]) {
+    for ((e, cache), row) in out.iter_mut().zip(model.caches(block)).zip(block) {
+        *e = model.energy(&cache, row);
+    }
+}
+
+crate::simd::multiversion! {
+    /// The energies of a block of rows, compiled for each level.
+    fn energies_block<M: EnergyModel>(model: &M, block: &[&[u64]], out: &mut [f64]) -> ()
+    => energies_block_body
 }
 
 /// Overlaps `ξ^μ·s / N` of every row of `states` with every row of
@@ -164,12 +184,23 @@ pub fn energies<M: EnergyModel>(model: &M, states: &SpinMatrix) -> Result<Vec<f6
 /// # Errors
 /// `Memory` when the output cannot be allocated.
 pub fn overlap_matrix(states: &SpinMatrix, patterns: &SpinMatrix) -> Result<Vec<f64>> {
-    let n = patterns.n();
     map_rows(states, patterns.rows(), |row, out: &mut [f64]| {
-        for (mu, o) in out.iter_mut().enumerate() {
-            *o = spins::overlap(patterns.row(mu), row, n) as f64 / n as f64;
-        }
+        overlaps_of_row(patterns, row, out)
     })
+}
+
+#[inline(always)]
+fn overlaps_of_row_body(patterns: &SpinMatrix, row: &[u64], out: &mut [f64]) {
+    let n = patterns.n();
+    for (mu, o) in out.iter_mut().enumerate() {
+        *o = spins::overlap(patterns.row(mu), row, n) as f64 / n as f64;
+    }
+}
+
+crate::simd::multiversion! {
+    /// One row's overlaps, compiled for each level (`popcnt` in hardware).
+    fn overlaps_of_row(patterns: &SpinMatrix, row: &[u64], out: &mut [f64]) -> ()
+    => overlaps_of_row_body
 }
 
 /// Runs `f` on this process's pool of `threads` threads (`None`: the

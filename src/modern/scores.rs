@@ -158,10 +158,32 @@ pub(super) fn popcount_scores(
         unsafe { super::x86::popcount_scores_avx512(keys, start, rows, queries, d, out, ld) };
         return;
     }
+    popcount_scores_rows(keys, start, rows, queries, d, out, ld);
+}
+
+#[inline(always)]
+fn popcount_rows_body(
+    keys: &SpinMatrix,
+    start: usize,
+    rows: usize,
+    queries: &SpinMatrix,
+    d: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
     for c in 0..queries.rows() {
         let q = queries.row(c);
         for r in 0..rows {
             out[c * ld + r] = crate::spins::overlap(keys.row(start + r), q, d) as f32;
         }
     }
+}
+
+crate::simd::multiversion! {
+    /// The row-by-row popcount scores, compiled for each level (the caller
+    /// is a closure without the level's features: without this, `popcnt`
+    /// would be emulated in software).
+    #[allow(clippy::too_many_arguments)]
+    fn popcount_scores_rows(keys: &SpinMatrix, start: usize, rows: usize, queries: &SpinMatrix, d: usize, out: &mut [f32], ld: usize) -> ()
+    => popcount_rows_body
 }
