@@ -72,7 +72,8 @@ def test_site_has_every_page(site: Path) -> None:
     for page in ("index", "install", "quickstart", "cli", "performance", "guarantees",
                  "gallery", "guide/classical", "guide/dense", "guide/modern",
                  "guide/sampling", "guide/experiments", "api/index", "api/models"):  # fmt: skip
-        html = site / "index.html" if page == "index" else site / page / "index.html"
+        html = site / (page[: -len("index")] if page.endswith("index") else f"{page}/")
+        html = html / "index.html"
         assert html.exists(), f"{page} is missing from the site"
     assert (site / "capacity.png").exists(), "the gallery's figures are missing"
 
