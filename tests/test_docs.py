@@ -23,6 +23,7 @@ import hopfield.lab.cli
 import hopfield.lab.datasets
 import hopfield.lab.experiments
 import hopfield.lab.images
+import hopfield.lab.machine
 import hopfield.lab.plot
 import hopfield.lab.theory
 import hopfield.reference
@@ -39,6 +40,7 @@ PUBLIC_MODULES = {
     "hopfield.lab.datasets": hopfield.lab.datasets,
     "hopfield.lab.images": hopfield.lab.images,
     "hopfield.lab.plot": hopfield.lab.plot,
+    "hopfield.lab.machine": hopfield.lab.machine,
 }
 
 
