@@ -13,7 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+#: The front page stays a front page; the manual is the documentation site.
+MAX_BYTES = 10 * 1024
 
 
 def python_blocks(text: str) -> list[str]:
@@ -45,3 +48,27 @@ def test_every_readme_example_runs(tmp_path: Path) -> None:
         f"README example failed after {ran[-1:] or 'no block'}:\n{proc.stderr[-3000:]}"
     )
     assert len(ran) == len(blocks)
+
+
+def test_readme_is_a_front_page() -> None:
+    size = len(README.read_bytes())
+    assert size <= MAX_BYTES, f"README.md is {size} bytes; move long material to docs/"
+
+
+def _bash_block_after(text: str, heading: str) -> str:
+    section = text.split(f"\n## {heading}\n", 1)[1]
+    found = re.search(r"^```bash\n(.*?)^```", section, flags=re.S | re.M)
+    assert found, f"no bash block under '## {heading}'"
+    return found.group(1).strip()
+
+
+def test_readme_commands_are_what_ci_runs() -> None:
+    """The two commands (set up and run the demo; run the tests) are on the front
+    page, and the test command is, command for command, what .ci/run runs."""
+    text = README.read_text(encoding="utf-8")
+    assert _bash_block_after(text, "Set up and run the demo") == "pip install . && hopfield demo"
+    tests = _bash_block_after(text, "Tests")
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    for command in tests.split(" && "):
+        assert command in ci, f"README's '{command}' is not a line of .ci/run"
+    assert len(tests.split(" && ")) == 3

@@ -14,6 +14,8 @@ from ..spins import as_spins
 
 __all__ = ["BINARIZE_METHODS", "binarize", "luminance", "otsu_threshold", "to_image"]
 
+#: The methods :func:`binarize` accepts: threshold at the mean, at Otsu's
+#: threshold, or ordered 8 × 8 Bayer dithering.
 BINARIZE_METHODS = ("mean", "otsu", "dither")
 
 #: ITU-R BT.601 luma weights for RGB.
