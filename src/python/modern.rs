@@ -253,7 +253,11 @@ impl PyModern {
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
         let (m, l, o) = parallel(py, self.threads, || model.softmax_state(&q, d, beta))??;
-        Ok((vector(py, m), vector(py, l), matrix(py, o, rows, model.dv())?))
+        Ok((
+            vector(py, m),
+            vector(py, l),
+            matrix(py, o, rows, model.dv())?,
+        ))
     }
 
     /// Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P).

@@ -132,9 +132,7 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
                 raise ValueError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
         else:
             cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
-                )
+                LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=":0")
             )
             client = stack.enter_context(Client(cluster))
         yield client.get_executor()

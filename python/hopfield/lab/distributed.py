@@ -153,9 +153,7 @@ class DaskModernRetrieval:
 
     def compute(self, **kwargs: Any) -> ModernRetrieval:
         """All fields at once, as a :class:`hopfield.ModernRetrieval`."""
-        states, steps, converged = dask.compute(
-            self.states, self.steps, self.converged, **kwargs
-        )
+        states, steps, converged = dask.compute(self.states, self.steps, self.converged, **kwargs)
         return ModernRetrieval(states=states, steps=steps, converged=converged)
 
 
@@ -235,6 +233,7 @@ def retrieve(
     client : distributed.Client or None
         Where to send the model; ``None``: the default client if there is one,
         else the model goes into the graph as it is (for Dask's local schedulers).
+        Compute the results on that client (the tasks refer to the model there).
     **options
         The model's ``retrieve`` options: ``update``, ``max_sweeps``, ``order``,
         ``seed``, ``threads``, ``temperature``, ``sweeps``, ``schedule`` for a
@@ -419,8 +418,8 @@ def _shard_state(shard: ModernHopfield, beta: float, queries: np.ndarray) -> tup
 
 def _shard_attention(shard: ModernHopfield, beta: float, queries: np.ndarray) -> tuple:
     shard.beta = beta
-    m, l, _ = shard._engine.softmax_state(queries)
-    return shard._engine.attention(queries), m, l
+    m, total, _ = shard._engine.softmax_state(queries)
+    return shard._engine.attention(queries), m, total
 
 
 def _shard_info(shard: ModernHopfield) -> tuple[int, float]:
@@ -431,9 +430,9 @@ def _merge(states: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exact log-sum-exp merge of shards' ``(m, l, o)``: the whole memory's."""
     m = np.max([s[0] for s in states], axis=0)
     scales = [np.where(np.isneginf(s[0]), 0.0, np.exp(s[0] - m)) for s in states]
-    l = sum(a * s[1] for a, s in zip(scales, states, strict=True))
+    total = sum(a * s[1] for a, s in zip(scales, states, strict=True))
     o = sum(a[:, None] * s[2] for a, s in zip(scales, states, strict=True))
-    return m, l, o
+    return m, total, o
 
 
 class ShardedModernHopfield:
@@ -467,9 +466,7 @@ class ShardedModernHopfield:
 
     def __init__(self, beta: float, client: Any, *, threads: int | None = None) -> None:
         if client is None or not hasattr(client, "scatter") or not hasattr(client, "submit"):
-            raise TypeError(
-                f"client must be a distributed.Client, got {type(client).__name__}"
-            )
+            raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
         self._check = ModernHopfield(beta, threads=threads)  # validates beta and threads
         self._client = client
         self._threads = threads
@@ -522,7 +519,9 @@ class ShardedModernHopfield:
             bounds = np.linspace(0, x.shape[0], count + 1).round().astype(int)
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
-    def store(self, patterns: ArrayLike | da.Array, values: ArrayLike | da.Array | None = None) -> None:
+    def store(
+        self, patterns: ArrayLike | da.Array, values: ArrayLike | da.Array | None = None
+    ) -> None:
         """Append patterns (and values) split over the workers.
 
         Parameters
@@ -633,8 +632,8 @@ class ShardedModernHopfield:
         active = np.arange(b)
         current = q
         for t in range(1, limit + 1):
-            _, l, o = self._state(current)
-            new = (o / l[:, None]).astype(np.float32)
+            _, total, o = self._state(current)
+            new = (o / total[:, None]).astype(np.float32)
             if self._value_dim == self._dim:
                 change = np.abs(new - current).astype(np.float64).max(axis=1, initial=0.0)
             else:
@@ -649,7 +648,9 @@ class ShardedModernHopfield:
                 break
             active, current = active[keep], np.ascontiguousarray(new[keep])
         if single:
-            return ModernRetrieval(states=states[0], steps=int(done[0]), converged=bool(converged[0]))
+            return ModernRetrieval(
+                states=states[0], steps=int(done[0]), converged=bool(converged[0])
+            )
         return ModernRetrieval(states=states, steps=done, converged=converged)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
@@ -658,11 +659,11 @@ class ShardedModernHopfield:
         Float64 ``(B,)`` for ``(B, d)`` states, a float for one ``(d,)`` state.
         """
         s, single = self._queries(states, "states")
-        m, l, _ = self._state(s)
+        m, total, _ = self._state(s)
         beta = self.beta
         sq = np.einsum("ij,ij->i", s.astype(np.float64), s.astype(np.float64))
         e = (
-            -(m + np.log(l)) / beta
+            -(m + np.log(total)) / beta
             + 0.5 * sq
             + np.log(self.num_patterns) / beta
             + 0.5 * self._max_norm_sq
@@ -683,5 +684,7 @@ class ShardedModernHopfield:
         m = np.max([p[1] for p in parts], axis=0)
         scales = [np.exp(p[1] - m) * p[2] for p in parts]
         total = sum(scales)
-        a = np.concatenate([p[0] * (w / total)[:, None] for p, w in zip(parts, scales, strict=True)], axis=1)
+        a = np.concatenate(
+            [p[0] * (w / total)[:, None] for p, w in zip(parts, scales, strict=True)], axis=1
+        )
         return a[0] if single else a
