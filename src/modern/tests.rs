@@ -284,7 +284,9 @@ fn softmax_states_of_two_halves_merge_into_the_whole() {
         let (a1, a2) = ((m1[c] - m).exp(), (m2[c] - m).exp());
         let l = a1 * l1[c] + a2 * l2[c];
         assert!((m - mw[c]).abs() <= 1e-12 * (1.0 + m.abs()));
-        assert!((l - lw[c]).abs() <= 1e-9 * lw[c]);
+        // Each pass skips weights below exp(-20 - ln P) of its own floor, so
+        // the sums may differ by the skipped mass: at most exp(-20) ≈ 2e-9 of l.
+        assert!((l - lw[c]).abs() <= 1e-8 * lw[c], "{l} vs {}", lw[c]);
         let merged: Vec<f64> = (0..dv)
             .map(|j| (a1 * o1[c * dv + j] + a2 * o2[c * dv + j]) / l)
             .collect();
