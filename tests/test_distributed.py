@@ -12,6 +12,8 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -416,5 +418,11 @@ def test_cli_reports_an_unreachable_scheduler(capsys) -> None:
 def test_distributed_is_a_module_of_the_face() -> None:
     import hopfield.lab.distributed as lab
 
-    assert distributed is lab
+    assert distributed is lab and hf.distributed is lab
     assert not isinstance(dask.config.get("scheduler", None), Client)
+    # dask stays optional: ``import hopfield`` does not import it
+    code = "import sys, hopfield; print(sorted(m for m in sys.modules if 'dask' in m))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout.strip() == "[]"
