@@ -31,7 +31,9 @@ pub fn retrieve<M: EnergyModel>(
     let (schedule, threads, base) = (&options.schedule, options.threads, options.first_row);
     let data = states.as_words_mut();
     let outcomes = if rows <= INLINE_ROWS {
-        on_this_thread(py, || batch::descend_rows(model, data, words, base, schedule))
+        on_this_thread(py, || {
+            batch::descend_rows(model, data, words, base, schedule)
+        })
     } else {
         let first = 16 * thread_count(threads);
         let parts = in_chunks(py, threads, rows, (1, first), |r| {
