@@ -41,6 +41,7 @@ PUBLIC_MODULES = {
     "hopfield.lab.images": hopfield.lab.images,
     "hopfield.lab.plot": hopfield.lab.plot,
     "hopfield.lab.machine": hopfield.lab.machine,
+    "hopfield.lab.distributed": hopfield.lab.distributed,
 }
 
 

@@ -77,7 +77,11 @@ __all__ = [
 # finder answers each old name with the lab module itself (one module object
 # under two names), on first import, so that ``import hopfield`` still does not
 # import matplotlib for ``hopfield.plot``.
-_MOVED_TO_LAB = ("cli", "datasets", "experiments", "images", "plot", "theory")
+#
+# ``hopfield.distributed`` (the lab's Dask layer, which needs the optional dask)
+# is answered the same way, on first import only, so ``import hopfield`` never
+# imports dask.
+_MOVED_TO_LAB = ("cli", "datasets", "distributed", "experiments", "images", "plot", "theory")
 
 
 class _OldLabPath(importlib.abc.MetaPathFinder, importlib.abc.Loader):

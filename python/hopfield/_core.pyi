@@ -196,10 +196,14 @@ class RetrieveOptions:
         sweeps: object,
         schedule: object,
         quench: bool = False,
+        first_row: object = None,
     ) -> RetrieveOptions: ...
     @property
     def seed(self) -> int:
         """The seed every query's streams derive from (drawn when `seed=None`)."""
+    @property
+    def first_row(self) -> int:
+        """The global index of the batch's first row (0 unless given)."""
     def temperatures(self) -> NDArray[np.float64]:
         """The temperature of every stochastic sweep, float64 (sweeps,) (empty
         for deterministic descent)."""
@@ -356,6 +360,12 @@ class Modern:
         `max_steps`)."""
     def energy(self, states: NDArray[np.float32]) -> NDArray[np.float64]:
         """Energies of float32 (B, d) states, float64 (B,)."""
+    def softmax_state(
+        self, queries: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The online-softmax state of float32 (B, d) queries over the
+        patterns: float64 `m` (B,), `l` (B,) and `o` (B, d_v), with
+        `o / l` the update (see `ModernHopfield::softmax_state`)."""
     def attention(self, queries: NDArray[np.float32]) -> NDArray[np.float64]:
         """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
 

@@ -72,6 +72,7 @@ class SpinModel(Persistent):
         temperature: float = 0.0,
         sweeps: int | None = None,
         schedule: ArrayLike | tuple[str, float, float] | None = None,
+        first_row: int = 0,
     ) -> Retrieval:
         """Run the dynamics from each query: descent until it converges, or
         a fixed number of stochastic (Glauber) sweeps at a temperature.
@@ -118,6 +119,12 @@ class SpinModel(Persistent):
             ``("geometric", T0, T1)`` (``T_k = T0 (T1/T0)^(k/(sweeps-1))``,
             both > 0), ``("linear", T0, T1)`` (both >= 0; sweeps at ``T = 0``
             are deterministic) or a 1-D array with one temperature per sweep.
+        first_row : int
+            The global index of the first query, in ``[0, 2**63)``: query ``r``
+            draws the random streams of query ``first_row + r``, so the rows
+            ``k:k+m`` of a batch retrieved with ``first_row=k`` get exactly the
+            results they get in the whole batch (how
+            :func:`hopfield.distributed.retrieve` splits a batch over machines).
 
         Returns
         -------
@@ -147,6 +154,7 @@ class SpinModel(Persistent):
             temperature=temperature,
             sweeps=sweeps,
             schedule=schedule,
+            first_row=first_row,
         )
         batch, single = _validate.spin_batch(queries, self.n, "queries")
         return Retrieval.from_outcomes(self._engine.retrieve(batch, options), single)

@@ -206,6 +206,32 @@ impl ModernHopfield {
         })
     }
 
+    /// The online-softmax state of every row of `queries` (`(B, d)`
+    /// row-major) over the stored patterns: per query the maximum `m` of
+    /// `β k·q`, the sum `l` of `exp(β k·q − m)` and, row-major `(B, d_v)`,
+    /// `o = Σ exp(β k·q − m) v`. States of disjoint sets of patterns merge
+    /// exactly by log-sum-exp, as the tiles of one memory do; that is how a
+    /// memory split over machines answers (`o / l` is the update).
+    ///
+    /// # Errors
+    /// As [`step`](Self::step).
+    pub fn softmax_state(
+        &self,
+        queries: &[f32],
+        d: usize,
+        beta: Beta,
+    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+        self.check_queries(queries, d, beta, "queries")?;
+        let parts = self.pass(queries, beta.get(), true)?;
+        let (mut m, mut l, mut o) = (Vec::new(), Vec::new(), Vec::new());
+        for part in parts {
+            m.extend_from_slice(&part.m);
+            l.extend_from_slice(&part.l);
+            o.extend_from_slice(&part.o);
+        }
+        Ok((m, l, o))
+    }
+
     /// `E(ξ) = −β⁻¹ lse(β, Kξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²` of every row of
     /// `states` (`(B, d)` row-major).
     ///

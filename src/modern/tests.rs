@@ -259,3 +259,38 @@ fn packed_scores_match_dot_lanes() {
         }
     }
 }
+
+#[test]
+fn softmax_states_of_two_halves_merge_into_the_whole() {
+    let (p, d, dv, nq) = (3100, 24, 9, 11);
+    let (k, v, q) = (lcg(4, p * d), lcg(5, p * dv), lcg(6, nq * d));
+    let split = 1234;
+    let mut whole = ModernHopfield::new();
+    whole.store(&k, p, d, Some((&v, dv))).unwrap();
+    let (mut first, mut second) = (ModernHopfield::new(), ModernHopfield::new());
+    first
+        .store(&k[..split * d], split, d, Some((&v[..split * dv], dv)))
+        .unwrap();
+    second
+        .store(&k[split * d..], p - split, d, Some((&v[split * dv..], dv)))
+        .unwrap();
+    let beta = b(2.0);
+    let (m1, l1, o1) = first.softmax_state(&q, d, beta).unwrap();
+    let (m2, l2, o2) = second.softmax_state(&q, d, beta).unwrap();
+    let (mw, lw, _) = whole.softmax_state(&q, d, beta).unwrap();
+    let step = whole.step(&q, d, beta).unwrap();
+    for c in 0..nq {
+        let m = m1[c].max(m2[c]);
+        let (a1, a2) = ((m1[c] - m).exp(), (m2[c] - m).exp());
+        let l = a1 * l1[c] + a2 * l2[c];
+        assert!((m - mw[c]).abs() <= 1e-12 * (1.0 + m.abs()));
+        // Each pass skips weights below exp(-20 - ln P) of its own floor, so
+        // the sums may differ by the skipped mass: at most exp(-20) ≈ 2e-9 of l.
+        assert!((l - lw[c]).abs() <= 1e-8 * lw[c], "{l} vs {}", lw[c]);
+        let merged: Vec<f64> = (0..dv)
+            .map(|j| (a1 * o1[c * dv + j] + a2 * o2[c * dv + j]) / l)
+            .collect();
+        close(&step[c * dv..(c + 1) * dv], &merged, 1e-6);
+    }
+    assert_eq!(o1.len(), nq * dv);
+}

@@ -236,6 +236,30 @@ impl PyModern {
         Ok(vector(py, parts.concat()))
     }
 
+    /// The online-softmax state of float32 (B, d) queries over the
+    /// patterns: float64 `m` (B,), `l` (B,) and `o` (B, d_v), with
+    /// `o / l` the update (see `ModernHopfield::softmax_state`).
+    #[allow(clippy::type_complexity)]
+    fn softmax_state<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'_, f32>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray2<f64>>,
+    )> {
+        let (model, beta) = (self.model.snapshot(), self.beta());
+        let (q, d) = rows_of(&queries);
+        let rows = queries.as_array().dim().0;
+        let (m, l, o) = parallel(py, self.threads, || model.softmax_state(&q, d, beta))??;
+        Ok((
+            vector(py, m),
+            vector(py, l),
+            matrix(py, o, rows, model.dv())?,
+        ))
+    }
+
     /// Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P).
     fn attention<'py>(
         &self,

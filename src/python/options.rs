@@ -31,6 +31,10 @@ pub struct RetrieveOptions {
     pub schedule: Schedule,
     /// The pool to run it on (`None`: the default).
     pub threads: Option<NonZeroUsize>,
+    /// The global index of the batch's first row: row `r` draws the streams
+    /// of query `first_row + r`, so a batch cut into parts (one per machine)
+    /// gives the rows the same results as the whole batch.
+    pub first_row: u64,
 }
 
 fn update_of(value: &Bound<'_, PyAny>) -> Result<Update> {
@@ -187,11 +191,13 @@ impl RetrieveOptions {
     /// Parses and checks `retrieve`'s options (see
     /// `hopfield.HopfieldNetwork.retrieve` for their meaning); raises
     /// `ValueError`/`TypeError` naming the offending argument. `seed=None`
-    /// draws a fresh seed; `quench` ends stochastic runs in a descent.
+    /// draws a fresh seed; `quench` ends stochastic runs in a descent;
+    /// `first_row` is the global index of the batch's first row (its random
+    /// streams are those of query `first_row + r`).
     #[new]
     #[pyo3(signature = (
         *, update, max_sweeps, order, seed, threads, track_energy,
-        temperature, sweeps, schedule, quench = false
+        temperature, sweeps, schedule, quench = false, first_row = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -205,6 +211,7 @@ impl RetrieveOptions {
         sweeps: &Bound<'_, PyAny>,
         schedule: &Bound<'_, PyAny>,
         quench: bool,
+        first_row: Option<&Bound<'_, PyAny>>,
     ) -> Result<Self> {
         let temperature = temperature_of(temperature, sweeps, schedule)?;
         let update = update_of(update)?;
@@ -212,18 +219,32 @@ impl RetrieveOptions {
         let max_sweeps = args::positive32(max_sweeps, "max_sweeps")?;
         let seed = args::seed(seed)?;
         let threads = args::threads(threads)?;
+        let first_row = match first_row {
+            Some(k) if !k.is_none() => args::count(k, "first_row", 0, 63)?,
+            _ => 0,
+        };
         let track_energy = track_energy
             .is_truthy()
             .map_err(|e| Error::Type(format!("track_energy: {e}")))?;
         let schedule = Schedule::new(update, order, max_sweeps, seed, temperature, quench)?
             .tracking_energy(track_energy);
-        Ok(RetrieveOptions { schedule, threads })
+        Ok(RetrieveOptions {
+            schedule,
+            threads,
+            first_row,
+        })
     }
 
     /// The seed every query's streams derive from (drawn when `seed=None`).
     #[getter]
     fn seed(&self) -> u64 {
         self.schedule.seed()
+    }
+
+    /// The global index of the batch's first row (0 unless given).
+    #[getter]
+    fn first_row(&self) -> u64 {
+        self.first_row
     }
 
     /// The temperature of every stochastic sweep, float64 (sweeps,) (empty
@@ -233,7 +254,10 @@ impl RetrieveOptions {
     }
 
     fn __repr__(&self) -> String {
-        format!("{:?}, threads={:?}", self.schedule, self.threads)
+        format!(
+            "{:?}, threads={:?}, first_row={}",
+            self.schedule, self.threads, self.first_row
+        )
     }
 }
 

@@ -18,8 +18,8 @@ use crate::error::Error;
 use crate::spins::SpinMatrix;
 
 /// Runs `options` from every row of the int8 (B, N) `queries`, in
-/// interruptible chunks (query `r`'s streams are keyed by `r`, so chunks
-/// change nothing).
+/// interruptible chunks (row `r`'s streams are keyed by `options.first_row
+/// + r`, so chunks, here or across machines, change nothing).
 pub fn retrieve<M: EnergyModel>(
     py: Python<'_>,
     model: &M,
@@ -28,15 +28,17 @@ pub fn retrieve<M: EnergyModel>(
 ) -> PyResult<Outcomes> {
     let mut states = pack(queries, "queries", model.n())?;
     let (rows, words) = (states.rows(), states.words());
-    let (schedule, threads) = (&options.schedule, options.threads);
+    let (schedule, threads, base) = (&options.schedule, options.threads, options.first_row);
     let data = states.as_words_mut();
     let outcomes = if rows <= INLINE_ROWS {
-        on_this_thread(py, || batch::descend_rows(model, data, words, 0, schedule))
+        on_this_thread(py, || {
+            batch::descend_rows(model, data, words, base, schedule)
+        })
     } else {
         let first = 16 * thread_count(threads);
         let parts = in_chunks(py, threads, rows, (1, first), |r| {
             let block = &mut data[r.start * words..r.end * words];
-            batch::descend_rows(model, block, words, r.start as u64, schedule)
+            batch::descend_rows(model, block, words, base + r.start as u64, schedule)
         })?;
         parts.into_iter().flatten().collect()
     };

@@ -3,17 +3,21 @@
 ``hopfield capacity``, ``hopfield robustness``, ``hopfield spurious`` and
 ``hopfield bench``: each prints a text table on stdout, shows a progress bar
 on stderr (``--no-progress`` to hide it), and can write ``--json FILE`` and
-``--plot FILE.png``.
+``--plot FILE.png``. ``capacity``, ``robustness`` and ``spurious`` run their
+tasks on a Dask cluster with ``--scheduler ADDRESS`` (or on a local one of
+``--workers N`` processes), with the results of the local run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from typing import Any, TextIO
 
 import numpy as np
@@ -93,6 +97,49 @@ def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def _cluster(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run the tasks on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+        "(needs hopfield[dask]); the results are those of a local run",
+    )
+    group.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="run the tasks on a local Dask cluster of this many worker processes",
+    )
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
+    """The executor of ``--scheduler`` / ``--workers`` (None: run here), closed after."""
+    if args.scheduler is None and args.workers is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError(
+            "--scheduler and --workers need dask: pip install 'hopfield[dask]'"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        if args.scheduler is not None:
+            try:
+                client = stack.enter_context(Client(args.scheduler, timeout="10s"))
+            except OSError as exc:
+                raise ValueError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=":0")
+            )
+            client = stack.enter_context(Client(cluster))
+        yield client.get_executor()
+
+
 def add_commands(sub: Any) -> None:
     """Add the experiment subcommands to the ``hopfield`` parser's subparsers."""
     cap = sub.add_parser(
@@ -116,6 +163,7 @@ def add_commands(sub: Any) -> None:
     cap.add_argument("--noise", type=_fraction, default=0.0, help="flip fraction (default 0)")
     cap.add_argument("--trials", type=positive_int, default=3, help="pattern sets per load (3)")
     _common(cap)
+    _cluster(cap)
     cap.set_defaults(func=_capacity)
 
     rob = sub.add_parser(
@@ -136,6 +184,7 @@ def add_commands(sub: Any) -> None:
     )
     rob.add_argument("--trials", type=positive_int, default=10, help="copies per pattern (10)")
     _common(rob)
+    _cluster(rob)
     rob.set_defaults(func=_robustness)
 
     spu = sub.add_parser(
@@ -151,6 +200,7 @@ def add_commands(sub: Any) -> None:
     spu.add_argument("--load", type=_fraction, default=0.05, help="P/N (default 0.05)")
     spu.add_argument("--starts", type=positive_int, default=2000, help="random starts (2000)")
     _common(spu)
+    _cluster(spu)
     spu.set_defaults(func=_spurious)
 
     ben = sub.add_parser(
@@ -236,16 +286,18 @@ def _check_model(name: str) -> None:
 def _capacity(args: argparse.Namespace, out: TextIO) -> int:
     _check_model(args.model)
     _check_outputs(args)
-    r = experiments.capacity_curve(
-        args.model,
-        args.n,
-        args.loads,
-        noise=args.noise,
-        trials=args.trials,
-        seed=args.seed,
-        threads=args.threads,
-        progress=not args.no_progress,
-    )
+    with _executor(args) as executor:
+        r = experiments.capacity_curve(
+            args.model,
+            args.n,
+            args.loads,
+            noise=args.noise,
+            trials=args.trials,
+            seed=args.seed,
+            threads=args.threads,
+            progress=not args.no_progress,
+            executor=executor,
+        )
     ags = np.asarray(theory.ags_overlap(r.loads))
     print(
         f"Capacity: {args.model}, N = {args.n}, {args.trials} trial(s) per load, queries "
@@ -294,15 +346,17 @@ def _robustness(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError("--noise-levels must lie in [0, 1]")
     p = max(1, round(args.load * args.n))
     patterns = random_patterns(p, args.n, seed=args.seed)
-    r = experiments.noise_robustness(
-        args.model,
-        patterns,
-        args.noise_levels,
-        trials=args.trials,
-        seed=args.seed + 1,
-        threads=args.threads,
-        progress=not args.no_progress,
-    )
+    with _executor(args) as executor:
+        r = experiments.noise_robustness(
+            args.model,
+            patterns,
+            args.noise_levels,
+            trials=args.trials,
+            seed=args.seed + 1,
+            threads=args.threads,
+            progress=not args.no_progress,
+            executor=executor,
+        )
     print(
         f"Noise robustness: {args.model}, N = {args.n}, P = {p} (load {p / args.n:.3f}), "
         f"{args.trials} corrupted copies of each pattern per level.",
@@ -326,14 +380,16 @@ def _spurious(args: argparse.Namespace, out: TextIO) -> int:
     _check_outputs(args)
     p = max(1, round(args.load * args.n))
     patterns = random_patterns(p, args.n, seed=args.seed)
-    c = experiments.spurious_census(
-        args.model,
-        args.starts,
-        patterns=patterns,
-        seed=args.seed + 1,
-        threads=args.threads,
-        progress=not args.no_progress,
-    )
+    with _executor(args) as executor:
+        c = experiments.spurious_census(
+            args.model,
+            args.starts,
+            patterns=patterns,
+            seed=args.seed + 1,
+            threads=args.threads,
+            progress=not args.no_progress,
+            executor=executor,
+        )
     print(
         f"Spurious attractors: {args.model}, N = {args.n}, P = {p} (load {p / args.n:.3f}); "
         f"{args.starts} random starts, {c.converged} converged to "

@@ -17,11 +17,20 @@ every binary model of the package qualifies. The inner loops are whole
 batches handed to the model's Rust ``retrieve``; Python only draws patterns
 and counts. Results are frozen dataclasses of NumPy arrays; every experiment
 is deterministic given ``seed``, and ``progress=True`` shows a tqdm bar.
+
+``capacity_curve``, ``noise_robustness``, ``basin_size`` and
+``spurious_census`` take ``executor=``: any :class:`concurrent.futures.Executor`
+(a process pool, a Dask client's ``get_executor()``) that runs their trials,
+levels or chunks of starts as tasks. Every task draws from its own seeds, so
+the result is identical to the serial run's for the same ``seed``. The model
+(a kind name, a picklable factory or, for the census, a model) travels with
+each task.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +138,33 @@ def _seeds(seed: int | None, count: int) -> list[int]:
     return [int(s) >> 1 for s in ss.generate_state(count, np.uint64)]
 
 
+def _check_executor(executor: Any) -> Executor | None:
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            "executor must be a concurrent.futures.Executor (e.g. a Dask client's "
+            f"get_executor()) or None, got {type(executor).__name__}"
+        )
+    return executor
+
+
+def _tasks(
+    executor: Executor | None, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]
+) -> Iterator[Any]:
+    """``fn(*task)`` for every task, in order: here one after the other, or all
+    submitted to ``executor`` at once and their results taken in order."""
+    if executor is None:
+        for task in tasks:
+            yield fn(*task)
+        return
+    futures = [executor.submit(fn, *task) for task in tasks]
+    try:
+        for future in futures:
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def _own_overlap(states: np.ndarray, patterns: np.ndarray) -> np.ndarray:
     """Row-wise overlap ``ξ^k·s^k / N`` of each final state with its own pattern."""
     n = patterns.shape[1]
@@ -201,6 +237,27 @@ class CapacityResult:
         return _as_dict(self)
 
 
+def _capacity_trial(
+    model: str | Callable[[int], Any],
+    n: int,
+    p: int,
+    noise: float,
+    s: list[int],
+    update: str,
+    max_sweeps: int,
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One trial of one load: the final own overlaps and which patterns are fixed points."""
+    patterns = random_patterns(p, n, seed=s[0])
+    net = make_model(model, n)
+    net.store(patterns)
+    one = net.retrieve(patterns, update=update, max_sweeps=1, seed=s[1], threads=threads)
+    fixed = np.all(one.states == patterns, axis=1)
+    queries = corrupt(patterns, flip=noise, seed=s[2]) if noise > 0 else patterns
+    res = net.retrieve(queries, update=update, max_sweeps=max_sweeps, seed=s[3], threads=threads)
+    return _own_overlap(res.states, patterns), fixed
+
+
 def capacity_curve(
     model: str | Callable[[int], Any],
     n: int,
@@ -213,6 +270,7 @@ def capacity_curve(
     max_sweeps: int = 100,
     threads: int | None = None,
     progress: bool = False,
+    executor: Executor | None = None,
 ) -> CapacityResult:
     """Retrieval quality against the load ``α = P/N``.
 
@@ -239,6 +297,9 @@ def capacity_curve(
         Passed to the model's ``retrieve``.
     progress : bool
         Show a progress bar (needs tqdm).
+    executor : concurrent.futures.Executor or None
+        Runs the (load, trial) pairs as tasks (``model`` must then be a kind
+        name or a picklable factory); the result is the serial one.
 
     Returns
     -------
@@ -259,28 +320,25 @@ def capacity_curve(
         raise ValueError(f"loads must be a non-empty 1-D sequence of finite values > 0: {loads!r}")
     counts = np.maximum(1, np.rint(alphas * n)).astype(np.int64)
     seeds = _seeds(seed, 4 * len(counts) * trials)
+    executor = _check_executor(executor)
+    if executor is not None and isinstance(model, str):
+        make_model(model, n)  # an unknown kind name fails here, not in a task
+    tasks = [
+        (model, n, int(p), noise, seeds[4 * k : 4 * k + 4], update, max_sweeps, threads)
+        for k, p in enumerate(np.repeat(counts, trials))
+    ]
     mean, exact, fixed = (np.zeros(len(counts)) for _ in range(3))
+    own: list[np.ndarray] = []
+    fix: list[np.ndarray] = []
     with _progress.bar(len(counts) * trials, "capacity", progress) as pbar:
-        for i, p in enumerate(counts):
-            own, fix = [], []
-            for t in range(trials):
-                s = seeds[4 * (i * trials + t) : 4 * (i * trials + t + 1)]
-                patterns = random_patterns(int(p), n, seed=s[0])
-                net = make_model(model, n)
-                net.store(patterns)
-                one = net.retrieve(
-                    patterns, update=update, max_sweeps=1, seed=s[1], threads=threads
-                )
-                fix.append(np.all(one.states == patterns, axis=1))
-                queries = corrupt(patterns, flip=noise, seed=s[2]) if noise > 0 else patterns
-                res = net.retrieve(
-                    queries, update=update, max_sweeps=max_sweeps, seed=s[3], threads=threads
-                )
-                own.append(_own_overlap(res.states, patterns))
-                pbar.update(1)
-            m = np.concatenate(own)
-            mean[i], exact[i] = m.mean(), np.mean(m == 1.0)
-            fixed[i] = np.concatenate(fix).mean()
+        for o, f in _tasks(executor, _capacity_trial, tasks):
+            own.append(o)
+            fix.append(f)
+            pbar.update(1)
+    for i in range(len(counts)):
+        m = np.concatenate(own[i * trials : (i + 1) * trials])
+        mean[i], exact[i] = m.mean(), np.mean(m == 1.0)
+        fixed[i] = np.concatenate(fix[i * trials : (i + 1) * trials]).mean()
     return CapacityResult(
         loads=counts / n,
         num_patterns=counts,
@@ -329,6 +387,21 @@ class RobustnessResult:
         return _as_dict(self)
 
 
+def _recall_level(
+    net: Any,
+    targets: np.ndarray,
+    level: float,
+    s: list[int],
+    update: str,
+    max_sweeps: int,
+    threads: int | None,
+) -> np.ndarray:
+    """The final own overlaps of copies of ``targets`` with ``level`` of their spins flipped."""
+    queries = corrupt(targets, flip=level, seed=s[0])
+    res = net.retrieve(queries, update=update, max_sweeps=max_sweeps, seed=s[1], threads=threads)
+    return _own_overlap(res.states, targets)
+
+
 def noise_robustness(
     model: str | Callable[[int], Any],
     patterns: ArrayLike,
@@ -341,6 +414,7 @@ def noise_robustness(
     max_sweeps: int = 100,
     threads: int | None = None,
     progress: bool = False,
+    executor: Executor | None = None,
 ) -> RobustnessResult:
     """Retrieval quality against the fraction of corrupted spins.
 
@@ -365,6 +439,9 @@ def noise_robustness(
         Passed to the model's ``retrieve``.
     progress : bool
         Show a progress bar (needs tqdm).
+    executor : concurrent.futures.Executor or None
+        Runs the levels as tasks (each ships the model and the patterns);
+        the result is the serial one.
 
     Returns
     -------
@@ -380,17 +457,12 @@ def noise_robustness(
     targets = np.repeat(pats, trials, axis=0)
     seeds = _seeds(seed, 2 * len(levels))
     mean, exact, recalled = (np.zeros(len(levels)) for _ in range(3))
+    tasks = [
+        (net, targets, float(level), seeds[2 * i : 2 * i + 2], update, max_sweeps, threads)
+        for i, level in enumerate(levels)
+    ]
     with _progress.bar(len(levels), "robustness", progress) as pbar:
-        for i, level in enumerate(levels):
-            queries = corrupt(targets, flip=float(level), seed=seeds[2 * i])
-            res = net.retrieve(
-                queries,
-                update=update,
-                max_sweeps=max_sweeps,
-                seed=seeds[2 * i + 1],
-                threads=threads,
-            )
-            m = _own_overlap(res.states, targets)
+        for i, m in enumerate(_tasks(_check_executor(executor), _recall_level, tasks)):
             mean[i], exact[i] = m.mean(), np.mean(m == 1.0)
             recalled[i] = np.mean(m >= min_overlap)
             pbar.update(1)
@@ -452,6 +524,7 @@ def basin_size(
     max_sweeps: int = 100,
     threads: int | None = None,
     progress: bool = False,
+    executor: Executor | None = None,
 ) -> BasinResult:
     """Per pattern, the largest corruption from which it is still recalled.
 
@@ -480,6 +553,9 @@ def basin_size(
         Passed to the model's ``retrieve``.
     progress : bool
         Show a progress bar (needs tqdm).
+    executor : concurrent.futures.Executor or None
+        Runs the levels as tasks (each ships the model and the patterns);
+        the result is the serial one.
 
     Returns
     -------
@@ -503,17 +579,13 @@ def basin_size(
     targets = np.repeat(pats, trials, axis=0)
     seeds = _seeds(seed, 2 * len(levels))
     rate = np.zeros((p, len(levels)))
+    tasks = [
+        (net, targets, float(level), seeds[2 * j : 2 * j + 2], update, max_sweeps, threads)
+        for j, level in enumerate(levels)
+    ]
     with _progress.bar(len(levels), "basins", progress) as pbar:
-        for j, level in enumerate(levels):
-            queries = corrupt(targets, flip=float(level), seed=seeds[2 * j])
-            res = net.retrieve(
-                queries,
-                update=update,
-                max_sweeps=max_sweeps,
-                seed=seeds[2 * j + 1],
-                threads=threads,
-            )
-            ok = _own_overlap(res.states, targets) >= min_overlap
+        for j, m in enumerate(_tasks(_check_executor(executor), _recall_level, tasks)):
+            ok = m >= min_overlap
             rate[:, j] = ok.reshape(p, trials).mean(axis=1)
             pbar.update(1)
     good = rate >= success
@@ -617,6 +689,14 @@ def _classify(
     return "other", ()
 
 
+def _descend_starts(
+    net: Any, starts: np.ndarray, seed: int, update: str, max_sweeps: int, threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The final states of runs from ``starts`` and whether each converged."""
+    res = net.retrieve(starts, update=update, max_sweeps=max_sweeps, seed=seed, threads=threads)
+    return res.states, np.asarray(res.converged)
+
+
 def spurious_census(
     model: Any,
     n_starts: int,
@@ -629,6 +709,7 @@ def spurious_census(
     max_sweeps: int = 200,
     threads: int | None = None,
     progress: bool = False,
+    executor: Executor | None = None,
 ) -> SpuriousCensus:
     """Run from random states and classify the fixed points they reach.
 
@@ -652,6 +733,9 @@ def spurious_census(
         Passed to the model's ``retrieve``.
     progress : bool
         Show a progress bar (needs tqdm).
+    executor : concurrent.futures.Executor or None
+        Runs the chunks of 4096 starts as tasks (each ships the model); the
+        result is the serial one.
 
     Returns
     -------
@@ -681,18 +765,15 @@ def spurious_census(
     chunk = 4096
     finals, conv = [], []
     rng_seeds = _seeds(s[1], -(-n_starts // chunk))
+    tasks = [
+        (net, starts[lo : lo + chunk], rng_seeds[c], update, max_sweeps, threads)
+        for c, lo in enumerate(range(0, n_starts, chunk))
+    ]
     with _progress.bar(n_starts, "census", progress) as pbar:
-        for c, lo in enumerate(range(0, n_starts, chunk)):
-            res = net.retrieve(
-                starts[lo : lo + chunk],
-                update=update,
-                max_sweeps=max_sweeps,
-                seed=rng_seeds[c],
-                threads=threads,
-            )
-            finals.append(res.states)
-            conv.append(np.asarray(res.converged))
-            pbar.update(min(chunk, n_starts - lo))
+        for states, converged in _tasks(_check_executor(executor), _descend_starts, tasks):
+            finals.append(states)
+            conv.append(converged)
+            pbar.update(len(states))
     states = np.concatenate(finals)[np.concatenate(conv)]
     if len(states):
         uniq, visits = np.unique(states, axis=0, return_counts=True)
