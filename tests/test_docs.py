@@ -21,6 +21,7 @@ from pathlib import Path
 import hopfield
 import hopfield.lab.cli
 import hopfield.lab.datasets
+import hopfield.lab.distributed
 import hopfield.lab.experiments
 import hopfield.lab.images
 import hopfield.lab.machine
