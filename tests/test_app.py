@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import hopfield as hf
@@ -99,8 +98,11 @@ def test_glyph_grid_keeps_the_font_at_its_own_size() -> None:
 
 
 def test_corrupt_is_the_library_corrupt(client: TestClient) -> None:
-    data = post(client, "corrupt", {"shape": [9, 7], "state": LETTERS_ABC[0].tolist(),
-                                    "percent": 20, "seed": 5})  # fmt: skip
+    data = post(
+        client,
+        "corrupt",
+        {"shape": [9, 7], "state": LETTERS_ABC[0].tolist(), "percent": 20, "seed": 5},
+    )
     assert np.array_equal(data["state"], hf.corrupt(LETTERS_ABC[0], flip=0.2, seed=5))
     assert (np.array(data["state"]) != LETTERS_ABC[0]).sum() == round(0.2 * 63)
 
@@ -173,18 +175,23 @@ def test_stochastic_sweeps_are_the_reference_glauber(client: TestClient) -> None
 def test_dense_and_modern_models_equal_their_references(client: TestClient) -> None:
     pats = hf.random_patterns(8, 49, seed=12)
     q = hf.corrupt(pats[1], flip=0.2, seed=13)
-    dense = post(client, "update", update_body(q, pats, shape=[7, 7],
-                                               model={"kind": "dense", "degree": 4}))  # fmt: skip
+    dense = post(
+        client, "update", update_body(q, pats, shape=[7, 7], model={"kind": "dense", "degree": 4})
+    )
     expected = ref.dense_retrieve_sync(pats, q[None], degree=4, max_sweeps=1)
     assert np.array_equal(dense["state"], expected.states[0])
-    expo = post(client, "update", update_body(q, pats, shape=[7, 7], model={
-        "kind": "exponential", "beta": 0.5}))  # fmt: skip
+    expo = post(
+        client,
+        "update",
+        update_body(q, pats, shape=[7, 7], model={"kind": "exponential", "beta": 0.5}),
+    )
     expected = ref.dense_retrieve_sync(
         pats, q[None], interaction="exponential", beta=0.5, max_sweeps=1
     )
     assert np.array_equal(expo["state"], expected.states[0])
-    modern = post(client, "update", update_body(q, pats, shape=[7, 7],
-                                                model={"kind": "modern", "beta": 0.2}))  # fmt: skip
+    modern = post(
+        client, "update", update_body(q, pats, shape=[7, 7], model={"kind": "modern", "beta": 0.2})
+    )
     expected = ref.modern_update(pats, q[None], 0.2)[0]
     np.testing.assert_allclose(modern["state"], expected, rtol=1e-5, atol=1e-6)
 
@@ -193,9 +200,19 @@ def test_rules_recall_letters_and_name_what_they_reached(client: TestClient) -> 
     letters, shape = hf.letter_patterns("ABCDEFG")
     q = letters[3].copy()
     q[[3, 20, 40]] *= -1
-    data = post(client, "update", update_body(q, letters, shape=shape,
-                model={"kind": "pseudoinverse"}, action="converge", seed=1,
-                labels=list("ABCDEFG")))  # fmt: skip
+    data = post(
+        client,
+        "update",
+        update_body(
+            q,
+            letters,
+            shape=shape,
+            model={"kind": "pseudoinverse"},
+            action="converge",
+            seed=1,
+            labels=list("ABCDEFG"),
+        ),
+    )
     assert np.array_equal(data["state"], letters[3])
     assert data["reached"]["text"] == "memory D"
     # Hebbian on all 26 letters: too correlated, it settles on something else
@@ -214,12 +231,15 @@ def test_beta_panel_equals_the_reference_and_sharpens(client: TestClient) -> Non
     q = hf.corrupt(letters[4], flip=0.1, seed=2).astype(float)
     peaks = []
     for beta in (0.01, 0.1, 1.0, 10.0, 100.0):
-        data = post(client, "beta", {"patterns": letters.tolist(), "query": q.tolist(),
-                                     "beta": beta})  # fmt: skip
-        np.testing.assert_allclose(data["weights"], ref.modern_attention(letters, q, beta),
-                                   rtol=1e-6, atol=1e-12)  # fmt: skip
-        np.testing.assert_allclose(data["state"], ref.modern_update(letters, q[None], beta)[0],
-                                   rtol=1e-5, atol=1e-5)  # fmt: skip
+        data = post(
+            client, "beta", {"patterns": letters.tolist(), "query": q.tolist(), "beta": beta}
+        )
+        np.testing.assert_allclose(
+            data["weights"], ref.modern_attention(letters, q, beta), rtol=1e-6, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            data["state"], ref.modern_update(letters, q[None], beta)[0], rtol=1e-5, atol=1e-5
+        )
         peaks.append(max(data["weights"]))
     assert peaks == sorted(peaks) and peaks[0] < 0.2 and peaks[-1] > 0.999
 
@@ -232,8 +252,17 @@ def test_landscape_enumerates_every_state(client: TestClient) -> None:
     energy = ref.energy(pats, states)
     assert data["states"] == 1024
     assert data["energy_range"] == pytest.approx([energy.min(), energy.max()])
-    cells = [v for row in data["grid"] for v in row if v is not None]
-    assert min(cells) == pytest.approx(energy.min())
+    # a cell: the lowest energy of the states projected nearest to its centre
+    axes = np.linalg.svd(pats.astype(np.float64), full_matrices=True)[2][:2]
+    xy = states @ axes.T
+    lo, hi = data["extent"]
+    bins = data["bins"]
+    rng = np.random.default_rng(0)
+    for r, c in rng.integers(0, bins, (40, 2)):
+        centre = lo + (np.array([c, r]) + 0.5) / bins * (hi - lo)
+        d = np.hypot(*(xy - centre).T)
+        at = np.abs(d - d.min()) < 1e-7
+        assert data["grid"][r][c] == pytest.approx(energy[at].min())
     assert len(data["minima"]) == ref.is_fixed_point(pats, states).sum()
     stored = [m for m in data["minima"] if m["category"] == "stored"]
     assert len(stored) == sum(bool(ref.is_fixed_point(pats, p[None])[0]) for p in pats)
@@ -248,8 +277,11 @@ def test_trajectory_runs_downhill_to_a_fixed_point(client: TestClient) -> None:
     ends = []
     for k, m in enumerate(land["memories"]):
         for scale in (1.0, 0.6, 0.2):
-            t = post(client, "trajectory", {**body, "x": scale * m["x"], "y": scale * m["y"],
-                                            "start_seed": k, "run_seed": 3})  # fmt: skip
+            t = post(
+                client,
+                "trajectory",
+                {**body, "x": scale * m["x"], "y": scale * m["y"], "start_seed": k, "run_seed": 3},
+            )
             e = np.array(t["energies"])
             assert len(t["points"]) == len(e) == t["flips"] + 1
             assert (np.diff(e) < 0).all()  # every flip lowers the energy
@@ -330,8 +362,10 @@ BAD_VALUES = [
     (_with(seed=2**80), "seed must be in"),
     (_with(labels=["A"]), "labels must be an array of 3 strings"),
     (_with(model={"kind": "modern"}, action="sweep"), "the modern network updates"),
-    (_with(patterns=[LETTERS_ABC[0].tolist()] * 2, model={"kind": "pseudoinverse"}),
-     "linearly dependent"),  # fmt: skip  the library's own ValueError, passed on
+    (
+        _with(patterns=[LETTERS_ABC[0].tolist()] * 2, model={"kind": "pseudoinverse"}),
+        "linearly dependent",
+    ),  # the library's own ValueError, passed on
     ({"shape": [9, 7]}, "model is required"),
 ]
 
@@ -411,21 +445,29 @@ def test_a_slow_request_does_not_stall_the_others(monkeypatch: pytest.MonkeyPatc
     with server.running() as url:
         host, port = url.split("//")[1].strip("/").split(":")
         slow = socket.create_connection((host, int(port)))
-        slow.sendall(b"POST /api/update HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")  # fmt: skip
+        slow.sendall(
+            b"POST /api/update HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+        )
         # meanwhile another tab is served at once
         status, _ = _get(url + "api/info")
         assert status == 200
         # and a big request computes in a worker thread while small ones are answered
         big = update_body(
-            hf.random_patterns(1, 1024, seed=0)[0], hf.random_patterns(64, 1024, seed=1),
-            shape=[32, 32], model={"kind": "storkey"}, action="converge",
-        )  # fmt: skip
+            hf.random_patterns(1, 1024, seed=0)[0],
+            hf.random_patterns(64, 1024, seed=1),
+            shape=[32, 32],
+            model={"kind": "storkey"},
+            action="converge",
+        )
         done: list[int] = []
 
         def send_big() -> None:
-            req = urllib.request.Request(url + "api/update", data=json.dumps(big).encode(),
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
+            req = urllib.request.Request(
+                url + "api/update",
+                data=json.dumps(big).encode(),
+                headers={"Content-Type": "application/json"},
+            )
             with urllib.request.urlopen(req, timeout=60) as resp:
                 done.append(resp.status)
 
@@ -453,8 +495,10 @@ def test_the_command_prints_the_address_and_serves() -> None:
 
     with subprocess.Popen(
         [sys.executable, "-m", "hopfield", "app", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    ) as proc:  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()

@@ -107,7 +107,9 @@ def layer_violations(root: Path = PACKAGE) -> list[str]:
     bad = []
     for module, path in module_files(root).items():
         where = f"{path.relative_to(root)}"
-        at_import = {(line, t) for line, _, t in imports(module, path, module_level=True, root=root)}
+        at_import = {
+            (line, t) for line, _, t in imports(module, path, module_level=True, root=root)
+        }
         for line, kind, target in imports(module, path, root=root):
             here = f"{where}:{line} imports {target}"
             # (a) the library never imports the lab; only the app, the face and __main__ do
@@ -212,7 +214,9 @@ def test_the_checks_see_what_they_forbid(tmp_path: Path) -> None:
     (pkg / "spins.py").write_text("import hopfield\n")
     (pkg / "app").mkdir()
     (pkg / "app" / "__init__.py").write_text("from ..lab import plot\n")  # allowed: on top
-    (pkg / "lab" / "cli.py").write_text("from ..app import server\ndef run():\n    from .. import app\n")
+    (pkg / "lab" / "cli.py").write_text(
+        "from ..app import server\ndef run():\n    from .. import app\n"
+    )
     (pkg / "dense.py").write_text("def f():\n    from .app import api\n")
     violations = layer_violations(pkg)
     assert len(violations) == 8

@@ -132,7 +132,9 @@ def _model_spec(data: dict[str, Any]) -> tuple[str, int, float]:
     spec = pl.obj(data, "model")
     kind = pl.choice(spec, "kind", KINDS)
     degree = pl.integer(spec, "degree", 2, 8, 3) if kind == "dense" else 0
-    beta = pl.number(spec, "beta", *pl.BETA_RANGE, 1.0) if kind in ("exponential", "modern") else 0.0
+    beta = (
+        pl.number(spec, "beta", *pl.BETA_RANGE, 1.0) if kind in ("exponential", "modern") else 0.0
+    )
     return kind, degree, beta
 
 
@@ -177,9 +179,8 @@ def _reached(
         "stored": f"memory {name}",
         "reversed": f"the reverse of {name}",
         "near-stored": f"near {name} (m = {m[top]:+.2f})",
-        "mixture": "a spurious mixture of " + ", ".join(
-            ("" if sign > 0 else "−") + labels[mu] for mu, sign in parts
-        ),
+        "mixture": "a spurious mixture of "
+        + ", ".join(("" if sign > 0 else "−") + labels[mu] for mu, sign in parts),
         "other": f"a spurious state (closest: {name}, m = {m[top]:+.2f})",
     }[category]
     if not fixed:
@@ -361,12 +362,30 @@ def _axes(patterns: np.ndarray) -> np.ndarray:
     return vt[:2]
 
 
+def _energy_map(xy: np.ndarray, energy: np.ndarray, lim: float) -> np.ndarray:
+    """The map's colour: each cell takes the lowest energy among the states
+    projected on the point nearest to its centre, ``(bins, bins)``, row 0 at
+    the bottom (``y = -lim``)."""
+    points, which = np.unique(np.round(xy, 9), axis=0, return_inverse=True)
+    lowest = np.full(len(points), np.inf)
+    np.minimum.at(lowest, which.ravel(), energy)
+    centres = (np.arange(LANDSCAPE_BINS) + 0.5) / LANDSCAPE_BINS * 2 * lim - lim
+    grid = np.empty((LANDSCAPE_BINS, LANDSCAPE_BINS))
+    for r, y in enumerate(centres):  # one row at a time: (bins, points) distances
+        d = (centres[:, None] - points[:, 0]) ** 2 + (y - points[:, 1]) ** 2
+        grid[r] = lowest[np.argmin(d, axis=1)]
+    return grid
+
+
 def landscape(data: dict[str, Any]) -> dict[str, Any]:
     """Every state of a small network on two principal components, energy as colour.
 
-    The states are binned on a ``LANDSCAPE_BINS``² grid; a bin shows the
-    lowest energy of its states. The memories (and their reverses) and every
-    fixed point of the dynamics are returned with their positions and names.
+    The ``2^n`` states are projected on the two leading right singular
+    vectors of the patterns (the principal components of the memories and
+    their reverses). The map is a ``LANDSCAPE_BINS``² grid whose cells show
+    the lowest energy of the states projected nearest to them. The memories
+    and every fixed point of the dynamics (named as stored, reversed,
+    mixture, near-stored or other) are returned with their positions.
     """
     model, patterns, labels = _landscape_model(data)
     n = patterns.shape[1]
@@ -374,30 +393,26 @@ def landscape(data: dict[str, Any]) -> dict[str, Any]:
     axes = _axes(patterns)
     xy = states @ axes.T
     energy = np.asarray(model.energy(states), dtype=np.float64)
-    lim = float(np.abs(xy).max()) * 1.05
-    cell = np.clip(((xy + lim) / (2 * lim) * LANDSCAPE_BINS).astype(np.int64), 0, LANDSCAPE_BINS - 1)
-    grid = np.full((LANDSCAPE_BINS, LANDSCAPE_BINS), np.inf)
-    np.minimum.at(grid, (cell[:, 1], cell[:, 0]), energy)
+    lim = float(np.abs(xy).max()) * 1.08
     nxt = model.retrieve(states, update="sync", max_sweeps=1).states
-    fixed_rows = np.flatnonzero((nxt == states).all(axis=1))
     minima = []
-    for k in fixed_rows[:256]:
-        category, parts = classify_state(states[k], patterns)
+    for k in np.flatnonzero((nxt == states).all(axis=1))[:256]:
         m = np.asarray(model.overlaps(states[k]), dtype=np.float64)
+        reached = _reached(states[k], patterns, labels, m, True)
         minima.append(
             {
                 "x": float(xy[k, 0]),
                 "y": float(xy[k, 1]),
                 "energy": float(energy[k]),
-                "category": category,
-                "text": _reached(states[k], patterns, labels, m, True)["text"],
+                "category": reached["category"],
+                "text": reached["text"],
             }
         )
     return {
         "n": n,
         "extent": [-lim, lim],
         "bins": LANDSCAPE_BINS,
-        "grid": [[None if not np.isfinite(v) else float(v) for v in row] for row in grid],
+        "grid": _energy_map(xy, energy, lim).tolist(),
         "energy_range": [float(energy.min()), float(energy.max())],
         "memories": [
             {"x": float(x), "y": float(y), "label": lab}

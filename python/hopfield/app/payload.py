@@ -94,9 +94,7 @@ def integer(data: dict[str, Any], key: str, lo: int, hi: int, default: Any = _RE
     return value
 
 
-def number(
-    data: dict[str, Any], key: str, lo: float, hi: float, default: Any = _REQUIRED
-) -> float:
+def number(data: dict[str, Any], key: str, lo: float, hi: float, default: Any = _REQUIRED) -> float:
     """A finite number in ``[lo, hi]``."""
     value = _get(data, key, default)
     if type(value) not in (int, float):
@@ -106,7 +104,9 @@ def number(
     return float(value)
 
 
-def choice(data: dict[str, Any], key: str, options: tuple[str, ...], default: Any = _REQUIRED) -> str:
+def choice(
+    data: dict[str, Any], key: str, options: tuple[str, ...], default: Any = _REQUIRED
+) -> str:
     """One of ``options``."""
     value = _get(data, key, default)
     if not isinstance(value, str) or value not in options:
@@ -147,9 +147,7 @@ def reals(data: dict[str, Any], key: str, n: int) -> np.ndarray:
     value = _get(data, key, _REQUIRED)
     _check_length(value, key, n)
     for i, v in enumerate(value):
-        if type(v) not in (int, float) or not (
-            math.isfinite(v) and abs(v) <= MAX_ABS_VALUE
-        ):
+        if type(v) not in (int, float) or not (math.isfinite(v) and abs(v) <= MAX_ABS_VALUE):
             raise BadRequest(
                 f"{key}[{i}] must be a finite number of magnitude at most {MAX_ABS_VALUE:g}, "
                 f"got {_shown(v)}"

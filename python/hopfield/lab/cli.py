@@ -98,7 +98,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="address to listen on (default 127.0.0.1: this machine only)",
     )
     app.add_argument(
-        "--port", type=_port, default=APP_PORT, help=f"port (default {APP_PORT}; 0 picks a free one)"
+        "--port",
+        type=_port,
+        default=APP_PORT,
+        help=f"port (default {APP_PORT}; 0 picks a free one)",
     )
     app.add_argument("--open", action="store_true", help="open the page in the default browser")
     app.set_defaults(func=_app)

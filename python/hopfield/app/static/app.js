@@ -445,7 +445,6 @@ function drawLandscape() {
   ctx.fillRect(0, 0, c.width, c.height);
   const [elo, ehi] = d.energy_range, cell = c.width / d.bins;
   d.grid.forEach((row, r) => row.forEach((e, k) => {
-    if (e === null) return;
     ctx.fillStyle = colour((e - elo) / (ehi - elo || 1));
     ctx.fillRect(k * cell, c.height - (r + 1) * cell, cell + 0.5, cell + 0.5);
   }));
