@@ -19,6 +19,8 @@ import pytest
 from hopfield import reference as ref
 from hopfield.app import api, payload, server
 from hopfield.app.glyphs import DIGITS, glyph_grid
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 LETTERS_ABC, SHAPE = hf.letter_patterns("ABC")
@@ -537,3 +539,107 @@ def test_model_cache_reuses_and_evicts() -> None:
     assert cache.get(("y",), a, build(4)) == 4
     assert cache.get(("x",), a, build(5)) == 5  # evicted by the two after it
     assert built == [1, 3, 4, 5]
+
+
+# ---------------------------------------------------------------------------
+# fuzzed: whatever the page sends, the answer is 200 or a 4xx with a message
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "hebbian",
+            "storkey",
+            "pseudoinverse",
+            "dense",
+            "exponential",
+            "modern",
+            "sync",
+            "sweep",
+            "converge",
+            "async",
+            "A-C",
+            "0-9",
+            "random",
+        ]
+    ),
+)
+_CELLS = st.lists(st.sampled_from([1, -1]), min_size=0, max_size=80)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _field(key: str) -> st.SearchStrategy[Any]:
+    small = st.integers(-3, 40)
+    special = {
+        "shape": st.one_of(st.lists(small, min_size=2, max_size=2), _JSON),
+        "state": st.one_of(_CELLS, _JSON),
+        "query": st.one_of(st.lists(st.floats(-2, 2), max_size=70), _JSON),
+        "patterns": st.one_of(st.lists(_CELLS, min_size=1, max_size=5), _JSON),
+        "model": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "kind": _SCALARS,
+                    "degree": st.one_of(small, _SCALARS),
+                    "beta": st.one_of(st.floats(-1, 200), _SCALARS),
+                }
+            ),
+            _JSON,
+        ),
+    }
+    return special.get(key, st.one_of(small, st.floats(-1, 300), _SCALARS))
+
+
+_KEYS = [
+    "shape",
+    "state",
+    "patterns",
+    "model",
+    "action",
+    "temperature",
+    "seed",
+    "max_sweeps",
+    "set",
+    "count",
+    "percent",
+    "beta",
+    "query",
+    "n",
+    "p",
+    "x",
+    "y",
+    "labels",
+    "update",
+]
+
+
+@st.composite
+def _bodies(draw: Any) -> dict[str, Any]:
+    keys = draw(st.lists(st.sampled_from(_KEYS), unique=True, max_size=len(_KEYS)))
+    return {k: draw(_field(k)) for k in keys}
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(path=st.sampled_from(sorted(server.ENDPOINTS)), body=_bodies())
+def test_fuzzed_requests_never_get_a_server_error(
+    client: TestClient, path: str, body: dict[str, Any]
+) -> None:
+    resp = client.post(f"/api/{path}", content=json.dumps(body, allow_nan=True))
+    assert resp.status_code == 200 or 400 <= resp.status_code < 500, (resp.status_code, resp.text)
+    if resp.status_code != 200:
+        assert resp.json()["error"]
