@@ -296,3 +296,19 @@ def test_results_do_not_depend_on_thread_count() -> None:
     c1 = ex.spurious_census("hebbian", 300, patterns=pats, seed=7, threads=1)
     c2 = ex.spurious_census("hebbian", 300, patterns=pats, seed=7, threads=2)
     assert np.array_equal(c1.states, c2.states) and np.array_equal(c1.visits, c2.visits)
+
+
+def test_classify_state_names_one_state_as_the_census_does() -> None:
+    pats = hf.random_patterns(5, 200, seed=11)
+    assert ex.classify_state(pats[2], pats) == ("stored", ((2, 1),))
+    assert ex.classify_state(-pats[4], pats) == ("reversed", ((4, -1),))
+    mix = np.where(pats[0].astype(int) - pats[1] + pats[3] > 0, 1, -1)
+    category, parts = ex.classify_state(mix, pats)
+    assert category == "mixture" and sorted(parts) == [(0, 1), (1, -1), (3, 1)]
+    near = pats[1].copy()
+    near[:5] *= -1
+    assert ex.classify_state(near, pats) == ("near-stored", ((1, 1),))
+    other = hf.random_patterns(1, 200, seed=12)[0]
+    assert ex.classify_state(other, pats) == ("other", ())
+    with pytest.raises(ValueError, match=r"state must have shape \(200,\)"):
+        ex.classify_state(pats[:2], pats)

@@ -1,11 +1,14 @@
 """The package's layers, read from its source files with :mod:`ast`.
 
-Arrows point down only: the face ``hopfield/__init__.py`` imports the lab,
-the lab imports the library, the library imports ``_core``; the reference
-stands alone. So: nothing outside ``lab/`` imports the lab (except the face
-and ``__main__``), the reference imports NumPy, the standard library and itself
-only, nothing in the package imports the face, and the module-level imports
-have no cycle. The faces list their public names, and the old module paths
+Arrows point down only: the app (``app/``, the web page) sits on top and
+imports the lab and the library; the face ``hopfield/__init__.py`` imports the
+lab, the lab imports the library, the library imports ``_core``; the
+reference stands alone. So: nothing outside ``lab/`` and ``app/`` imports the
+lab (except the face and ``__main__``), nothing outside ``app/`` imports the
+app (except the ``hopfield app`` command in ``lab/cli.py``, inside a function,
+so only when it runs), the reference imports NumPy, the standard library and
+itself only, nothing in the package imports the face, and the module-level
+imports have no cycle. The faces list their public names, and the old module paths
 (``hopfield.experiments``, ``hopfield.plot``, ...) still import.
 """
 
@@ -98,21 +101,30 @@ def _in(name: str, package: str) -> bool:
 
 
 def layer_violations(root: Path = PACKAGE) -> list[str]:
-    """Every import that breaks rules (a), (b) or (c) of the layering."""
-    lab, ref = f"{NAME}.lab", f"{NAME}.reference"
+    """Every import that breaks rules (a), (b), (c) or (f) of the layering."""
+    lab, ref, app = f"{NAME}.lab", f"{NAME}.reference", f"{NAME}.app"
     allowed = {"numpy", "__future__", *sys.stdlib_module_names}
     bad = []
     for module, path in module_files(root).items():
         where = f"{path.relative_to(root)}"
+        at_import = {
+            (line, t) for line, _, t in imports(module, path, module_level=True, root=root)
+        }
         for line, kind, target in imports(module, path, root=root):
             here = f"{where}:{line} imports {target}"
-            # (a) the library never imports the lab; only the face and __main__ do
+            # (a) the library never imports the lab; only the app, the face and __main__ do
             if (
                 _in(target, lab)
                 and not _in(module, lab)
+                and not _in(module, app)
                 and module not in (NAME, f"{NAME}.__main__")
             ):
                 bad.append(f"{here}: the library imports the lab")
+            # (f) the app is the top layer: only the command line's `app` command
+            # imports it, inside a function (when the command runs)
+            if _in(target, app) and not _in(module, app):
+                if module != f"{lab}.cli" or (line, target) in at_import:
+                    bad.append(f"{here}: only the `hopfield app` command imports the app")
             if _in(module, ref):
                 # (b) the reference stands alone: NumPy, the standard library, its siblings
                 if _in(target, NAME) and not _in(target, ref):
@@ -200,8 +212,14 @@ def test_the_checks_see_what_they_forbid(tmp_path: Path) -> None:
     (pkg / "reference" / "hebbian.py").write_text("from ..spins import as_spins\nimport scipy\n")
     (pkg / "reference" / "dense.py").write_text("from . import hebbian\nfrom . import X\n")
     (pkg / "spins.py").write_text("import hopfield\n")
+    (pkg / "app").mkdir()
+    (pkg / "app" / "__init__.py").write_text("from ..lab import plot\n")  # allowed: on top
+    (pkg / "lab" / "cli.py").write_text(
+        "from ..app import server\ndef run():\n    from .. import app\n"
+    )
+    (pkg / "dense.py").write_text("def f():\n    from .app import api\n")
     violations = layer_violations(pkg)
-    assert len(violations) == 6
+    assert len(violations) == 8
     found = "\n".join(violations)
     assert "network.py:1 imports hopfield.lab.plot: the library imports the lab" in found
     assert "hebbian.py:1 imports hopfield.spins: the reference imports the rest" in found
@@ -211,6 +229,10 @@ def test_the_checks_see_what_they_forbid(tmp_path: Path) -> None:
     assert "plot.py:1 imports hopfield: goes through the face hopfield/__init__.py" in found
     assert "spins.py:1 imports hopfield: goes through the face hopfield/__init__.py" in found
     assert "plot.py:1 imports hopfield.network" not in found
+    assert "cli.py:1 imports hopfield.app: only the `hopfield app` command imports" in found
+    assert "cli.py:3" not in found  # inside the command's function: allowed
+    assert "dense.py:2 imports hopfield.app: only the `hopfield app` command" in found
+    assert "app/__init__.py" not in found
     # network <-> lab.plot, and lab.plot -> the face -> network
     assert import_cycles(pkg) == [["hopfield", "hopfield.lab.plot", "hopfield.network"]]
     (pkg / "lab" / "plot.py").write_text("def draw():\n    from .. import network\n")

@@ -6,6 +6,9 @@ against the NumPy reference (:mod:`hopfield.reference`) on the same queries.
 
 ``hopfield capacity``, ``robustness``, ``spurious`` and ``bench`` run the
 experiments of :mod:`hopfield.experiments` (see :mod:`hopfield.lab.commands`).
+
+``hopfield app`` serves the interactive page (:mod:`hopfield.app`, extra
+``hopfield[app]``); the app is imported only when that command runs.
 """
 
 from __future__ import annotations
@@ -80,7 +83,65 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_demo)
     commands.add_commands(sub)
+    app = sub.add_parser(
+        "app",
+        help="serve the interactive page in the browser (pip install 'hopfield[app]')",
+        description=(
+            "Serve the interactive page (draw and retrieve, the modern network's beta, "
+            "the energy landscape) on a local web server and print its address. "
+            "Ctrl-C stops it."
+        ),
+    )
+    app.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    app.add_argument(
+        "--port",
+        type=_port,
+        default=APP_PORT,
+        help=f"port (default {APP_PORT}; 0 picks a free one)",
+    )
+    app.add_argument("--open", action="store_true", help="open the page in the default browser")
+    app.set_defaults(func=_app)
     return parser
+
+
+#: Default port of ``hopfield app`` (hopfield.app.server.DEFAULT_PORT, not imported
+#: here so that the command line does not need the app's extra).
+APP_PORT = 8765
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port in ``[0, 65535]``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port in [0, 65535], got {value}")
+    return value
+
+
+def _app(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        # the app is the layer above the lab: imported only when its command runs
+        from ..app.server import serve
+    except ImportError as exc:
+        raise ImportError(
+            f"hopfield app needs Starlette and uvicorn: pip install 'hopfield[app]' ({exc})"
+        ) from None
+    try:
+        serve(
+            args.host,
+            args.port,
+            open_browser=args.open,
+            announce=lambda line: print(line, file=out, flush=True),
+        )
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,6 +53,7 @@ __all__ = [
     "Trajectories",
     "basin_size",
     "capacity_curve",
+    "classify_state",
     "hamming_matrix",
     "make_model",
     "noise_robustness",
@@ -687,6 +688,39 @@ def _classify(
     if abs(m[top]) >= near:
         return "near-stored", ((top, sign),)
     return "other", ()
+
+
+def classify_state(
+    state: ArrayLike, patterns: ArrayLike, *, near: float = 0.9, max_order: int = 7
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Name a state the way :func:`spurious_census` names its fixed points.
+
+    Parameters
+    ----------
+    state : array_like
+        One state ``(N,)`` of spins.
+    patterns : array_like
+        The stored patterns ``(P, N)``.
+    near, max_order :
+        As for :func:`spurious_census`.
+
+    Returns
+    -------
+    category : str
+        ``"stored"``, ``"reversed"``, ``"mixture"`` (``sign(Σ ε_μ ξ^μ)`` of an
+        odd number >= 3 of patterns), ``"near-stored"`` (largest ``|m|`` at
+        least ``near``) or ``"other"``.
+    components : tuple of (int, int)
+        The patterns and signs ``(μ, ε_μ)`` it is made of (empty for ``"other"``).
+    """
+    pats = _patterns(patterns)
+    s = as_spins(state, name="state")
+    if s.shape != (pats.shape[1],):
+        raise ValueError(f"state must have shape ({pats.shape[1]},), got {s.shape}")
+    near = _fraction(near, "near")
+    max_order = _validate.positive_int(max_order, "max_order")
+    m = overlap_matrix(np.ascontiguousarray(s.reshape(1, -1)), pats)[0]
+    return _classify(s, m, pats, near, max_order)
 
 
 def _descend_starts(
