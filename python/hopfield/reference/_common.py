@@ -41,8 +41,7 @@ def _ensure_fits(nbytes: int, what: str) -> None:
     available = _available_bytes()
     if available is not None and nbytes > available:
         raise MemoryError(
-            f"{what} would need {nbytes} bytes, but only {available} bytes of memory "
-            "are available"
+            f"{what} would need {nbytes} bytes, but only {available} bytes of memory are available"
         )
 
 
