@@ -363,8 +363,9 @@ def test_zero_stride_views_of_impossible_sizes_are_refused_first() -> None:
 
 def test_the_reference_refuses_impossible_sizes_before_building_them() -> None:
     """``reference.retrieve_sync`` at N = 65,537 built N × N with no check
-    and was killed by the OOM killer; the reference now checks its N × N
-    (and (B, P)) arrays against the memory available, like the library."""
+    and was killed by the OOM killer (it is pattern-factored now and builds
+    no N × N); every reference function that does build an N × N (or a
+    (B, P)) array checks it against the memory available, like the library."""
     _expect(
         _ATTEMPT
         + textwrap.dedent(
@@ -372,7 +373,6 @@ def test_the_reference_refuses_impossible_sizes_before_building_them() -> None:
         from hopfield import reference as ref
         n = 2**21  # N × N float32 is 16 TiB
         x = np.ones((1, n), np.int8)
-        attempt("sync", lambda: ref.retrieve_sync(x, x))
         attempt("integer_weights", lambda: ref.integer_weights(x))
         attempt("hebbian_weights", lambda: ref.hebbian_weights(x))
         attempt("storkey", lambda: ref.storkey_weights(x))
@@ -386,7 +386,6 @@ def test_the_reference_refuses_impossible_sizes_before_building_them() -> None:
         *(
             f"{label} MemoryError {what}"
             for label, what in (
-                ("sync", "the weight matrix"),
                 ("integer_weights", "the weight matrix"),
                 ("hebbian_weights", "the weight matrix"),
                 ("storkey", "the weight matrix"),
