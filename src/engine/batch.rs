@@ -201,8 +201,13 @@ pub fn with_threads<T: Send>(
 /// least [`MIN_THREAD_CAP`]. More would only add scheduling overhead, and a
 /// huge count would spend minutes creating OS threads before any work.
 pub fn max_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.saturating_mul(4).max(MIN_THREAD_CAP)
+    // Read once: asking the system (affinity, cgroup quota) costs tens of
+    // microseconds, and this is on every call's path.
+    static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.saturating_mul(4).max(MIN_THREAD_CAP)
+    })
 }
 
 /// The floor of [`max_threads`], so that small machines still accept the
