@@ -20,6 +20,7 @@ pub mod error;
 pub mod kernels;
 pub mod model;
 pub mod modern;
+pub mod par;
 pub mod rng;
 pub mod rules;
 pub mod simd;
