@@ -16,6 +16,10 @@ pub enum Error {
     /// A request whose memory cannot be had (Python: `MemoryError`),
     /// raised before anything is allocated.
     Memory(String),
+    /// A long computation stopped because its caller raised its cancel
+    /// flag (see [`interrupted`]); Python: `KeyboardInterrupt`, though the
+    /// bindings raise the signal's own exception.
+    Interrupted,
 }
 
 impl Error {
@@ -28,6 +32,7 @@ impl Error {
             Error::Value(msg) => Error::Value(prefix(msg)),
             Error::Type(msg) => Error::Type(prefix(msg)),
             Error::Memory(msg) => Error::Memory(prefix(msg)),
+            Error::Interrupted => Error::Interrupted,
         }
     }
 }
@@ -38,6 +43,7 @@ impl fmt::Display for Error {
             Error::Shape(msg) | Error::Value(msg) | Error::Type(msg) | Error::Memory(msg) => {
                 f.write_str(msg)
             }
+            Error::Interrupted => f.write_str("interrupted"),
         }
     }
 }
@@ -46,6 +52,20 @@ impl std::error::Error for Error {}
 
 /// Result alias of the core.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `Err(Interrupted)` once `cancel` is raised. Long computations look at
+/// their caller's flag between chunks of work (another thread raises it,
+/// say on Ctrl-C), so they stop promptly without knowing of signals.
+///
+/// # Errors
+/// `Interrupted` when the flag is raised.
+pub fn interrupted(cancel: &std::sync::atomic::AtomicBool) -> Result<()> {
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
 
 /// A vector of `count` copies of `value`, or a `Memory` error naming
 /// `what` when it cannot be allocated. Unlike `vec![value; count]`, a

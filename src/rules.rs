@@ -23,9 +23,12 @@
 //!   `−2a` on inactive units): the threshold `θ = −m = 1 − 2a` sits halfway
 //!   and makes sparse patterns stable. With `a = ½` this is Hebbian.
 
+use std::ops::Range;
+use std::sync::atomic::AtomicBool;
+
 use rayon::prelude::*;
 
-use crate::error::{try_filled, Error, Result};
+use crate::error::{interrupted, try_filled, Error, Result};
 use crate::model::Weights;
 use crate::spins::{self, SpinMatrix};
 
@@ -161,6 +164,29 @@ impl Learner {
     /// patterns are linearly dependent; `Memory` when scratch space cannot
     /// be allocated.
     pub fn store(&mut self, patterns: &SpinMatrix) -> Result<()> {
+        self.store_until(patterns, &AtomicBool::new(false))
+    }
+
+    /// Roughly how many multiply-adds storing `rows` more patterns and
+    /// building the model takes (to decide whether a caller should watch
+    /// for Ctrl-C while it runs).
+    pub fn store_work(&self, rows: usize) -> f64 {
+        let (n, p) = (self.n as f64, (self.patterns.rows() + rows) as f64);
+        match self.rule {
+            Rule::PseudoInverse { .. } => n * n * p + p * p * (n / 32.0 + p),
+            _ => n * n * (rows as f64 + 1.0),
+        }
+    }
+
+    /// As [`store`](Learner::store), looking at `cancel` between chunks of
+    /// work (a pattern for Storkey, about [`CHUNK_WORK`] multiply-adds
+    /// otherwise).
+    ///
+    /// # Errors
+    /// As [`store`](Learner::store), and `Interrupted` once `cancel` is
+    /// raised; then the learner is left part-way: store on a clone and keep
+    /// it only on success.
+    pub fn store_until(&mut self, patterns: &SpinMatrix, cancel: &AtomicBool) -> Result<()> {
         if patterns.n() != self.n {
             return Err(Error::Shape(format!(
                 "patterns must have n = {} columns, got {}",
@@ -171,17 +197,23 @@ impl Learner {
         match self.rule {
             Rule::Storkey => {
                 for r in 0..patterns.rows() {
+                    interrupted(cancel)?;
                     storkey_step(self.n, &mut self.master, patterns.row(r));
                 }
             }
             Rule::Covariance { activity } => {
-                covariance_add(self.n, &mut self.master, patterns, 2.0 * activity - 1.0);
+                let m = 2.0 * activity - 1.0;
+                let per_pattern = self.n * self.n / 2 + 1;
+                in_chunks(patterns.rows(), per_pattern, cancel, |rows| {
+                    covariance_add(self.n, &mut self.master, patterns, rows, m);
+                })?;
+                mirror_upper(&mut self.master, self.n);
             }
             Rule::PseudoInverse { .. } => {
                 let mut all = self.patterns.clone();
                 all.append(patterns)?;
                 // Checks independence before anything is kept.
-                gram_cholesky(&all)?;
+                gram_cholesky(&all, cancel)?;
             }
         }
         self.patterns.append(patterns)
@@ -193,8 +225,18 @@ impl Learner {
     /// `Memory` when they cannot be allocated; `Value` (pseudo-inverse) when
     /// the stored patterns are dependent (never after a successful store).
     pub fn weights(&self) -> Result<Vec<f64>> {
+        self.weights_until(&AtomicBool::new(false))
+    }
+
+    /// As [`weights`](Learner::weights), looking at `cancel` between chunks.
+    ///
+    /// # Errors
+    /// As [`weights`](Learner::weights); `Interrupted` once `cancel` is raised.
+    pub fn weights_until(&self, cancel: &AtomicBool) -> Result<Vec<f64>> {
         match self.rule {
-            Rule::PseudoInverse { zero_diagonal } => pseudoinverse(&self.patterns, zero_diagonal),
+            Rule::PseudoInverse { zero_diagonal } => {
+                pseudoinverse_until(&self.patterns, zero_diagonal, cancel)
+            }
             Rule::Covariance { activity } => {
                 let m = 2.0 * activity - 1.0;
                 let scale = 1.0 / (self.n as f64 * (1.0 - m * m));
@@ -243,7 +285,16 @@ impl Learner {
     /// # Errors
     /// As [`weights`](Learner::weights) and [`Weights::new`].
     pub fn model(&self, threshold: Vec<f64>) -> Result<Weights> {
-        let w = self.weights()?;
+        self.model_until(threshold, &AtomicBool::new(false))
+    }
+
+    /// As [`model`](Learner::model), looking at `cancel` between chunks.
+    ///
+    /// # Errors
+    /// As [`model`](Learner::model); `Interrupted` once `cancel` is raised.
+    pub fn model_until(&self, threshold: Vec<f64>, cancel: &AtomicBool) -> Result<Weights> {
+        let w = self.weights_until(cancel)?;
+        interrupted(cancel)?;
         let mut w32 = try_filled(
             &format!("a {0} × {0} float32 weight matrix", self.n),
             w.len(),
@@ -314,9 +365,36 @@ fn storkey_step(n: usize, w: &mut [f64], row: &[u64]) {
     mirror_upper(w, n);
 }
 
-/// Adds `Σ_μ (ξ_i − m)(ξ_j − m)` of `patterns` to `acc` (zero diagonal).
-fn covariance_add(n: usize, acc: &mut [f64], patterns: &SpinMatrix, m: f64) {
-    let centred: Vec<Vec<f64>> = (0..patterns.rows())
+/// How many multiply-adds a long rule does between two looks at its
+/// cancel flag (tens of milliseconds on one core).
+pub const CHUNK_WORK: usize = 1 << 26;
+
+/// Runs `work` over `0..total` in consecutive ranges of about
+/// [`CHUNK_WORK`] / `per_item` items, looking at `cancel` before each.
+///
+/// # Errors
+/// `Interrupted` once `cancel` is raised.
+fn in_chunks(
+    total: usize,
+    per_item: usize,
+    cancel: &AtomicBool,
+    mut work: impl FnMut(Range<usize>),
+) -> Result<()> {
+    let step = (CHUNK_WORK / per_item.max(1)).max(1);
+    let mut start = 0;
+    while start < total {
+        interrupted(cancel)?;
+        let end = start.saturating_add(step).min(total);
+        work(start..end);
+        start = end;
+    }
+    interrupted(cancel)
+}
+
+/// Adds `Σ_μ (ξ_i − m)(ξ_j − m)` over the patterns `rows` of `patterns`
+/// to the upper triangle of `acc` (the caller mirrors it).
+fn covariance_add(n: usize, acc: &mut [f64], patterns: &SpinMatrix, rows: Range<usize>, m: f64) {
+    let centred: Vec<Vec<f64>> = rows
         .map(|r| {
             signs(patterns.row(r), n)
                 .into_iter()
@@ -332,7 +410,6 @@ fn covariance_add(n: usize, acc: &mut [f64], patterns: &SpinMatrix, m: f64) {
             }
         }
     });
-    mirror_upper(acc, n);
 }
 
 /// The Cholesky factor `L` (row-major `P × P`, lower) of the Gram matrix
@@ -341,20 +418,35 @@ fn covariance_add(n: usize, acc: &mut [f64], patterns: &SpinMatrix, m: f64) {
 /// # Errors
 /// `Value` naming the first pattern that is (numerically) a linear
 /// combination of the earlier ones.
-fn gram_cholesky(x: &SpinMatrix) -> Result<Vec<f64>> {
+fn gram_cholesky(x: &SpinMatrix, cancel: &AtomicBool) -> Result<Vec<f64>> {
     let (p, n) = (x.rows(), x.n());
     let count = p
         .checked_mul(p)
         .ok_or_else(|| Error::Memory(format!("a {p} × {p} Gram matrix cannot be allocated")))?;
     let mut l = try_filled(&format!("a {p} × {p} Gram matrix"), count, 0.0f64)?;
-    l.par_chunks_exact_mut(p).enumerate().for_each(|(a, la)| {
-        for (b, g) in la.iter_mut().enumerate().take(a + 1) {
-            *g = spins::overlap(x.row(a), x.row(b), n) as f64;
-        }
-    });
+    let words = n.div_ceil(64);
+    in_chunks(p, p * words / 2 + 1, cancel, |rows| {
+        let first = rows.start;
+        l[rows.start * p..rows.end * p]
+            .par_chunks_exact_mut(p)
+            .enumerate()
+            .for_each(|(k, la)| {
+                let a = first + k;
+                for (b, g) in la.iter_mut().enumerate().take(a + 1) {
+                    *g = spins::overlap(x.row(a), x.row(b), n) as f64;
+                }
+            });
+    })?;
     // A pivot below this is a dependence (G_aa = N; rounding is ~P·N·ε).
     let tol = 1e-9 * n as f64 * (p.max(1) as f64);
+    // Row a costs about a²/2 multiply-adds.
+    let mut work = 0usize;
     for a in 0..p {
+        work += a * a / 2 + 1;
+        if work >= CHUNK_WORK {
+            interrupted(cancel)?;
+            work = 0;
+        }
         for b in 0..=a {
             let mut s = l[a * p + b];
             for k in 0..b {
@@ -382,13 +474,25 @@ fn gram_cholesky(x: &SpinMatrix) -> Result<Vec<f64>> {
 /// # Errors
 /// As `gram_cholesky`; `Memory` when `N × N` cannot be allocated.
 pub fn pseudoinverse(x: &SpinMatrix, zero_diagonal: bool) -> Result<Vec<f64>> {
+    pseudoinverse_until(x, zero_diagonal, &AtomicBool::new(false))
+}
+
+/// As [`pseudoinverse`], looking at `cancel` between chunks of work.
+///
+/// # Errors
+/// As [`pseudoinverse`]; `Interrupted` once `cancel` is raised.
+pub fn pseudoinverse_until(
+    x: &SpinMatrix,
+    zero_diagonal: bool,
+    cancel: &AtomicBool,
+) -> Result<Vec<f64>> {
     let (p, n) = (x.rows(), x.n());
     let count = square(n, "a weight matrix")?;
     let mut w = try_filled(&format!("a {n} × {n} weight matrix"), count, 0.0f64)?;
     if p == 0 {
         return Ok(w);
     }
-    let l = gram_cholesky(x)?;
+    let l = gram_cholesky(x, cancel)?;
     // Columns of X (n × p): xt[j][μ] = ξ^μ_j.
     let xs: Vec<Vec<f64>> = (0..p).map(|r| signs(x.row(r), n)).collect();
     let xt: Vec<f64> = (0..n)
@@ -396,30 +500,26 @@ pub fn pseudoinverse(x: &SpinMatrix, zero_diagonal: bool) -> Result<Vec<f64>> {
         .collect();
     // C = G⁻¹ X, column by column: C_j = L⁻ᵀ L⁻¹ x_j, stored as ct[j][μ].
     let mut ct = xt.clone();
-    ct.par_chunks_exact_mut(p).for_each(|c| {
-        for a in 0..p {
-            let mut s = c[a];
-            for k in 0..a {
-                s -= l[a * p + k] * c[k];
-            }
-            c[a] = s / l[a * p + a];
-        }
-        for a in (0..p).rev() {
-            let mut s = c[a];
-            for k in a + 1..p {
-                s -= l[k * p + a] * c[k];
-            }
-            c[a] = s / l[a * p + a];
-        }
-    });
+    in_chunks(n, p * p + 1, cancel, |cols| {
+        ct[cols.start * p..cols.end * p]
+            .par_chunks_exact_mut(p)
+            .for_each(|c| solve_gram(&l, p, c));
+    })?;
     // W_ij = Σ_μ ξ^μ_i C_μj for i ≤ j, then mirrored.
-    w.par_chunks_exact_mut(n).enumerate().for_each(|(i, wi)| {
-        let xi = &xt[i * p..(i + 1) * p];
-        for j in i..n {
-            let cj = &ct[j * p..(j + 1) * p];
-            wi[j] = xi.iter().zip(cj).map(|(a, b)| a * b).sum();
-        }
-    });
+    in_chunks(n, n * p / 2 + 1, cancel, |rows| {
+        let first = rows.start;
+        w[rows.start * n..rows.end * n]
+            .par_chunks_exact_mut(n)
+            .enumerate()
+            .for_each(|(k, wi)| {
+                let i = first + k;
+                let xi = &xt[i * p..(i + 1) * p];
+                for j in i..n {
+                    let cj = &ct[j * p..(j + 1) * p];
+                    wi[j] = xi.iter().zip(cj).map(|(a, b)| a * b).sum();
+                }
+            });
+    })?;
     mirror_upper(&mut w, n);
     if zero_diagonal {
         for i in 0..n {
@@ -427,6 +527,24 @@ pub fn pseudoinverse(x: &SpinMatrix, zero_diagonal: bool) -> Result<Vec<f64>> {
         }
     }
     Ok(w)
+}
+
+/// Solves `L Lᵀ c = c` in place (`l` the `p × p` Cholesky factor).
+fn solve_gram(l: &[f64], p: usize, c: &mut [f64]) {
+    for a in 0..p {
+        let mut s = c[a];
+        for k in 0..a {
+            s -= l[a * p + k] * c[k];
+        }
+        c[a] = s / l[a * p + a];
+    }
+    for a in (0..p).rev() {
+        let mut s = c[a];
+        for k in a + 1..p {
+            s -= l[k * p + a] * c[k];
+        }
+        c[a] = s / l[a * p + a];
+    }
 }
 
 /// The sequence rule `W = (1/N) Σ_μ ξ^{μ+1} ξ^μᵀ` over the transitions of
@@ -477,6 +595,48 @@ mod tests {
     use super::*;
     use crate::engine::energy::EnergyModel;
     use crate::rng::{self, Purpose};
+
+    #[test]
+    fn a_raised_cancel_flag_stops_every_rule() {
+        let n = 40;
+        let x = random_patterns(5, n, 1);
+        let raised = AtomicBool::new(true);
+        for rule in [
+            Rule::Storkey,
+            Rule::Covariance { activity: 0.5 },
+            Rule::PseudoInverse {
+                zero_diagonal: true,
+            },
+        ] {
+            let mut l = Learner::new(n, rule).unwrap();
+            assert_eq!(l.store_until(&x, &raised), Err(Error::Interrupted));
+            let mut l = Learner::new(n, rule).unwrap();
+            l.store(&x).unwrap();
+            assert!(matches!(
+                l.model_until(vec![0.0; n], &raised),
+                Err(Error::Interrupted)
+            ));
+            assert!(l.store_work(3) > 0.0);
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_range_in_order_and_split_covariance_exactly() {
+        let mut seen = Vec::new();
+        in_chunks(10, CHUNK_WORK / 3, &AtomicBool::new(false), |r| {
+            seen.push(r)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![0..3, 3..6, 6..9, 9..10]);
+        let n = 50;
+        let x = random_patterns(7, n, 2);
+        let m = 2.0 * 0.3 - 1.0;
+        let (mut split, mut one) = (vec![0.0; n * n], vec![0.0; n * n]);
+        covariance_add(n, &mut split, &x, 0..3, m);
+        covariance_add(n, &mut split, &x, 3..7, m);
+        covariance_add(n, &mut one, &x, 0..7, m);
+        assert!(split == one);
+    }
 
     fn random_patterns(p: usize, n: usize, seed: u64) -> SpinMatrix {
         let mut r = rng::stream(seed, 0, Purpose::Noise);

@@ -10,6 +10,10 @@ sees the same inputs every run).
 from __future__ import annotations
 
 import math
+import os
+import socket
+import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -511,6 +515,247 @@ def test_fuzz_load(edits: list[tuple[int, int]], cut: int | None, tmp_path_facto
         return
     assert np.array_equal(loaded.patterns, net.patterns)
     assert np.array_equal(loaded.threshold, net.threshold)
+
+
+# ------------------------------------- the parameters that found issue 17
+
+# Tiny and huge floats for every rate-like parameter: below the resolution of
+# 1.0 (1 − c rounds to 1), subnormal, around 1, huge, infinite, NaN.
+_RATES = (
+    st.sampled_from(
+        [5e-324, 2.2e-308, 1e-300, 1e-30, 1e-17, 1.1e-16, 2.3e-16, 1 - 1e-16, 1.0]
+        + [1 + 2.3e-16, 1e16, 1e300, 1.7e308, math.inf, math.nan, -0.0, -5e-324]
+    )
+    | st.floats(min_value=0.0, max_value=1e-15, allow_subnormal=True)
+    | st.floats(min_value=1e15, allow_infinity=True)
+)
+# Integers past 2**63 (and just below it) for every count.
+_HUGE_COUNTS = st.integers(2**63 - 2, 2**63 + 2) | st.integers(2**64 - 2, 2**64 + 2)
+_HUGE_COUNTS = _HUGE_COUNTS | st.integers(2**64, 2**200)
+
+
+@FUZZ
+@given(
+    rate=_RATES,
+    which=st.sampled_from(
+        [
+            "dilution hebbian",
+            "dilution storkey",
+            "dilution covariance",
+            "activity",
+            "flip",
+            "temperature",
+            "sample",
+            "modern beta",
+            "dense beta",
+            "theory",
+        ]
+    ),
+)
+def test_fuzz_rate_like_parameters(rate: float, which: str) -> None:
+    """Each rate-like parameter at tiny and huge values: a result or a clear
+    refusal, promptly (a dilution of 1e-17 used to loop forever)."""
+    q = _PATTERNS[:3]
+
+    def run() -> Any:
+        kind, _, rule = which.partition(" ")
+        if kind == "dilution":
+            kw = {"activity": 0.5} if rule == "covariance" else {}
+            net = hf.HopfieldNetwork(N, rule=rule, dilution=rate, seed=0, **kw)
+            net.store(_PATTERNS)
+            return net.retrieve(q, seed=0, max_sweeps=5).states
+        if kind == "activity":
+            net = hf.HopfieldNetwork(N, rule="covariance", activity=rate)
+            net.store(_PATTERNS)
+            return net.retrieve(q, seed=0, max_sweeps=5).states
+        if kind == "flip":
+            return hf.corrupt(_PATTERNS, flip=rate, seed=0)
+        if kind == "temperature":
+            return _net().retrieve(q, temperature=rate, max_sweeps=3, seed=0).states
+        if kind == "sample":
+            return hf.sample(_net(), temperature=rate, n_samples=2, chains=2, seed=0).states
+        if kind == "modern":
+            m = hf.ModernHopfield(rate)
+            m.store(np.random.default_rng(0).standard_normal((5, D)))
+            return m.retrieve(np.ones((2, D)), steps=2).states
+        if kind == "dense":
+            d = hf.DenseAssociativeMemory(N, interaction="exponential", beta=rate)
+            d.store(_PATTERNS)
+            return d.retrieve(q, seed=0, max_sweeps=3).states
+        return hf.theory.dense_exponential_rate(rate), hf.theory.ags_overlap(rate)
+
+    out = _call(run)
+    if out is not None and which != "theory" and which != "modern beta":
+        assert set(np.unique(out)) <= {-1, 1}
+
+
+@FUZZ
+@given(
+    count=_HUGE_COUNTS,
+    which=st.sampled_from(
+        [
+            "threads retrieve",
+            "threads sample",
+            "threads modern",
+            "threads minimize",
+            "n hebbian",
+            "n storkey",
+            "n pseudoinverse",
+            "n dense",
+            "uniforms count",
+            "uniforms first",
+            "uniforms sweeps",
+            "orders count",
+            "orders first",
+            "random_patterns",
+            "letters scale",
+            "mceliece",
+            "steps",
+        ]
+    ),
+)
+def test_fuzz_counts_past_2_to_the_63(count: int, which: str) -> None:
+    """Every count at and past 2**63: refused with ``ValueError`` or
+    ``MemoryError`` at once, never an ``OverflowError``, an abort or a run
+    that first builds that many threads."""
+    q = _PATTERNS[:2]
+    calls: dict[str, Callable[[], Any]] = {
+        "threads retrieve": lambda: _net().retrieve(q, seed=0, threads=count),
+        "threads sample": lambda: hf.sample(_net(), temperature=1.0, n_samples=1, threads=count),
+        "threads modern": lambda: hf.ModernHopfield(threads=count),
+        "threads minimize": lambda: hf.IsingProblem(np.zeros((3, 3))).minimize(threads=count),
+        "n hebbian": lambda: hf.HopfieldNetwork(count),
+        "n storkey": lambda: hf.HopfieldNetwork(count, rule="storkey"),
+        "n pseudoinverse": lambda: hf.HopfieldNetwork(count, rule="pseudoinverse"),
+        "n dense": lambda: hf.DenseAssociativeMemory(count),
+        "uniforms count": lambda: hf.acceptance_uniforms(4, 1, seed=0, count=count),
+        "uniforms first": lambda: hf.acceptance_uniforms(4, 1, seed=0, first=count, count=2),
+        "uniforms sweeps": lambda: hf.acceptance_uniforms(4, count, seed=0),
+        "orders count": lambda: hf.sweep_orders(4, 1, seed=0, count=count),
+        "orders first": lambda: hf.sweep_orders(4, 1, seed=0, first=count, count=2),
+        "random_patterns": lambda: hf.random_patterns(count, 4, seed=0),
+        "letters scale": lambda: hf.letter_patterns("AB", scale=count),
+        "mceliece": lambda: hf.theory.mceliece_capacity(count),
+        "steps": lambda: _modern().retrieve(np.ones((1, D)), steps=count),
+    }
+    # Where such a count is legitimate: a query index up to 2**64 - 2 (two
+    # queries), and a number of neurons that a float64 holds.
+    valid = {
+        "uniforms first": count + 2 <= 2**64,
+        "orders first": count + 2 <= 2**64,
+        "mceliece": count < 2**1023,
+    }.get(which, False)
+    try:
+        out = calls[which]()
+    except (ValueError, MemoryError) as exc:
+        assert str(exc)
+        assert not valid, f"{which}: {count} refused: {exc}"
+    except TypeError as exc:  # only where the count is not an integer at all
+        raise AssertionError(f"{which}: TypeError for the integer {count}: {exc}") from None
+    else:
+        assert valid, f"{which}: {count} accepted"
+        if which != "mceliece":
+            assert out.shape == (2, 1, 4)
+
+
+@FUZZ
+@given(
+    rows=st.integers(10**10, 10**16),
+    value=st.sampled_from([np.int8(1), np.int8(-1), np.float64(1.0), np.bool_(True), np.uint8(0)]),
+    which=st.sampled_from(
+        ["store", "retrieve", "energy", "fields", "as_spins", "corrupt", "dense", "sample", "seq"]
+    ),
+)
+def test_fuzz_zero_stride_views_of_impossible_sizes(rows: int, value: Any, which: str) -> None:
+    """A broadcast view describes more elements than exist: it is refused
+    with ``MemoryError`` before anything is materialised."""
+    huge = np.broadcast_to(value, (rows, N))
+    net = _net()
+    calls: dict[str, Callable[[], Any]] = {
+        "store": lambda: hf.HopfieldNetwork(N).store(huge),
+        "retrieve": lambda: net.retrieve(huge, seed=0),
+        "energy": lambda: net.energy(huge),
+        "fields": lambda: net.fields(huge),
+        "as_spins": lambda: hf.as_spins(huge),
+        "corrupt": lambda: hf.corrupt(huge, flip=0.1, seed=0),
+        "dense": lambda: hf.DenseAssociativeMemory(N).store(huge),
+        "sample": lambda: hf.sample(net, temperature=1.0, n_samples=1, init=huge, seed=0),
+        "seq": lambda: hf.SequenceMemory(N).store(huge),
+    }
+    with pytest.raises(MemoryError, match="bytes"):
+        calls[which]()
+    assert net.num_patterns == len(_PATTERNS)
+
+
+def _non_regular(kind: str, folder: Path) -> Path:
+    """A path of ``kind`` in ``folder``."""
+    path = folder / kind.replace(" ", "-")
+    target = folder / "target"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "link to fifo":
+        os.mkfifo(target)
+        path.symlink_to(target)
+    elif kind == "link to directory":
+        target.mkdir()
+        path.symlink_to(target)
+    elif kind == "link to device":
+        path.symlink_to(os.devnull)
+    elif kind == "device":
+        path = Path(os.devnull)
+    return path
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(
+        [
+            "fifo",
+            "socket",
+            "directory",
+            "link to fifo",
+            "link to directory",
+            "link to device",
+            "device",
+        ]
+    ),
+    op=st.sampled_from(["save", "load", "hf.save"]),
+    model=st.sampled_from(["hebbian", "storkey", "modern", "dense"]),
+)
+def test_fuzz_non_regular_files(kind: str, op: str, model: str) -> None:
+    """Every path argument at a FIFO, socket, directory or device (directly
+    or through a link): ``ValueError`` naming it, without blocking, and the
+    thing at the path is left as it was."""
+    if kind == "device":
+        # Saving to /dev/null itself is never attempted: a regression would
+        # replace the device (as root). Links to it stand in for saves.
+        op = "load"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _non_regular(kind, Path(tmp))
+        before = os.stat(path)
+        m: Any = {
+            "hebbian": _net,
+            "storkey": lambda: hf.HopfieldNetwork(N, rule="storkey"),
+            "modern": _modern,
+            "dense": lambda: hf.DenseAssociativeMemory(N),
+        }[model]()
+        call: Callable[[], Any] = {
+            "save": lambda: m.save(path),
+            "hf.save": lambda: hf.save(m, path),
+            "load": lambda: hf.load(path),
+        }[op]
+        with pytest.raises(ValueError, match="not a regular file"):
+            call()
+        after = os.stat(path)
+        assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode)
+        assert (after.st_ino, after.st_dev) == (before.st_ino, before.st_dev)
+        assert not [p for p in os.listdir(tmp) if p.startswith(".hopfield-")]
 
 
 def test_the_suite_makes_at_least_ten_thousand_calls() -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "available_memory",
     "acceptance_uniforms",
     "detected_simd",
+    "max_threads",
     "overlap_matrix",
     "random_states",
     "set_simd_level",
@@ -286,6 +287,9 @@ def sweep_orders(
 
 def available_memory() -> int | None:
     """Bytes of memory the system can still give this process, or None."""
+
+def max_threads() -> int:
+    """The most threads a call may run on: 4 per available core, at least 16."""
 
 def acceptance_uniforms(
     n: int, sweeps: int, seed: int, count: int = 1, first: int = 0

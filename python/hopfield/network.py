@@ -153,6 +153,11 @@ class HopfieldNetwork(SpinModel):
         if rule == "hebbian" and dilution is None and n > MAX_N:
             raise ValueError(f"n must be at most {MAX_N}, got {n}")
         if rule != "hebbian":
+            if n >= 2**64:
+                raise MemoryError(
+                    f"rule {rule!r} with n = {n} needs n × n weight matrices, "
+                    "more than can be allocated"
+                )
             Weights.check_size(n)  # MemoryError before anything of size n is built
         if isinstance(threshold, str) and threshold == "auto":
             threshold = 1.0 - 2.0 * activity if activity is not None else 0.0
@@ -322,6 +327,10 @@ class HopfieldNetwork(SpinModel):
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> HopfieldNetwork:
         if params["rule"] is None:
             return cls.from_weights(arrays["weights"], threshold=arrays["threshold"])
+        n, theta = params["n"], arrays["threshold"]
+        if not isinstance(n, int) or theta.shape != (n,):
+            # Checked first: a huge n would otherwise be refused as a size.
+            raise ValueError(f"n = {n!r} does not match the {theta.shape} thresholds")
         net = cls(
             params["n"],
             rule=params["rule"],

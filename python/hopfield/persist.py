@@ -19,6 +19,14 @@ naming the file and what is wrong. Saving writes a temporary file in the
 target's directory, flushes it to disk and renames it over the target, so a
 crash mid-save never leaves a partial file under the target name.
 
+Saving and loading deal in regular files only. A target that is a symbolic
+link is followed: the file it names is replaced (the link stays a link). A
+FIFO, socket, device or directory is refused with ``ValueError`` before
+anything is written or opened for reading, so a save never replaces one with
+a regular file and a load never blocks on a pipe. A new file gets the mode
+the umask allows (``0o666 & ~umask``, as ``open`` would give); a replaced
+file keeps its mode (and, where permitted, its owner).
+
 Pickling (``pickle``, ``multiprocessing``, joblib, Dask) uses the same state,
 so a pickle is about the size of the stored data.
 """
@@ -31,7 +39,8 @@ import inspect
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
 from typing import Any, ClassVar
 
 import numpy as np
@@ -143,12 +152,16 @@ def save(model: Persistent, path: str | os.PathLike[str]) -> None:
         The model to save.
     path : str or os.PathLike
         Target file; written exactly there (no suffix is added). An existing
-        file is replaced only once the new one is complete.
+        file is replaced only once the new one is complete, and keeps its
+        mode; a symbolic link is followed and the file it names replaced.
 
     Raises
     ------
     TypeError
         If ``model`` is not a hopfield model or ``path`` is not a path.
+    ValueError
+        If ``path`` (or what its symbolic links name) is a directory, FIFO,
+        socket or device: only regular files are written or replaced.
     OSError
         If the file cannot be written; the target is then left untouched.
     """
@@ -156,11 +169,23 @@ def save(model: Persistent, path: str | os.PathLike[str]) -> None:
         raise TypeError(f"model must be a hopfield model, got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    target = os.fspath(path)
-    data = _encode(model)
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".hopfield-", suffix=".tmp", dir=directory)
+    name = os.fspath(path)
+    # A symlink is followed: the file it names is replaced, the link kept.
+    target = os.path.realpath(name)
     try:
+        existing: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise ValueError(
+            f"cannot save to {name!r}: it is {_file_type(existing.st_mode)}, not a regular "
+            "file (hopfield saves only to regular files, and never replaces anything else)"
+        )
+    data = _encode(model)
+    fd, tmp = _create_temporary(os.path.dirname(target))
+    try:
+        if existing is not None:
+            _keep_mode_and_owner(fd, existing)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -172,6 +197,49 @@ def save(model: Persistent, path: str | os.PathLike[str]) -> None:
         except OSError:
             pass
         raise
+
+
+def _file_type(mode: int) -> str:
+    """What kind of file ``mode`` describes, with an article ("a FIFO")."""
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _create_temporary(directory: str) -> tuple[int, str]:
+    """A new, empty file in ``directory`` opened for writing: ``(fd, path)``.
+
+    Created with mode ``0o666`` so that the umask decides its permissions, as
+    for any file a program creates (``tempfile.mkstemp`` would force ``0o600``).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".hopfield-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 64 random bits collided
+            continue
+
+
+def _keep_mode_and_owner(fd: int, existing: os.stat_result) -> None:
+    """Give the new file the permissions (and, where allowed, the owner) of
+    the file it replaces."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+    if hasattr(os, "fchown"):
+        new = os.fstat(fd)
+        if (new.st_uid, new.st_gid) != (existing.st_uid, existing.st_gid):
+            try:
+                os.fchown(fd, existing.st_uid, existing.st_gid)
+            except OSError:  # only root may give a file away
+                pass
 
 
 class _BadFile(ValueError):
@@ -248,12 +316,14 @@ def load(path: str | os.PathLike[str]) -> Any:
         If there is no such file.
     ValueError
         If the file is truncated, corrupted, of an unsupported format version,
-        of an unknown model kind, or not a hopfield file at all.
+        of an unknown model kind, or not a hopfield file at all; or if it is
+        not a regular file (a directory, FIFO, socket or device), which is
+        refused without reading from it.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     name = os.fspath(path)
-    with open(name, "rb") as file:  # a missing or unreadable file raises OSError as is
+    with _open_regular(name) as file:  # a missing or unreadable file raises OSError as is
         try:
             archive = np.load(file, allow_pickle=False)
             if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -275,5 +345,26 @@ def load(path: str | os.PathLike[str]) -> Any:
         raise _bad(name, f"unknown model kind {kind!r}; known kinds: {sorted(_KINDS)}")
     try:
         return _KINDS[kind]._from_state(header["params"], arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise _bad(name, f"inconsistent {kind} state ({exc})") from None
+
+
+def _open_regular(name: str) -> io.BufferedReader:
+    """``name`` opened for binary reading, refused (``ValueError``) unless it
+    is a regular file: opening a FIFO would block until a writer came, and a
+    device could stream forever."""
+    before = os.stat(name)
+    if not stat.S_ISREG(before.st_mode):
+        raise _bad(name, f"it is {_file_type(before.st_mode)}, not a regular file")
+    # Non-blocking, in case it was swapped for a FIFO since the stat.
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        now = os.fstat(fd)
+        if not stat.S_ISREG(now.st_mode):
+            raise _bad(name, f"it is {_file_type(now.st_mode)}, not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _validate
+from ._alloc import ensure_fits
 from ._core import SampleOptions
 from ._core import acceptance_uniforms as _acceptance_uniforms
 from ._core import random_states as _random_states
@@ -176,6 +177,9 @@ def acceptance_uniforms(
     first = _validate.positive_int(first, "first", minimum=0)
     if seed is None:
         raise TypeError("seed must be an integer: uniforms are only reproducible for a given seed")
+    if first + count > 2**64:
+        raise ValueError(f"first + count must be at most 2**64, got {first + count}")
+    ensure_fits(8 * n * sweeps * count, "the requested uniforms")
     return _acceptance_uniforms(n, sweeps, _validate.seed(seed), count, first)
 
 
@@ -186,4 +190,5 @@ def random_states(count: int, n: int, *, seed: int) -> np.ndarray:
     n = _validate.positive_int(n, "n")
     if seed is None:
         raise TypeError("seed must be an integer")
+    ensure_fits(n * count, "the requested states")
     return _random_states(n, count, _validate.seed(seed))

@@ -97,6 +97,9 @@ def as_spins(x: ArrayLike, *, name: str = "x") -> np.ndarray:
             f"{name} must be an array of spins with a boolean, integer or "
             f"floating dtype; got dtype {a.dtype}"
         )
+    # A broadcast (zero-stride) view can describe far more elements than
+    # exist: the int8 copy (and the checks below) would materialise them all.
+    ensure_fits(a.size, f"{name} as int8 spins")
     if kind == "b":
         out = a.astype(np.int8, order="C")
         out *= 2

@@ -205,7 +205,7 @@ crate::simd::multiversion! {
 
 /// Runs `f` on this process's pool of `threads` threads (`None`: the
 /// default size, see [`default_threads`]). Pools are kept and reused per
-/// size.
+/// size, a few at a time (see [`POOLS_KEPT`]).
 ///
 /// Every entry point of the Python bindings runs its parallel work through
 /// here, never on rayon's global pool: a process forked after using the
@@ -216,7 +216,8 @@ crate::simd::multiversion! {
 /// their threads and locks belong to the parent) and builds its own.
 ///
 /// # Errors
-/// `Value` when the pool cannot be built.
+/// `Value` for more than [`max_threads`] threads, or when the pool cannot
+/// be built.
 pub fn with_threads<T: Send>(
     threads: Option<NonZeroUsize>,
     f: impl FnOnce() -> T + Send,
@@ -225,26 +226,57 @@ pub fn with_threads<T: Send>(
     Ok(pool(size)?.install(f))
 }
 
+/// The most threads one call may ask for: four per available core, and at
+/// least [`MIN_THREAD_CAP`]. More would only add scheduling overhead, and a
+/// huge count would spend minutes creating OS threads before any work.
+pub fn max_threads() -> usize {
+    cores().saturating_mul(4).max(MIN_THREAD_CAP)
+}
+
+/// The floor of [`max_threads`], so that small machines still accept the
+/// thread counts a test of thread-independence would use.
+pub const MIN_THREAD_CAP: usize = 16;
+
 /// The pool size used when no thread count is given: `RAYON_NUM_THREADS`
-/// when set to a positive integer, else the number of available cores.
+/// when set to a positive integer (at most [`max_threads`]), else the
+/// number of available cores.
 pub fn default_threads() -> usize {
-    // The cores are read once: asking the system (cgroup files included)
-    // costs more than a small call's whole work.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&t| t > 0)
-        .unwrap_or_else(|| {
-            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        })
+        .map(|t| t.min(max_threads()))
+        .unwrap_or_else(cores)
 }
 
-type Pools = std::collections::HashMap<usize, std::sync::Arc<rayon::ThreadPool>>;
+/// The available cores. Read once: asking the system (cgroup files
+/// included) costs more than a small call's whole work.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// How many pools (of distinct sizes) are kept for reuse. When a call asks
+/// for another size, the least recently used pool is released (its threads
+/// end once the calls running on it return), so a program cycling through
+/// many `threads=` values holds at most this many pools' threads, not one
+/// pool per value ever used.
+pub const POOLS_KEPT: usize = 4;
+
+/// Kept pools, most recently used last.
+type Pools = Vec<(usize, std::sync::Arc<rayon::ThreadPool>)>;
+
+/// The kept pools and the process that built them.
+static POOLS: std::sync::Mutex<Option<(u32, Pools)>> = std::sync::Mutex::new(None);
 
 fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
-    use std::sync::{Arc, Mutex};
-    static POOLS: Mutex<Option<(u32, Pools)>> = Mutex::new(None);
+    use std::sync::Arc;
+    let cap = max_threads();
+    if threads > cap {
+        return Err(Error::Value(format!(
+            "threads must be at most {cap} (4 per core, at least {MIN_THREAD_CAP}), got {threads}"
+        )));
+    }
     let pid = std::process::id();
     let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
     if guard.as_ref().is_some_and(|(owner, _)| *owner != pid) {
@@ -252,8 +284,11 @@ fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
         std::mem::forget(guard.take());
     }
     let (_, pools) = guard.get_or_insert_with(|| (pid, Pools::new()));
-    if let Some(p) = pools.get(&threads) {
-        return Ok(p.clone());
+    if let Some(k) = pools.iter().position(|(size, _)| *size == threads) {
+        let kept = pools.remove(k);
+        let p = kept.1.clone();
+        pools.push(kept);
+        return Ok(p);
     }
     let p = Arc::new(
         rayon::ThreadPoolBuilder::new()
@@ -262,6 +297,36 @@ fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
             .build()
             .map_err(|e| Error::Value(format!("cannot start {threads} threads: {e}")))?,
     );
-    pools.insert(threads, p.clone());
+    if pools.len() >= POOLS_KEPT {
+        // Dropping the last handle asks its threads to exit; a call still
+        // running on it keeps it alive until it returns.
+        pools.remove(0);
+    }
+    pools.push((threads, p.clone()));
     Ok(p)
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    #[test]
+    fn thread_counts_above_the_cap_are_refused_before_any_thread_starts() {
+        let over = NonZeroUsize::new(max_threads() + 1).unwrap();
+        let err = with_threads(Some(over), || ()).unwrap_err();
+        assert!(matches!(&err, Error::Value(m) if m.contains("threads must be at most")));
+        let huge = NonZeroUsize::new(usize::MAX).unwrap();
+        assert!(with_threads(Some(huge), || ()).is_err());
+        assert!(max_threads() >= MIN_THREAD_CAP);
+    }
+
+    #[test]
+    fn only_a_few_pools_are_kept() {
+        for t in 1..=POOLS_KEPT + 3 {
+            let n = with_threads(NonZeroUsize::new(t), rayon::current_num_threads).unwrap();
+            assert_eq!(n, t);
+        }
+        let kept = POOLS.lock().unwrap().as_ref().map_or(0, |(_, p)| p.len());
+        assert!(kept <= POOLS_KEPT, "{kept} pools kept");
+    }
 }

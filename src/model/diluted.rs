@@ -252,7 +252,16 @@ pub fn connectivity(n: usize, c: f64, seed: u64) -> Result<(Vec<usize>, Vec<u32>
                 return out;
             }
             let mut r = rng::stream(seed ^ CONNECTIVITY_KEY, i as u64, Purpose::Noise);
-            let log_q = (1.0 - c).ln();
+            // For c below ~1e-16, 1 − c rounds to 1 and its logarithm to 0:
+            // the skips would never advance. ln_1p keeps such a c (graphs
+            // of larger c stay exactly those drawn before from a seed).
+            let mut log_q = (1.0 - c).ln();
+            if log_q == 0.0 {
+                log_q = (-c).ln_1p();
+            }
+            if log_q >= 0.0 {
+                return out;
+            }
             let mut j = i as f64;
             loop {
                 let u = 1.0 - rng::uniform(&mut r); // (0, 1]
@@ -356,6 +365,18 @@ impl EnergyModel for Diluted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dilution_below_the_float_resolution_of_one_ends() {
+        // 1 − c rounds to 1 for these; the graph is (almost surely) empty.
+        for c in [1e-17, 1e-300, f64::MIN_POSITIVE, 5e-324] {
+            let (start, cols) = connectivity(1000, c, 0).unwrap();
+            assert_eq!(start.len(), 1001);
+            assert!(cols.len() <= 2, "c = {c}: {} connections", cols.len());
+        }
+        let d = Diluted::new(1000, 1e-17, 0, vec![0.0; 1000]).unwrap();
+        assert!(d.pairs().is_empty());
+    }
 
     #[test]
     fn connectivity_is_symmetric_seeded_and_has_the_right_density() {

@@ -10,6 +10,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
 
+use crate::engine::batch;
 use crate::error::{Error, Result};
 
 /// The type name of `value`, as Python's `type(value).__name__`.
@@ -110,19 +111,30 @@ pub fn seed(value: &Bound<'_, PyAny>) -> Result<u64> {
     }
 }
 
-/// A thread count: `None` (the default pool) or at least 1.
+/// A thread count: `None` (the default pool) or from 1 to
+/// [`batch::max_threads`] (4 per core, at least 16).
 ///
 /// # Errors
-/// `Type` for a bool or a non-integer; `Value` below 1 or beyond the
-/// platform's `usize`.
+/// `Type` for a bool or a non-integer; `Value` below 1 or above the cap.
 pub fn threads(value: &Bound<'_, PyAny>) -> Result<Option<NonZeroUsize>> {
     if value.is_none() {
         return Ok(None);
     }
-    let count = count(value, "threads", 1, usize::BITS.min(64))?;
-    NonZeroUsize::new(count as usize)
-        .map(Some)
-        .ok_or_else(|| Error::Value("threads must be at least 1, got 0".into()))
+    let cap = batch::max_threads();
+    let (number, digits) = integer(value, "threads", "an integer or None")?;
+    match number {
+        Some(v) if (1..=cap as i128).contains(&v) => Ok(NonZeroUsize::new(v as usize)),
+        Some(v) if v < 1 => Err(Error::Value(format!(
+            "threads must be at least 1, got {digits}"
+        ))),
+        None if digits.starts_with('-') => Err(Error::Value(format!(
+            "threads must be at least 1, got {digits}"
+        ))),
+        _ => Err(Error::Value(format!(
+            "threads must be at most {cap} (4 per core, at least {}), got {digits}",
+            batch::MIN_THREAD_CAP
+        ))),
+    }
 }
 
 /// `value` as a real number (an int or a float, NumPy's too; not a bool).

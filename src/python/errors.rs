@@ -2,7 +2,7 @@
 //! bindings raise is a core [`Error`] converted here, so an error keeps its
 //! kind on its way out (a `MemoryError` stays a `MemoryError`).
 
-use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 
 use crate::error::Error;
@@ -13,6 +13,7 @@ impl From<Error> for PyErr {
             Error::Shape(msg) | Error::Value(msg) => PyValueError::new_err(msg),
             Error::Type(msg) => PyTypeError::new_err(msg),
             Error::Memory(msg) => PyMemoryError::new_err(msg),
+            Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
         }
     }
 }

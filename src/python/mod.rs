@@ -66,6 +66,13 @@ fn available_memory() -> Option<u64> {
     crate::error::available_bytes()
 }
 
+/// The most threads a call may run on (`threads=` above it is a
+/// `ValueError`): 4 per available core, at least 16.
+#[pyfunction]
+fn max_threads() -> usize {
+    crate::engine::batch::max_threads()
+}
+
 /// Overlaps `ξ^μ·s / N` of int8 (B, N) states with int8 (P, N) patterns,
 /// float64 (B, P), by XOR + popcount on packed rows.
 #[pyfunction]
@@ -99,6 +106,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(streams::random_states, m)?)?;
     m.add_function(wrap_pyfunction!(overlap_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(available_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(max_threads, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(detected_simd, m)?)?;
     m.add_function(wrap_pyfunction!(set_simd_level, m)?)?;

@@ -4,11 +4,14 @@
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
 use crate::engine::batch;
+use crate::error::Result;
 
 /// Runs `f` with the GIL released on this process's pool of `threads`
 /// threads (`None`: the default size). Bindings run all parallel work
@@ -78,4 +81,47 @@ pub fn in_chunks<T: Send>(
 /// The number of threads a call on `threads` runs on.
 pub fn thread_count(threads: Option<NonZeroUsize>) -> usize {
     threads.map_or_else(batch::default_threads, NonZeroUsize::get)
+}
+
+/// How often [`watched`] looks for pending signals.
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
+/// Runs `work` on another thread, on this process's default pool, while
+/// this thread keeps the GIL and checks for pending signals every
+/// [`SIGNAL_POLL`]. On a signal's exception (Ctrl-C: `KeyboardInterrupt`)
+/// it raises `cancel`, which `work` looks at between its chunks, waits
+/// for `work` to return and raises that exception; whatever `work` built
+/// is dropped.
+///
+/// For calls that must keep the GIL while they run (a store holding a
+/// model's lock, see `Shared`), where [`in_chunks`] cannot be used.
+pub fn watched<T: Send>(
+    py: Python<'_>,
+    cancel: &AtomicBool,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> PyResult<T> {
+    std::thread::scope(|scope| {
+        let (done, finished) = mpsc::channel::<()>();
+        let worker = scope.spawn(move || {
+            let out = batch::with_threads(None, work);
+            let _ = done.send(());
+            out
+        });
+        let mut signal: Option<PyErr> = None;
+        while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_POLL) {
+            if signal.is_none() {
+                if let Err(e) = py.check_signals() {
+                    cancel.store(true, Ordering::Relaxed);
+                    signal = Some(e);
+                }
+            }
+        }
+        let out = worker
+            .join()
+            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("a worker thread panicked"))?;
+        match signal {
+            Some(e) => Err(e),
+            None => Ok(out??),
+        }
+    })
 }

@@ -21,6 +21,18 @@ fn checked_total(parts: &[usize]) -> Result<usize> {
         .ok_or_else(|| Error::Memory("the requested array cannot be allocated".into()))
 }
 
+/// Refuses `count` queries from `first` on whose indices pass `2**64`
+/// (they would wrap around to query 0).
+fn checked_queries(first: u64, count: usize) -> Result<()> {
+    if (first as u128) + (count as u128) > 1u128 << 64 {
+        return Err(Error::Value(format!(
+            "first + count must be at most 2**64, got {}",
+            (first as u128) + (count as u128)
+        )));
+    }
+    Ok(())
+}
+
 /// The neuron orders that `order="random"` uses: int64 (count, sweeps, n),
 /// entry `[q, t]` the order of sweep t+1 of query `first + q` under `seed`.
 #[pyfunction]
@@ -33,10 +45,8 @@ pub fn sweep_orders<'py>(
     count: usize,
     first: u64,
 ) -> PyResult<Bound<'py, PyArray3<i64>>> {
-    let total = n
-        .checked_mul(sweeps)
-        .and_then(|x| x.checked_mul(count))
-        .unwrap_or(usize::MAX);
+    checked_queries(first, count)?;
+    let total = checked_total(&[n, sweeps, count])?;
     let mut out = try_filled("the requested orders", total, 0i64)?;
     if total > 0 {
         for (q, block) in out.chunks_exact_mut(n * sweeps).enumerate() {
@@ -62,8 +72,12 @@ pub fn acceptance_uniforms<'py>(
     count: usize,
     first: u64,
 ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+    checked_queries(first, count)?;
     let total = checked_total(&[n, sweeps, count])?;
-    let mut out = Vec::with_capacity(total);
+    // Checked against the memory available: a plain reservation of an
+    // impossible size aborts the process.
+    let mut out = try_filled("the requested uniforms", total, 0.0f64)?;
+    out.clear();
     for q in 0..count as u64 {
         out.extend(glauber::acceptance_uniforms(n, sweeps, seed, first + q));
     }
@@ -81,6 +95,7 @@ pub fn random_states<'py>(
     seed: u64,
     first: u64,
 ) -> PyResult<Bound<'py, PyArray2<i8>>> {
+    checked_queries(first, count)?;
     checked_total(&[n, count])?;
     let states = parallel(py, None, || glauber::random_states(n, count, seed, first))??;
     unpack(py, &states)

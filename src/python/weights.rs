@@ -1,6 +1,7 @@
 //! `_core.Weights`: the weight-matrix memory behind
 //! `hopfield.HopfieldNetwork.from_weights` and the non-Hebbian rules.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
@@ -9,13 +10,18 @@ use pyo3::prelude::*;
 use super::convert::{matrix, pack, unpack, vector};
 use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
-use super::run::parallel;
+use super::run::{parallel, watched};
 use super::shared::Shared;
 use super::spin;
 use crate::engine::batch;
 use crate::error::{Error, Result};
 use crate::model::Weights;
 use crate::rules::{Learner, Rule};
+
+/// Stores estimated to take at least this many multiply-adds (a few
+/// tens of milliseconds) run watched for Ctrl-C (see [`watched`]); shorter
+/// ones run directly, without a watcher thread.
+const WATCHED_WORK: f64 = 1e8;
 
 /// A weight-matrix memory: float32 weights on an exact grid, float64 thresholds.
 ///
@@ -155,16 +161,28 @@ impl PyWeights {
     ///
     /// Runs with the GIL held (see `Shared`): releasing it while holding the
     /// learner's lock could deadlock with another thread waiting for it.
-    fn store(&self, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
+    ///
+    /// A long store (Storkey, covariance, pseudo-inverse at large N) runs
+    /// on a worker while this thread watches for Ctrl-C: on a signal the
+    /// rule stops between chunks, the exception is raised and the memory
+    /// is as it was before the call.
+    fn store(&self, py: Python<'_>, patterns: PyReadonlyArray2<'_, i8>) -> PyResult<()> {
         let n = self.model.snapshot().n();
         let packed = pack(&patterns, "patterns", n)?;
         let mut learner = self.learner()?;
         let threshold = self.model.snapshot().threshold().to_vec();
         let mut next = learner.clone();
-        let model = batch::with_threads(None, || -> Result<Weights> {
-            next.store(&packed)?;
-            next.model(threshold)
-        })??;
+        let cancel = AtomicBool::new(false);
+        let long = next.store_work(packed.rows()) >= WATCHED_WORK;
+        let learn = || -> Result<Weights> {
+            next.store_until(&packed, &cancel)?;
+            next.model_until(threshold, &cancel)
+        };
+        let model = if long {
+            watched(py, &cancel, learn)?
+        } else {
+            batch::with_threads(None, learn)??
+        };
         *learner = next;
         self.replace(model);
         Ok(())

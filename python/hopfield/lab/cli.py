@@ -66,7 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=commands.seed_int, default=0, help="random seed (default 0)")
     demo.add_argument(
         "--threads",
-        type=commands.positive_int,
+        type=commands.thread_count,
         default=None,
         help="threads for the Rust engine (default: all cores)",
     )

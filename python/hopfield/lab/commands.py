@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .._core import simd_level
+from .._core import max_threads, simd_level
 from ..spins import random_patterns
 from . import bench, experiments, machine, progress, theory
 
@@ -60,6 +60,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """An argparse type: a thread count from 1 to the engine's cap
+    (:func:`hopfield._core.max_threads`)."""
+    value = positive_int(text)
+    cap = max_threads()
+    if value > cap:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {cap} threads (4 per core, at least 16), got {value}"
+        )
+    return value
+
+
 def seed_int(text: str) -> int:
     """An argparse type: a seed in ``[0, 2**63)``."""
     try:
@@ -90,7 +102,7 @@ def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
         )
     p.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
     p.add_argument(
-        "--threads", type=positive_int, default=None, help="threads (default: all cores)"
+        "--threads", type=thread_count, default=None, help="threads (default: all cores)"
     )
     p.add_argument("--plot", metavar="FILE.png", help="save a figure (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -246,9 +258,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -
 def _write_json(path: str | None, payload: dict[str, Any], out: TextIO) -> None:
     if path is None:
         return
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2)
-        fh.write("\n")
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2)
+            fh.write("\n")
+    except OSError as exc:  # a full disk, /dev/full, a permission
+        raise ValueError(f"--json: cannot write {path}: {exc.strerror or exc}") from None
     print(f"Wrote {path}", file=out)
 
 
@@ -258,17 +273,22 @@ def _save_plot(path: str | None, draw: Any, out: TextIO) -> None:
     from . import plot  # matplotlib is optional: imported only when asked for
 
     fig = draw(plot)
-    fig.savefig(path, dpi=100)
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise ValueError(f"--plot: cannot write {path}: {exc.strerror or exc}") from None
     print(f"Wrote {path}", file=out)
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before the work if an output cannot be written."""
-    for path in (args.plot, args.json):
+    for option, path in (("--plot", args.plot), ("--json", args.json)):
         if path is not None:
             folder = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(folder):
-                raise ValueError(f"cannot write {path}: folder {folder} does not exist")
+                raise ValueError(f"{option}: cannot write {path}: folder {folder} does not exist")
+            if os.path.isdir(path):
+                raise ValueError(f"{option}: cannot write {path}: it is a directory")
     if args.plot is not None:
         from . import plot  # noqa: F401  (fails early with the install hint)
 

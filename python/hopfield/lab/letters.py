@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .._alloc import ensure_fits
 from ..spins import check_int
 
 __all__ = ["LETTERS", "letter_patterns"]
@@ -344,6 +345,7 @@ def letter_patterns(
         )
     scale = check_int(scale, "scale", 1)
     h, w = _LETTER_SHAPE
+    ensure_fits(len(keys) * h * w * scale * scale, "the scaled letter bitmaps")
     out = np.empty((len(keys), h * w), dtype=np.int8)
     for row, key in zip(out, keys, strict=True):
         flat = "".join(LETTERS[key])

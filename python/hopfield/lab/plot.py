@@ -106,6 +106,8 @@ def pattern_grid(
     """
     imgs = _images(patterns, shape, "patterns")
     p = len(imgs)
+    if p == 0:
+        raise ValueError("patterns must hold at least one pattern to draw")
     if titles is not None and len(titles) != p:
         raise ValueError(f"titles must have one entry per pattern ({p}), got {len(titles)}")
     ncols = min(p, 10) if ncols is None else max(1, int(ncols))
@@ -413,6 +415,11 @@ def energy_landscape(
 
 def census_plot(census: SpuriousCensus, *, ax: Any = None) -> Figure:
     """Distinct fixed points and share of starts per category of a census."""
+    if not isinstance(census, SpuriousCensus):
+        raise TypeError(
+            "census must be a SpuriousCensus (from hopfield.experiments.spurious_census), "
+            f"got {type(census).__name__}"
+        )
     fig, ax = _axes(ax, (6, 3.4))
     x = np.arange(len(CATEGORIES))
     distinct = [census.counts[c] for c in CATEGORIES]

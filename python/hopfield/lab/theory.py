@@ -213,9 +213,14 @@ def mceliece_capacity(n: int | ArrayLike, *, all_patterns: bool = False) -> floa
 
 
 def _neurons(n: int | ArrayLike) -> np.ndarray:
-    nn = np.asarray(n, dtype=np.float64)
-    if np.any(~(nn >= 2)):
-        raise ValueError(f"n must be a number of neurons >= 2, got {n!r}")
+    try:
+        nn = np.asarray(n, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64 (about 1.8e308)
+        raise ValueError(f"n must be a finite number of neurons >= 2, got {n!r}") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"n must be a number of neurons, got {type(n).__name__}") from None
+    if np.any(~((nn >= 2) & np.isfinite(nn))):
+        raise ValueError(f"n must be a finite number of neurons >= 2, got {n!r}")
     return nn
 
 
@@ -244,8 +249,24 @@ def dense_polynomial_capacity(n: int | ArrayLike, degree: int) -> float | np.nda
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 2:
         raise ValueError(f"degree must be an integer >= 2, got {degree!r}")
     nn = _neurons(n)
-    k = nn ** (degree - 1) / (2.0 * _double_factorial(2 * int(degree) - 3) * np.log(nn))
+    d = int(degree)
+    if d <= _EXACT_DEGREE:
+        with np.errstate(over="ignore"):  # N^{d-1} beyond float64: inf
+            k = nn ** (d - 1) / (2.0 * _double_factorial(2 * d - 3) * np.log(nn))
+    else:
+        # In logarithms: (2d-3)!! = (2m)! / (2^m m!) with m = d - 1 would be
+        # a huge integer (and N^{d-1} overflows); the result saturates to inf
+        # (or 0) beyond float64 instead.
+        m = d - 1
+        log_df = math.lgamma(2 * m + 1) - m * math.log(2.0) - math.lgamma(m + 1)
+        log_k = m * np.log(nn) - math.log(2.0) - log_df - np.log(np.log(nn))
+        with np.errstate(over="ignore"):
+            k = np.exp(log_k)
     return float(k) if k.ndim == 0 else k
+
+
+#: Up to this degree the capacity is computed with the exact double factorial.
+_EXACT_DEGREE = 100
 
 
 def dense_exponential_rate(flip: float = 0.0) -> float:

@@ -13,6 +13,42 @@ from numpy.typing import ArrayLike
 
 __all__ = ["AsyncResult", "SyncResult"]
 
+#: Requests from this size on are checked against the available memory.
+_CHECKED_BYTES = 64 << 20
+
+
+def _available_bytes() -> int | None:
+    """RAM the kernel reports available plus free swap (Linux), else ``None``."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = dict(line.split(":", 1) for line in f if ":" in line)
+        total = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        total += int(info["SwapFree"].split()[0]) * 1024
+    except (KeyError, ValueError):
+        pass
+    return total
+
+
+def _ensure_fits(nbytes: int, what: str) -> None:
+    """Raise ``MemoryError`` before building ``what`` of ``nbytes`` bytes when
+    the system cannot give them (on Linux NumPy's allocation would succeed and
+    the process be killed later, when the pages are touched)."""
+    if nbytes < _CHECKED_BYTES:
+        return
+    available = _available_bytes()
+    if available is not None and nbytes > available:
+        raise MemoryError(
+            f"{what} would need {nbytes} bytes, but only {available} bytes of memory are available"
+        )
+
+
+def _ensure_square_fits(n: int, itemsize: int, what: str = "the weight matrix") -> None:
+    """:func:`_ensure_fits` for an ``(n, n)`` array of ``itemsize``-byte entries."""
+    _ensure_fits(n * n * itemsize, f"{what} ({n} × {n})")
+
 
 class AsyncResult(NamedTuple):
     """Result of :func:`retrieve_async` and :func:`retrieve_async_batched`

@@ -33,6 +33,7 @@ from ._common import (
     SyncResult,
     _as_batch,
     _batch_orders,
+    _ensure_square_fits,
     _theta,
     _trace_array,
     run_sync,
@@ -114,7 +115,9 @@ def integer_weights(X: ArrayLike) -> np.ndarray:
     numpy.ndarray
         ``int64`` ``(N, N)``, symmetric, zero diagonal.
     """
-    Xi = np.asarray(X).astype(np.int64)
+    Xi = np.asarray(X)
+    _ensure_square_fits(Xi.shape[-1], 8)
+    Xi = Xi.astype(np.int64)
     C = Xi.T @ Xi
     np.fill_diagonal(C, 0)  # the diagonal of XᵀX is exactly P
     return C

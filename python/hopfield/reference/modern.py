@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._common import _ensure_fits
+
 __all__ = ["modern_attention", "modern_energy", "modern_retrieve", "modern_update"]
 
 
@@ -25,6 +27,8 @@ def modern_attention(
     """Softmax weights ``softmax(β Q Kᵀ)``, ``(B, P)`` (or ``(P,)`` for one query)."""
     K = np.asarray(K, dtype=dtype)
     Q = np.asarray(Q, dtype=dtype)
+    rows = Q.shape[0] if Q.ndim == 2 else 1
+    _ensure_fits(rows * K.shape[0] * np.dtype(dtype).itemsize, "the (B, P) scores")
     S = Q @ K.T
     S *= dtype(beta)
     S -= S.max(axis=-1, keepdims=True)
@@ -71,6 +75,8 @@ def modern_energy(K: ArrayLike, S: ArrayLike, beta: float) -> np.ndarray:
     """``E(ξ)`` of states ``(B, d)`` → ``(B,)`` (or a scalar array for one state)."""
     K = np.asarray(K, dtype=np.float64)
     S = np.asarray(S, dtype=np.float64)
+    rows = S.shape[0] if S.ndim == 2 else 1
+    _ensure_fits(rows * K.shape[0] * 8 * 2, "the (B, P) scores")
     Z = beta * (S @ K.T)
     m = Z.max(axis=-1)
     lse = m + np.log(np.exp(Z - m[..., None]).sum(axis=-1))

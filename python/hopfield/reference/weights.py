@@ -34,7 +34,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._common import _as_batch, _batch_orders, _theta, _trace_array, run_sync
+from ._common import (
+    _as_batch,
+    _batch_orders,
+    _ensure_square_fits,
+    _theta,
+    _trace_array,
+    run_sync,
+)
 
 __all__ = [
     "WeightsAsyncResult",
@@ -400,6 +407,7 @@ def storkey_weights(X: ArrayLike) -> np.ndarray:
     """
     Xf = np.asarray(X, dtype=np.float64)
     n = Xf.shape[1]
+    _ensure_square_fits(n, 8 * 4)  # W and the three outer products
     W = np.zeros((n, n))
     for xi in Xf:
         H = W @ xi
@@ -429,6 +437,7 @@ def pseudoinverse_weights(X: ArrayLike, zero_diagonal: bool = True) -> np.ndarra
         When the patterns are linearly dependent.
     """
     Xf = np.asarray(X, dtype=np.float64)
+    _ensure_square_fits(Xf.shape[1], 8 * 2)
     if Xf.shape[0] == 0:
         return np.zeros((Xf.shape[1], Xf.shape[1]))
     C = np.linalg.solve(Xf @ Xf.T, Xf)
@@ -464,6 +473,7 @@ def covariance_weights(X: ArrayLike, activity: float) -> np.ndarray:
     m = 2.0 * activity - 1.0
     Xc = np.asarray(X, dtype=np.float64) - m
     n = Xc.shape[1]
+    _ensure_square_fits(n, 8 * 2)
     W = Xc.T @ Xc / (n * (1.0 - m * m))
     np.fill_diagonal(W, 0.0)
     return W
@@ -488,6 +498,7 @@ def sequence_weights(sequences: list[ArrayLike], cyclic: bool = False) -> np.nda
     """
     seqs = [np.asarray(s, dtype=np.int64) for s in sequences]
     n = seqs[0].shape[1]
+    _ensure_square_fits(n, 8)
     C = np.zeros((n, n), dtype=np.int64)
     for s in seqs:
         nxt = np.roll(s, -1, axis=0) if cyclic else s[1:]
