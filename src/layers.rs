@@ -328,12 +328,14 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
         "crate::engine::descent",
         "crate::engine::glauber",
         "crate::engine::batch",
+        "crate::engine::flow",
     ];
     let bottom = [
         "crate::engine::schedule",
         "crate::engine::accept",
         "crate::engine::chain",
         "crate::engine::energy",
+        "crate::engine::leaky",
     ];
     let under = |m: &str, p: &str| m == p || m.starts_with(&format!("{p}::"));
     let mut out = Vec::new();

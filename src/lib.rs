@@ -9,7 +9,7 @@
 //! ([`modern`]) is its own, GEMM-shaped kernel.
 //!
 //! The modules, from the bottom up: [`error`]; [`simd`], [`kernels`],
-//! [`spins`], [`rng`]; [`engine`]; [`model`]; [`rules`]; [`modern`]. A
+//! [`spins`], [`rng`], [`gemm`]; [`engine`]; [`model`]; [`rules`]; [`modern`]. A
 //! module imports only modules before it in that list.
 //!
 //! The core is plain Rust: the Python bindings live behind the `python`
@@ -17,6 +17,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod gemm;
 pub mod kernels;
 pub mod model;
 pub mod modern;
