@@ -341,7 +341,7 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
     let mut out = Vec::new();
     for m in g.keys() {
         let reached = reach(g, m);
-        if under(m, "crate::model") {
+        if under(m, "crate::model") || under(m, "crate::continuous") {
             for d in drivers.iter().filter(|d| reached.contains(**d)) {
                 out.push(format!("{m} reaches the driver {d}"));
             }

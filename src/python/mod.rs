@@ -6,7 +6,7 @@
 //! released, the pool, Ctrl-C between chunks), [`convert`] (NumPy arrays),
 //! [`shared`] (a model shared by Python threads), [`options`] (the typed,
 //! validated options of a call), [`results`] (typed results), [`spin`] (what
-//! every binary model's binding does), then one file per class and
+//! every binary model's binding does), [`flow`] (what every continuous-time model's binding does), then one file per class and
 //! [`streams`] (the random streams, for exact replay).
 
 mod args;
@@ -14,6 +14,8 @@ mod convert;
 mod dense;
 mod diluted;
 mod errors;
+mod flow;
+mod graded;
 mod hebbian;
 mod modern;
 mod options;
@@ -88,6 +90,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<diluted::PyDiluted>()?;
     m.add_class::<weights::PyWeights>()?;
     m.add_class::<modern::PyModern>()?;
+    m.add_class::<graded::PyGraded>()?;
     m.add_class::<options::RetrieveOptions>()?;
     m.add_class::<options::SampleOptions>()?;
     m.add_class::<results::Outcomes>()?;
