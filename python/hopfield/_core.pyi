@@ -405,3 +405,56 @@ class Diluted:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
         chain) or from random states."""
+
+FlowArrays = tuple[
+    NDArray[np.float64],
+    NDArray[np.uint32],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+    NDArray[np.float64] | None,
+]
+
+@final
+class Graded:
+    """A graded-response network (Hopfield 1984) and its thread count.
+
+    The engine of ``hopfield.GradedHopfieldNetwork``.
+    """
+
+    def __new__(
+        cls,
+        n: int,
+        *,
+        gain: object,
+        activation: object,
+        tau: object,
+        input: NDArray[np.float64],
+        patterns: NDArray[np.float64] | None,
+        weights: NDArray[np.float64] | None,
+        threads: object,
+    ) -> Graded: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def gain(self) -> float:
+        """The gain γ."""
+    @property
+    def tau(self) -> float:
+        """The time constant τ."""
+    def with_gain(self, gain: object) -> Graded:
+        """The same network at another gain."""
+    def integrate(
+        self,
+        states: NDArray[np.float64],
+        *,
+        dt: object,
+        max_steps: object,
+        tol: object,
+        record: object,
+        trajectory: bool,
+    ) -> FlowArrays:
+        """Integrates float64 (B, n) potentials; returns states, steps, converged,
+        rate, energy, the energy trace and the trajectory."""

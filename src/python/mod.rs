@@ -16,6 +16,7 @@ mod diluted;
 mod errors;
 mod flow;
 mod graded;
+mod hidden;
 mod hebbian;
 mod modern;
 mod options;
@@ -91,6 +92,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<weights::PyWeights>()?;
     m.add_class::<modern::PyModern>()?;
     m.add_class::<graded::PyGraded>()?;
+    m.add_class::<hidden::PyHidden>()?;
     m.add_class::<options::RetrieveOptions>()?;
     m.add_class::<options::SampleOptions>()?;
     m.add_class::<results::Outcomes>()?;

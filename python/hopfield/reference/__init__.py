@@ -12,6 +12,7 @@ compared bit for bit:
   the learning rules (Storkey, pseudo-inverse, covariance) and sequences;
 * :mod:`~hopfield.reference.dense`: the dense associative memory;
 * :mod:`~hopfield.reference.modern`: the modern (continuous) Hopfield network;
+* :mod:`~hopfield.reference.graded`: the graded-response network (Hopfield 1984);
 * :mod:`~hopfield.reference.glauber`: stochastic (Glauber) dynamics and the
   Boltzmann distribution;
 * :mod:`~hopfield.reference.ising`: Ising energies, QUBO and max-cut;
@@ -57,6 +58,7 @@ from .glauber import (
     glauber_hebbian,
     total_variation,
 )
+from .graded import graded_drive, graded_energy, graded_integrate, graded_output
 from .hebbian import (
     FLOAT32_EXACT_LIMIT,
     INT32_LIMIT,
@@ -133,6 +135,11 @@ __all__ = [
     "modern_energy",
     "modern_retrieve",
     "modern_update",
+    # graded
+    "graded_drive",
+    "graded_energy",
+    "graded_integrate",
+    "graded_output",
     # glauber
     "all_states",
     "boltzmann_distribution",
