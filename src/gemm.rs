@@ -103,8 +103,16 @@ mod tests {
             let want = naive(&a, &b, m, k, n);
             let mut c = vec![f64::NAN; m * n];
             let (am, bm) = (
-                Matrix { data: &a, rows: m, cols: k },
-                Matrix { data: &b, rows: k, cols: n },
+                Matrix {
+                    data: &a,
+                    rows: m,
+                    cols: k,
+                },
+                Matrix {
+                    data: &b,
+                    rows: k,
+                    cols: n,
+                },
             );
             gemm(1.0, am, bm, Op::Plain, 0.0, &mut c);
             for (x, y) in c.iter().zip(&want) {
@@ -117,7 +125,11 @@ mod tests {
                     bt[j * k + l] = b[l * n + j];
                 }
             }
-            let btm = Matrix { data: &bt, rows: n, cols: k };
+            let btm = Matrix {
+                data: &bt,
+                rows: n,
+                cols: k,
+            };
             let mut c2 = vec![f64::NAN; m * n];
             gemm(1.0, am, btm, Op::Transposed, 0.0, &mut c2);
             for (x, y) in c2.iter().zip(&want) {
@@ -131,12 +143,31 @@ mod tests {
         let (m, k, n) = (37, 700, 29);
         let a = values(m * k, 3);
         let b = values(k * n, 4);
-        let bm = Matrix { data: &b, rows: k, cols: n };
+        let bm = Matrix {
+            data: &b,
+            rows: k,
+            cols: n,
+        };
         let mut whole = vec![0.0; m * n];
-        gemm(1.0, Matrix { data: &a, rows: m, cols: k }, bm, Op::Plain, 0.0, &mut whole);
+        gemm(
+            1.0,
+            Matrix {
+                data: &a,
+                rows: m,
+                cols: k,
+            },
+            bm,
+            Op::Plain,
+            0.0,
+            &mut whole,
+        );
         for r in 0..m {
             let mut one = vec![0.0; n];
-            let row = Matrix { data: &a[r * k..(r + 1) * k], rows: 1, cols: k };
+            let row = Matrix {
+                data: &a[r * k..(r + 1) * k],
+                rows: 1,
+                cols: k,
+            };
             gemm(1.0, row, bm, Op::Plain, 0.0, &mut one);
             assert_eq!(one, whole[r * n..(r + 1) * n], "row {r}");
         }

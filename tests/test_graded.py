@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pickle
 
+import hopfield as hf
 import numpy as np
 import pytest
-
-import hopfield as hf
 from hopfield import reference as ref
 
 
@@ -56,7 +55,7 @@ def test_the_energy_never_increases(rule: str, activation: str) -> None:
     res = net.retrieve(_potentials(16, n, 6, 0.5), dt=0.02, t_max=20.0, tol=1e-9, record=1)
     trace = res.energy_trace
     assert trace is not None
-    for row, steps in zip(trace, res.steps):
+    for row, steps in zip(trace, res.steps, strict=True):
         e = row[: steps + 1]
         assert np.all(np.isfinite(e)) and np.all(np.isnan(row[steps + 1 :]))
         assert np.all(np.diff(e) <= 1e-12 * (1 + np.abs(e[:-1]))), np.diff(e).max()

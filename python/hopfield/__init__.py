@@ -21,6 +21,7 @@ from . import reference
 from ._core import __version__, detected_simd, simd_level
 from .dense import DenseAssociativeMemory
 from .graded import GradedHopfieldNetwork, GradedRetrieval
+from .hidden import HiddenNeuronMemory, HiddenRetrieval
 from .ising import IsingProblem, MaxCut, Minimization, maxcut
 from .lab import datasets, experiments, images, theory
 from .lab.images import binarize, to_image
@@ -41,6 +42,8 @@ __all__ = [
     "DenseAssociativeMemory",
     "GradedHopfieldNetwork",
     "GradedRetrieval",
+    "HiddenNeuronMemory",
+    "HiddenRetrieval",
     "HopfieldNetwork",
     "IsingProblem",
     "MaxCut",

@@ -458,3 +458,46 @@ class Graded:
     ) -> FlowArrays:
         """Integrates float64 (B, n) potentials; returns states, steps, converged,
         rate, energy, the energy trace and the trajectory."""
+
+@final
+class Hidden:
+    """A hidden-neuron memory (Krotov & Hopfield 2021) and its thread count.
+
+    The engine of ``hopfield.HiddenNeuronMemory``.
+    """
+
+    def __new__(
+        cls,
+        patterns: NDArray[np.float64],
+        *,
+        feature: object,
+        hidden: object,
+        gain: object,
+        gamma: object,
+        eps: object,
+        beta: object,
+        degree: object,
+        tau_f: object,
+        tau_h: object,
+        input: NDArray[np.float64],
+        threads: object,
+    ) -> Hidden: ...
+    @property
+    def n(self) -> int:
+        """Number of feature neurons."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of hidden neurons (stored patterns)."""
+    def rest_hidden(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The hidden neurons at rest given float64 (B, n) features: Ξ g(x), (B, P)."""
+    def integrate(
+        self,
+        states: NDArray[np.float64],
+        *,
+        dt: object,
+        max_steps: object,
+        tol: object,
+        record: object,
+        trajectory: bool,
+    ) -> FlowArrays:
+        """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate."""

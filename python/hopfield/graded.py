@@ -70,7 +70,7 @@ def _positive(value: Any, name: str) -> float:
     return x
 
 
-def _real_batch(x: ArrayLike, n: int, name: str) -> tuple[np.ndarray, bool]:
+def _real_batch(x: ArrayLike, n: int, name: str, dim: str = "n") -> tuple[np.ndarray, bool]:
     """``x`` as a float64 C-contiguous ``(B, n)`` batch of finite values."""
     try:
         raw = np.asarray(x)
@@ -79,7 +79,7 @@ def _real_batch(x: ArrayLike, n: int, name: str) -> tuple[np.ndarray, bool]:
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
-    batch, single = _validate.as_batch(arr, n, name, dim="n", what="values")
+    batch, single = _validate.as_batch(arr, n, name, dim=dim, what="values")
     bad = ~np.isfinite(batch)
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
@@ -330,7 +330,11 @@ class GradedHopfieldNetwork(Persistent):
     def outputs(self, potentials: ArrayLike) -> np.ndarray:
         """``V = g(u)`` of potentials, float64 of the same shape."""
         u, single = _real_batch(potentials, self.n, "potentials")
-        v = np.tanh(self.gain * u) if self.activation == "tanh" else 1 / (1 + np.exp(-self.gain * u))
+        v = (
+            np.tanh(self.gain * u)
+            if self.activation == "tanh"
+            else 1 / (1 + np.exp(-self.gain * u))
+        )
         return v[0] if single else v
 
     def retrieve(

@@ -319,7 +319,13 @@ mod tests {
 
     fn patterns(p: usize, n: usize) -> Vec<f64> {
         (0..p * n)
-            .map(|i| if (i * 7919 + i / 3) % 5 < 2 { 1.0 } else { -1.0 })
+            .map(|i| {
+                if (i * 7919 + i / 3) % 5 < 2 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
             .collect()
     }
 
@@ -331,7 +337,8 @@ mod tests {
         for i in 0..n {
             for j in 0..n {
                 if i != j {
-                    w[i * n + j] = (0..p).map(|m| x[m * n + i] * x[m * n + j]).sum::<f64>() / n as f64;
+                    w[i * n + j] =
+                        (0..p).map(|m| x[m * n + i] * x[m * n + j]).sum::<f64>() / n as f64;
                 }
             }
         }

@@ -13,9 +13,10 @@
 //! never increases along the flow (both Lagrangians are convex). A state is
 //! the row `[x | h]` (`N + P` values). Feature Lagrangians: `½Σx²`
 //! (`g = x`), `(1/γ)Σ log cosh(γx)` (`g = tanh(γx)`) and layer norm
-//! `γ √(Σ(x_i − x̄)²/N + ε)`; hidden: log-sum-exp `(1/β) log Σ e^{βh}`
-//! (`f = softmax(βh)`: with `g = x` the fixed points are the modern Hopfield
-//! network's), power `(1/n) Σ h^n` (even `n`) and rectified power
+//! `Nγ √(σ² + ε)`, `σ² = Σ(x_i − x̄)²/N` (`g = γ(x − x̄)/√(σ² + ε)`);
+//! hidden: log-sum-exp `(1/β) log Σ e^{βh}` (`f = softmax(βh)`: with
+//! `g = x` the fixed points are the modern Hopfield network's), power
+//! `(1/n) Σ h^n` (even `n`) and rectified power
 //! `(1/n) Σ [h]₊^n` (`f = h^{n−1}`: the dense associative memory).
 
 use crate::engine::leaky::LeakyModel;
@@ -32,7 +33,8 @@ pub enum FeatureLagrangian {
         /// The gain `γ > 0`.
         gain: f64,
     },
-    /// `γ √(Σ(x_i − x̄)²/N + ε)`, `g_i = γ (x_i − x̄)/√(var + ε)`.
+    /// `Nγ √(σ² + ε)`, `σ² = Σ(x_i − x̄)²/N`: `g_i = γ (x_i − x̄)/√(σ² + ε)`,
+    /// the layer norm.
     LayerNorm {
         /// The scale `γ > 0`.
         gamma: f64,
@@ -123,7 +125,7 @@ impl FeatureLagrangian {
                 for (o, &v) in out.iter_mut().zip(x) {
                     *o = gamma * (v - mean) / s;
                 }
-                gamma * s
+                gamma * n * s
             }
         }
     }
@@ -249,6 +251,43 @@ impl HiddenMemory {
         &self.patterns
     }
 
+    /// The hidden neurons at rest given the features: `h = Ξ g(x)` for
+    /// `rows` row-major feature rows `x` (`rows × n`), `rows × P`. A row's
+    /// result does not depend on the other rows.
+    ///
+    /// # Errors
+    /// `Shape` when `features` is not `rows × n`; `Value` for a value that
+    /// is not finite.
+    pub fn rest(&self, features: &[f64], rows: usize) -> Result<Vec<f64>> {
+        let n = self.n;
+        if features.len() != rows.saturating_mul(n) {
+            return Err(Error::Shape(format!(
+                "features must be {rows} rows of {n} values, got {} values",
+                features.len()
+            )));
+        }
+        if let Some(at) = features.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Value(format!(
+                "features must be finite; found {} at row {}, column {}",
+                features[at],
+                at / n,
+                at % n
+            )));
+        }
+        let mut g = vec![0.0; features.len()];
+        for (x, g) in features.chunks_exact(n).zip(g.chunks_exact_mut(n)) {
+            self.feature.apply(x, g);
+        }
+        let mut h = vec![0.0; rows * self.count];
+        let gm = Matrix {
+            data: &g,
+            rows,
+            cols: n,
+        };
+        gemm(1.0, gm, self.xi(), Op::Transposed, 0.0, &mut h);
+        Ok(h)
+    }
+
     fn xi(&self) -> Matrix<'_> {
         Matrix {
             data: &self.patterns,
@@ -333,7 +372,13 @@ mod tests {
 
     fn patterns(p: usize, n: usize) -> Vec<f64> {
         (0..p * n)
-            .map(|i| if (i * 7919 + i / 3) % 5 < 2 { 1.0 } else { -1.0 })
+            .map(|i| {
+                if (i * 7919 + i / 3) % 5 < 2 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
             .collect()
     }
 

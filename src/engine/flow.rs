@@ -196,7 +196,8 @@ fn run_block<M: LeakyModel>(
                 let e = model.energy(u, d).unwrap_or(f64::NAN);
                 outcome.trace.push(e);
                 if let Some(t) = trajectory.as_deref_mut() {
-                    let at = row * steps.width + (step / options.stride().unwrap_or(1)) as usize * dim;
+                    let at =
+                        row * steps.width + (step / options.stride().unwrap_or(1)) as usize * dim;
                     t[at..at + dim].copy_from_slice(u);
                 }
             }
@@ -261,7 +262,13 @@ mod tests {
             }
         }
         fn energy(&self, state: &[f64], drive: &[f64]) -> Option<f64> {
-            Some(0.5 * state.iter().zip(drive).map(|(x, y)| (x - y).powi(2)).sum::<f64>())
+            Some(
+                0.5 * state
+                    .iter()
+                    .zip(drive)
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>(),
+            )
         }
     }
 
@@ -313,10 +320,19 @@ mod tests {
             taus: vec![1.0],
         };
         let opts = FlowOptions::new(0.5, 10, 0.0, None, false).unwrap();
-        assert!(matches!(integrate(&model, &[0.0, 1.0], 1, &opts), Err(Error::Shape(_))));
-        assert!(matches!(integrate(&model, &[f64::NAN], 1, &opts), Err(Error::Value(_))));
+        assert!(matches!(
+            integrate(&model, &[0.0, 1.0], 1, &opts),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            integrate(&model, &[f64::NAN], 1, &opts),
+            Err(Error::Value(_))
+        ));
         let big = FlowOptions::new(20.0, 10, 0.0, None, false).unwrap();
-        assert!(matches!(integrate(&model, &[0.0], 1, &big), Err(Error::Value(_))));
+        assert!(matches!(
+            integrate(&model, &[0.0], 1, &big),
+            Err(Error::Value(_))
+        ));
         assert!(FlowOptions::new(0.0, 1, 0.0, None, false).is_err());
         assert!(FlowOptions::new(f64::NAN, 1, 0.0, None, false).is_err());
         assert!(FlowOptions::new(0.1, 1, -1.0, None, false).is_err());

@@ -73,12 +73,7 @@ pub fn run<'py, M: LeakyModel>(
     }
     let granule = thread_count(threads) * FLOW_BLOCK;
     let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
-        integrate(
-            model,
-            &values[r.start * dim..r.end * dim],
-            r.len(),
-            opts,
-        )
+        integrate(model, &values[r.start * dim..r.end * dim], r.len(), opts)
     })?;
     let parts = parts.into_iter().collect::<Result<Vec<Flowed>>>()?;
     let records = opts.records();

@@ -7,8 +7,12 @@ use std::num::NonZeroUsize;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
+use numpy::PyArray2;
+
 use super::args;
+use super::convert::matrix;
 use super::flow::{options, run, FlowArrays};
+use super::run::parallel;
 use crate::continuous::{FeatureLagrangian, HiddenLagrangian, HiddenMemory};
 use crate::error::{Error, Result};
 
@@ -92,6 +96,28 @@ impl PyHidden {
     #[getter]
     fn num_patterns(&self) -> usize {
         self.model.count()
+    }
+
+    /// The hidden neurons at rest given float64 `(B, n)` features:
+    /// `h = Ξ g(x)`, float64 `(B, P)`; a row's result does not depend on
+    /// the other rows.
+    fn rest_hidden<'py>(
+        &self,
+        py: Python<'py>,
+        features: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let view = features.as_array();
+        let (rows, cols) = view.dim();
+        if cols != self.model.n() {
+            return Err(Error::Shape(format!(
+                "features must have n = {} columns, got shape ({rows}, {cols})",
+                self.model.n()
+            ))
+            .into());
+        }
+        let x: Vec<f64> = view.iter().copied().collect();
+        let h = parallel(py, self.threads, || self.model.rest(&x, rows))??;
+        matrix(py, h, rows, self.model.count())
     }
 
     /// Integrates float64 `(B, n + P)` states `[x | h]` (see

@@ -13,6 +13,7 @@ compared bit for bit:
 * :mod:`~hopfield.reference.dense`: the dense associative memory;
 * :mod:`~hopfield.reference.modern`: the modern (continuous) Hopfield network;
 * :mod:`~hopfield.reference.graded`: the graded-response network (Hopfield 1984);
+* :mod:`~hopfield.reference.hidden`: the hidden-neuron memory (Krotov & Hopfield 2021);
 * :mod:`~hopfield.reference.glauber`: stochastic (Glauber) dynamics and the
   Boltzmann distribution;
 * :mod:`~hopfield.reference.ising`: Ising energies, QUBO and max-cut;
@@ -71,6 +72,13 @@ from .hebbian import (
     retrieve_async,
     retrieve_async_batched,
     retrieve_sync,
+)
+from .hidden import (
+    hidden_drive,
+    hidden_energy,
+    hidden_features,
+    hidden_hiddens,
+    hidden_integrate,
 )
 from .ising import cut_value, ising_energy, maxcut_brute_force, qubo_to_ising, qubo_value
 from .measures import CapacityPoint, capacity_point, hamming_matrix, similarity_matrix
@@ -140,6 +148,12 @@ __all__ = [
     "graded_energy",
     "graded_integrate",
     "graded_output",
+    # hidden
+    "hidden_drive",
+    "hidden_energy",
+    "hidden_features",
+    "hidden_hiddens",
+    "hidden_integrate",
     # glauber
     "all_states",
     "boltzmann_distribution",
