@@ -40,6 +40,29 @@ and the neuron flips when ``ΔE_i < 0`` and keeps its state when
   dominant term. ``D`` is an exact integer sum: ties (``D = 0``) are exact
   and keep the state, and the order of summation does not matter.
 
+The GEMM form (speed)
+---------------------
+With ``a_μ = F(m_μ) − F(m_μ − 2)`` (what pattern μ loses when ``s_i`` flips
+away from it) and ``b_μ = F(m_μ + 2) − F(m_μ)`` (what it gains when ``s_i``
+flips towards it), ``ΔE_i = Σ_{agree} a − Σ_{disagree} b`` becomes one
+matrix product for every neuron of a batch::
+
+    2 ΔE = s ⊙ (C X) + Σ_μ (a_μ − b_μ),     C = a + b    ((B, P) @ (P, N))
+
+* **Polynomial**: ``a``, ``b`` are integers, so the product runs as a
+  ``float64`` BLAS GEMM, exactly, while ``P · max|a ± b| < 2**53`` (every
+  partial sum is then an exactly representable integer); beyond that bound
+  the ``int64`` (or Python integer) masked sums above are used.
+* **Exponential** (``exact=False`` only): max-shifted, ``w_μ = e^{β(m_μ − M)}``,
+  ``C = 2 w sinh 2β`` and ``a − b = −2 w (cosh 2β − 1)``, so the neuron flips
+  when ``s_i (w·ξ_i) < tanh(β) Σ_μ w_μ``, in ``float64``. This is the form a
+  NumPy user would write; its decisions can differ from the fixed-point
+  decision above only when ``|ΔE|`` is within float64 rounding (about
+  ``P · 2**−52``) of the dominant term ``e^{βM}``, a near-tie that the
+  fixed-point form resolves to ``P · 2**−S`` instead. With the default
+  ``exact=True`` the exponential keeps the fixed-point decision, bit for bit
+  with the Rust kernel.
+
 Energies: the polynomial ``−Σ_μ F(m_μ)`` exactly, then rounded to float64;
 the exponential as ``−(1/β) log Σ_μ exp(β m_μ) = −M − log Σ_μ e^{−β(M−m_μ)}/β``
 (``inf`` with no patterns), compared with a tolerance (summation order).
@@ -109,6 +132,13 @@ class _Model:
             self.h_tab = np.array([f(m + 2) - f(m - 2) for m in ms], dtype=self.dtype)
             self.b_tab = np.array([f(m + 2) - f(m) for m in ms], dtype=self.dtype)
             self.f_tab = np.array([f(m) for m in ms], dtype=object)
+            amb = [f(m) - f(m - 2) - (f(m + 2) - f(m)) for m in ms]  # a − b
+            bound = max(self.p, 1) * max(max(abs(int(x)) for x in self.h_tab), *map(abs, amb))
+            # The GEMM form's tables, when every partial sum is exact in float64.
+            self.gemm_exact = bound < 2**53
+            if self.gemm_exact:
+                self.c_tab = np.array([int(x) for x in self.h_tab], dtype=np.float64)
+                self.amb_tab = np.array(amb, dtype=np.float64)
 
     # -- one query, readable -------------------------------------------------
 
@@ -164,6 +194,27 @@ class _Model:
             total = np.where(high, tab["hi_total"], tab["lo_total"])
             return np.where(agree, hsel, 0).sum(axis=1) - total
         return np.where(agree, tab["h"], 0).sum(axis=1) - tab["total"]
+
+    # -- the GEMM form --------------------------------------------------------
+
+    def gemm_ok(self, exact: bool) -> bool:
+        """Whether the float64 GEMM form decides as this model must."""
+        if self.exponential:
+            return not exact
+        return self.gemm_exact
+
+    def gemm_terms(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``C`` ``(B, P)`` and ``e`` ``(B,)`` of overlaps ``M`` (float64):
+        the neuron flips when ``s_i (C ξ_i) + e < 0`` (see the module docstring)."""
+        if self.exponential:
+            if self.p == 0:
+                return np.zeros(M.shape), np.zeros(M.shape[0])
+            W = M - M.max(axis=1, keepdims=True)
+            W *= self.beta
+            np.exp(W, out=W)
+            return W, -math.tanh(self.beta) * W.sum(axis=1)
+        V = ((M + self.n) // 2).astype(np.intp)
+        return self.c_tab[V], self.amb_tab[V].sum(axis=1)
 
     def energies(self, S: np.ndarray) -> np.ndarray:
         M = S.astype(np.int64) @ self.X.T.astype(np.int64)
@@ -261,6 +312,7 @@ def dense_retrieve_async_batched(
     rectified: bool = True,
     beta: float = 1.0,
     max_sweeps: int = 100,
+    exact: bool = True,
 ) -> AsyncResult:
     """Asynchronous retrieval vectorised over the batch (the speed reference).
 
@@ -270,12 +322,23 @@ def dense_retrieve_async_batched(
     active query decides its own neuron with one masked sum over ``P``, and
     the queries that flipped update ``M`` and their arrays. Queries whose
     sweep flipped nothing leave the active set.
+
+    Where the GEMM form applies (the polynomial within its exact bound; the
+    exponential with ``exact=False``, see the module docstring) a decision
+    is one float64 dot product per query instead: ``s_i (c·ξ_i) + e < 0``
+    with ``c``, ``e`` kept per query and rebuilt for the queries that flipped.
     """
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
     n = model.n
     Q, single = _as_batch(queries)
     b = Q.shape[0]
     ords = _batch_orders(orders, b, max_sweeps, n)
+    if model.gemm_ok(exact):
+        states, converged, sweeps = _async_gemm(model, Q, ords, max_sweeps)
+        e = model.energies(states)
+        if single:
+            return AsyncResult(states[0], converged[0], sweeps[0], e[0], None)
+        return AsyncResult(states, converged, sweeps, e, None)
     Xt = np.ascontiguousarray(model.X.T, dtype=np.int8)  # (N, P)
 
     states = np.array(Q, dtype=np.int8, order="C")
@@ -321,6 +384,49 @@ def dense_retrieve_async_batched(
     return AsyncResult(states, converged, sweeps, e, None)
 
 
+def _async_gemm(
+    model: _Model, Q: np.ndarray, ords: np.ndarray, max_sweeps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batched async loop on the GEMM form's terms (one dot per decision)."""
+    n, b = model.n, Q.shape[0]
+    Xt = np.ascontiguousarray(model.X.T, dtype=np.float64)  # (N, P)
+    states = np.array(Q, dtype=np.int8, order="C")
+    converged = np.zeros(b, dtype=bool)
+    sweeps = np.full(b, max_sweeps, dtype=np.int64)
+    active = np.arange(b)
+    S = states.astype(np.float64)
+    M = S @ Xt  # (B, P), exact
+    C, e = model.gemm_terms(M)
+    for t in range(max_sweeps):
+        if active.size == 0:
+            break
+        rows = np.arange(active.size)
+        order_t = np.ascontiguousarray(ords[active, t].T)  # (N, B_active)
+        any_flip = np.zeros(active.size, dtype=bool)
+        for k in range(n):
+            i = order_t[k]
+            Xi = Xt[i]  # (B_active, P)
+            cur = S[rows, i]
+            flip = cur * np.einsum("bp,bp->b", C, Xi) + e < 0
+            if flip.any():
+                fr = rows[flip]
+                new = -cur[flip]
+                S[fr, i[flip]] = new
+                M[fr] += (2 * new)[:, None] * Xi[flip]
+                C[fr], e[fr] = model.gemm_terms(M[fr])
+                any_flip |= flip
+        done = ~any_flip
+        if done.any():
+            finished = active[done]
+            states[finished] = S[done]
+            converged[finished] = True
+            sweeps[finished] = t + 1
+            keep = any_flip
+            active, S, M, C, e = active[keep], S[keep], M[keep], C[keep], e[keep]
+    states[active] = S
+    return states, converged, sweeps
+
+
 def dense_retrieve_sync(
     X: ArrayLike,
     queries: ArrayLike,
@@ -331,6 +437,7 @@ def dense_retrieve_sync(
     beta: float = 1.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    exact: bool = True,
 ) -> SyncResult:
     """Synchronous retrieval, batched (the oracle and the speed reference).
 
@@ -341,9 +448,34 @@ def dense_retrieve_sync(
     ``M = S Xᵀ``, the per-query arrays, then every masked sum at once as an
     exact integer product with the 0/1 matrix ``[ξ^μ_i = +1]``
     (``Σ_{agree} h = h·X⁺`` for ``s_i = +1``, ``Σ h − h·X⁺`` for ``s_i = −1``).
+
+    Where the GEMM form applies (the polynomial within its exact bound; the
+    exponential with ``exact=False``, see the module docstring) a step is
+    instead two float64 BLAS products, ``M = S Xᵀ`` and ``C X``, and the
+    decision ``s ⊙ (C X) + e < 0``.
     """
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
     Q, single = _as_batch(queries)
+    if model.gemm_ok(exact):
+        Xf = model.X.astype(np.float64)  # (P, N)
+        XfT = np.ascontiguousarray(Xf.T)
+
+        def gemm_step(cur: np.ndarray) -> np.ndarray:
+            C, e = model.gemm_terms(cur @ XfT)
+            D = C @ Xf
+            D *= cur
+            D += e[:, None]
+            return np.where(D < 0, -cur, cur)
+
+        states, converged, cycled, sweeps, tr = run_sync(
+            Q, gemm_step, model.energies, max_sweeps, track_energy, dtype=np.float64
+        )
+        e = model.energies(states)
+        if single:
+            return SyncResult(
+                states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]
+            )
+        return SyncResult(states, converged, cycled, sweeps, e, tr)
     Xi64 = model.X.astype(np.int64)
     plus = (model.X > 0).astype(model.dtype)  # (P, N)
 

@@ -52,8 +52,8 @@ __all__ = [
     "retrieve_sync",
 ]
 
-#: ``retrieve_sync`` keeps ``Xᵀ X − P I`` in ``float32`` while ``P N`` is below
-#: this bound (every integer field then fits the 24-bit significand exactly).
+#: ``retrieve_sync`` multiplies in ``float32`` while ``2 P N`` is below this
+#: bound (every integer it forms then fits the 24-bit significand exactly).
 FLOAT32_EXACT_LIMIT = 2**24
 #: ``retrieve_async_batched`` keeps overlaps in ``int32`` while ``N P`` is below
 #: this bound (every integer field then fits in ``int32``).
@@ -450,11 +450,17 @@ def retrieve_sync(
     that runs out of sweeps has ``converged = cycled = False`` and
     ``sweeps = max_sweeps``.
 
-    The integer weight matrix ``Wi = Xᵀ X − P I`` is formed once, as
-    ``float32`` when ``P N < 2**24`` (every product and partial sum of ±1
-    states with it is then an exactly representable integer) and as
-    ``float64`` otherwise; each step multiplies only the still-active queries
-    by it (one BLAS GEMM).
+    Each step is the factored form a NumPy user would write, on the
+    still-active queries only: overlaps ``M = S Xᵀ`` and projections
+    ``M X`` (two BLAS GEMMs of ``B·N·P`` multiply-adds each, instead of
+    ``B·N²`` with the N×N weights), then the integer field
+    ``A = M X − P S`` and the decision with exact tie-keeping as one sign,
+    ``s' = sign(2A + s)`` (``2A + s`` is odd, so never zero: ``A = 0``
+    keeps ``s``). Every quantity is an integer below ``2 P N + 1`` in
+    magnitude, so the products run in ``float32`` while ``2 P N < 2**24``
+    (:data:`FLOAT32_EXACT_LIMIT`; exact, every partial sum representable) and
+    in ``float64`` beyond. With nonzero thresholds the decision is
+    ``h = A / N − θ`` in ``float64``, as everywhere else.
 
     Parameters
     ----------
@@ -480,14 +486,22 @@ def retrieve_sync(
     Q, single = _as_batch(queries)
     th = _theta(theta, n)
     th_nz = _nonzero_theta(th)
-    ft: type[np.floating] = np.float32 if p * n < FLOAT32_EXACT_LIMIT else np.float64
-    Xf = X.astype(ft)
-    Wi = Xf.T @ Xf  # entries are integers <= P: exact
-    np.fill_diagonal(Wi, 0)
+    ft: type[np.floating] = np.float32 if 2 * p * n < FLOAT32_EXACT_LIMIT else np.float64
+    Xf = X.astype(ft)  # (P, N)
+    XfT = np.ascontiguousarray(Xf.T)  # (N, P)
+
+    def step(cur: np.ndarray) -> np.ndarray:
+        A = (cur @ XfT) @ Xf  # Σ_μ m_μ ξ^μ_i, exact integers
+        A -= p * cur  # the integer field (W_ii = 0)
+        if th_nz is not None:
+            return _update(A, cur, th_nz, n)
+        A *= 2
+        A += cur  # 2A + s: odd, its sign is the decision with ties kept
+        return np.sign(A, out=A)
 
     states, converged, cycled, sweeps, tr = run_sync(
         Q,
-        lambda cur: _update(cur @ Wi, cur, th_nz, n),
+        step,
         lambda S: _energy_from_overlaps(_overlaps_int(X, S), S, th, n),
         max_sweeps,
         track_energy,
