@@ -14,7 +14,9 @@ __all__ = [
     "MAX_N",
     "Dense",
     "Diluted",
+    "Graded",
     "Hebbian",
+    "Hidden",
     "Modern",
     "ModernOutcomes",
     "Outcomes",
@@ -406,7 +408,7 @@ class Diluted:
         chains from `init` (int8 (B, N); with `single` its one row for every
         chain) or from random states."""
 
-FlowArrays = tuple[
+_FlowArrays = tuple[
     NDArray[np.float64],
     NDArray[np.uint32],
     NDArray[np.bool_],
@@ -455,7 +457,7 @@ class Graded:
         tol: object,
         record: object,
         trajectory: bool,
-    ) -> FlowArrays:
+    ) -> _FlowArrays:
         """Integrates float64 (B, n) potentials; returns states, steps, converged,
         rate, energy, the energy trace and the trajectory."""
 
@@ -499,5 +501,5 @@ class Hidden:
         tol: object,
         record: object,
         trajectory: bool,
-    ) -> FlowArrays:
+    ) -> _FlowArrays:
         """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate."""
