@@ -24,8 +24,10 @@ use rayon::prelude::*;
 use super::leaky::{FlowOptions, FlowOutcome, LeakyModel};
 use crate::error::{try_filled, Error, Result};
 
-/// Most rows integrated together (one matrix product per step).
-pub const FLOW_BLOCK: usize = 64;
+/// Most rows integrated together (one matrix product per step): enough that
+/// packing the weights or patterns for the product, once per block and
+/// step, costs little next to the product itself.
+pub const FLOW_BLOCK: usize = 256;
 
 /// The final states, each state's outcome and, on request, the recorded
 /// trajectory.
