@@ -1,22 +1,27 @@
 """Modern Hopfield network: the fused Rust kernel against the NumPy reference.
 
 One benchmark group per case, each timing the Rust path
-(:meth:`hopfield.ModernHopfield.retrieve`, one step) and the reference that
-NumPy users write, :func:`hopfield.reference.modern_update` in float32: two
-matrix products and a softmax (OpenBLAS runs the products near the
-machine's GEMM peak). Both see the same patterns and queries; before
-anything is timed both run once and must agree within float32 tolerance.
+(:meth:`hopfield.ModernHopfield.retrieve`, one step) and the strongest NumPy
+float32 form (:func:`hopfield.reference.modern_update`: β folded into the
+queries, two BLAS GEMMs, one in-place ``exp``, the division on the output;
+OpenBLAS runs the products near the machine's GEMM peak). Both see the same
+patterns and queries; before anything is timed both run once and must agree
+within float32 tolerance.
 
-Cases, at d = 512 and P = 20,000 stored patterns:
+Cases, at d = 1024, B = 1000 queries (20%-noise copies of stored patterns):
 
-* ``B=2000 beta=1/sqrt(d)``: attention scaling, every weight matters;
-* ``B=2000 beta=0.1``: a retrieval β (queries are 20%-noise copies of
-  stored patterns; every other weight is below ``exp(-40)``, so the kernel
-  skips them). It is chosen so that NumPy's float32 ``exp`` does not reach
-  its slow underflow path (below −88), which would flatter the ratio;
-* ``B=1``, both β: a single query, memory-bound for NumPy;
+* ``beta=1/sqrt(d)`` at P = 1,000, 10,000 and 20,000: attention scaling,
+  every weight matters;
+* ``beta=0.05``: a retrieval β (every other weight is below ``exp(−40)``, so
+  the kernel skips them), chosen so that NumPy's float32 ``exp`` does not
+  reach its slow underflow path (below −88), which would flatter the ratio;
+* ``B=1``, both β, P = 10,000: one query per call, memory-bound for NumPy;
 * ``±1``: ±1 patterns and queries (20% of spins flipped) at a retrieval β,
   scored through XOR + popcount.
+
+The floor of a query (``conftest.py``): the two products, ``2 · 2·P·d``
+operations at the float32 GEMM peak (``P·d/64`` XOR+popcount words for ±1),
+and for one query per call the ``4·P·d`` bytes of the keys read once.
 
 ``test_peak_memory`` measures, in a fresh process, the peak resident memory
 a retrieval adds: O(B·d + tile) for the kernel, O(B·P) for NumPy.
@@ -37,8 +42,9 @@ import hopfield as hf
 import numpy as np
 import pytest
 from hopfield import reference
+from hopfield.lab.machine import Work
 
-D, P = 512, 20_000
+D, B = 1024, 1000
 
 
 @dataclass
@@ -50,11 +56,21 @@ class Case:
     net: hf.ModernHopfield
     expected: np.ndarray | None = None
 
+    @property
+    def p(self) -> int:
+        return self.patterns.shape[0]
+
     def run_rust(self) -> np.ndarray:
         return self.net.retrieve(self.queries).states
 
     def run_reference(self) -> np.ndarray:
         return reference.modern_update(self.patterns, self.queries, self.beta, dtype=np.float32)
+
+    def work(self) -> Work:
+        b = self.queries.shape[0]
+        if self.net.binary:
+            return Work(words=self.p * D / 64)
+        return Work(flops32=2 * 2 * self.p * D, bytes=4 * self.p * D / b)
 
     def check(self) -> None:
         if self.expected is None:
@@ -66,46 +82,46 @@ class Case:
             self.expected = rust
 
 
-_DATA: dict[str, tuple[np.ndarray, np.ndarray, hf.ModernHopfield]] = {}
+_DATA: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, hf.ModernHopfield]] = {}
 
 
-def _data(kind: str) -> tuple[np.ndarray, np.ndarray, hf.ModernHopfield]:
-    if kind not in _DATA:
+def _data(kind: str, p: int) -> tuple[np.ndarray, np.ndarray, hf.ModernHopfield]:
+    if (kind, p) not in _DATA:
+        _DATA.clear()  # one memory at a time (P = 20,000 holds 80 MB of keys)
         rng = np.random.default_rng(0)
         if kind == "float":
-            x = rng.standard_normal((P, D), dtype=np.float32)
-            noise = rng.standard_normal((2000, D), dtype=np.float32)
-            q = x[:2000] + 0.2 * noise  # ‖noise‖ ≈ 0.2‖x‖
+            x = rng.standard_normal((p, D), dtype=np.float32)
+            noise = rng.standard_normal((B, D), dtype=np.float32)
+            q = x[:B] + 0.2 * noise  # ‖noise‖ ≈ 0.2‖x‖
         else:
-            x = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(P, D))
-            flip = rng.random((2000, D)) < 0.2
-            q = np.where(flip, -x[:2000], x[:2000]).astype(np.float32)
+            x = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(p, D))
+            flip = rng.random((B, D)) < 0.2
+            q = np.where(flip, -x[:B], x[:B]).astype(np.float32)
         net = hf.ModernHopfield()
         net.store(x)
-        _DATA[kind] = (x, q, net)
-    return _DATA[kind]
+        _DATA[kind, p] = (x, q, net)
+    return _DATA[kind, p]
 
 
+#: name -> (kind, P, queries per call, beta); ordered so that cases sharing
+#: a memory are adjacent.
 CASES = {
-    "B=2000 beta=1/sqrt(d)": ("float", 2000, 1 / np.sqrt(D)),
-    "B=2000 beta=0.1": ("float", 2000, 0.1),
-    "B=1 beta=1/sqrt(d)": ("float", 1, 1 / np.sqrt(D)),
-    "B=1 beta=0.1": ("float", 1, 0.1),
-    "+-1 B=2000 beta=0.2": ("binary", 2000, 0.2),
+    "P=1000 beta=1/sqrt(d)": ("float", 1000, B, 1 / np.sqrt(D)),
+    "P=10000 beta=1/sqrt(d)": ("float", 10_000, B, 1 / np.sqrt(D)),
+    "P=10000 beta=0.05": ("float", 10_000, B, 0.05),
+    "P=10000 B=1 beta=1/sqrt(d)": ("float", 10_000, 1, 1 / np.sqrt(D)),
+    "P=10000 B=1 beta=0.05": ("float", 10_000, 1, 0.05),
+    "P=20000 beta=1/sqrt(d)": ("float", 20_000, B, 1 / np.sqrt(D)),
+    "+-1 P=10000 beta=0.1": ("binary", 10_000, B, 0.1),
 }
-_CASES: dict[str, Case] = {}
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request: pytest.FixtureRequest) -> Case:
-    name = request.param
-    if name not in _CASES:
-        kind, b, beta = CASES[name]
-        x, q, net = _data(kind)
-        _CASES[name] = Case(name, beta, x, q[:b], net)
-    c = _CASES[name]
-    c.net.beta = c.beta
-    return c
+    kind, p, b, beta = CASES[request.param]
+    x, q, net = _data(kind, p)
+    net.beta = beta
+    return Case(request.param, beta, x, q[:b], net)
 
 
 @pytest.mark.parametrize("impl", ["rust", "reference"])
@@ -113,11 +129,11 @@ def test_modern_retrieve(benchmark, record_ratio, case: Case, impl: str) -> None
     case.check()
     target = case.run_rust if impl == "rust" else case.run_reference
     b = case.queries.shape[0]
-    benchmark.group = f"modern d={D} P={P} {case.name}"
+    benchmark.group = f"modern d={D} {case.name}"
     benchmark.extra_info.update(
         impl=impl,
         d=D,
-        patterns=P,
+        patterns=case.p,
         queries=b,
         beta=case.beta,
         simd=hf.simd_level(),
@@ -131,7 +147,7 @@ def test_modern_retrieve(benchmark, record_ratio, case: Case, impl: str) -> None
     if benchmark.stats:
         seconds = benchmark.stats.stats.median
         benchmark.extra_info["us_per_query"] = seconds / b * 1e6
-        record_ratio(benchmark.group, impl, seconds / b)
+        record_ratio(benchmark.group, impl, seconds / b, case.work())
     else:
         record_ratio(benchmark.group, impl, None)
 
@@ -178,11 +194,12 @@ def _extra_peak(impl: str) -> int:
 
 def test_peak_memory() -> None:
     """The kernel adds O(B·d + tile) memory; NumPy materialises the (B, P) scores."""
-    b, scores = 2000, 2000 * P * 4
+    p, d, b = 20_000, 512, 2000
+    scores = b * p * 4
     rust = _extra_peak("rust")
     numpy = _extra_peak("reference")
     print(
-        f"\npeak extra memory, B={b} d={D} P={P}: rust {rust / 2**20:.1f} MiB, "
+        f"\npeak extra memory, B={b} d={d} P={p}: rust {rust / 2**20:.1f} MiB, "
         f"numpy {numpy / 2**20:.1f} MiB (scores alone {scores / 2**20:.0f} MiB)"
     )
     # output + query copy (8 MiB) + per-thread block state; far below B·P

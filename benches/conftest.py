@@ -30,6 +30,7 @@ _HERE = Path(__file__).parent
 _RESULTS = pytest.StashKey[dict[str, dict[str, float | None]]]()
 _WORK = pytest.StashKey[dict[str, machine.Work]]()
 _FLOORS = pytest.StashKey[machine.Floors]()
+_SCALING = pytest.StashKey[dict[str, dict[int, float | None]]]()
 
 
 def _timing(config: pytest.Config) -> bool:
@@ -85,6 +86,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = {}
     config.stash[_WORK] = {}
+    config.stash[_SCALING] = {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -116,12 +118,39 @@ def record_ratio(
     return record
 
 
+@pytest.fixture
+def record_scaling(request: pytest.FixtureRequest) -> Callable[[str, int, float | None], None]:
+    """``record_scaling(model, threads, seconds_per_query)``; ``None`` when not timed."""
+    scaling = request.config.stash[_SCALING]
+
+    def record(model: str, threads: int, seconds: float | None) -> None:
+        scaling.setdefault(model, {})[threads] = seconds
+
+    return record
+
+
+def _write_scaling(tr, scaling: dict[str, dict[int, float | None]]) -> None:
+    timed = {m: r for m, r in scaling.items() if r and all(v is not None for v in r.values())}
+    if not timed:
+        return
+    tr.write_sep("-", "hopfield: throughput against threads (efficiency = speed-up / threads)")
+    for model, runs in timed.items():
+        base = runs.get(1)
+        cells = []
+        for t, sec in sorted(runs.items()):
+            assert sec is not None
+            eff = f" eff {base / sec / t:.0%}" if base else ""
+            cells.append(f"{t}: {1 / sec:,.0f} q/s{eff}")
+        tr.write_line(f"{model:<34} " + " | ".join(cells))
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    tr = terminalreporter
+    _write_scaling(tr, config.stash.get(_SCALING, {}))
     results = config.stash.get(_RESULTS, {})
     if not results:
         return
-    tr = terminalreporter
     timed = {
         g: r
         for g, r in results.items()

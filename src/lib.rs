@@ -22,6 +22,7 @@ pub mod gemm;
 pub mod kernels;
 pub mod model;
 pub mod modern;
+pub mod par;
 pub mod rng;
 pub mod rules;
 pub mod simd;

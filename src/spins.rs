@@ -167,13 +167,21 @@ impl SpinMatrix {
         }
         // Rows pack independently; the first bad row (in order) is reported.
         let words = m.words;
-        let bad = m
-            .data
-            .par_chunks_exact_mut(words)
-            .zip(values.par_chunks_exact(n))
-            .enumerate()
-            .filter_map(|(r, (out, row))| pack_row(row, out).err().map(|(i, v)| (r, i, v)))
-            .min_by_key(|&(r, i, _)| (r, i));
+        let bad = if crate::par::in_pool() {
+            m.data
+                .par_chunks_exact_mut(words)
+                .zip(values.par_chunks_exact(n))
+                .enumerate()
+                .filter_map(|(r, (out, row))| pack_row(row, out).err().map(|(i, v)| (r, i, v)))
+                .min_by_key(|&(r, i, _)| (r, i))
+        } else {
+            m.data
+                .chunks_exact_mut(words)
+                .zip(values.chunks_exact(n))
+                .enumerate()
+                .filter_map(|(r, (out, row))| pack_row(row, out).err().map(|(i, v)| (r, i, v)))
+                .min_by_key(|&(r, i, _)| (r, i))
+        };
         match bad {
             Some((r, i, v)) => Err(Error::Value(format!(
                 "spins must be -1 or +1; found {v} at index ({r}, {i})"
@@ -197,9 +205,18 @@ impl SpinMatrix {
         if self.rows == 0 {
             return;
         }
-        out.par_chunks_exact_mut(self.n)
-            .zip(self.data.par_chunks_exact(self.words))
-            .for_each(|(o, row)| unpack_row(row, o));
+        if crate::par::in_pool() {
+            out.par_chunks_exact_mut(self.n)
+                .zip(self.data.par_chunks_exact(self.words))
+                .for_each(|(o, row)| unpack_row(row, o));
+        } else {
+            for (o, row) in out
+                .chunks_exact_mut(self.n)
+                .zip(self.data.chunks_exact(self.words))
+            {
+                unpack_row(row, o);
+            }
+        }
     }
 
     /// Neurons per row.

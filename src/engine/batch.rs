@@ -77,34 +77,32 @@ pub fn descend_rows<M: EnergyModel>(
     first_index: u64,
     schedule: &Schedule,
 ) -> Vec<Outcome> {
-    match schedule.update() {
-        // Blocks of chains interleave their updates (see glauber::CHAIN_BLOCK).
-        _ if schedule.is_stochastic() => rows
-            .par_chunks_mut(words * CHAIN_BLOCK)
+    // Blocks of chains interleave their updates (see glauber::CHAIN_BLOCK);
+    // blocks of rows build their caches together, each row keeping its own
+    // stream (sync needs none).
+    let size = if schedule.is_stochastic() {
+        CHAIN_BLOCK
+    } else {
+        block_size(model, schedule.update(), rows.len(), words)
+    };
+    let run = |(b, block): (usize, &mut [u64])| {
+        let first = first_index + (b * size) as u64;
+        match schedule.update() {
+            _ if schedule.is_stochastic() => stochastic_block(model, block, words, first, schedule),
+            Update::Async => descend_async_block(model, block, words, first, schedule),
+            Update::Sync => descend_sync_block(model, block, words, schedule),
+        }
+    };
+    if crate::par::in_pool() {
+        rows.par_chunks_mut(words * size)
             .enumerate()
-            .flat_map_iter(|(b, block)| {
-                let first = first_index + (b * CHAIN_BLOCK) as u64;
-                stochastic_block(model, block, words, first, schedule)
-            })
-            .collect(),
-        // Blocks of rows build their caches together; each keeps its own stream.
-        Update::Async => {
-            let size = block_size(model, Update::Async, rows.len(), words);
-            rows.par_chunks_mut(words * size)
-                .enumerate()
-                .flat_map_iter(|(b, block)| {
-                    let first = first_index + (b * size) as u64;
-                    descend_async_block(model, block, words, first, schedule)
-                })
-                .collect()
-        }
-        // Sync needs no random stream; blocks of rows share model data.
-        Update::Sync => {
-            let size = block_size(model, Update::Sync, rows.len(), words);
-            rows.par_chunks_mut(words * size)
-                .flat_map_iter(|block| descend_sync_block(model, block, words, schedule))
-                .collect()
-        }
+            .flat_map_iter(run)
+            .collect()
+    } else {
+        rows.chunks_mut(words * size)
+            .enumerate()
+            .flat_map(run)
+            .collect()
     }
 }
 
@@ -112,7 +110,7 @@ pub fn descend_rows<M: EnergyModel>(
 fn block_size<M: EnergyModel>(model: &M, update: Update, len: usize, words: usize) -> usize {
     let count = len / words.max(1);
     model
-        .block_size(update, count, rayon::current_num_threads())
+        .block_size(update, count, crate::par::threads_here())
         .max(1)
 }
 
@@ -199,11 +197,16 @@ pub fn with_threads<T: Send>(
 /// The pool size used when no thread count is given: `RAYON_NUM_THREADS`
 /// when set to a positive integer, else the number of available cores.
 pub fn default_threads() -> usize {
+    // The cores are read once: asking the system (cgroup files included)
+    // costs more than a small call's whole work.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&t| t > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| {
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        })
 }
 
 type Pools = std::collections::HashMap<usize, std::sync::Arc<rayon::ThreadPool>>;

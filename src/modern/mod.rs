@@ -53,8 +53,11 @@
 //!   energy, attention);
 //! * `stream.rs`: the streaming online softmax and value accumulation;
 //! * `scores.rs`: the score kernels (float lanes, ±1 popcount);
-//! * `x86.rs`: their AVX-512 micro-kernels.
+//! * `x86.rs`: their AVX-512 micro-kernels;
+//! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod driver;
 mod scores;
 mod store;

@@ -52,6 +52,12 @@ pub(super) fn scores(
         unsafe { super::x86::scores_avx512(keys, rows, queries, nq, d, out, ld) };
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() == crate::simd::Level::Avx2 {
+        // SAFETY: as above (the AVX2 level includes FMA).
+        unsafe { super::avx2::scores_avx2(keys, rows, queries, nq, d, out, ld) };
+        return;
+    }
     for c in 0..nq {
         let q = &queries[c * d..(c + 1) * d];
         for r in 0..rows {

@@ -186,6 +186,10 @@ fn chunk_body(
 
 /// Queries per group of the value accumulation.
 pub(super) const GROUP: usize = 12;
+const _: () = assert!(
+    GROUP.is_multiple_of(4),
+    "the AVX2 accumulation takes groups as sets of four"
+);
 
 /// Query groups of the value accumulation: [`GROUP`] at a time, then singles.
 fn value_groups(nb: usize) -> Vec<std::ops::Range<usize>> {
@@ -347,6 +351,27 @@ fn accumulate(w: &[f32], nb: usize, list: &[u32], values: &[f32], dv: usize, o: 
                 super::x86::accumulate_avx512::<GROUP, 2>(w, list, values, dv, o)
             } else {
                 super::x86::accumulate_avx512::<1, 4>(w, list, values, dv, o)
+            }
+        };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() == crate::simd::Level::Avx2 && (nb == GROUP || nb == 1) {
+        // SAFETY: as above (the AVX2 level includes FMA); a group runs as
+        // three sets of four queries, each with its own weight rows and outputs.
+        unsafe {
+            if nb == GROUP {
+                for s in 0..GROUP / 4 {
+                    super::avx2::accumulate_avx2::<4, 3>(
+                        &w[4 * s * TILE..],
+                        list,
+                        values,
+                        dv,
+                        &mut o[4 * s * dv..],
+                    );
+                }
+            } else {
+                super::avx2::accumulate_avx2::<1, 8>(w, list, values, dv, o)
             }
         };
         return;

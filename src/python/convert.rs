@@ -5,7 +5,7 @@ use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray2};
 use pyo3::prelude::*;
 
-use super::run::parallel;
+use super::run::{on_this_thread, parallel, INLINE_BYTES};
 use crate::engine::batch;
 use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
@@ -31,13 +31,21 @@ pub fn pack(array: &PyReadonlyArray2<'_, i8>, name: &str, n: usize) -> Result<Sp
             &contiguous[..]
         }
     };
-    batch::with_threads(None, || SpinMatrix::from_spins(values, rows, n))?
-        .map_err(|e| e.context(name))
+    let packed = if values.len() <= INLINE_BYTES {
+        SpinMatrix::from_spins(values, rows, n)
+    } else {
+        batch::with_threads(None, || SpinMatrix::from_spins(values, rows, n))?
+    };
+    packed.map_err(|e| e.context(name))
 }
 
 /// A `(rows, n)` int8 array of the unpacked states.
 pub fn unpack<'py>(py: Python<'py>, states: &SpinMatrix) -> PyResult<Bound<'py, PyArray2<i8>>> {
-    let values = parallel(py, None, || states.to_spins())??;
+    let values = if states.rows().saturating_mul(states.n()) <= INLINE_BYTES {
+        on_this_thread(py, || states.to_spins())?
+    } else {
+        parallel(py, None, || states.to_spins())??
+    };
     matrix(py, values, states.rows(), states.n())
 }
 

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use super::convert::{pack, unpack};
 use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
-use super::run::parallel;
+use super::run::on_this_thread;
 use super::shared::Shared;
 use super::spin;
 use crate::error::Error;
@@ -32,7 +32,8 @@ impl PyDense {
         f: impl FnOnce(&PreparedDense<'_>) -> PyResult<R>,
     ) -> PyResult<R> {
         let model = self.model.snapshot();
-        let prepared = parallel(py, None, || model.prepare())??;
+        // Preparing is one sequential pass: no pool hand-off.
+        let prepared = on_this_thread(py, || model.prepare())?;
         f(&prepared)
     }
 }

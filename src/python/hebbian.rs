@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use super::convert::{matrix, pack, unpack, vector};
 use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
-use super::run::parallel;
+use super::run::{on_this_thread, parallel};
 use super::shared::Shared;
 use super::spin;
 use crate::model::{Hebbian, HebbianLanes};
@@ -29,7 +29,8 @@ impl PyHebbian {
         f: impl FnOnce(&HebbianLanes<'_>) -> PyResult<R>,
     ) -> PyResult<R> {
         let model = self.model.snapshot();
-        let prepared = parallel(py, None, || model.prepare())??;
+        // Preparing is one sequential pass: no pool hand-off.
+        let prepared = on_this_thread(py, || model.prepare())?;
         f(&prepared)
     }
 }

@@ -22,6 +22,21 @@ pub fn parallel<T: Send>(
     Ok(py.detach(|| batch::with_threads(threads, f))?)
 }
 
+/// Runs `f` with the GIL released on the calling thread, for work that uses
+/// no pool (preparing a model's layout) or too little to pay for a hand-off
+/// to one (a single query; see [`crate::par`]): code under `f` iterates
+/// sequentially here.
+pub fn on_this_thread<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    py.detach(f)
+}
+
+/// Rows (queries, or bytes of states to pack) up to which a call runs on
+/// the calling thread ([`on_this_thread`]) rather than on a pool.
+pub const INLINE_ROWS: usize = 1;
+/// Bytes of ±1 values up to which packing or unpacking runs on the calling
+/// thread.
+pub const INLINE_BYTES: usize = 1 << 16;
+
 /// How long one detached chunk should take before Ctrl-C is checked.
 const CHUNK_TARGET: Duration = Duration::from_millis(50);
 

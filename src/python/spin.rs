@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::convert::{matrix, pack, vector};
 use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
-use super::run::{in_chunks, parallel, thread_count};
+use super::run::{in_chunks, on_this_thread, parallel, thread_count, INLINE_ROWS};
 use crate::engine::batch::{self, BatchOutcome};
 use crate::engine::energy::EnergyModel;
 use crate::engine::glauber::{Sampler, Starts};
@@ -30,15 +30,17 @@ pub fn retrieve<M: EnergyModel>(
     let (rows, words) = (states.rows(), states.words());
     let (schedule, threads) = (&options.schedule, options.threads);
     let data = states.as_words_mut();
-    let first = 16 * thread_count(threads);
-    let parts = in_chunks(py, threads, rows, (1, first), |r| {
-        let block = &mut data[r.start * words..r.end * words];
-        batch::descend_rows(model, block, words, r.start as u64, schedule)
-    })?;
-    let result = BatchOutcome {
-        states,
-        outcomes: parts.into_iter().flatten().collect(),
+    let outcomes = if rows <= INLINE_ROWS {
+        on_this_thread(py, || batch::descend_rows(model, data, words, 0, schedule))
+    } else {
+        let first = 16 * thread_count(threads);
+        let parts = in_chunks(py, threads, rows, (1, first), |r| {
+            let block = &mut data[r.start * words..r.end * words];
+            batch::descend_rows(model, block, words, r.start as u64, schedule)
+        })?;
+        parts.into_iter().flatten().collect()
     };
+    let result = BatchOutcome { states, outcomes };
     Outcomes::new(py, &result, schedule.track_energy())
 }
 

@@ -12,13 +12,15 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
+from .._core import simd_level
 from ..spins import random_patterns
-from . import bench, experiments, progress, theory
+from . import bench, experiments, machine, progress, theory
 
 __all__ = ["add_commands"]
 
@@ -369,6 +371,17 @@ def _benchmark(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError(
             f"--only names unknown benches {unknown}; available: {', '.join(bench.BENCHES)}"
         )
+    slowed = machine.slowing_variables_set()
+    if slowed:
+        print(
+            "warning: "
+            + ", ".join(f"{k}={v}" for k, v in slowed.items())
+            + " is set: NumPy's OpenBLAS runs older, slower kernels, which flatters the"
+            " speed-ups. For honest figures run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"
+            " hopfield bench ...",
+            file=sys.stderr,
+        )
+    floors = machine.measure_floors(quick=args.quick)
     rows = []
     with progress.bar(len(names), "bench", not args.no_progress) as pbar:
         for name in names:
@@ -387,6 +400,10 @@ def _benchmark(args: argparse.Namespace, out: TextIO) -> int:
         f"({'quick sizes' if args.quick else 'full sizes'}).",
         file=out,
     )
+    print(machine.blas_description(), file=out)
+    print(f"SIMD level {simd_level()}; machine floors measured now:", file=out)
+    for line in floors.lines():
+        print("  " + line, file=out)
     print(file=out)
     _table(
         ["bench", "size", "rust us/query", "ref us/query", "speed-up", "agree"],
