@@ -328,18 +328,20 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
         "crate::engine::descent",
         "crate::engine::glauber",
         "crate::engine::batch",
+        "crate::engine::flow",
     ];
     let bottom = [
         "crate::engine::schedule",
         "crate::engine::accept",
         "crate::engine::chain",
         "crate::engine::energy",
+        "crate::engine::leaky",
     ];
     let under = |m: &str, p: &str| m == p || m.starts_with(&format!("{p}::"));
     let mut out = Vec::new();
     for m in g.keys() {
         let reached = reach(g, m);
-        if under(m, "crate::model") {
+        if under(m, "crate::model") || under(m, "crate::continuous") {
             for d in drivers.iter().filter(|d| reached.contains(**d)) {
                 out.push(format!("{m} reaches the driver {d}"));
             }

@@ -9,14 +9,16 @@
 //! ([`modern`]) is its own, GEMM-shaped kernel.
 //!
 //! The modules, from the bottom up: [`error`]; [`simd`], [`kernels`],
-//! [`spins`], [`rng`]; [`engine`]; [`model`]; [`rules`]; [`modern`]. A
+//! [`spins`], [`rng`], [`gemm`]; [`engine`]; [`model`], [`continuous`]; [`rules`]; [`modern`]. A
 //! module imports only modules before it in that list.
 //!
 //! The core is plain Rust: the Python bindings live behind the `python`
 //! feature in `src/python/`, so `cargo test` needs no interpreter.
 
+pub mod continuous;
 pub mod engine;
 pub mod error;
+pub mod gemm;
 pub mod kernels;
 pub mod model;
 pub mod modern;

@@ -40,6 +40,7 @@ def test_every_example_is_tested() -> None:
         "modern_beta_sweep",
         "dense_capacity",
         "energy_landscape",
+        "continuous_dynamics",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -110,3 +111,13 @@ def test_energy_landscape(tmp_path: Path) -> None:
     path = run("energy_landscape", ["--n", "100"], tmp_path)
     assert path.states.shape == (3, 7, 100)
     assert np.all(np.diff(path.energy, axis=1) <= 1e-9)
+
+
+def test_continuous_dynamics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run("continuous_dynamics", ["--n", "200", "--patterns", "10"], tmp_path)
+    assert isinstance(out, dict)
+    assert out["monotone"] is True and out["hidden_retrieved"] is True
+    ratios, overlaps = out["ratios"], out["overlaps"]
+    assert np.all(overlaps[ratios < 1] < 1e-3)  # below the critical gain: decay to 0
+    assert np.all(overlaps[ratios >= 3] > 0.9)  # well above it: the pattern
+    assert "energy non-increasing on every trace: True" in capsys.readouterr().out

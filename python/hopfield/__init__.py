@@ -20,6 +20,8 @@ from types import ModuleType
 from . import reference
 from ._core import __version__, detected_simd, simd_level
 from .dense import DenseAssociativeMemory
+from .graded import GradedHopfieldNetwork, GradedRetrieval
+from .hidden import HiddenNeuronMemory, HiddenRetrieval
 from .ising import IsingProblem, MaxCut, Minimization, maxcut
 from .lab import datasets, experiments, images, theory
 from .lab.images import binarize, to_image
@@ -38,6 +40,10 @@ from .spins import as_spins, corrupt, random_patterns, to_text
 __all__ = [
     "LETTERS",
     "DenseAssociativeMemory",
+    "GradedHopfieldNetwork",
+    "GradedRetrieval",
+    "HiddenNeuronMemory",
+    "HiddenRetrieval",
     "HopfieldNetwork",
     "IsingProblem",
     "MaxCut",

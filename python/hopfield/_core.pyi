@@ -14,7 +14,9 @@ __all__ = [
     "MAX_N",
     "Dense",
     "Diluted",
+    "Graded",
     "Hebbian",
+    "Hidden",
     "Modern",
     "ModernOutcomes",
     "Outcomes",
@@ -419,3 +421,99 @@ class Diluted:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
         chain) or from random states."""
+
+_FlowArrays = tuple[
+    NDArray[np.float64],
+    NDArray[np.uint32],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64] | None,
+    NDArray[np.float64] | None,
+]
+
+@final
+class Graded:
+    """A graded-response network (Hopfield 1984) and its thread count.
+
+    The engine of ``hopfield.GradedHopfieldNetwork``.
+    """
+
+    def __new__(
+        cls,
+        n: int,
+        *,
+        gain: object,
+        activation: object,
+        tau: object,
+        input: NDArray[np.float64],
+        patterns: NDArray[np.float64] | None,
+        weights: NDArray[np.float64] | None,
+        threads: object,
+    ) -> Graded: ...
+    @property
+    def n(self) -> int:
+        """Number of neurons."""
+    @property
+    def gain(self) -> float:
+        """The gain γ."""
+    @property
+    def tau(self) -> float:
+        """The time constant τ."""
+    def with_gain(self, gain: object) -> Graded:
+        """The same network at another gain."""
+    def integrate(
+        self,
+        states: NDArray[np.float64],
+        *,
+        dt: object,
+        max_steps: object,
+        tol: object,
+        record: object,
+        trajectory: bool,
+    ) -> _FlowArrays:
+        """Integrates float64 (B, n) potentials; returns states, steps, converged,
+        rate, energy, the energy trace and the trajectory."""
+
+@final
+class Hidden:
+    """A hidden-neuron memory (Krotov & Hopfield 2021) and its thread count.
+
+    The engine of ``hopfield.HiddenNeuronMemory``.
+    """
+
+    def __new__(
+        cls,
+        patterns: NDArray[np.float64],
+        *,
+        feature: object,
+        hidden: object,
+        gain: object,
+        gamma: object,
+        eps: object,
+        beta: object,
+        degree: object,
+        tau_f: object,
+        tau_h: object,
+        input: NDArray[np.float64],
+        threads: object,
+    ) -> Hidden: ...
+    @property
+    def n(self) -> int:
+        """Number of feature neurons."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of hidden neurons (stored patterns)."""
+    def rest_hidden(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The hidden neurons at rest given float64 (B, n) features: Ξ g(x), (B, P)."""
+    def integrate(
+        self,
+        states: NDArray[np.float64],
+        *,
+        dt: object,
+        max_steps: object,
+        tol: object,
+        record: object,
+        trajectory: bool,
+    ) -> _FlowArrays:
+        """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate."""

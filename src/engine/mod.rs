@@ -10,14 +10,20 @@
 //! * [`energy`]: the [`EnergyModel`](energy::EnergyModel) trait, the
 //!   contract every binary model implements (models depend on the files
 //!   above, never on a driver);
+//! * [`leaky`]: the [`LeakyModel`](leaky::LeakyModel) trait and the
+//!   options and outcome of continuous-time runs (data and a contract);
 //! * [`descent`]: deterministic asynchronous and synchronous drivers;
 //! * [`glauber`]: stochastic drivers (annealing, quench, sampling);
-//! * [`batch`]: the rayon batch executor and the thread pools.
+//! * [`batch`]: the rayon batch executor and the thread pools;
+//! * [`flow`]: the continuous-time driver (exponential Euler over blocks
+//!   of states).
 
 pub mod accept;
 pub mod batch;
 pub mod chain;
 pub mod descent;
 pub mod energy;
+pub mod flow;
 pub mod glauber;
+pub mod leaky;
 pub mod schedule;

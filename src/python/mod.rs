@@ -6,7 +6,7 @@
 //! released, the pool, Ctrl-C between chunks), [`convert`] (NumPy arrays),
 //! [`shared`] (a model shared by Python threads), [`options`] (the typed,
 //! validated options of a call), [`results`] (typed results), [`spin`] (what
-//! every binary model's binding does), then one file per class and
+//! every binary model's binding does), [`flow`] (what every continuous-time model's binding does), then one file per class and
 //! [`streams`] (the random streams, for exact replay).
 
 mod args;
@@ -14,7 +14,10 @@ mod convert;
 mod dense;
 mod diluted;
 mod errors;
+mod flow;
+mod graded;
 mod hebbian;
+mod hidden;
 mod modern;
 mod options;
 mod results;
@@ -95,6 +98,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<diluted::PyDiluted>()?;
     m.add_class::<weights::PyWeights>()?;
     m.add_class::<modern::PyModern>()?;
+    m.add_class::<graded::PyGraded>()?;
+    m.add_class::<hidden::PyHidden>()?;
     m.add_class::<options::RetrieveOptions>()?;
     m.add_class::<options::SampleOptions>()?;
     m.add_class::<results::Outcomes>()?;

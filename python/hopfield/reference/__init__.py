@@ -12,6 +12,8 @@ compared bit for bit:
   the learning rules (Storkey, pseudo-inverse, covariance) and sequences;
 * :mod:`~hopfield.reference.dense`: the dense associative memory;
 * :mod:`~hopfield.reference.modern`: the modern (continuous) Hopfield network;
+* :mod:`~hopfield.reference.graded`: the graded-response network (Hopfield 1984);
+* :mod:`~hopfield.reference.hidden`: the hidden-neuron memory (Krotov & Hopfield 2021);
 * :mod:`~hopfield.reference.glauber`: stochastic (Glauber) dynamics and the
   Boltzmann distribution;
 * :mod:`~hopfield.reference.ising`: Ising energies, QUBO and max-cut;
@@ -57,6 +59,7 @@ from .glauber import (
     glauber_hebbian,
     total_variation,
 )
+from .graded import graded_drive, graded_energy, graded_integrate, graded_output
 from .hebbian import (
     FLOAT32_EXACT_LIMIT,
     INT32_LIMIT,
@@ -69,6 +72,13 @@ from .hebbian import (
     retrieve_async,
     retrieve_async_batched,
     retrieve_sync,
+)
+from .hidden import (
+    hidden_drive,
+    hidden_energy,
+    hidden_features,
+    hidden_hiddens,
+    hidden_integrate,
 )
 from .ising import cut_value, ising_energy, maxcut_brute_force, qubo_to_ising, qubo_value
 from .measures import CapacityPoint, capacity_point, hamming_matrix, similarity_matrix
@@ -133,6 +143,17 @@ __all__ = [
     "modern_energy",
     "modern_retrieve",
     "modern_update",
+    # graded
+    "graded_drive",
+    "graded_energy",
+    "graded_integrate",
+    "graded_output",
+    # hidden
+    "hidden_drive",
+    "hidden_energy",
+    "hidden_features",
+    "hidden_hiddens",
+    "hidden_integrate",
     # glauber
     "all_states",
     "boltzmann_distribution",

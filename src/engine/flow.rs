@@ -1,0 +1,344 @@
+//! The continuous-time driver: integrates `τ_i du_i/dt = −u_i + D_i(u)`
+//! (a [`LeakyModel`]) for a batch of initial states, in parallel over
+//! blocks of rows.
+//!
+//! # The step
+//!
+//! Exponential Euler: the leak is integrated exactly over a step with the
+//! drive held, `u ← D + e^{−dt/τ}(u − D)`. It is stable for every `dt`
+//! (each step is a convex combination of the state and the drive, and the
+//! models' drives are bounded), and for `dt → 0` it follows the flow; the
+//! models bound `dt` by where their energy is proved to descend
+//! ([`LeakyModel::max_dt`]).
+//!
+//! # Determinism
+//!
+//! The drive of a block of rows is one matrix product per block; a row's
+//! result depends on the row only (see [`crate::gemm`]), so a state's run
+//! does not depend on the number of threads, on the block it lands in, or
+//! on how a caller splits the batch. A row that has stopped is left out of
+//! the following products (its neighbours' results do not change).
+
+use rayon::prelude::*;
+
+use super::leaky::{FlowOptions, FlowOutcome, LeakyModel};
+use crate::error::{try_filled, Error, Result};
+
+/// Most rows integrated together (one matrix product per step): enough that
+/// packing the weights or patterns for the product, once per block and
+/// step, costs little next to the product itself.
+pub const FLOW_BLOCK: usize = 256;
+
+/// The final states, each state's outcome and, on request, the recorded
+/// trajectory.
+#[derive(Debug, Clone)]
+pub struct Flowed {
+    /// Final states, `rows × dim` row-major.
+    pub states: Vec<f64>,
+    /// One outcome per state, in order.
+    pub outcomes: Vec<FlowOutcome>,
+    /// With a trajectory: `rows × records × dim`, NaN at the recording
+    /// points after a state stopped; empty otherwise.
+    pub trajectory: Vec<f64>,
+    /// Recording points per state ([`FlowOptions::records`]).
+    pub records: usize,
+}
+
+/// Checks that `model` can be integrated with `options`.
+///
+/// # Errors
+/// `Value` when `dt` exceeds the model's bound.
+pub fn check_step<M: LeakyModel>(model: &M, options: &FlowOptions) -> Result<()> {
+    let bound = model.max_dt();
+    if options.dt() > bound {
+        return Err(Error::Value(format!(
+            "dt must be at most {bound} (the model's stability bound), got {}",
+            options.dt()
+        )));
+    }
+    Ok(())
+}
+
+/// Integrates every row of `initial` (`rows × dim`, row-major) on the
+/// current rayon pool.
+///
+/// # Errors
+/// `Shape` when `initial` is not `rows × dim`; `Value` when it holds a
+/// value that is not finite or `dt` exceeds the model's bound; `Memory`
+/// when the results cannot be allocated.
+pub fn integrate<M: LeakyModel>(
+    model: &M,
+    initial: &[f64],
+    rows: usize,
+    options: &FlowOptions,
+) -> Result<Flowed> {
+    let dim = model.dim();
+    if initial.len() != rows.saturating_mul(dim) {
+        return Err(Error::Shape(format!(
+            "states must be {rows} rows of {dim} values, got {} values",
+            initial.len()
+        )));
+    }
+    if let Some(at) = initial.iter().position(|x| !x.is_finite()) {
+        return Err(Error::Value(format!(
+            "states must be finite; found {} at row {}, column {}",
+            initial[at],
+            at / dim.max(1),
+            at % dim.max(1)
+        )));
+    }
+    check_step(model, options)?;
+    let records = options.records();
+    let mut states = try_filled("the final states", initial.len(), 0.0f64)?;
+    states.copy_from_slice(initial);
+    let width = if options.trajectory() {
+        records.saturating_mul(dim)
+    } else {
+        0
+    };
+    let mut trajectory = try_filled("the trajectory", rows.saturating_mul(width), f64::NAN)?;
+    let decay: Vec<f64> = model
+        .taus()
+        .iter()
+        .map(|tau| (-options.dt() / tau).exp())
+        .collect();
+    let rate_scale: Vec<f64> = model.taus().iter().map(|tau| 1.0 / tau).collect();
+    let block = FLOW_BLOCK
+        .min(rows.div_ceil(rayon::current_num_threads().max(1)))
+        .max(1);
+    let mut outcomes = Vec::with_capacity(rows);
+    if rows > 0 && dim > 0 {
+        let steps = Steps {
+            decay: &decay,
+            rate_scale: &rate_scale,
+            options,
+            width,
+        };
+        let parts: Vec<Vec<FlowOutcome>> = if width > 0 {
+            states
+                .par_chunks_mut(block * dim)
+                .zip(trajectory.par_chunks_mut(block * width))
+                .map(|(s, t)| run_block(model, s, Some(t), &steps))
+                .collect()
+        } else {
+            states
+                .par_chunks_mut(block * dim)
+                .map(|s| run_block(model, s, None, &steps))
+                .collect()
+        };
+        outcomes.extend(parts.into_iter().flatten());
+    } else {
+        // No component: every state is its own fixed point.
+        outcomes.extend((0..rows).map(|_| FlowOutcome {
+            steps: 0,
+            converged: true,
+            rate: 0.0,
+            energy: f64::NAN,
+            trace: Vec::new(),
+        }));
+    }
+    Ok(Flowed {
+        states,
+        outcomes,
+        trajectory,
+        records,
+    })
+}
+
+/// What every block's steps share.
+struct Steps<'a> {
+    decay: &'a [f64],
+    rate_scale: &'a [f64],
+    options: &'a FlowOptions,
+    /// Trajectory values per state (0: none recorded).
+    width: usize,
+}
+
+/// Runs the consecutive states of `block` in place; returns their outcomes.
+fn run_block<M: LeakyModel>(
+    model: &M,
+    block: &mut [f64],
+    mut trajectory: Option<&mut [f64]>,
+    steps: &Steps<'_>,
+) -> Vec<FlowOutcome> {
+    let dim = model.dim();
+    let rows = block.len() / dim;
+    let options = steps.options;
+    let mut outcomes: Vec<FlowOutcome> = (0..rows)
+        .map(|_| FlowOutcome {
+            steps: 0,
+            converged: false,
+            rate: f64::NAN,
+            energy: f64::NAN,
+            trace: Vec::new(),
+        })
+        .collect();
+    let mut active: Vec<usize> = (0..rows).collect();
+    let mut gathered = vec![0.0f64; block.len()];
+    let mut drive = vec![0.0f64; block.len()];
+    for step in 0..=options.max_steps() {
+        if active.is_empty() {
+            break;
+        }
+        let k = active.len();
+        for (slot, &row) in active.iter().enumerate() {
+            gathered[slot * dim..(slot + 1) * dim]
+                .copy_from_slice(&block[row * dim..(row + 1) * dim]);
+        }
+        model.drive(&gathered[..k * dim], k, &mut drive[..k * dim]);
+        let record = options.stride().map(|s| step % s == 0).unwrap_or(false);
+        let mut kept = 0;
+        for slot in 0..k {
+            let row = active[slot];
+            let u = &mut block[row * dim..(row + 1) * dim];
+            let d = &drive[slot * dim..(slot + 1) * dim];
+            let rate = rate_of(u, d, steps.rate_scale);
+            let outcome = &mut outcomes[row];
+            if record {
+                let e = model.energy(u, d).unwrap_or(f64::NAN);
+                outcome.trace.push(e);
+                if let Some(t) = trajectory.as_deref_mut() {
+                    let at =
+                        row * steps.width + (step / options.stride().unwrap_or(1)) as usize * dim;
+                    t[at..at + dim].copy_from_slice(u);
+                }
+            }
+            if rate <= options.tol() || step == options.max_steps() {
+                outcome.steps = step;
+                outcome.converged = rate <= options.tol();
+                outcome.rate = rate;
+                outcome.energy = model.energy(u, d).unwrap_or(f64::NAN);
+            } else {
+                leak_step(u, d, steps.decay);
+                active[kept] = row;
+                kept += 1;
+            }
+        }
+        active.truncate(kept);
+    }
+    outcomes
+}
+
+/// `max_i |D_i − u_i| / τ_i`: the largest `|du_i/dt|`.
+#[inline]
+fn rate_of(u: &[f64], d: &[f64], rate_scale: &[f64]) -> f64 {
+    let mut worst = 0.0f64;
+    for ((&x, &y), &s) in u.iter().zip(d).zip(rate_scale) {
+        worst = worst.max((y - x).abs() * s);
+    }
+    worst
+}
+
+/// `u ← D + e^{−dt/τ}(u − D)`: the leak integrated exactly, the drive held.
+#[inline]
+fn leak_step(u: &mut [f64], d: &[f64], decay: &[f64]) {
+    for ((x, &y), &a) in u.iter_mut().zip(d).zip(decay) {
+        *x = y + a * (*x - y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `D(u) = c` (a constant): `u(t) = c + (u0 − c) e^{−t/τ}` exactly;
+    /// energy `½ Σ (u − c)²`.
+    struct Constant {
+        target: Vec<f64>,
+        taus: Vec<f64>,
+    }
+
+    impl LeakyModel for Constant {
+        fn dim(&self) -> usize {
+            self.target.len()
+        }
+        fn taus(&self) -> &[f64] {
+            &self.taus
+        }
+        fn max_dt(&self) -> f64 {
+            10.0
+        }
+        fn drive(&self, _states: &[f64], rows: usize, out: &mut [f64]) {
+            for r in 0..rows {
+                out[r * self.dim()..(r + 1) * self.dim()].copy_from_slice(&self.target);
+            }
+        }
+        fn energy(&self, state: &[f64], drive: &[f64]) -> Option<f64> {
+            Some(
+                0.5 * state
+                    .iter()
+                    .zip(drive)
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>(),
+            )
+        }
+    }
+
+    #[test]
+    fn the_leak_is_integrated_exactly() {
+        let model = Constant {
+            target: vec![1.0, -2.0],
+            taus: vec![1.0, 0.5],
+        };
+        let opts = FlowOptions::new(0.1, 30, 0.0, Some(10), true).unwrap();
+        let out = integrate(&model, &[0.0, 0.0], 1, &opts).unwrap();
+        let t: f64 = 3.0;
+        let want = [1.0 - (-t).exp(), -2.0 + 2.0 * (-t / 0.5).exp()];
+        for (x, y) in out.states.iter().zip(want) {
+            assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+        }
+        assert_eq!(out.outcomes[0].steps, 30);
+        assert!(!out.outcomes[0].converged);
+        assert_eq!(out.records, 4);
+        assert_eq!(out.outcomes[0].trace.len(), 4);
+        assert!(out.outcomes[0].trace.windows(2).all(|w| w[1] < w[0]));
+        assert_eq!(&out.trajectory[..2], &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_state_stops_at_the_tolerance_and_rows_are_independent() {
+        let model = Constant {
+            target: vec![1.0],
+            taus: vec![1.0],
+        };
+        let opts = FlowOptions::new(0.5, 1000, 1e-3, Some(1), false).unwrap();
+        let init: Vec<f64> = (0..200).map(|i| i as f64 / 10.0).collect();
+        let all = integrate(&model, &init, 200, &opts).unwrap();
+        for (r, &x0) in init.iter().enumerate() {
+            let one = integrate(&model, &[x0], 1, &opts).unwrap();
+            assert_eq!(one.states[0], all.states[r]);
+            assert_eq!(one.outcomes[0], all.outcomes[r]);
+            let o = &one.outcomes[0];
+            assert!(o.converged && o.rate <= 1e-3);
+        }
+        // u0 = 1 is the fixed point: stops at once.
+        assert_eq!(all.outcomes[10].steps, 0);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        let model = Constant {
+            target: vec![1.0],
+            taus: vec![1.0],
+        };
+        let opts = FlowOptions::new(0.5, 10, 0.0, None, false).unwrap();
+        assert!(matches!(
+            integrate(&model, &[0.0, 1.0], 1, &opts),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            integrate(&model, &[f64::NAN], 1, &opts),
+            Err(Error::Value(_))
+        ));
+        let big = FlowOptions::new(20.0, 10, 0.0, None, false).unwrap();
+        assert!(matches!(
+            integrate(&model, &[0.0], 1, &big),
+            Err(Error::Value(_))
+        ));
+        assert!(FlowOptions::new(0.0, 1, 0.0, None, false).is_err());
+        assert!(FlowOptions::new(f64::NAN, 1, 0.0, None, false).is_err());
+        assert!(FlowOptions::new(0.1, 1, -1.0, None, false).is_err());
+        assert!(FlowOptions::new(0.1, 1, 0.0, Some(0), false).is_err());
+        assert!(FlowOptions::new(0.1, 1, 0.0, None, true).is_err());
+    }
+}
