@@ -65,6 +65,9 @@ class Case:
         return self.net.retrieve(self.queries).states
 
     def run_reference(self) -> np.ndarray:
+        if self.queries.shape[0] == 1:  # one query as a vector: BLAS's matrix-vector path
+            q = self.queries[0]
+            return reference.modern_update(self.patterns, q, self.beta, dtype=np.float32)[None]
         return reference.modern_update(self.patterns, self.queries, self.beta, dtype=np.float32)
 
     def work(self) -> Work:
