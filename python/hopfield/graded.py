@@ -187,6 +187,7 @@ class GradedHopfieldNetwork(Persistent):
             activity=activity,
         )
         self._weights: np.ndarray | None = None
+        self._theta: np.ndarray = self._net.threshold  # from_weights' own thresholds
         self._setup(self._net.n, gain, tau, activation, threads)
 
     def _setup(self, n: int, gain: Any, tau: Any, activation: Any, threads: Any) -> None:

@@ -206,7 +206,7 @@ def _letters(letters: str, seeds: list[int], threads: int | None, out: TextIO) -
         for k in ks:
             q = to_text(queries[k], shape).split("\n")
             r = to_text(res.states[k], shape).split("\n")
-            note = f"{letters[k].upper()}: m = {overlaps[k]:+.2f}, {int(res.sweeps[k])} sweeps"
+            note = f"{letters[k].upper()}: m = {overlaps[k]:+.2f}, {int(np.asarray(res.sweeps)[k])} sweeps"
             lines = [f"{'query':<{cw}}    {'retrieved':<{cw}}"]
             lines += [f"{a:<{cw}}{b}{c:<{cw}}" for a, b, c in zip(q, arrow, r, strict=True)]
             lines.append(note)

@@ -62,7 +62,7 @@ def blas_description() -> str:
     so when it is missing rather than guessing.
     """
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
     except ImportError:
         return "BLAS: unknown (pip install threadpoolctl to see the kernel)"
     parts = []

@@ -36,7 +36,7 @@ def graded_output(U: ArrayLike, gain: float, activation: str = "tanh") -> np.nda
     return 1.0 / (1.0 + np.exp(-gain * U))
 
 
-def _fields(V: np.ndarray, W: np.ndarray | None, X: np.ndarray | None) -> np.ndarray:
+def _fields(V: np.ndarray, W: ArrayLike | None, X: ArrayLike | None) -> np.ndarray:
     """``W V`` of every row of ``V``."""
     if W is not None:
         return V @ np.asarray(W, dtype=np.float64).T
