@@ -206,7 +206,8 @@ def _letters(letters: str, seeds: list[int], threads: int | None, out: TextIO) -
         for k in ks:
             q = to_text(queries[k], shape).split("\n")
             r = to_text(res.states[k], shape).split("\n")
-            note = f"{letters[k].upper()}: m = {overlaps[k]:+.2f}, {int(np.asarray(res.sweeps)[k])} sweeps"
+            sweeps = int(np.asarray(res.sweeps)[k])
+            note = f"{letters[k].upper()}: m = {overlaps[k]:+.2f}, {sweeps} sweeps"
             lines = [f"{'query':<{cw}}    {'retrieved':<{cw}}"]
             lines += [f"{a:<{cw}}{b}{c:<{cw}}" for a, b, c in zip(q, arrow, r, strict=True)]
             lines.append(note)
