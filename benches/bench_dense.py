@@ -62,6 +62,7 @@ class Case:
     dam: hf.DenseAssociativeMemory
     expected: dict[str, Any] = field(default_factory=dict)
     orders: np.ndarray | None = None
+    patterns64: np.ndarray | None = None
 
     def group(self, mode: str) -> str:
         return f"dense {self.name} {mode} N={N} P={P}"
@@ -71,12 +72,15 @@ class Case:
 
     def run_reference(self, mode: str) -> Any:
         q = self.queries[: B_REF[mode]]
+        if self.patterns64 is None:  # kept as float64 once, as a NumPy user would keep them
+            self.patterns64 = self.patterns.astype(np.float64)
         if mode == "async":
+            orders = self.async_orders()
             return reference.dense_retrieve_async_batched(
-                self.patterns, q, self.async_orders(), max_sweeps=MAX_SWEEPS, exact=False, **self.kw
+                self.patterns64, q, orders, max_sweeps=MAX_SWEEPS, exact=False, **self.kw
             )
         return reference.dense_retrieve_sync(
-            self.patterns, q, max_sweeps=MAX_SWEEPS, exact=False, **self.kw
+            self.patterns64, q, max_sweeps=MAX_SWEEPS, exact=False, **self.kw
         )
 
     def async_orders(self) -> np.ndarray:

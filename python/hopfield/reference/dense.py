@@ -114,7 +114,9 @@ class _Model:
                 f"interaction must be 'polynomial' or 'exponential', got {interaction!r}"
             )
         self.X = np.asarray(X)
+        self._x64: np.ndarray | None = None
         self.p, self.n = self.X.shape
+        self.f64_tab: np.ndarray | None = None
         self.exponential = interaction == "exponential"
         self.beta = float(beta)
         n = self.n
@@ -139,6 +141,16 @@ class _Model:
             if self.gemm_exact:
                 self.c_tab = np.array([int(x) for x in self.h_tab], dtype=np.float64)
                 self.amb_tab = np.array(amb, dtype=np.float64)
+            # Energies as float64 sums, when every partial sum is an exact integer.
+            if max(self.p, 1) * max(abs(int(x)) for x in self.f_tab) < 2**53:
+                self.f64_tab = np.array([int(x) for x in self.f_tab], dtype=np.float64)
+
+    def x64(self) -> np.ndarray:
+        """The patterns as float64 (no copy when given so), for BLAS products:
+        overlaps of ±1 rows are integers of magnitude at most N, exact."""
+        if self._x64 is None:
+            self._x64 = np.asarray(self.X, dtype=np.float64)
+        return self._x64
 
     # -- one query, readable -------------------------------------------------
 
@@ -217,8 +229,19 @@ class _Model:
         return self.c_tab[V], self.amb_tab[V].sum(axis=1)
 
     def energies(self, S: np.ndarray) -> np.ndarray:
-        M = S.astype(np.int64) @ self.X.T.astype(np.int64)
-        return np.array([self.energy_one(m) for m in M], dtype=np.float64)
+        """The energy of every row of ``S``, as :meth:`energy_one` gives it
+        (overlaps from one exact float64 product; the polynomial's sums in
+        float64 while exact, the exponential's log-sum-exp row by row)."""
+        M = np.asarray(S).astype(np.float64) @ self.x64().T
+        if self.exponential:
+            if self.p == 0:
+                return np.full(M.shape[0], math.inf)
+            top = M.max(axis=1, keepdims=True)
+            z = np.exp(-self.beta * (top - M)).sum(axis=1)
+            return -(top[:, 0] + np.log(z) / self.beta)
+        if self.f64_tab is not None:
+            return -self.f64_tab[((M + self.n) // 2).astype(np.intp)].sum(axis=1)
+        return np.array([self.energy_one(m) for m in M.astype(np.int64)], dtype=np.float64)
 
 
 def _model(X: ArrayLike, kw: dict[str, Any]) -> _Model:
@@ -457,11 +480,10 @@ def dense_retrieve_sync(
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
     Q, single = _as_batch(queries)
     if model.gemm_ok(exact):
-        Xf = model.X.astype(np.float64)  # (P, N)
-        XfT = np.ascontiguousarray(Xf.T)
+        Xf = model.x64()  # (P, N); BLAS takes the transpose as it is
 
         def gemm_step(cur: np.ndarray) -> np.ndarray:
-            C, e = model.gemm_terms(cur @ XfT)
+            C, e = model.gemm_terms(cur @ Xf.T)
             D = C @ Xf
             D *= cur
             D += e[:, None]
