@@ -357,49 +357,9 @@ def dense_retrieve_async_batched(
     b = Q.shape[0]
     ords = _batch_orders(orders, b, max_sweeps, n)
     if model.gemm_ok(exact):
-        states, converged, sweeps = _async_gemm(model, Q, ords, max_sweeps)
-        e = model.energies(states)
-        if single:
-            return AsyncResult(states[0], converged[0], sweeps[0], e[0], None)
-        return AsyncResult(states, converged, sweeps, e, None)
-    Xt = np.ascontiguousarray(model.X.T, dtype=np.int8)  # (N, P)
-
-    states = np.array(Q, dtype=np.int8, order="C")
-    converged = np.zeros(b, dtype=bool)
-    sweeps = np.full(b, max_sweeps, dtype=np.int64)
-    active = np.arange(b)
-    S = states.copy()
-    M = S.astype(np.int64) @ Xt.astype(np.int64)  # (B, P)
-    tab = model.tables(M)
-    for t in range(max_sweeps):
-        if active.size == 0:
-            break
-        rows = np.arange(active.size)
-        order_t = np.ascontiguousarray(ords[active, t].T)  # (N, B_active)
-        any_flip = np.zeros(active.size, dtype=bool)
-        for k in range(n):
-            i = order_t[k]
-            Xi = Xt[i]  # (B_active, P)
-            cur = S[rows, i]
-            flip = model.decide(tab, Xi == cur[:, None]) < 0
-            if flip.any():
-                fr = rows[flip]
-                new = -cur[flip]
-                S[fr, i[flip]] = new
-                M[fr] += 2 * new.astype(np.int64)[:, None] * Xi[flip]
-                for key, value in model.tables(M[fr]).items():
-                    tab[key][fr] = value
-                any_flip |= flip
-        done = ~any_flip
-        if done.any():
-            finished = active[done]
-            states[finished] = S[done]
-            converged[finished] = True
-            sweeps[finished] = t + 1
-            keep = any_flip
-            active, S, M = active[keep], S[keep], M[keep]
-            tab = {key: value[keep] for key, value in tab.items()}
-    states[active] = S
+        states, converged, sweeps = _async_batched(model, Q, ords, max_sweeps, _GemmDecisions())
+    else:
+        states, converged, sweeps = _async_batched(model, Q, ords, max_sweeps, _MaskedDecisions())
 
     e = model.energies(states)
     if single:
@@ -407,19 +367,63 @@ def dense_retrieve_async_batched(
     return AsyncResult(states, converged, sweeps, e, None)
 
 
-def _async_gemm(
-    model: _Model, Q: np.ndarray, ords: np.ndarray, max_sweeps: int
+class _MaskedDecisions:
+    """Exact decisions: one masked integer sum over P per query (:meth:`_Model.decide`)."""
+
+    dtype: Any = np.int8
+
+    def start(self, model: _Model, S: np.ndarray, Xt: np.ndarray) -> dict[str, np.ndarray]:
+        M = S.astype(np.int64) @ Xt.astype(np.int64)  # (B, P)
+        return {"M": M, **model.tables(M)}
+
+    def flips(
+        self, model: _Model, a: dict[str, np.ndarray], Xi: np.ndarray, cur: np.ndarray
+    ) -> np.ndarray:
+        return model.decide(a, Xi == cur[:, None]) < 0
+
+    def refresh(self, model: _Model, a: dict[str, np.ndarray], fr: np.ndarray) -> None:
+        for key, value in model.tables(a["M"][fr]).items():
+            a[key][fr] = value
+
+
+class _GemmDecisions:
+    """The GEMM form's decisions: one float64 dot per query, ``s_i (c·ξ_i) + e < 0``."""
+
+    dtype: Any = np.float64
+
+    def start(self, model: _Model, S: np.ndarray, Xt: np.ndarray) -> dict[str, np.ndarray]:
+        M = S @ Xt  # (B, P), exact
+        C, e = model.gemm_terms(M)
+        return {"M": M, "C": C, "e": e}
+
+    def flips(
+        self, model: _Model, a: dict[str, np.ndarray], Xi: np.ndarray, cur: np.ndarray
+    ) -> np.ndarray:
+        return cur * np.einsum("bp,bp->b", a["C"], Xi) + a["e"] < 0
+
+    def refresh(self, model: _Model, a: dict[str, np.ndarray], fr: np.ndarray) -> None:
+        a["C"][fr], a["e"][fr] = model.gemm_terms(a["M"][fr])
+
+
+def _async_batched(
+    model: _Model,
+    Q: np.ndarray,
+    ords: np.ndarray,
+    max_sweeps: int,
+    form: _MaskedDecisions | _GemmDecisions,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The batched async loop on the GEMM form's terms (one dot per decision)."""
+    """The batched async loop: for each position of a sweep every active
+    query decides its own neuron (``form``); the queries that flipped update
+    their overlaps ``M`` and the form's per-query arrays; queries whose sweep
+    flipped nothing leave the active set."""
     n, b = model.n, Q.shape[0]
-    Xt = np.ascontiguousarray(model.X.T, dtype=np.float64)  # (N, P)
+    Xt = np.ascontiguousarray(model.X.T, dtype=form.dtype)  # (N, P)
     states = np.array(Q, dtype=np.int8, order="C")
     converged = np.zeros(b, dtype=bool)
     sweeps = np.full(b, max_sweeps, dtype=np.int64)
     active = np.arange(b)
-    S = states.astype(np.float64)
-    M = S @ Xt  # (B, P), exact
-    C, e = model.gemm_terms(M)
+    S = states.astype(form.dtype)
+    arrays = form.start(model, S, Xt)
     for t in range(max_sweeps):
         if active.size == 0:
             break
@@ -430,13 +434,13 @@ def _async_gemm(
             i = order_t[k]
             Xi = Xt[i]  # (B_active, P)
             cur = S[rows, i]
-            flip = cur * np.einsum("bp,bp->b", C, Xi) + e < 0
+            flip = form.flips(model, arrays, Xi, cur)
             if flip.any():
                 fr = rows[flip]
                 new = -cur[flip]
                 S[fr, i[flip]] = new
-                M[fr] += (2 * new)[:, None] * Xi[flip]
-                C[fr], e[fr] = model.gemm_terms(M[fr])
+                arrays["M"][fr] += 2 * new.astype(arrays["M"].dtype)[:, None] * Xi[flip]
+                form.refresh(model, arrays, fr)
                 any_flip |= flip
         done = ~any_flip
         if done.any():
@@ -445,7 +449,8 @@ def _async_gemm(
             converged[finished] = True
             sweeps[finished] = t + 1
             keep = any_flip
-            active, S, M, C, e = active[keep], S[keep], M[keep], C[keep], e[keep]
+            active, S = active[keep], S[keep]
+            arrays = {key: value[keep] for key, value in arrays.items()}
     states[active] = S
     return states, converged, sweeps
 
