@@ -31,6 +31,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             budget: 0,
             pending: Vec::new(),
             scratch: Vec::new(),
+            drives: Vec::new(),
         }
     }
 
@@ -70,6 +71,60 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             cache.fields.resize(self.n, 0);
         }
         cache.budget = self.incremental_limit();
+    }
+
+    /// Where the fields are known, or are about to be recorded (the
+    /// sweep after the first), the neurons whose field disagrees with
+    /// their spin. A recording sweep gets all its fields at once from the
+    /// register-blocked kernel instead of one dot product per visit, and
+    /// the driver then skips what cannot flip (a sweep from a fixed point
+    /// entirely).
+    #[inline(always)]
+    fn unstable_neurons(
+        &self,
+        cache: &mut HebbianCache<L>,
+        state: &[u64],
+        mask: &mut [u64],
+    ) -> bool {
+        if cache.recording {
+            let mut fields = [std::mem::take(&mut cache.fields)];
+            fields[0].resize(self.n, 0);
+            let mut drives = std::mem::take(&mut cache.drives);
+            drives.resize(self.n, 0.0);
+            let done = self.blocked_fields(
+                &[cache.m.as_slice()],
+                &[state],
+                &mut fields,
+                &mut [drives.as_mut_slice()],
+            );
+            let [fields] = fields;
+            cache.fields = fields;
+            cache.drives = drives;
+            if !done {
+                return false;
+            }
+            cache.recording = false;
+            cache.fields_valid = true;
+            cache.pending.clear();
+        } else if cache.fields_valid {
+            self.apply_pending(cache);
+        } else {
+            return false;
+        }
+        for (w, (word, &spins)) in mask.iter_mut().zip(state).enumerate() {
+            let first = 64 * w;
+            let mut bits = 0u64;
+            for (b, &a) in cache.fields[first..self.n.min(first + 64)]
+                .iter()
+                .enumerate()
+            {
+                let d = self.drive_from_integer(a, first + b);
+                let plus = (spins >> b) & 1 == 1;
+                bits |= ((((d > 0.0) && !plus) || ((d < 0.0) && plus)) as u64) << b;
+            }
+            *word = bits;
+        }
+        true
     }
 
     #[inline(always)]
@@ -163,6 +218,8 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         let stale: Vec<usize> = (0..caches.len())
             .filter(|&q| !caches[q].fields_valid)
             .collect();
+        // Queries whose drives the blocked kernel wrote with their fields.
+        let mut written = vec![false; caches.len()];
         for group in stale.chunks(4) {
             // Pad a short group by repeating its first query.
             let pick = |k: usize| group[k.min(group.len() - 1)];
@@ -173,7 +230,19 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             for f in fields.iter_mut() {
                 f.resize(self.n, 0);
             }
-            {
+            let ms: Vec<&[L]> = group.iter().map(|&q| caches[q].m.as_slice()).collect();
+            let sts: Vec<&[u64]> = group.iter().map(|&q| states[q]).collect();
+            let mut group_outs: Vec<&mut [f64]> = outs
+                .iter_mut()
+                .enumerate()
+                .filter(|(q, _)| group.contains(q))
+                .map(|(_, o)| &mut **o)
+                .collect();
+            if self.blocked_fields(&ms, &sts, &mut fields, &mut group_outs) {
+                for &q in group {
+                    written[q] = true;
+                }
+            } else {
                 let ms = [0, 1, 2, 3].map(|k| caches[pick(k)].m.as_slice());
                 let single = self.single_chunk;
                 // i indexes the pattern columns and every query's fields at once.
@@ -202,7 +271,10 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         }
         // The same values as drive_from_integer, in loops that vectorise.
         let n = self.n as f64;
-        for (cache, out) in caches.iter().zip(outs.iter_mut()) {
+        for ((cache, out), &done) in caches.iter().zip(outs.iter_mut()).zip(&written) {
+            if done {
+                continue;
+            }
             if self.zero_threshold {
                 for (g, &a) in out.iter_mut().zip(&cache.fields) {
                     *g = a as f64;

@@ -14,6 +14,7 @@
 //! of that layout; `energy.rs` the [`EnergyModel`](crate::engine::energy::EnergyModel)
 //! implementation, which uses both.
 
+mod blocked;
 mod energy;
 mod glauber;
 
@@ -158,6 +159,12 @@ pub trait Lane: Copy + Default + Send + Sync + std::fmt::Debug + 'static {
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         a.map(|x| Self::dot(x, b))
     }
+    /// The lanes as `i16`, where they are (the register-blocked field
+    /// kernel multiplies 16-bit pairs).
+    #[inline(always)]
+    fn as_i16(_lanes: &[Self]) -> Option<&[i16]> {
+        None
+    }
 }
 
 impl Lane for i16 {
@@ -177,6 +184,10 @@ impl Lane for i16 {
     #[inline(always)]
     fn dot4(a: [&[Self]; 4], b: &[Self]) -> [i32; 4] {
         crate::kernels::dot4_i16(a, b)
+    }
+    #[inline(always)]
+    fn as_i16(lanes: &[Self]) -> Option<&[i16]> {
+        Some(lanes)
     }
 }
 
@@ -225,6 +236,8 @@ pub struct HebbianCache<L> {
     pending: Vec<(u32, i32)>,
     /// Scratch for one weight row's Hamming distances.
     scratch: Vec<u32>,
+    /// Scratch for the drives of the blocked kernel (async sweeps).
+    drives: Vec<f64>,
 }
 
 /// The Hebbian model laid out for retrieval, with overlaps held as `L`.
@@ -250,6 +263,10 @@ pub struct PreparedHebbian<'a, L> {
     /// Whether one partial sum covers all patterns (the usual case).
     single_chunk: bool,
     zero_threshold: bool,
+    /// The patterns in the pattern-pair layout of the register-blocked
+    /// field kernel (`blocked.rs`); empty where it does not apply (32-bit
+    /// lanes, or `P·N` beyond exact 32-bit sums).
+    pairs: Vec<i16>,
 }
 
 /// A prepared Hebbian memory with the narrowest lane type that fits `n`.
@@ -328,6 +345,12 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
                 }
             }
         }
+        let pairs = match L::as_i16(&columns) {
+            Some(columns) if p.saturating_mul(n + 1) <= i32::MAX as usize => {
+                blocked::pair_layout(columns, p_pad, n, p)
+            }
+            _ => Vec::new(),
+        };
         let per_chunk = (i32::MAX as usize / n.max(1)).max(1);
         let chunk = if per_chunk >= 64 {
             per_chunk / 64 * 64
@@ -345,6 +368,7 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
             chunk,
             single_chunk: chunk >= p_pad,
             zero_threshold: memory.threshold.iter().all(|&t| t == 0.0),
+            pairs,
         })
     }
 
@@ -421,6 +445,69 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
             }
         }
         row[j] -= sign as i64 * two_p;
+    }
+
+    /// The integer fields and drives of every neuron of the queries with
+    /// overlaps `m` and states `state` (one to [`blocked::QUERIES`] of
+    /// them) into `fields` and `drives`, by the register-blocked kernel.
+    /// False, having done nothing, where the kernel does not apply.
+    #[inline(always)]
+    fn blocked_fields(
+        &self,
+        m: &[&[L]],
+        state: &[&[u64]],
+        fields: &mut [Vec<i64>],
+        drives: &mut [&mut [f64]],
+    ) -> bool {
+        if self.pairs.is_empty() {
+            return false;
+        }
+        let mut lanes: [&[i16]; blocked::QUERIES] = [&[]; blocked::QUERIES];
+        for (l, m) in lanes.iter_mut().zip(m) {
+            match L::as_i16(m) {
+                Some(m) => *l = m,
+                None => return false,
+            }
+        }
+        match m.len() {
+            1 => self.blocked::<1>(&lanes, state, fields, drives),
+            2 => self.blocked::<2>(&lanes, state, fields, drives),
+            3 => self.blocked::<3>(&lanes, state, fields, drives),
+            4 => self.blocked::<4>(&lanes, state, fields, drives),
+            _ => return false,
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn blocked<const Q: usize>(
+        &self,
+        m: &[&[i16]],
+        state: &[&[u64]],
+        fields: &mut [Vec<i64>],
+        drives: &mut [&mut [f64]],
+    ) {
+        let kernel = blocked::Fields::<Q> {
+            layout: &self.pairs,
+            n: self.n,
+            p: self.p,
+            m: std::array::from_fn(|k| m[k]),
+            state: std::array::from_fn(|k| state[k]),
+            threshold: if self.zero_threshold {
+                None
+            } else {
+                Some(&self.memory.threshold)
+            },
+        };
+        let mut rest = fields.iter_mut().zip(drives.iter_mut());
+        let mut outs: [blocked::Out<'_>; Q] = std::array::from_fn(|_| match rest.next() {
+            Some((a, d)) => blocked::Out {
+                fields: a.as_mut_slice(),
+                drives: d,
+            },
+            None => unreachable!("one output per query"),
+        });
+        kernel.compute(&mut outs);
     }
 
     /// Brings tracked fields up to date with the flips made since.
