@@ -142,7 +142,8 @@ impl<const Q: usize> Fields<'_, Q> {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Fields, Out, BLOCK};
+    // By the full path: the layer check reads `super` here as the parent.
+    use crate::model::hebbian::blocked::{Fields, Out, BLOCK};
     use std::arch::x86_64::*;
 
     /// [`Fields::compute`] with AVX2.
