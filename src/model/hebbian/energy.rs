@@ -32,6 +32,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             pending: Vec::new(),
             scratch: Vec::new(),
             drives: Vec::new(),
+            masking: false,
         }
     }
 
@@ -62,6 +63,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     /// sweep every field is known, and later sweeps only read them.
     #[inline(always)]
     fn begin_sweep(&self, cache: &mut HebbianCache<L>, last_flips: Option<usize>) {
+        cache.masking = false;
         if cache.recording {
             cache.recording = false;
             cache.fields_valid = true;
@@ -86,31 +88,16 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         state: &[u64],
         mask: &mut [u64],
     ) -> bool {
-        if cache.recording {
-            let mut fields = [std::mem::take(&mut cache.fields)];
-            fields[0].resize(self.n, 0);
-            let mut drives = std::mem::take(&mut cache.drives);
-            drives.resize(self.n, 0.0);
-            let done = self.blocked_fields(
-                &[cache.m.as_slice()],
-                &[state],
-                &mut fields,
-                &mut [drives.as_mut_slice()],
-            );
-            let [fields] = fields;
-            cache.fields = fields;
-            cache.drives = drives;
-            if !done {
-                return false;
-            }
-            cache.recording = false;
-            cache.fields_valid = true;
-            cache.pending.clear();
+        // A recording sweep begins, or tracking stopped (too many flips)
+        // while the driver relies on the mask: every field afresh.
+        if cache.recording || (!cache.fields_valid && cache.masking) {
+            self.refresh_fields(cache, state);
         } else if cache.fields_valid {
             self.apply_pending(cache);
         } else {
             return false;
         }
+        cache.masking = true;
         for (w, (word, &spins)) in mask.iter_mut().zip(state).enumerate() {
             let first = 64 * w;
             let mut bits = 0u64;
@@ -293,6 +280,34 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
 }
 
 impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
+    /// Every field of `state` exact and kept from now on: by the blocked
+    /// kernel where it applies, else by one dot product per neuron.
+    #[inline(always)]
+    fn refresh_fields(&self, cache: &mut HebbianCache<L>, state: &[u64]) {
+        let mut fields = [std::mem::take(&mut cache.fields)];
+        fields[0].resize(self.n, 0);
+        let mut drives = std::mem::take(&mut cache.drives);
+        drives.resize(self.n, 0.0);
+        let blocked = self.blocked_fields(
+            &[cache.m.as_slice()],
+            &[state],
+            &mut fields,
+            &mut [drives.as_mut_slice()],
+        );
+        let [mut fields] = fields;
+        if !blocked {
+            for (i, a) in fields.iter_mut().enumerate() {
+                *a = self.integer_field(cache, state, i);
+            }
+        }
+        cache.fields = fields;
+        cache.drives = drives;
+        cache.recording = false;
+        cache.fields_valid = true;
+        cache.pending.clear();
+        cache.budget = self.incremental_limit();
+    }
+
     /// The fields `h` (length N) of a state.
     pub fn fields(&self, state: &[u64], out: &mut [f64]) {
         let cache = self.cache(state);
