@@ -67,6 +67,8 @@ impl<const Q: usize> Fields<'_, Q> {
             self.layout.len(),
             self.n.div_ceil(BLOCK) * self.p.div_ceil(2) * 2 * BLOCK
         );
+        // k indexes the overlaps, the states and the outputs at once.
+        #[allow(clippy::needless_range_loop)]
         for k in 0..Q {
             assert!(self.m[k].len() >= 2 * self.p.div_ceil(2));
             assert!(out[k].fields.len() == self.n && out[k].drives.len() == self.n);
@@ -95,11 +97,10 @@ impl<const Q: usize> Fields<'_, Q> {
         for (block, lanes) in self.layout.chunks_exact(pairs * 2 * BLOCK).enumerate() {
             let mut acc = [[0i32; BLOCK]; Q];
             for (pair, columns) in lanes.chunks_exact(2 * BLOCK).enumerate() {
+                // k indexes the overlaps and the sums at once.
+                #[allow(clippy::needless_range_loop)]
                 for k in 0..Q {
-                    let (m0, m1) = (
-                        self.m[k][2 * pair] as i32,
-                        self.m[k][2 * pair + 1] as i32,
-                    );
+                    let (m0, m1) = (self.m[k][2 * pair] as i32, self.m[k][2 * pair + 1] as i32);
                     for (a, c) in acc[k].iter_mut().zip(columns.chunks_exact(2)) {
                         let two = (c[0] as i32 * m0).wrapping_add(c[1] as i32 * m1);
                         *a = a.wrapping_add(two);
@@ -222,7 +223,10 @@ mod x86 {
             let term = _mm256_sub_epi32(plus, _mm256_and_si256(up, twice));
             *a = _mm256_add_epi32(sum, term);
         }
-        let (fields, drives) = (&mut out.fields[first..first + BLOCK], &mut out.drives[first..first + BLOCK]);
+        let (fields, drives) = (
+            &mut out.fields[first..first + BLOCK],
+            &mut out.drives[first..first + BLOCK],
+        );
         let n = _mm256_set1_pd(f.n as f64);
         for (h, &a) in a.iter().enumerate() {
             for q in 0..2 {

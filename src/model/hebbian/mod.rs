@@ -708,7 +708,13 @@ mod tests {
         use crate::engine::schedule::{Order, Schedule, Update};
         use crate::simd::{self, Level};
         use std::num::NonZeroU32;
-        for (p, n) in [(1usize, 17usize), (7, 100), (30, 257), (101, 300), (50, 1000)] {
+        for (p, n) in [
+            (1usize, 17usize),
+            (7, 100),
+            (30, 257),
+            (101, 300),
+            (50, 1000),
+        ] {
             let (h, xs) = memory(p, n, (p + n) as u64);
             let mut qs = lcg_spins(5, 12 * n);
             for (i, x) in qs[..3 * n].iter_mut().enumerate() {
@@ -730,7 +736,9 @@ mod tests {
                     if i == j {
                         0
                     } else {
-                        (0..p).map(|mu| (xs[mu * n + i] * xs[mu * n + j]) as i64).sum()
+                        (0..p)
+                            .map(|mu| (xs[mu * n + i] * xs[mu * n + j]) as i64)
+                            .sum()
                     }
                 })
                 .collect();
