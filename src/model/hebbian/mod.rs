@@ -429,13 +429,20 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
     fn add_weight_row(&self, row: &mut [i64], hamming: &mut Vec<u32>, j: usize, sign: i32) {
         let n = self.n;
         // 2·N·W_ij = 2·(P − 2·hamming(plane_i, plane_j)), hamming over all planes.
-        hamming.clear();
+        // The first plane sets every distance, so the scratch is never
+        // cleared (a 4·N-byte memset per row, once a sizeable cost).
         hamming.resize(n, 0);
         for w in 0..self.planes_per_neuron {
             let plane = &self.planes[w * n..(w + 1) * n];
             let pj = plane[j];
-            for (h, &pi) in hamming.iter_mut().zip(plane) {
-                *h += (pi ^ pj).count_ones();
+            if w == 0 {
+                for (h, &pi) in hamming.iter_mut().zip(plane) {
+                    *h = (pi ^ pj).count_ones();
+                }
+            } else {
+                for (h, &pi) in hamming.iter_mut().zip(plane) {
+                    *h += (pi ^ pj).count_ones();
+                }
             }
         }
         let two_p = 2 * self.p as i64;
