@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import Graded
 from .network import RULES, HopfieldNetwork
 from .persist import Persistent, State
@@ -337,6 +337,33 @@ class GradedHopfieldNetwork(Persistent):
             else 1 / (1 + np.exp(-self.gain * u))
         )
         return v[0] if single else v
+
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored patterns exactly.
+
+        Afterwards the model is, bit for bit, the model that the same
+        ``store`` calls would have built without these patterns: the
+        remaining patterns are learnt again in their original order and ``store`` batches.
+        For an order-independent rule (all of the graded network's except Storkey) that is the model that
+        stored only the remaining patterns; with
+        ``rule="storkey"`` it is the network that learnt the remaining
+        patterns in their original order.
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Rows of :attr:`patterns` to forget: distinct integers in
+            ``[-P, P)`` (negative counts from the end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, indices that are not integers,
+            or a network built ``from_weights`` (it stores no patterns).
+        """
+        _forget.forget(self, indices)
 
     def retrieve(
         self,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import Hidden
 from .graded import _positive, _real_batch
 from .persist import Persistent, State
@@ -235,6 +235,30 @@ class HiddenNeuronMemory(Persistent):
                     f"hidden must have one row per query ({x.shape[0]}), got {h.shape[0]}"
                 )
         return np.ascontiguousarray(np.concatenate([x, h], axis=1)), single
+
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored patterns exactly.
+
+        Afterwards the model is, bit for bit, the model that the same
+        ``store`` calls would have built without these patterns: the
+        remaining patterns are learnt again in their original order.
+        For an order-independent rule (the hidden-neuron memory's is) that is the model that
+        stored only the remaining patterns.
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Rows of :attr:`patterns` to forget: distinct integers in
+            ``[-P, P)`` (negative counts from the end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, indices that are not integers.
+        """
+        _forget.forget(self, indices)
 
     def retrieve(
         self,

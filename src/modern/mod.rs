@@ -52,6 +52,8 @@
 //! * `driver.rs`: the retrieval drivers (query blocks, chunk stages, steps,
 //!   energy, attention);
 //! * `stream.rs`: the streaming online softmax and value accumulation;
+//! * `masked.rs`: retrieval from a partial cue (`clamp`, `known`) around
+//!   the same update;
 //! * `scores.rs`: the score kernels (float lanes, ±1 popcount);
 //! * `x86.rs`: their AVX-512 micro-kernels;
 //! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits).
@@ -59,6 +61,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod driver;
+mod masked;
 mod scores;
 mod store;
 mod stream;
@@ -67,6 +70,7 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+pub use masked::Cue;
 use std::num::NonZeroU32;
 
 use crate::error::{Error, Result};

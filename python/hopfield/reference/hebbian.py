@@ -33,6 +33,7 @@ from ._common import (
     SyncResult,
     _as_batch,
     _batch_orders,
+    _held,
     _ensure_square_fits,
     _theta,
     _trace_array,
@@ -259,6 +260,7 @@ def retrieve_async(
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    clamp: ArrayLike | None = None,
 ) -> AsyncResult:
     """Asynchronous retrieval, one query at a time (the readable oracle).
 
@@ -288,6 +290,10 @@ def retrieve_async(
         Maximum number of sweeps per query.
     track_energy : bool, optional
         Record the energy after every sweep in ``energy_trace``.
+    clamp : array_like or None, optional
+        Bool ``(N,)`` or ``(B, N)``, True where a neuron is held at its query
+        value: it is skipped wherever the order names it (async) or keeps
+        its value (sync); converged means no free neuron changes.
 
     Returns
     -------
@@ -301,6 +307,7 @@ def retrieve_async(
     th = _theta(theta, n)
     th_list = [float(v) for v in th]
     ords = _batch_orders(orders, b, max_sweeps, n)
+    held = _held(clamp, b, n)
     Xt = np.ascontiguousarray(X.T, dtype=np.int64)  # (N, P): row i is ξ_i
 
     states = np.array(Q, dtype=np.int8, order="C")
@@ -316,6 +323,8 @@ def retrieve_async(
         for t in range(max_sweeps):
             flipped = False
             for i in ords[q, t].tolist():
+                if held is not None and held[q, i]:
+                    continue
                 si = int(s[i])
                 a = int(m @ Xt[i]) - p * si
                 h = float(a) / n - th_list[i]
@@ -439,6 +448,7 @@ def retrieve_sync(
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    clamp: ArrayLike | None = None,
 ) -> SyncResult:
     """Synchronous retrieval, batched (the oracle and the speed reference).
 
@@ -477,6 +487,10 @@ def retrieve_sync(
         Maximum number of synchronous steps.
     track_energy : bool, optional
         Record the energy after every step in ``energy_trace``.
+    clamp : array_like or None, optional
+        Bool ``(N,)`` or ``(B, N)``, True where a neuron is held at its query
+        value: it is skipped wherever the order names it (async) or keeps
+        its value (sync); converged means no free neuron changes.
 
     Returns
     -------
@@ -509,6 +523,7 @@ def retrieve_sync(
         max_sweeps,
         track_energy,
         dtype=ft,
+        clamp=_held(clamp, Q.shape[0], n),
     )
 
     e = energy(X, states, th)
