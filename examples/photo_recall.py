@@ -63,9 +63,7 @@ def recall(model: object, query: np.ndarray, cue: str, known: np.ndarray, seed: 
     """The final states of ``model`` from ``query`` (int8 ±1, one row per photograph)."""
     clamp = known if cue == "clamped" else None
     if isinstance(model, hf.ModernHopfield):
-        res = model.retrieve(
-            query.astype(np.float32), steps=3, clamp=clamp, known=clamp
-        )
+        res = model.retrieve(query.astype(np.float32), steps=3, clamp=clamp, known=clamp)
         return np.where(res.states >= 0, 1, -1).astype(np.int8)
     return model.retrieve(query, seed=seed, clamp=clamp).states  # type: ignore[attr-defined]
 
@@ -112,8 +110,10 @@ def table(
     names: list[str],
 ) -> str:
     """The recall table (fraction recalled per cue) with the times."""
-    head = "| model | k | noise 25 % | upper half | upper half, clamped | store s | recall s (3 cues) |"
-    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| model | k | noise 25 % | upper half | upper half, clamped | store s | recall s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name in names:
         for k in counts:
             r = [rates[(name, k, c)] for c in CUES]

@@ -33,7 +33,8 @@ def kept(indices: ArrayLike | int, count: int) -> np.ndarray:
         raw = np.asarray(operator.index(indices)) if np.ndim(indices) == 0 else np.asarray(indices)
     except TypeError:
         raise TypeError(
-            f"indices must be an integer or a 1-D sequence of integers, got {type(indices).__name__}"
+            "indices must be an integer or a 1-D sequence of integers, "
+            f"got {type(indices).__name__}"
         ) from None
     if raw.size == 0:
         raw = raw.astype(np.int64)
@@ -60,7 +61,10 @@ def _batches_after(batches: list[int], keep: np.ndarray) -> list[int]:
     """The sizes of the ``store`` calls once only the rows ``keep`` remain
     (calls left empty are dropped)."""
     bounds = np.cumsum([0, *batches])
-    sizes = [int(np.count_nonzero((keep >= a) & (keep < b))) for a, b in zip(bounds, bounds[1:])]
+    sizes = [
+        int(np.count_nonzero((keep >= a) & (keep < b)))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
     return [s for s in sizes if s]
 
 
@@ -72,8 +76,6 @@ def forget(model: Any, indices: ArrayLike | int) -> None:
     if len(keep) == model.num_patterns:
         return
     params, arrays = model._get_state()
-    if "patterns" not in arrays:
-        raise ValueError("forget: this network was built from weights and stores no patterns")
     for key in ("patterns", "values"):
         if key in arrays:
             arrays[key] = arrays[key][keep]

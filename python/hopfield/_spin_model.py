@@ -63,14 +63,17 @@ class SpinModel(Persistent):
         """Remove stored patterns exactly.
 
         Afterwards the model is, bit for bit, the model that the same
-        ``store`` calls would have built without these patterns: the
-        remaining patterns are learnt again in their original order and ``store`` batches.
-        For an order-independent rule (Hebbian, covariance, pseudo-inverse (recomputed from the
-        remaining patterns), dense) that is the model that
-        stored only the remaining patterns. With ``rule="storkey"``, which is
-        sequential, it is the network that learnt the remaining patterns in
-        their original order (the forgotten ones' later influence on the
-        weights is undone by re-learning, not by subtraction).
+        ``store`` calls would have built without these patterns: it is
+        rebuilt from its options, and the remaining patterns are learnt
+        again in their original order and ``store`` batches. For the rules
+        whose result does not depend on the order (Hebbian, covariance,
+        pseudo-inverse, recomputed from the remaining patterns, and the
+        dense memory) that is the model that stored only the remaining
+        patterns, in any order and batches. Storkey's rule is sequential:
+        after ``forget`` the network is the one that learnt the remaining
+        patterns in their original order (the forgotten patterns' influence
+        on later updates is undone by re-learning, not by subtraction).
+        Cost: one ``store`` of the remaining patterns.
 
         Parameters
         ----------
@@ -83,8 +86,9 @@ class SpinModel(Persistent):
         IndexError
             An index out of range.
         ValueError, TypeError
-            Repeated indices, indices that are not integers,
-            or a network built :meth:`from_weights` (it stores no patterns).
+            Repeated indices, indices that are not integers
+            (a network built :meth:`from_weights` stores none: every index
+            is out of range).
         """
         _forget.forget(self, indices)
 

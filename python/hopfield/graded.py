@@ -341,13 +341,12 @@ class GradedHopfieldNetwork(Persistent):
     def forget(self, indices: ArrayLike | int) -> None:
         """Remove stored patterns exactly.
 
-        Afterwards the model is, bit for bit, the model that the same
-        ``store`` calls would have built without these patterns: the
-        remaining patterns are learnt again in their original order and ``store`` batches.
-        For an order-independent rule (all of the graded network's except Storkey) that is the model that
-        stored only the remaining patterns; with
-        ``rule="storkey"`` it is the network that learnt the remaining
-        patterns in their original order.
+        Afterwards the network is, bit for bit, the one that the same
+        ``store`` calls would have built without these patterns: it is
+        rebuilt from its options, and the remaining patterns are learnt
+        again in their original order and ``store`` batches (see
+        :meth:`hopfield.HopfieldNetwork.forget` for what that means for each
+        rule; for Storkey's it is re-learning the rest in order).
 
         Parameters
         ----------
@@ -360,8 +359,9 @@ class GradedHopfieldNetwork(Persistent):
         IndexError
             An index out of range.
         ValueError, TypeError
-            Repeated indices, indices that are not integers,
-            or a network built ``from_weights`` (it stores no patterns).
+            Repeated indices, indices that are not integers
+            (a network built ``from_weights`` stores none: every index is
+            out of range).
         """
         _forget.forget(self, indices)
 

@@ -239,11 +239,9 @@ class HiddenNeuronMemory(Persistent):
     def forget(self, indices: ArrayLike | int) -> None:
         """Remove stored patterns exactly.
 
-        Afterwards the model is, bit for bit, the model that the same
-        ``store`` calls would have built without these patterns: the
-        remaining patterns are learnt again in their original order.
-        For an order-independent rule (the hidden-neuron memory's is) that is the model that
-        stored only the remaining patterns.
+        Afterwards the memory is, bit for bit, the one that stored only the
+        remaining patterns, in their original order: it is rebuilt from its
+        options with them.
 
         Parameters
         ----------

@@ -215,13 +215,11 @@ class ModernHopfield(Persistent):
             raise ValueError("no patterns stored: call store(patterns) first")
 
     def forget(self, indices: ArrayLike | int) -> None:
-        """Remove stored patterns exactly.
+        """Remove stored patterns (and their values) exactly.
 
-        Afterwards the model is, bit for bit, the model that the same
-        ``store`` calls would have built without these patterns: the
-        remaining patterns are learnt again in their original order (with their values).
-        For an order-independent rule (the modern network's is) that is the model that
-        stored only the remaining patterns.
+        Afterwards the memory is, bit for bit, the one that stored only the
+        remaining patterns, in their original order: it is rebuilt from its
+        options with them. Forgetting every pattern leaves an empty memory.
 
         Parameters
         ----------

@@ -38,9 +38,9 @@ from ._common import (
     _as_batch,
     _batch_orders,
     _ensure_square_fits,
+    _held,
     _theta,
     _trace_array,
-    _held,
     run_sync,
 )
 
