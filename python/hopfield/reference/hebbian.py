@@ -355,6 +355,7 @@ def retrieve_async_batched(
     *,
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
+    clamp: ArrayLike | None = None,
 ) -> AsyncResult:
     """Asynchronous retrieval vectorised over the batch (the speed reference).
 
@@ -383,6 +384,9 @@ def retrieve_async_batched(
         Thresholds, ``(N,)`` or a scalar.
     max_sweeps : int, optional
         Maximum number of sweeps per query.
+    clamp : array_like or None, optional
+        As in :func:`retrieve_async`: a held neuron keeps its value where the
+        order names it.
 
     Returns
     -------
@@ -397,6 +401,7 @@ def retrieve_async_batched(
     th = _theta(theta, n)
     th_nz = _nonzero_theta(th)
     ords = _batch_orders(orders, b, max_sweeps, n)
+    held = _held(clamp, b, n)
     dt: type[np.signedinteger] = np.int32 if n * p < INT32_LIMIT else np.int64
     Xt = np.ascontiguousarray(X.T, dtype=dt)  # (N, P)
 
@@ -419,6 +424,8 @@ def retrieve_async_batched(
             cur = S[rows, i]
             A = np.einsum("bp,bp->b", M, Xi) - p * cur.astype(dt)
             new = _update(A, cur, None if th_nz is None else th_nz[i], n)
+            if held is not None:
+                new = np.where(held[active, i], cur, new)
             flip = new != cur
             if flip.any():
                 fr = rows[flip]
