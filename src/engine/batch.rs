@@ -100,8 +100,14 @@ pub fn retrieve_clamped<M: EnergyModel>(
             "clamp must hold one mask of {words} words, or one per query"
         )));
     }
-    let outcomes =
-        descend_rows_clamped(model, states.as_words_mut(), words, first_index, schedule, clamp);
+    let outcomes = descend_rows_clamped(
+        model,
+        states.as_words_mut(),
+        words,
+        first_index,
+        schedule,
+        clamp,
+    );
     Ok(BatchOutcome { states, outcomes })
 }
 

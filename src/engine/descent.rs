@@ -265,7 +265,11 @@ fn sync_block_body<M: EnergyModel>(
         }
         model.drives_many(&mut caches, &states, &mut outs);
         drop((caches, states, outs));
-        for (r, (run, state)) in runs.iter_mut().zip(rows.chunks_exact_mut(words)).enumerate() {
+        for (r, (run, state)) in runs
+            .iter_mut()
+            .zip(rows.chunks_exact_mut(words))
+            .enumerate()
+        {
             if run.done || run.sweeps >= schedule.max_sweeps() {
                 continue;
             }
@@ -433,6 +437,64 @@ mod tests {
                 assert_eq!(alone.outcomes[0], one.outcomes[r]);
             }
         }
+    }
+
+    #[test]
+    fn clamped_neurons_keep_their_values_in_every_dynamics() {
+        use crate::engine::clamp::Clamp;
+        use crate::engine::schedule::Temperature;
+        let n = 130;
+        let (h, _) = memory(20, n, 9);
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
+        let queries = SpinMatrix::from_spins(&random_spins(4, 6 * n), 6, n).unwrap();
+        let held: Vec<i8> = (0..n).map(|i| if i % 3 == 0 { 1 } else { -1 }).collect();
+        let mask = SpinMatrix::from_spins(&held, 1, n).unwrap();
+        let none = SpinMatrix::minus_ones(1, n).unwrap();
+        let glauber = Schedule::new(
+            Update::Async,
+            Order::Random,
+            NonZeroU32::new(20).unwrap(),
+            5,
+            Temperature::Constant {
+                t: 0.4,
+                sweeps: NonZeroU32::new(4).unwrap(),
+            },
+            true,
+        )
+        .unwrap();
+        for s in [schedule(Update::Async), schedule(Update::Sync), glauber] {
+            let clamp = Clamp::Shared(mask.row(0));
+            let out = batch::retrieve_clamped(&k, &queries, 0, &s, clamp).unwrap();
+            let free = batch::retrieve(&k, &queries, 0, &s).unwrap();
+            let empty = batch::retrieve_clamped(&k, &queries, 0, &s, Clamp::Shared(none.row(0)));
+            let empty = empty.unwrap();
+            assert_eq!(free.states, empty.states);
+            assert_eq!(free.outcomes, empty.outcomes);
+            assert_ne!(out.states, free.states);
+            for r in 0..6 {
+                for i in (0..n).step_by(3) {
+                    let (a, b) = (out.states.row(r), queries.row(r));
+                    assert_eq!(spins::spin(a, i), spins::spin(b, i));
+                }
+                // A row alone, with its own mask, gives what it gave in the batch.
+                let row =
+                    SpinMatrix::from_spins(&queries.to_spins().unwrap()[r * n..(r + 1) * n], 1, n)
+                        .unwrap();
+                let alone =
+                    batch::retrieve_clamped(&k, &row, r as u64, &s, Clamp::PerRow(mask.row(0)))
+                        .unwrap();
+                assert_eq!(alone.states.row(0), out.states.row(r));
+                assert_eq!(alone.outcomes[0], out.outcomes[r]);
+            }
+        }
+        let bad = batch::retrieve_clamped(
+            &k,
+            &queries,
+            0,
+            &schedule(Update::Sync),
+            Clamp::PerRow(mask.row(0)),
+        );
+        assert!(matches!(bad, Err(crate::error::Error::Shape(_))));
     }
 
     #[test]

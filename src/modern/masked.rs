@@ -149,7 +149,9 @@ mod tests {
     use super::*;
 
     fn memory() -> (ModernHopfield, Vec<f32>) {
-        let keys: Vec<f32> = (0..6 * 8).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+        let keys: Vec<f32> = (0..6 * 8)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0)
+            .collect();
         let mut m = ModernHopfield::new();
         m.store(&keys, 6, 8, None).unwrap();
         (m, keys)
@@ -183,10 +185,17 @@ mod tests {
         let a = m.retrieve_cued(&q, 8, beta, one, known).unwrap();
         let b = m.retrieve_cued(&other, 8, beta, one, known).unwrap();
         assert_eq!(a.states, b.states);
-        assert!(m.retrieve_cued(&q, 8, beta, steps, Cue {
-            clamp: Some(&clamp[..4]),
-            known: None
-        })
-        .is_err());
+        assert!(m
+            .retrieve_cued(
+                &q,
+                8,
+                beta,
+                steps,
+                Cue {
+                    clamp: Some(&clamp[..4]),
+                    known: None
+                }
+            )
+            .is_err());
     }
 }

@@ -129,7 +129,13 @@ impl PyDense {
         clamp: Option<PyReadonlyArray2<'_, i8>>,
     ) -> PyResult<Outcomes> {
         self.prepared(py, |p| {
-            with_prepared_dense!(p, |k| spin::retrieve(py, k, &queries, &options, clamp.as_ref()))
+            with_prepared_dense!(p, |k| spin::retrieve(
+                py,
+                k,
+                &queries,
+                &options,
+                clamp.as_ref()
+            ))
         })
     }
 

@@ -135,7 +135,13 @@ impl PyHebbian {
         clamp: Option<PyReadonlyArray2<'_, i8>>,
     ) -> PyResult<Outcomes> {
         self.prepared(py, |p| {
-            with_hebbian_lanes!(p, |k| spin::retrieve(py, k, &queries, &options, clamp.as_ref()))
+            with_hebbian_lanes!(p, |k| spin::retrieve(
+                py,
+                k,
+                &queries,
+                &options,
+                clamp.as_ref()
+            ))
         })
     }
 

@@ -217,7 +217,12 @@ impl PyModern {
         };
         let misfit = |m: Option<&[bool]>| m.is_some_and(|m| m.len() != q.len());
         // Checked once on the whole batch, so that errors name the right rows.
-        if rows == 0 || d != model.d() || model.rows() == 0 || misfit(cue.clamp) || misfit(cue.known) {
+        if rows == 0
+            || d != model.d()
+            || model.rows() == 0
+            || misfit(cue.clamp)
+            || misfit(cue.known)
+        {
             model.retrieve_cued(&q, d, beta, steps, cue)?;
         }
         let granule = thread_count(threads);

@@ -285,7 +285,13 @@ impl PyWeights {
         options: PyRef<'_, RetrieveOptions>,
         clamp: Option<PyReadonlyArray2<'_, i8>>,
     ) -> PyResult<Outcomes> {
-        spin::retrieve(py, &*self.model.snapshot(), &queries, &options, clamp.as_ref())
+        spin::retrieve(
+            py,
+            &*self.model.snapshot(),
+            &queries,
+            &options,
+            clamp.as_ref(),
+        )
     }
 
     /// Samples the Boltzmann distribution with the validated `options`,
