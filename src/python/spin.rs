@@ -20,9 +20,10 @@ use crate::spins::SpinMatrix;
 
 /// Runs `options` from every row of the int8 (B, N) `queries`, in
 /// interruptible chunks (row `r`'s streams are keyed by `options.first_row
-/// + r`, so chunks, here or across machines, change nothing). The neurons
-/// at +1 in `clamp` (int8 ±1, one row or one per query) are held at their
-/// query values.
+/// + r`, so chunks, here or across machines, change nothing).
+///
+/// The neurons at +1 in `clamp` (int8 ±1, one row or one per query) are
+/// held at their query values.
 pub fn retrieve<M: EnergyModel>(
     py: Python<'_>,
     model: &M,
