@@ -11,18 +11,8 @@
 //!   decides convergence is then counted on the free coordinates (the
 //!   clamped ones do not move).
 
-use super::{Beta, ModernHopfield, Retrieved, Steps};
+use super::{Beta, Cue, ModernHopfield, Retrieved, Steps};
 use crate::error::{try_filled, Error, Result};
-
-/// The masks of a partial cue, one row of `d` per query (row-major `(B, d)`,
-/// true = held / known); `None`: no such mask.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cue<'a> {
-    /// Coordinates reset to the query after every update.
-    pub clamp: Option<&'a [bool]>,
-    /// Coordinates the scores use (the others count as zero).
-    pub known: Option<&'a [bool]>,
-}
 
 impl ModernHopfield {
     /// [`retrieve`](Self::retrieve) from a partial cue (see the module

@@ -70,7 +70,6 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use masked::Cue;
 use std::num::NonZeroU32;
 
 use crate::error::{Error, Result};
@@ -137,6 +136,17 @@ pub enum Steps {
     /// Until a query's update moves it by at most `tol` (max-abs, `>= 0`),
     /// each query on its own, at most `max_steps` updates.
     Until { tol: f64, max_steps: NonZeroU32 },
+}
+
+/// The masks of a partial cue ([`ModernHopfield::retrieve_cued`]), one row
+/// of `d` per query (row-major `(B, d)`, true = held / known); `None`: no
+/// such mask.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cue<'a> {
+    /// Coordinates reset to the query after every update.
+    pub clamp: Option<&'a [bool]>,
+    /// Coordinates the scores use (the others count as zero).
+    pub known: Option<&'a [bool]>,
 }
 
 /// Result of [`ModernHopfield::retrieve`]: row-major states and per-query
