@@ -14,7 +14,6 @@ network that learnt the remaining patterns in their original order.
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
@@ -30,8 +29,8 @@ def kept(indices: ArrayLike | int, count: int) -> np.ndarray:
     if isinstance(indices, (bool, np.bool_)):
         raise TypeError("indices must be an integer or a 1-D sequence of integers, not bool")
     try:
-        raw = np.asarray(operator.index(indices)) if np.ndim(indices) == 0 else np.asarray(indices)
-    except TypeError:
+        raw = np.asarray(indices)
+    except (TypeError, ValueError):
         raise TypeError(
             "indices must be an integer or a 1-D sequence of integers, "
             f"got {type(indices).__name__}"
