@@ -98,6 +98,8 @@ def run(
                 recall_s[(name, k, cue)] = spent
                 if name == "hebbian" and k == counts[-1]:
                     last[cue] = states
+            done = " ".join(f"{c} {rates[(name, k, c)]:.2f}" for c in CUES)
+            print(f"  {name}, k = {k}: {done} (store {store_s[(name, k)]:.1f} s)", flush=True)
             del model
     return rates, recall_s, store_s, last
 
