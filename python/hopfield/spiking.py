@@ -205,7 +205,7 @@ class SpikingHopfieldNetwork(Persistent):
         *lif, threads = params
         self._n = n
         values = {}
-        for name, value in zip(_PARAMS, lif):
+        for name, value in zip(_PARAMS, lif, strict=True):
             if name in ("tau", "tau_syn"):
                 values[name] = _real(value, name, minimum=0.0, strict=True)
             elif name in ("refractory", "noise"):
