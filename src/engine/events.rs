@@ -53,6 +53,89 @@ pub fn propagators(lif: &super::lif::Lif, dt: f64) -> Propagators {
     }
 }
 
+/// The constants of the noise-free step: the propagators, threshold, reset
+/// and the refractory period in steps (as a float, so that the step's
+/// pass over the neurons is all float64 and vectorises).
+#[derive(Clone, Copy)]
+struct Hard {
+    p: Propagators,
+    threshold: f64,
+    reset: f64,
+    wait: f64,
+}
+
+/// One noise-free step of every neuron, branch-free: the exact
+/// subthreshold update, refractory neurons held (`wait` counts their steps
+/// left), the others fire at the threshold (`fired[i] = 1`, reset, `wait`
+/// set). Returns nothing; the caller scans `fired`.
+#[inline(always)]
+fn hard_step_body(
+    u: &mut [f64],
+    s: &mut [f64],
+    wait: &mut [f64],
+    input: &[f64],
+    fired: &mut [u8],
+    c: &Hard,
+) {
+    let n = u.len();
+    let (s, wait, input, fired) = (&mut s[..n], &mut wait[..n], &input[..n], &mut fired[..n]);
+    for i in 0..n {
+        let v = u[i] * c.p.leak + s[i] * c.p.coupling + input[i] * c.p.input;
+        s[i] *= c.p.decay;
+        let w = wait[i];
+        let free = w <= 0.0;
+        let fire = free & (v >= c.threshold);
+        u[i] = if fire {
+            c.reset
+        } else if free {
+            v
+        } else {
+            u[i]
+        };
+        wait[i] = if fire { c.wait } else { (w - 1.0).max(0.0) };
+        fired[i] = fire as u8;
+    }
+}
+
+crate::simd::multiversion! {
+    fn hard_step(u: &mut [f64], s: &mut [f64], wait: &mut [f64], input: &[f64], fired: &mut [u8], c: &Hard) -> ()
+    => hard_step_body
+}
+
+/// `s += row`, vectorised.
+#[inline(always)]
+fn deliver_body(s: &mut [f64], row: &[f64]) {
+    for (si, &w) in s.iter_mut().zip(row) {
+        *si += w;
+    }
+}
+
+crate::simd::multiversion! {
+    fn deliver(s: &mut [f64], row: &[f64]) -> ()
+    => deliver_body
+}
+
+/// Appends to `out` the indices `i` with `flags[i] != 0`, ascending
+/// (eight flags per word test).
+fn flagged(flags: &[u8], out: &mut Vec<usize>) {
+    let mut chunks = flags.chunks_exact(8);
+    for (k, chunk) in chunks.by_ref().enumerate() {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if word != 0 {
+            out.extend((0..8).filter(|&b| chunk[b] != 0).map(|b| 8 * k + b));
+        }
+    }
+    let base = flags.len() - chunks.remainder().len();
+    out.extend(
+        chunks
+            .remainder()
+            .iter()
+            .enumerate()
+            .filter(|(_, &f)| f != 0)
+            .map(|(b, _)| base + b),
+    );
+}
+
 /// Simulates cue `index` (its `n` values scale the cue's current) from
 /// rest (`u = u_r`, no synaptic current, nobody refractory).
 pub fn simulate_one<M: SpikingModel>(
@@ -65,15 +148,21 @@ pub fn simulate_one<M: SpikingModel>(
     let n = model.n();
     let lif = *model.lif();
     let p = propagators(&lif, opts.dt());
+    let hard = Hard {
+        p,
+        threshold: lif.threshold,
+        reset: lif.reset,
+        wait: p.refractory_steps as f64,
+    };
     let cue_input: Vec<f64> = cue
         .iter()
         .map(|&c| lif.bias + opts.cue_current() * c)
         .collect();
     let free_input = vec![lif.bias; n];
     let mut u = vec![lif.reset; n];
-    let mut next = vec![0.0f64; n];
     let mut s = vec![0.0f64; n];
-    let mut refractory = vec![0u32; n];
+    let mut wait = vec![0.0f64; n];
+    let mut flags = vec![0u8; n];
     let mut counts = vec![0u32; n];
     let mut fired: Vec<usize> = Vec::new();
     let noisy = lif.noise > 0.0;
@@ -90,41 +179,33 @@ pub fn simulate_one<M: SpikingModel>(
         } else {
             &free_input
         };
-        // The subthreshold step, branch-free so that it vectorises.
-        for (((x, &ui), si), &ei) in next.iter_mut().zip(&u).zip(s.iter_mut()).zip(input) {
-            *x = ui * p.leak + *si * p.coupling + ei * p.input;
-            *si *= p.decay;
-        }
+        fired.clear();
         if noisy {
             uniforms
                 .iter_mut()
                 .for_each(|x| *x = rng::uniform(&mut stream));
-        }
-        fired.clear();
-        for i in 0..n {
-            if refractory[i] > 0 {
-                refractory[i] -= 1;
-                continue;
-            }
-            let v = next[i];
-            let fire = if noisy {
+            for i in 0..n {
+                let v = u[i] * p.leak + s[i] * p.coupling + input[i] * p.input;
+                s[i] *= p.decay;
+                if wait[i] > 0.0 {
+                    wait[i] -= 1.0;
+                    continue;
+                }
                 let rate = hazard * ((v - lif.threshold) / lif.noise).exp();
-                uniforms[i] < -(-rate).exp_m1()
-            } else {
-                v >= lif.threshold
-            };
-            if fire {
-                u[i] = lif.reset;
-                refractory[i] = p.refractory_steps;
-                fired.push(i);
-            } else {
-                u[i] = v;
+                if uniforms[i] < -(-rate).exp_m1() {
+                    u[i] = lif.reset;
+                    wait[i] = hard.wait;
+                    fired.push(i);
+                } else {
+                    u[i] = v;
+                }
             }
+        } else {
+            hard_step(&mut u, &mut s, &mut wait, input, &mut flags, &hard);
+            flagged(&flags, &mut fired);
         }
         for &j in &fired {
-            for (si, &w) in s.iter_mut().zip(model.outgoing(j)) {
-                *si += w;
-            }
+            deliver(&mut s, model.outgoing(j));
             counts[j] += 1;
             out.spikes.push((j as u32, step));
         }
@@ -149,7 +230,15 @@ pub fn simulate<M: SpikingModel>(
     let n = model.n();
     (0..rows)
         .into_par_iter()
-        .map(|r| simulate_one(model, readout, &cues[r * n..(r + 1) * n], first + r as u64, opts))
+        .map(|r| {
+            simulate_one(
+                model,
+                readout,
+                &cues[r * n..(r + 1) * n],
+                first + r as u64,
+                opts,
+            )
+        })
         .collect()
 }
 

@@ -23,8 +23,8 @@ mod options;
 mod results;
 mod run;
 mod shared;
-mod spin;
 mod spiking;
+mod spin;
 mod streams;
 mod weights;
 

@@ -134,16 +134,22 @@ impl PySpiking {
         }
         let readout = Readout::new(&patterns, count, n)?;
         let model = &self.model;
-        let parts = in_chunks(py, self.threads, rows, (thread_count(self.threads), 1), |r| {
-            simulate(
-                model,
-                &readout,
-                &cues[r.start * n..r.end * n],
-                r.len(),
-                r.start as u64,
-                &opts,
-            )
-        })?;
+        let parts = in_chunks(
+            py,
+            self.threads,
+            rows,
+            (thread_count(self.threads), 1),
+            |r| {
+                simulate(
+                    model,
+                    &readout,
+                    &cues[r.start * n..r.end * n],
+                    r.len(),
+                    r.start as u64,
+                    &opts,
+                )
+            },
+        )?;
         let (mut cue, mut neuron, mut step) = (Vec::new(), Vec::new(), Vec::new());
         let mut overlaps = Vec::with_capacity(rows * opts.bins() * count);
         for (b, run) in parts.into_iter().flatten().enumerate() {
