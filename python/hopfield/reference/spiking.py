@@ -156,10 +156,11 @@ def spiking_simulate(
     R = np.zeros((B, n), dtype=np.int64)
     counts = np.zeros((B, n), dtype=np.int64)
     hazard = dt / tau
+    draws = np.zeros((B, 0, n))
     if noise > 0:
         if uniforms is None:
             raise ValueError("noise > 0 needs the uniforms")
-        uniforms = np.asarray(uniforms, dtype=np.float64)
+        draws = np.asarray(uniforms, dtype=np.float64)
     cue_idx: list[np.ndarray] = []
     neuron_idx: list[np.ndarray] = []
     step_idx: list[np.ndarray] = []
@@ -172,7 +173,7 @@ def spiking_simulate(
         R[held] -= 1
         if noise > 0:
             rate = hazard * _exp((nxt - threshold) / noise)
-            fire = ~held & (uniforms[:, step, :] < -_expm1(-rate))
+            fire = ~held & (draws[:, step, :] < -_expm1(-rate))
         else:
             fire = ~held & (nxt >= threshold)
         U = np.where(held, U, np.where(fire, reset, nxt))
