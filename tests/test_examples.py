@@ -42,6 +42,7 @@ def test_every_example_is_tested() -> None:
         "energy_landscape",
         "continuous_dynamics",
         "photo_recall",
+        "spiking_memory",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -138,3 +139,11 @@ def test_photo_recall(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         assert all(rates[(name, 6, cue)] == 1.0 for cue in ("noise", "half", "clamped"))
     out = capsys.readouterr().out
     assert "| hebbian | 6 |" in out and "photographs at 32x32 (N = 1024)" in out
+
+
+def test_spiking_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run("spiking_memory", ["--n", "400", "--duration", "200"], tmp_path)
+    assert isinstance(out, dict)
+    assert out["held"] >= 0.9 and out["others"] < 0.3
+    assert out["silent_spikes"] == 0
+    assert "overlap with the cued pattern" in capsys.readouterr().out
