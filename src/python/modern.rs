@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::args;
 use super::convert::{matrix, vector};
 use super::results::ModernOutcomes;
-use super::run::{in_chunks, parallel, thread_count};
+use super::run::{in_chunks, on_this_thread, parallel, thread_count, INLINE_ROWS};
 use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::modern::{Beta, ModernHopfield, Steps};
@@ -207,6 +207,12 @@ impl PyModern {
         // Checked once on the whole batch, so that errors name the right rows.
         if rows == 0 || d != model.d() || model.rows() == 0 {
             model.retrieve(&q, d, beta, steps)?;
+        }
+        // One query over one chunk of patterns has nothing to share with a
+        // pool: the hand-off would cost more than a small retrieval.
+        if rows <= INLINE_ROWS && !model.splits_a_query() {
+            let part = on_this_thread(py, || model.retrieve(&q, d, beta, steps))?;
+            return ModernOutcomes::new(py, vec![part], rows, model.dv());
         }
         let granule = thread_count(threads);
         let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
