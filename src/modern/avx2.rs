@@ -365,29 +365,26 @@ pub unsafe fn scores_packed_avx2(
 }
 
 /// AVX2 version of `stream::accumulate` for `B` queries (weight rows of
-/// stride [`TILE`]) and the value columns `cols`, `8·Z` columns at a time;
-/// same bits (each output is one FMA chain in list order, whichever
-/// column range it is computed in).
+/// stride [`TILE`]), `8·Z` columns at a time; same bits.
 ///
 /// # Safety
-/// AVX2 and FMA; sizes as in `accumulate`, `cols` within `0..dv`.
+/// AVX2 and FMA; sizes as in `accumulate`.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn accumulate_avx2<const B: usize, const Z: usize>(
     w: &[f32],
     list: &[u32],
     values: &[f32],
     dv: usize,
-    cols: std::ops::Range<usize>,
     o: &mut [f64],
 ) {
-    assert!(w.len() >= B * TILE && o.len() >= B * dv && cols.end <= dv);
+    assert!(w.len() >= B * TILE && o.len() >= B * dv);
     assert!(list
         .iter()
         .all(|&p| (p as usize) < TILE && (p as usize + 1) * dv <= values.len()));
     let (vp, wp) = (values.as_ptr(), w.as_ptr());
-    let mut j = cols.start;
-    while j < cols.end {
-        let width = (cols.end - j).min(8 * Z);
+    let mut j = 0;
+    while j < dv {
+        let width = (dv - j).min(8 * Z);
         let masks: [__m256i; Z] =
             std::array::from_fn(|z| first_lanes(width.saturating_sub(8 * z).min(8)));
         let mut acc = [[_mm256_setzero_ps(); Z]; B];

@@ -71,7 +71,8 @@ pub(super) fn scores(
 /// its left sibling, …) performs exactly that tree. The lane-outer kernels
 /// finish one lane of many inner products at a time in this order.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(super) const LANE_ORDER: [usize; LANES] = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
+pub(super) const LANE_ORDER: [usize; LANES] =
+    [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
 
 /// `nq` queries (rows of `d`) packed for a lane-outer kernel with groups
 /// of `qv` queries: for each group, lane `l` and step `i`, the `qv` values
@@ -175,9 +176,9 @@ pub(super) fn scores_tile(
         // never above what the CPU supports; sizes are checked inside.
         unsafe {
             match p.kernel {
-                Kernel::Avx512 => super::x86::scores_packed_avx512(
-                    keys, rows, &p.data, p.n, d, scratch, out, ld,
-                ),
+                Kernel::Avx512 => {
+                    super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld)
+                }
                 Kernel::Avx2 => {
                     super::avx2::scores_packed_avx2(keys, rows, &p.data, p.n, d, scratch, out, ld)
                 }

@@ -358,27 +358,20 @@ fn accumulate(w: &[f32], nb: usize, list: &[u32], values: &[f32], dv: usize, o: 
     #[cfg(target_arch = "x86_64")]
     if crate::simd::level() == crate::simd::Level::Avx2 && (nb == GROUP || nb == 1) {
         // SAFETY: as above (the AVX2 level includes FMA); a group runs as
-        // three sets of four queries, each with its own weight rows and
-        // outputs, one panel of 24 value columns at a time, so that the three
-        // share the panel's rows while they are in L1 (rather than each
-        // sweeping the whole value tile from L3).
+        // three sets of four queries, each with its own weight rows and outputs.
         unsafe {
             if nb == GROUP {
-                for j in (0..dv).step_by(24) {
-                    let cols = j..(j + 24).min(dv);
-                    for s in 0..GROUP / 4 {
-                        super::avx2::accumulate_avx2::<4, 3>(
-                            &w[4 * s * TILE..],
-                            list,
-                            values,
-                            dv,
-                            cols.clone(),
-                            &mut o[4 * s * dv..],
-                        );
-                    }
+                for s in 0..GROUP / 4 {
+                    super::avx2::accumulate_avx2::<4, 3>(
+                        &w[4 * s * TILE..],
+                        list,
+                        values,
+                        dv,
+                        &mut o[4 * s * dv..],
+                    );
                 }
             } else {
-                super::avx2::accumulate_avx2::<1, 8>(w, list, values, dv, 0..dv, o)
+                super::avx2::accumulate_avx2::<1, 8>(w, list, values, dv, o)
             }
         };
         return;

@@ -371,7 +371,9 @@ fn small_batches_and_awkward_memories_agree() {
         }
         for nb in 1..=5 {
             for start in [0, nq - nb] {
-                let part = mem.step(&q[start * d..(start + nb) * d], d, b(beta)).unwrap();
+                let part = mem
+                    .step(&q[start * d..(start + nb) * d], d, b(beta))
+                    .unwrap();
                 assert_eq!(
                     part,
                     whole[start * d..(start + nb) * d],
@@ -384,6 +386,12 @@ fn small_batches_and_awkward_memories_agree() {
         })
         .unwrap();
         assert_eq!(one, whole, "p {p} d {d}: one thread");
+        // Three threads: blocks of 14, 14 and 12 queries, each a padded group.
+        let three = crate::engine::batch::with_threads(std::num::NonZeroUsize::new(3), || {
+            mem.step(&q, d, b(beta)).unwrap()
+        })
+        .unwrap();
+        assert_eq!(three, whole, "p {p} d {d}: three threads");
         let best = crate::simd::level();
         set_level(Level::Portable);
         let portable = mem.step(&q, d, b(beta)).unwrap();
