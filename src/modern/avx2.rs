@@ -25,8 +25,7 @@
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
-use super::scores::LANE_ORDER;
-use super::{LANES, TILE};
+use super::{LANES, LANE_ORDER, TILE};
 use std::arch::x86_64::*;
 
 /// Keys × queries of the score micro-kernel.

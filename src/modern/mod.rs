@@ -86,6 +86,12 @@ pub const MAX_ABS: f64 = 1e30;
 const MAX_SCORE: f64 = 1e36;
 /// Float32 lanes of one inner product.
 const LANES: usize = 16;
+/// The lanes in the order of the `scores::reduce16` tree: taking them in
+/// this order and combining like a binary counter (a lane with the partial
+/// of its left sibling, …) performs exactly that tree. The lane-outer
+/// kernels finish one lane of many inner products at a time in this order.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const LANE_ORDER: [usize; LANES] = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
 
 /// A modern Hopfield memory: float32 keys, optional separate values.
 #[derive(Debug, Clone, Default)]

@@ -66,14 +66,6 @@ pub(super) fn scores(
     }
 }
 
-/// The lanes in the order of the [`reduce16`] tree: taking them in this
-/// order and combining like a binary counter (a lane with the partial of
-/// its left sibling, …) performs exactly that tree. The lane-outer kernels
-/// finish one lane of many inner products at a time in this order.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(super) const LANE_ORDER: [usize; LANES] =
-    [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
-
 /// `nq` queries (rows of `d`) packed for a lane-outer kernel with groups
 /// of `qv` queries: for each group, lane `l` and step `i`, the `qv` values
 /// `q[c][16 i + l]` side by side (zeros past `nq` and past `d`).

@@ -3,8 +3,7 @@
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
-use super::scores::LANE_ORDER;
-use super::TILE;
+use super::{LANE_ORDER, TILE};
 use crate::spins::SpinMatrix;
 use std::arch::x86_64::*;
 
