@@ -228,7 +228,7 @@ impl PyModern {
         // One query over one chunk of patterns has nothing to share with a
         // pool: the hand-off would cost more than a small retrieval.
         if rows <= INLINE_ROWS && !model.splits_a_query() {
-            let part = on_this_thread(py, || model.retrieve(&q, d, beta, steps))?;
+            let part = on_this_thread(py, || model.retrieve_cued(&q, d, beta, steps, cue))?;
             return ModernOutcomes::new(py, vec![part], rows, model.dv());
         }
         let granule = thread_count(threads);
