@@ -313,6 +313,27 @@ def test_bad_input_is_refused_with_a_clear_message() -> None:
         net.retrieve(np.zeros((0, 3)))
     with pytest.raises(ValueError, match=r"queries must be finite .* at index \(0, 2\)"):
         net.retrieve(np.array([[0, 0, np.inf]]))
+    # float32 input goes to the engine unconverted; it names the bad value too.
+    for bad in (np.nan, np.inf, 1e35):
+        for q in (
+            np.array([0, 0, bad], dtype=np.float32),
+            np.array([[0, 1, 0], [0, 0, bad]], dtype=np.float32),
+        ):
+            row = 0 if q.ndim == 1 else 1
+            with pytest.raises(
+                ValueError, match=rf"queries must be finite .* at index \({row}, 2\)"
+            ):
+                net.retrieve(q)
+            with pytest.raises(
+                ValueError, match=rf"states must be finite .* at index \({row}, 2\)"
+            ):
+                net.energy(q)
+            with pytest.raises(
+                ValueError, match=rf"queries must be finite .* at index \({row}, 2\)"
+            ):
+                net.attention(q)
+    with pytest.raises(ValueError, match=r"patterns must be finite .* at index \(0, 1\)"):
+        hf.ModernHopfield().store(np.array([[1, np.nan]], dtype=np.float32))
     with pytest.raises(ValueError, match="states must be 1-D"):
         net.energy(np.zeros((1, 1, 3)))
     with pytest.raises(ValueError, match="steps must be at least 1"):

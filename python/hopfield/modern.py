@@ -38,13 +38,24 @@ class ModernRetrieval:
 
 
 def _floats(x: ArrayLike, name: str) -> np.ndarray:
-    """``x`` as a float32 C-contiguous array with finite entries."""
+    """``x`` as a float32 C-contiguous array.
+
+    Values converted from another dtype are checked to be finite here (so
+    that a float64 too large for float32 is named as such); float32 input is
+    checked by the engine, which raises the same ``ValueError`` naming the
+    first non-finite or too large value and its index.
+    """
     try:
         raw = np.asarray(x)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of real numbers") from None
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+    if raw.dtype == np.float32:
+        # Nothing converted, nothing can overflow: the engine checks every
+        # value and names the first bad one (a Python pass over the values
+        # would cost more than a small retrieval).
+        return np.ascontiguousarray(raw)
     with np.errstate(over="ignore"):
         arr = np.ascontiguousarray(raw, dtype=np.float32)
     bad = ~np.isfinite(arr)

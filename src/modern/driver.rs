@@ -14,19 +14,25 @@ impl ModernHopfield {
     /// The softmax state of every query block (`values`: accumulate values).
     fn pass(&self, queries: &[f32], beta: f64, values: bool) -> Result<Vec<Partial>> {
         let skip = 20.0 + (self.rows as f64).ln();
-        queries
-            .par_chunks(self.block_rows(queries.len() / self.d) * self.d)
-            .map(|q| {
-                let pass = Pass {
-                    queries: q,
-                    nb: q.len() / self.d,
-                    beta,
-                    skip,
-                    values,
-                };
-                self.block(&pass)
-            })
-            .collect()
+        let run = |q: &[f32]| {
+            let pass = Pass {
+                queries: q,
+                nb: q.len() / self.d,
+                beta,
+                skip,
+                values,
+            };
+            self.block(&pass)
+        };
+        let size = self.block_rows(queries.len() / self.d) * self.d;
+        // Outside a pool (a small call on the calling thread, see
+        // `crate::par`) the blocks run in order here, never on rayon's
+        // global pool; the results are the same.
+        if crate::par::in_pool() {
+            queries.par_chunks(size).map(run).collect()
+        } else {
+            queries.chunks(size).map(run).collect()
+        }
     }
 
     /// Queries per block for a batch of `nq`: [`QUERY_BLOCK`], or fewer so
@@ -34,8 +40,16 @@ impl ModernHopfield {
     /// query's result does not depend on its block.
     fn block_rows(&self, nq: usize) -> usize {
         QUERY_BLOCK
-            .min(nq.div_ceil(rayon::current_num_threads()))
+            .min(nq.div_ceil(crate::par::threads_here()))
             .max(1)
+    }
+
+    /// Whether one query's retrieval can use more than one thread: its
+    /// patterns span several chunks (computed side by side in stages).
+    /// With one chunk a single query gains nothing from a pool, and a
+    /// binding runs it on the calling thread instead.
+    pub fn splits_a_query(&self) -> bool {
+        self.rows > CHUNK
     }
 
     fn block(&self, pass: &Pass<'_>) -> Result<Partial> {
@@ -62,8 +76,8 @@ impl ModernHopfield {
         while first < chunks {
             let end = (first + size).min(chunks);
             let floor = state.as_ref().map(|s| s.m.clone());
-            let parts: Vec<Result<Partial>> = if end - first == 1 {
-                vec![run(first, floor.as_deref())]
+            let parts: Vec<Result<Partial>> = if end - first == 1 || !crate::par::in_pool() {
+                (first..end).map(|c| run(c, floor.as_deref())).collect()
             } else {
                 (first..end)
                     .into_par_iter()

@@ -21,12 +21,17 @@
 //!   multiply-add, the lanes strided over the features), then the lanes are
 //!   added in a fixed tree. The AVX-512 kernels and the portable loop perform
 //!   exactly these operations, so every instruction-set level gives the same
-//!   bits. For groups of 32 queries the block's queries are packed once and
-//!   the kernel runs *lane-outer*: one lane of 14 keys × 32 queries at a
-//!   time, each lane its own FMA chain with the key value broadcast, the 16
-//!   lane results then summed in the same tree (no horizontal sums; Intel's
-//!   two 512-bit FMA ports need this); the remaining queries take the
-//!   row kernels (4 keys × 6 queries, 8 keys × 1 query).
+//!   bits. For groups of queries (32 at AVX-512, 16 at AVX2) the block's
+//!   queries are packed once and the kernel runs *lane-outer*: one lane of
+//!   14 keys × 32 queries (AVX2: 6 × 16) at a time, each lane its own FMA
+//!   chain with the key value broadcast, the 16 lane results then summed in
+//!   the same tree (no horizontal sums, and enough independent chains to
+//!   keep both FMA ports busy). Each lane is a depth panel: only the tree's
+//!   partials live between lanes, never 16 partials per pair. At AVX2 the
+//!   keys are also packed, lane-major in panels of 6, one L2-sized sub-tile
+//!   at a time, which every query group of the block passes over. The
+//!   remaining queries take the row kernels (AVX-512: 4 keys × 6 queries,
+//!   8 keys × 1 query; AVX2: 2 × 4, 4 × 1).
 //! * ±1 keys and queries (when every stored key is ±1) take a popcount path:
 //!   `k·q = d − 2·popcount(k xor q)` on bit-packed rows, exact, and equal to
 //!   the float score, so the result does not depend on which path ran.
@@ -89,6 +94,12 @@ pub const MAX_ABS: f64 = 1e30;
 const MAX_SCORE: f64 = 1e36;
 /// Float32 lanes of one inner product.
 const LANES: usize = 16;
+/// The lanes in the order of the `scores::reduce16` tree: taking them in
+/// this order and combining like a binary counter (a lane with the partial
+/// of its left sibling, …) performs exactly that tree. The lane-outer
+/// kernels finish one lane of many inner products at a time in this order.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const LANE_ORDER: [usize; LANES] = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
 
 /// A modern Hopfield memory: float32 keys, optional separate values.
 #[derive(Debug, Clone, Default)]

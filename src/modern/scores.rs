@@ -66,36 +66,80 @@ pub(super) fn scores(
     }
 }
 
-/// The queries of a block packed for the AVX-512 lane-outer kernel
-/// (`x86::scores_packed_avx512`): the first `n` queries, a multiple of its
-/// group or all of them.
+/// `nq` queries (rows of `d`) packed for a lane-outer kernel with groups
+/// of `qv` queries: for each group, lane `l` and step `i`, the `qv` values
+/// `q[c][16 i + l]` side by side (zeros past `nq` and past `d`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(super) fn pack_queries(queries: &[f32], nq: usize, d: usize, qv: usize) -> Vec<f32> {
+    let steps = d.div_ceil(LANES);
+    let groups = nq.div_ceil(qv);
+    let mut out = vec![0.0f32; groups * LANES * steps * qv];
+    for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
+        let (g, x) = (c / qv, c % qv);
+        for (f, &v) in q.iter().enumerate() {
+            let (i, l) = (f / LANES, f % LANES);
+            out[((g * LANES + l) * steps + i) * qv + x] = v;
+        }
+    }
+    out
+}
+
+/// Which lane-outer kernel a [`Packed`] block is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum Kernel {
+    /// `x86::scores_packed_avx512`: groups of 32 queries, keys read in place.
+    Avx512,
+    /// `avx2::scores_packed_avx2`: groups of 16 queries, keys packed in
+    /// panels per sub-tile (the scratch).
+    Avx2,
+}
+
+/// The queries of a block packed for a lane-outer kernel (AVX-512 or
+/// AVX2): the first `n` queries, a multiple of its group or all of them.
 pub(super) struct Packed {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     data: Vec<f32>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    kernel: Kernel,
     n: usize,
     width: usize,
+    d: usize,
 }
 
 impl Packed {
-    /// Floats of the key-major scratch a tile of [`TILE`](super::TILE) rows needs.
+    /// Floats of the scratch a tile of [`TILE`](super::TILE) rows needs:
+    /// key-major scores (AVX-512) or the packed key panels of a sub-tile (AVX2).
     pub(super) fn scratch_len(&self) -> usize {
-        super::TILE * self.width
+        match self.kernel {
+            Kernel::Avx512 => super::TILE * self.width,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => super::avx2::scratch_len(self.d),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx2 => 0,
+        }
     }
 }
 
-/// The packed queries of a block, when the AVX-512 kernel will score them.
+/// The packed queries of a block, when a lane-outer kernel will score them.
 /// A last group less than half full is left to the row kernel (padding it
 /// would waste more than the packed kernel gains).
 pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::level() == crate::simd::Level::Avx512 {
-        use super::x86::{pack_queries, QV};
-        let n = if nq % QV >= QV / 2 { nq } else { nq - nq % QV };
+    {
+        let (kernel, qv) = match crate::simd::level() {
+            crate::simd::Level::Avx512 => (Kernel::Avx512, super::x86::QV),
+            crate::simd::Level::Avx2 => (Kernel::Avx2, super::avx2::QV),
+            _ => return None,
+        };
+        let n = if nq % qv >= qv / 2 { nq } else { nq - nq % qv };
         if n > 0 {
             return Some(Packed {
-                data: pack_queries(queries, n, d),
+                data: pack_queries(queries, n, d, qv),
+                kernel,
                 n,
-                width: n.div_ceil(QV) * QV,
+                width: n.div_ceil(qv) * qv,
+                d,
             });
         }
     }
@@ -120,10 +164,17 @@ pub(super) fn scores_tile(
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = packed {
-        // SAFETY: `pack` built `p` only at the AVX-512 level, which is never
-        // above what the CPU supports; sizes are checked inside.
+        // SAFETY: `pack` built `p` only at the level of its kernel, which is
+        // never above what the CPU supports; sizes are checked inside.
         unsafe {
-            super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld);
+            match p.kernel {
+                Kernel::Avx512 => {
+                    super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld)
+                }
+                Kernel::Avx2 => {
+                    super::avx2::scores_packed_avx2(keys, rows, &p.data, p.n, d, scratch, out, ld)
+                }
+            }
         }
         done = p.n;
     }

@@ -294,3 +294,108 @@ fn softmax_states_of_two_halves_merge_into_the_whole() {
     }
     assert_eq!(o1.len(), nq * dv);
 }
+
+/// The packed kernels at awkward sizes, bit for bit against `dot_lanes`:
+/// `d` not a multiple of 16 (and below 16), one key, partial key panels,
+/// a tile spanning several L2 sub-tiles (large `d`), query counts around
+/// the group size (padded groups, row-kernel leftovers).
+#[test]
+fn packed_scores_match_dot_lanes_at_awkward_sizes() {
+    for &(rows, nq, d) in &[
+        (1, 8, 1),
+        (1, 9, 15),
+        (5, 16, 33),
+        (6, 17, 16),
+        (7, 24, 31),
+        (25, 31, 1000),
+        (50, 40, 2000),
+        (TILE, 12, 2001),
+        (TILE - 1, 33, 600),
+    ] {
+        let k = lcg(13, rows * d);
+        let q = lcg(14, nq * d);
+        let packed = super::scores::pack(&q, nq, d);
+        let mut scratch = vec![0.0f32; packed.as_ref().map_or(0, |p| p.scratch_len())];
+        let mut out = vec![f32::NAN; nq * TILE];
+        super::scores::scores_tile(
+            &k,
+            rows,
+            &q,
+            nq,
+            d,
+            packed.as_ref(),
+            &mut scratch,
+            &mut out,
+            TILE,
+        );
+        for c in 0..nq {
+            for r in 0..rows {
+                let want = super::scores::dot_lanes(&k[r * d..(r + 1) * d], &q[c * d..(c + 1) * d]);
+                assert_eq!(
+                    out[c * TILE + r].to_bits(),
+                    want.to_bits(),
+                    "rows {rows} nq {nq} d {d}: ({c}, {r})"
+                );
+            }
+        }
+        // Nothing is written past the tile's keys.
+        for c in 0..nq {
+            assert!(out[c * TILE + rows..(c + 1) * TILE]
+                .iter()
+                .all(|x| x.is_nan()));
+        }
+    }
+}
+
+/// Batches of 1 to 5 queries (row kernels only) and one of 40 (packed
+/// groups and leftovers) give the rows of the whole batch, bit for bit, at
+/// every level and on one thread, and match the naive softmax; one stored
+/// pattern, patterns spanning several key panels, sub-tiles and chunks.
+#[test]
+fn small_batches_and_awkward_memories_agree() {
+    for &(p, d, beta) in &[
+        (1, 19, 0.5),
+        (13, 1, 2.0),
+        (200, 600, 0.05),
+        (CHUNK + 7, 23, 1.0),
+    ] {
+        let k = lcg(15, p * d);
+        let nq = 40;
+        let q = lcg(16, nq * d);
+        let mut mem = ModernHopfield::new();
+        mem.store(&k, p, d, None).unwrap();
+        let whole = mem.step(&q, d, b(beta)).unwrap();
+        for c in 0..nq.min(3) {
+            let want = naive(&k, &k, d, d, &q[c * d..(c + 1) * d], beta);
+            close(&whole[c * d..(c + 1) * d], &want, 1e-5);
+        }
+        for nb in 1..=5 {
+            for start in [0, nq - nb] {
+                let part = mem
+                    .step(&q[start * d..(start + nb) * d], d, b(beta))
+                    .unwrap();
+                assert_eq!(
+                    part,
+                    whole[start * d..(start + nb) * d],
+                    "p {p} d {d}: {nb} queries from {start}"
+                );
+            }
+        }
+        let one = crate::engine::batch::with_threads(std::num::NonZeroUsize::new(1), || {
+            mem.step(&q, d, b(beta)).unwrap()
+        })
+        .unwrap();
+        assert_eq!(one, whole, "p {p} d {d}: one thread");
+        // Three threads: blocks of 14, 14 and 12 queries, each a padded group.
+        let three = crate::engine::batch::with_threads(std::num::NonZeroUsize::new(3), || {
+            mem.step(&q, d, b(beta)).unwrap()
+        })
+        .unwrap();
+        assert_eq!(three, whole, "p {p} d {d}: three threads");
+        let best = crate::simd::level();
+        set_level(Level::Portable);
+        let portable = mem.step(&q, d, b(beta)).unwrap();
+        set_level(best);
+        assert_eq!(portable, whole, "p {p} d {d}: portable level");
+    }
+}

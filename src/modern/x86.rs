@@ -3,7 +3,7 @@
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
-use super::TILE;
+use super::{LANE_ORDER, TILE};
 use crate::spins::SpinMatrix;
 use std::arch::x86_64::*;
 
@@ -392,28 +392,6 @@ pub const NV: usize = 2;
 pub const QV: usize = 16 * NV;
 /// Keys per micro-tile of the packed score kernel (2·14 accumulators).
 const KR: usize = 14;
-/// The lanes in the order of the [`super::scores::reduce16`] tree: taking
-/// them in this order and combining like a binary counter (a lane with the
-/// partial of its left sibling, …) performs exactly that tree.
-const LANE_ORDER: [usize; 16] = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
-
-/// `nq` queries (rows of `d`) packed for [`scores_packed_avx512`]: for
-/// each group of [`QV`] queries, lane `l` and step `i`, the [`QV`] values
-/// `q[c][16 i + l]` side by side (zeros past `nq` and past `d`).
-pub fn pack_queries(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
-    let steps = d.div_ceil(16);
-    let groups = nq.div_ceil(QV);
-    let mut out = vec![0.0f32; groups * 16 * steps * QV];
-    for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
-        let (g, x) = (c / QV, c % QV);
-        for (f, &v) in q.iter().enumerate() {
-            let (i, l) = (f / 16, f % 16);
-            out[((g * 16 + l) * steps + i) * QV + x] = v;
-        }
-    }
-    out
-}
-
 /// [`KR`] keys × [`QV`] packed queries, one lane at a time: lane `l` of
 /// every inner product is its own fused multiply-add chain over the steps
 /// (as in `dot_lanes`), the vectors running over the queries with the key
@@ -474,7 +452,7 @@ unsafe fn micro_lanes<const NV: usize, const KR: usize>(
 }
 
 /// Raw scores of `rows` keys against `nq` queries packed by
-/// [`pack_queries`]; same bits as `dot_lanes`. `scratch` (at least
+/// [`super::scores::pack_queries`]; same bits as `dot_lanes`. `scratch` (at least
 /// `rows × groups·QV`) receives them key-major, then `out`
 /// (`out[c·ld + r]`).
 ///

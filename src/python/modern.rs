@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::args;
 use super::convert::{matrix, vector};
 use super::results::ModernOutcomes;
-use super::run::{in_chunks, parallel, thread_count};
+use super::run::{in_chunks, on_this_thread, parallel, thread_count, INLINE_ROWS};
 use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::modern::{Beta, Cue, ModernHopfield, Steps};
@@ -224,6 +224,12 @@ impl PyModern {
             || misfit(cue.known)
         {
             model.retrieve_cued(&q, d, beta, steps, cue)?;
+        }
+        // One query over one chunk of patterns has nothing to share with a
+        // pool: the hand-off would cost more than a small retrieval.
+        if rows <= INLINE_ROWS && !model.splits_a_query() {
+            let part = on_this_thread(py, || model.retrieve_cued(&q, d, beta, steps, cue))?;
+            return ModernOutcomes::new(py, vec![part], rows, model.dv());
         }
         let granule = thread_count(threads);
         let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
