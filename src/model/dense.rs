@@ -48,9 +48,20 @@
 use std::borrow::Cow;
 
 use super::masked;
-use crate::engine::energy::EnergyModel;
+use super::signed_sums::{self, CHUNK, CHUNK_LIMIT, TERM_LIMIT};
+use crate::engine::energy::{EnergyModel, SYNC_BLOCK};
+use crate::engine::schedule::Update;
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
+
+/// Sums of `|h|` below this are exact integers in float64 (the blocked
+/// synchronous step of the polynomial).
+const F64_EXACT: i128 = 1 << 53;
+
+/// Most queries per synchronous block of the float32 block product: the
+/// expanded signs of a chunk are shared by the block, and each query keeps
+/// `16·P` bytes of cache.
+const MAX_SYNC_BLOCK: usize = 48;
 
 /// The largest number of neurons (overlaps stay exact in 32 bits).
 pub const MAX_N: usize = super::hebbian::MAX_N;
@@ -403,6 +414,10 @@ pub struct PreparedPolynomial<'a, L> {
     h_tab: Vec<L>,
     b_tab: Vec<L>,
     f_tab: Vec<i128>,
+    /// Whether `P · 5(N+2)^d < 2^53`: a synchronous block then takes its
+    /// sums from the exact float32 block product ([`signed_sums`]).
+    blocked: bool,
+    blockable: bool,
 }
 
 /// Per-query cache of the prepared polynomial.
@@ -418,6 +433,12 @@ pub struct PolynomialCache<L> {
     /// mark the cache stale and the next step recomputes the overlaps.
     eager: bool,
     stale: bool,
+    /// The blocked synchronous step's float32 weights: `h`, except the
+    /// terms listed in `sparse` (zero here), which a chunk could not hold
+    /// exactly; and `Σ_μ h_μ`.
+    w: Vec<f32>,
+    sparse: Vec<u32>,
+    h_total: i64,
 }
 
 impl<'a, L: Acc> PreparedPolynomial<'a, L> {
@@ -441,6 +462,9 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
                 "degree {degree} with n = {n} does not fit these sums"
             )));
         }
+        let blocked = poly_unit(n, degree)
+            .and_then(|u| u.checked_mul(p))
+            .is_some_and(|x| x < F64_EXACT);
         let f = |x: i64| poly(x, degree, rectified).unwrap_or(0);
         let mut h_tab = Vec::with_capacity(n + 1);
         let mut b_tab = Vec::with_capacity(n + 1);
@@ -456,7 +480,95 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
             h_tab,
             b_tab,
             f_tab,
+            blocked,
+            blockable: blocked,
         })
+    }
+
+    /// Whether synchronous blocks use the float32 block product.
+    pub fn blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// Switches the float32 block product off (`false`) or back on where
+    /// it is exact: tests compare both paths.
+    pub fn set_blocked(&mut self, on: bool) {
+        self.blocked = on && self.blockable;
+    }
+
+    /// The float32 weights of `cache` (its `h` must be current): each
+    /// chunk of [`CHUNK`] patterns whose `Σ|h|` exceeds `2^24` moves its
+    /// terms above [`TERM_LIMIT`] to the exact sparse list, so that every
+    /// chunk's float32 sum is exact.
+    fn fill_weights(&self, cache: &mut PolynomialCache<L>) {
+        let p = self.layout.p;
+        cache.w.resize(p, 0.0);
+        cache.sparse.clear();
+        let mut total = 0i64;
+        for (c, (hs, ws)) in cache.h[..p]
+            .chunks(CHUNK)
+            .zip(cache.w.chunks_mut(CHUNK))
+            .enumerate()
+        {
+            let mut size = 0i64;
+            for (w, &h) in ws.iter_mut().zip(hs) {
+                let h = h.to_i128() as i64;
+                total += h;
+                size += h.abs();
+                *w = h as f32;
+            }
+            if size > CHUNK_LIMIT {
+                for (k, (w, &h)) in ws.iter_mut().zip(hs).enumerate() {
+                    if (h.to_i128() as i64).abs() > TERM_LIMIT {
+                        *w = 0.0;
+                        cache.sparse.push((c * CHUNK + k) as u32);
+                    }
+                }
+            }
+        }
+        cache.h_total = total;
+    }
+
+    /// A synchronous step of a block by the exact float32 block product:
+    /// `G_i = Σ_μ h_μ ξ^μ_i`, then `Σ_{t=+1} h = (Σh + σ_i G_i)/2`.
+    #[inline(always)]
+    fn drives_blocked(
+        &self,
+        caches: &mut [&mut PolynomialCache<L>],
+        states: &[&[u64]],
+        outs: &mut [&mut [f64]],
+    ) {
+        for (cache, &state) in caches.iter_mut().zip(states) {
+            cache.eager = false;
+            self.refresh(cache, state);
+            self.fill_weights(cache);
+        }
+        for out in outs.iter_mut() {
+            out.fill(0.0);
+        }
+        let weights: Vec<&[f32]> = caches.iter().map(|c| &c.w[..]).collect();
+        signed_sums::add_signed_sums(self.layout.patterns, &weights, outs);
+        for ((cache, &state), out) in caches.iter().zip(states).zip(outs.iter_mut()) {
+            for &mu in &cache.sparse {
+                let h = cache.h[mu as usize].to_i128() as f64;
+                let row = self.layout.patterns.row(mu as usize);
+                for (chunk, &bits) in out.chunks_mut(64).zip(row) {
+                    for (b, o) in chunk.iter_mut().enumerate() {
+                        *o += if (bits >> b) & 1 == 1 { h } else { -h };
+                    }
+                }
+            }
+            let (total, tb) = (cache.h_total, cache.tb.to_i128() as i64);
+            for (chunk, &word) in out.chunks_mut(64).zip(state) {
+                for (b, o) in chunk.iter_mut().enumerate() {
+                    let g = *o as i64;
+                    let spin = if (word >> b) & 1 == 1 { 1 } else { -1 };
+                    // Σ_μ h_μ (1 + σ ξ^μ_i) is twice the agreeing sum.
+                    let delta = (total + spin * g) / 2 - tb;
+                    *o = signed(delta as f64, spin as i32);
+                }
+            }
+        }
     }
 
     #[inline(always)]
@@ -503,6 +615,22 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
         self.layout.n
     }
 
+    /// Large synchronous blocks for the float32 block product, which reads
+    /// the patterns once per block: each thread's share of the queries in
+    /// equal blocks of at most [`MAX_SYNC_BLOCK`].
+    #[inline(always)]
+    fn block_size(&self, update: Update, rows: usize, threads: usize) -> usize {
+        match update {
+            Update::Sync if self.blocked => {
+                let per_thread = rows.div_ceil(threads.max(1));
+                let blocks = per_thread.div_ceil(MAX_SYNC_BLOCK).max(1);
+                per_thread.div_ceil(blocks).max(SYNC_BLOCK)
+            }
+            Update::Sync => SYNC_BLOCK,
+            Update::Async => crate::engine::energy::ASYNC_BLOCK,
+        }
+    }
+
     #[inline(always)]
     fn cache(&self, state: &[u64]) -> PolynomialCache<L> {
         let mut cache = PolynomialCache {
@@ -511,6 +639,9 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
             tb: L::default(),
             eager: true,
             stale: false,
+            w: Vec::new(),
+            sparse: Vec::new(),
+            h_total: 0,
         };
         self.layout.overlaps(state, &mut cache.m);
         self.rebuild(&mut cache);
@@ -569,7 +700,9 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
     }
 
     /// A synchronous step: stale queries get fresh overlaps by XOR +
-    /// popcount, then every neuron's masked sum over its bit plane.
+    /// popcount, then the block's exact float32 product where it is exact
+    /// ([`PreparedPolynomial::blocked`]), else every neuron's masked sum
+    /// over its bit plane. Both give the same integers.
     #[inline(always)]
     fn drives_many(
         &self,
@@ -577,6 +710,9 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
         states: &[&[u64]],
         outs: &mut [&mut [f64]],
     ) {
+        if self.blocked {
+            return self.drives_blocked(caches, states, outs);
+        }
         for ((cache, &state), out) in caches.iter_mut().zip(states).zip(outs.iter_mut()) {
             cache.eager = false;
             self.refresh(cache, state);
@@ -1064,6 +1200,108 @@ mod tests {
                 }
             });
         }
+    }
+
+    /// The drives of a synchronous block of `states`, by `k`'s current path.
+    fn block_drives<L: Acc>(k: &PreparedPolynomial<'_, L>, states: &SpinMatrix) -> Vec<f64> {
+        let n = states.n();
+        let mut caches: Vec<_> = (0..states.rows()).map(|r| k.cache(states.row(r))).collect();
+        let mut out = vec![f64::NAN; states.rows() * n];
+        let mut refs: Vec<&mut PolynomialCache<L>> = caches.iter_mut().collect();
+        let rows: Vec<&[u64]> = (0..states.rows()).map(|r| states.row(r)).collect();
+        let mut outs: Vec<&mut [f64]> = out.chunks_mut(n).collect();
+        k.drives_many(&mut refs, &rows, &mut outs);
+        out
+    }
+
+    #[test]
+    fn blocked_sync_equals_the_masked_sums_at_every_level_on_awkward_sizes() {
+        use crate::simd::{self, Level};
+        for (degree, rectified, p, n) in [
+            (3, true, 1usize, 1usize),
+            (3, false, 257, 17),
+            (2, false, 300, 65),
+            (4, false, 600, 200),
+            (5, true, 130, 130),
+            (1, false, 70, 64),
+            (3, true, 513, 100),
+        ] {
+            let inter = Interaction::Polynomial { degree, rectified };
+            let (d, xs) = memory(p, n, (7 * p + n) as u64, inter);
+            // Stored patterns (the largest gains), corrupted ones and noise.
+            let rows = 13;
+            let mut qs = random_spins(p as u64 + 1, rows * n);
+            for r in 0..rows {
+                let mu = (5 * r) % p;
+                if r % 3 < 2 {
+                    qs[r * n..(r + 1) * n].copy_from_slice(&xs[mu * n..(mu + 1) * n]);
+                }
+                if r % 3 == 1 {
+                    for v in qs[r * n..(r + 1) * n].iter_mut().step_by(7) {
+                        *v = -*v;
+                    }
+                }
+            }
+            let states = SpinMatrix::from_spins(&qs, rows, n).unwrap();
+            let mut k = PreparedPolynomial::<i64>::new(&d).unwrap();
+            assert!(k.blocked(), "degree {degree} n {n} p {p}");
+            let before = simd::level();
+            for level in [Level::Portable, Level::Popcnt, Level::Avx2, Level::Avx512] {
+                simd::set_level(level);
+                k.set_blocked(false);
+                let want = block_drives(&k, &states);
+                k.set_blocked(true);
+                let got = block_drives(&k, &states);
+                assert_eq!(got, want, "{level:?} degree {degree} p {p} n {n}");
+                let s = Schedule::deterministic(
+                    Update::Sync,
+                    Order::Random,
+                    NonZeroU32::new(30).unwrap(),
+                    1,
+                );
+                let a = batch::retrieve(&k, &states, 0, &s).unwrap();
+                k.set_blocked(false);
+                let b = batch::retrieve(&k, &states, 0, &s).unwrap();
+                assert_eq!(a.states, b.states, "{level:?} degree {degree}");
+                assert_eq!(a.outcomes, b.outcomes, "{level:?} degree {degree}");
+            }
+            simd::set_level(before);
+        }
+    }
+
+    #[test]
+    fn large_gains_take_the_exact_sparse_path() {
+        // x^4 at n = 200: a stored pattern's gain is about 16·200^3 > 2^24,
+        // more than one float32 chunk holds.
+        let inter = Interaction::Polynomial {
+            degree: 4,
+            rectified: false,
+        };
+        let (p, n) = (600usize, 200usize);
+        let (d, xs) = memory(p, n, 21, inter);
+        let k = PreparedPolynomial::<i64>::new(&d).unwrap();
+        let state = SpinMatrix::from_spins(&xs[3 * n..4 * n], 1, n).unwrap();
+        let mut cache = k.cache(state.row(0));
+        k.fill_weights(&mut cache);
+        assert!(cache.sparse.contains(&3), "{:?}", cache.sparse);
+        for chunk in cache.w.chunks(CHUNK) {
+            let size: f64 = chunk.iter().map(|w| w.abs() as f64).sum();
+            assert!(size <= CHUNK_LIMIT as f64);
+        }
+        // Beyond 2^53 the block product is not exact and is not used.
+        let (big, _) = memory(
+            100,
+            1000,
+            22,
+            Interaction::Polynomial {
+                degree: 5,
+                rectified: false,
+            },
+        );
+        let mut k = PreparedPolynomial::<i64>::new(&big).unwrap();
+        assert!(!k.blocked());
+        k.set_blocked(true);
+        assert!(!k.blocked());
     }
 
     #[test]
