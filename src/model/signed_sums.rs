@@ -83,16 +83,25 @@ impl Panel {
     }
 }
 
-/// `out[q][i] += Σ_μ w[q][μ]·ξ^μ_i` for `μ < patterns.rows()`, exactly.
-///
-/// Callers guarantee: the weights are integers; each `weights[q]` holds at
-/// least `patterns.rows()` of them; `Σ|w[q][μ]|` over each aligned chunk
-/// of [`CHUNK`] patterns is at most [`CHUNK_LIMIT`]; each `outs[q]` holds
-/// `patterns.n()` integers and stays below `2^53` in magnitude.
-///
-/// # Panics
-/// When the slices are shorter than stated or the counts differ.
-pub fn add_signed_sums(patterns: &SpinMatrix, weights: &[&[f32]], outs: &mut [&mut [f64]]) {
+crate::simd::multiversion! {
+    /// `out[q][i] += Σ_μ w[q][μ]·ξ^μ_i` for `μ < patterns.rows()`, exactly.
+    ///
+    /// Callers guarantee: the weights are integers; each `weights[q]` holds
+    /// at least `patterns.rows()` of them; `Σ|w[q][μ]|` over each aligned
+    /// chunk of [`CHUNK`] patterns is at most [`CHUNK_LIMIT`]; each
+    /// `outs[q]` holds `patterns.n()` integers and stays below `2^53` in
+    /// magnitude.
+    ///
+    /// # Panics
+    /// When the slices are shorter than stated or the counts differ.
+    pub fn add_signed_sums(patterns: &SpinMatrix, weights: &[&[f32]], outs: &mut [&mut [f64]]) -> ()
+    => add_signed_sums_body
+}
+
+/// The body of [`add_signed_sums`], compiled once per level (the sign
+/// expansion and the float64 accumulation are plain loops).
+#[inline(always)]
+fn add_signed_sums_body(patterns: &SpinMatrix, weights: &[&[f32]], outs: &mut [&mut [f64]]) {
     let (n, p) = (patterns.n(), patterns.rows());
     assert_eq!(weights.len(), outs.len(), "one output per query");
     assert!(weights.iter().all(|w| w.len() >= p), "a weight per pattern");
