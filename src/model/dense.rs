@@ -482,15 +482,19 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
         let blocked = poly_unit(n, degree)
             .and_then(|u| u.checked_mul(p))
             .is_some_and(|x| x < F64_EXACT);
-        let f = |x: i64| poly(x, degree, rectified).unwrap_or(0);
+        // F at every overlap the tables need, −n−2..=n+2 in steps of 2,
+        // each computed once (this runs on every call).
+        let f: Vec<i128> = (0..=n as i64 + 2)
+            .map(|v| poly(2 * v - n as i64 - 2, degree, rectified).unwrap_or(0))
+            .collect();
         let mut h_tab = Vec::with_capacity(n + 1);
         let mut b_tab = Vec::with_capacity(n + 1);
         let mut f_tab = Vec::with_capacity(n + 1);
-        for v in 0..=n as i64 {
-            let m = 2 * v - n as i64;
-            h_tab.push(L::from_i128(f(m + 2) - f(m - 2)));
-            b_tab.push(L::from_i128(f(m + 2) - f(m)));
-            f_tab.push(f(m));
+        // Overlap m = 2v − n sits at f[v + 1]; m ± 2 at f[v + 1 ± 1].
+        for v in 0..=n {
+            h_tab.push(L::from_i128(f[v + 2] - f[v]));
+            b_tab.push(L::from_i128(f[v + 2] - f[v + 1]));
+            f_tab.push(f[v + 1]);
         }
         Ok(PreparedPolynomial {
             layout: Layout::new(&memory.patterns)?,

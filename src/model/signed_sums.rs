@@ -67,8 +67,8 @@ const SIGNS: [[f32; 8]; 256] = {
 
 /// The signs of one panel over one chunk: `v[16k + l] = ξ^{c0+k}_{j0+l}`
 /// (neurons past `n` read the zero padding bits, −1, and are never used).
-#[repr(align(32))]
-struct Panel([f32; CHUNK * NR]);
+/// Sized for the longest chunk, `min(P, CHUNK)` patterns.
+struct Panel(Vec<f32>);
 
 impl Panel {
     #[inline(always)]
@@ -107,7 +107,7 @@ fn add_signed_sums_body(patterns: &SpinMatrix, weights: &[&[f32]], outs: &mut [&
     assert!(weights.iter().all(|w| w.len() >= p), "a weight per pattern");
     assert!(outs.iter().all(|o| o.len() == n), "an output per neuron");
     let fast = avx2();
-    let mut panel = Panel([0.0; CHUNK * NR]);
+    let mut panel = Panel(vec![0.0; CHUNK.min(p) * NR]);
     for c0 in (0..p).step_by(CHUNK) {
         let kc = CHUNK.min(p - c0);
         for j0 in (0..n).step_by(NR) {
@@ -230,8 +230,8 @@ mod x86 {
             // SAFETY: 16k + 16 <= 16·kc floats of the panel.
             let (x0, x1) = unsafe {
                 (
-                    _mm256_load_ps(panel.add(NR * k)),
-                    _mm256_load_ps(panel.add(NR * k + 8)),
+                    _mm256_loadu_ps(panel.add(NR * k)),
+                    _mm256_loadu_ps(panel.add(NR * k + 8)),
                 )
             };
             for r in 0..M {
