@@ -1,7 +1,7 @@
 //! Exact block products of ±1 patterns with integer weights: for a block of
 //! queries `q`, `out[q][i] += Σ_μ w[q][μ]·ξ^μ_i`. This is the synchronous
 //! step of the dense associative memory written as one matrix product
-//! (see [`super::dense`]): `w` holds each query's per-pattern gains, the
+//! (see the dense model, `dense.rs`): `w` holds each query's per-pattern gains, the
 //! patterns are the ±1 matrix.
 //!
 //! # Why float32 is exact here
@@ -210,7 +210,7 @@ fn portable_tile<const M: usize>(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{MR, NR};
+    use crate::model::signed_sums::{MR, NR};
     use std::arch::x86_64::*;
 
     /// `Σ_k w[r][k]·panel[16k + l]` for `r < M`, `l < 16`, `k < kc`: 2·M
