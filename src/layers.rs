@@ -329,6 +329,7 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
         "crate::engine::glauber",
         "crate::engine::batch",
         "crate::engine::flow",
+        "crate::engine::events",
     ];
     let bottom = [
         "crate::engine::schedule",
@@ -336,6 +337,7 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
         "crate::engine::chain",
         "crate::engine::energy",
         "crate::engine::leaky",
+        "crate::engine::lif",
     ];
     let under = |m: &str, p: &str| m == p || m.starts_with(&format!("{p}::"));
     let mut out = Vec::new();

@@ -41,6 +41,7 @@ def test_every_example_is_tested() -> None:
         "dense_capacity",
         "energy_landscape",
         "continuous_dynamics",
+        "spiking_memory",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -121,3 +122,11 @@ def test_continuous_dynamics(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert np.all(overlaps[ratios < 1] < 1e-3)  # below the critical gain: decay to 0
     assert np.all(overlaps[ratios >= 3] > 0.9)  # well above it: the pattern
     assert "energy non-increasing on every trace: True" in capsys.readouterr().out
+
+
+def test_spiking_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run("spiking_memory", ["--n", "400", "--duration", "200"], tmp_path)
+    assert isinstance(out, dict)
+    assert out["held"] >= 0.9 and out["others"] < 0.3
+    assert out["silent_spikes"] == 0
+    assert "overlap with the cued pattern" in capsys.readouterr().out

@@ -23,6 +23,7 @@ __all__ = [
     "RetrieveOptions",
     "SampleOptions",
     "Sampled",
+    "Spiking",
     "Weights",
     "sequence_weights",
     "__version__",
@@ -474,6 +475,43 @@ class Graded:
     ) -> _FlowArrays:
         """Integrates float64 (B, n) potentials; returns states, steps, converged,
         rate, energy, the energy trace and the trajectory."""
+
+@final
+class Spiking:
+    """A network of leaky integrate-and-fire neurons and its thread count.
+
+    The engine of ``hopfield.SpikingHopfieldNetwork``.
+    """
+
+    def __new__(
+        cls,
+        n: int,
+        *,
+        weights: NDArray[np.float64],
+        tau: object,
+        tau_syn: object,
+        threshold: object,
+        reset: object,
+        refractory: object,
+        noise: object,
+        bias: object,
+        threads: object,
+    ) -> Spiking: ...
+    def simulate(
+        self,
+        cues: NDArray[np.float64],
+        patterns: NDArray[np.float64],
+        *,
+        dt: object,
+        steps: object,
+        cue_steps: object,
+        bin_steps: object,
+        cue_current: object,
+        seed: object,
+    ) -> tuple[NDArray[np.uint64], NDArray[np.uint32], NDArray[np.uint32], NDArray[np.float64]]:
+        """Simulates float64 (B, n) cues; returns the spikes (cue, neuron, step:
+        time (step + 1)·dt) and the overlaps (B, bins, P) of the spike counts
+        with the patterns."""
 
 @final
 class Hidden:

@@ -23,6 +23,7 @@ mod options;
 mod results;
 mod run;
 mod shared;
+mod spiking;
 mod spin;
 mod streams;
 mod weights;
@@ -100,6 +101,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<modern::PyModern>()?;
     m.add_class::<graded::PyGraded>()?;
     m.add_class::<hidden::PyHidden>()?;
+    m.add_class::<spiking::PySpiking>()?;
     m.add_class::<options::RetrieveOptions>()?;
     m.add_class::<options::SampleOptions>()?;
     m.add_class::<results::Outcomes>()?;
