@@ -335,6 +335,7 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
         "crate::engine::schedule",
         "crate::engine::accept",
         "crate::engine::chain",
+        "crate::engine::clamp",
         "crate::engine::energy",
         "crate::engine::leaky",
         "crate::engine::lif",

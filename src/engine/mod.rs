@@ -7,6 +7,7 @@
 //!   when built;
 //! * [`accept`]: the Glauber acceptance rule and its exact integer table;
 //! * [`chain`]: one Markov chain's state, cache and random streams (data);
+//! * [`clamp`]: which neurons a run holds at their query values (data);
 //! * [`energy`]: the [`EnergyModel`](energy::EnergyModel) trait, the
 //!   contract every binary model implements (models depend on the files
 //!   above, never on a driver);
@@ -26,6 +27,7 @@
 pub mod accept;
 pub mod batch;
 pub mod chain;
+pub mod clamp;
 pub mod descent;
 pub mod energy;
 pub mod events;
