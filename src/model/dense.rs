@@ -48,9 +48,20 @@
 use std::borrow::Cow;
 
 use super::masked;
-use crate::engine::energy::EnergyModel;
+use super::signed_sums::{self, CHUNK, CHUNK_LIMIT, TERM_LIMIT};
+use crate::engine::energy::{EnergyModel, SYNC_BLOCK};
+use crate::engine::schedule::Update;
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
+
+/// Sums of `|h|` below this are exact integers in float64 (the blocked
+/// synchronous step of the polynomial).
+const F64_EXACT: i128 = 1 << 53;
+
+/// Most queries per synchronous block of the float32 block product: the
+/// expanded signs of a chunk are shared by the block, and each query keeps
+/// `16·P` bytes of cache.
+const MAX_SYNC_BLOCK: usize = 48;
 
 /// The largest number of neurons (overlaps stay exact in 32 bits).
 pub const MAX_N: usize = super::hebbian::MAX_N;
@@ -287,7 +298,9 @@ impl<'a> Layout<'a> {
     #[inline(always)]
     fn overlaps(&self, state: &[u64], m: &mut Vec<i32>) {
         m.clear();
-        m.extend((0..self.p).map(|mu| spins::overlap(self.patterns.row(mu), state, self.n)));
+        m.resize(self.p, 0);
+        let words = self.patterns.words();
+        overlaps_of(self.patterns.as_words(), words, self.n, state, m);
     }
 
     /// `m_μ += 2·new·ξ^μ_i` after neuron `i` flipped to `new`.
@@ -329,6 +342,21 @@ impl<'a> Layout<'a> {
     fn agrees(&self, i: usize, mu: usize, spin: i32) -> bool {
         ((self.planes[i * self.pw + mu / 64] >> (mu % 64)) & 1 == 1) == (spin > 0)
     }
+}
+
+#[inline(always)]
+fn overlaps_body(patterns: &[u64], words: usize, n: usize, state: &[u64], m: &mut [i32]) {
+    for (x, row) in m.iter_mut().zip(patterns.chunks_exact(words)) {
+        *x = spins::overlap(row, state, n);
+    }
+}
+
+crate::simd::multiversion! {
+    /// `m_μ = ξ^μ·s` for the packed `patterns` (`words` words a row): a
+    /// function of its own, so that the popcounts are compiled for the
+    /// level (an iterator adapter's body would not be).
+    fn overlaps_of(patterns: &[u64], words: usize, n: usize, state: &[u64], m: &mut [i32]) -> ()
+    => overlaps_body
 }
 
 /// The integer type of polynomial sums.
@@ -403,6 +431,10 @@ pub struct PreparedPolynomial<'a, L> {
     h_tab: Vec<L>,
     b_tab: Vec<L>,
     f_tab: Vec<i128>,
+    /// Whether `P · 5(N+2)^d < 2^53`: a synchronous block then takes its
+    /// sums from the exact float32 block product ([`signed_sums`]).
+    blocked: bool,
+    blockable: bool,
 }
 
 /// Per-query cache of the prepared polynomial.
@@ -418,6 +450,12 @@ pub struct PolynomialCache<L> {
     /// mark the cache stale and the next step recomputes the overlaps.
     eager: bool,
     stale: bool,
+    /// The blocked synchronous step's float32 weights: `h`, except the
+    /// terms listed in `sparse` (zero here), which a chunk could not hold
+    /// exactly; and `Σ_μ h_μ`.
+    w: Vec<f32>,
+    sparse: Vec<u32>,
+    h_total: i64,
 }
 
 impl<'a, L: Acc> PreparedPolynomial<'a, L> {
@@ -441,22 +479,117 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
                 "degree {degree} with n = {n} does not fit these sums"
             )));
         }
-        let f = |x: i64| poly(x, degree, rectified).unwrap_or(0);
+        let blocked = poly_unit(n, degree)
+            .and_then(|u| u.checked_mul(p))
+            .is_some_and(|x| x < F64_EXACT);
+        // F at every overlap the tables need, −n−2..=n+2 in steps of 2,
+        // each computed once (this runs on every call).
+        let f: Vec<i128> = (0..=n as i64 + 2)
+            .map(|v| poly(2 * v - n as i64 - 2, degree, rectified).unwrap_or(0))
+            .collect();
         let mut h_tab = Vec::with_capacity(n + 1);
         let mut b_tab = Vec::with_capacity(n + 1);
         let mut f_tab = Vec::with_capacity(n + 1);
-        for v in 0..=n as i64 {
-            let m = 2 * v - n as i64;
-            h_tab.push(L::from_i128(f(m + 2) - f(m - 2)));
-            b_tab.push(L::from_i128(f(m + 2) - f(m)));
-            f_tab.push(f(m));
+        // Overlap m = 2v − n sits at f[v + 1]; m ± 2 at f[v + 1 ± 1].
+        for v in 0..=n {
+            h_tab.push(L::from_i128(f[v + 2] - f[v]));
+            b_tab.push(L::from_i128(f[v + 2] - f[v + 1]));
+            f_tab.push(f[v + 1]);
         }
         Ok(PreparedPolynomial {
             layout: Layout::new(&memory.patterns)?,
             h_tab,
             b_tab,
             f_tab,
+            blocked,
+            blockable: blocked,
         })
+    }
+
+    /// Whether synchronous blocks use the float32 block product.
+    pub fn blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// Switches the float32 block product off (`false`) or back on where
+    /// it is exact: tests compare both paths.
+    pub fn set_blocked(&mut self, on: bool) {
+        self.blocked = on && self.blockable;
+    }
+
+    /// The float32 weights of `cache` (its `h` must be current): each
+    /// chunk of [`CHUNK`] patterns whose `Σ|h|` exceeds `2^24` moves its
+    /// terms above [`TERM_LIMIT`] to the exact sparse list, so that every
+    /// chunk's float32 sum is exact.
+    fn fill_weights(&self, cache: &mut PolynomialCache<L>) {
+        let p = self.layout.p;
+        cache.w.resize(p, 0.0);
+        cache.sparse.clear();
+        let mut total = 0i64;
+        for (c, (hs, ws)) in cache.h[..p]
+            .chunks(CHUNK)
+            .zip(cache.w.chunks_mut(CHUNK))
+            .enumerate()
+        {
+            let mut size = 0i64;
+            for (w, &h) in ws.iter_mut().zip(hs) {
+                let h = h.to_i128() as i64;
+                total += h;
+                size += h.abs();
+                *w = h as f32;
+            }
+            if size > CHUNK_LIMIT {
+                for (k, (w, &h)) in ws.iter_mut().zip(hs).enumerate() {
+                    if (h.to_i128() as i64).abs() > TERM_LIMIT {
+                        *w = 0.0;
+                        cache.sparse.push((c * CHUNK + k) as u32);
+                    }
+                }
+            }
+        }
+        cache.h_total = total;
+    }
+
+    /// A synchronous step of a block by the exact float32 block product:
+    /// `G_i = Σ_μ h_μ ξ^μ_i`, then `Σ_{t=+1} h = (Σh + σ_i G_i)/2`.
+    #[inline(always)]
+    fn drives_blocked(
+        &self,
+        caches: &mut [&mut PolynomialCache<L>],
+        states: &[&[u64]],
+        outs: &mut [&mut [f64]],
+    ) {
+        for (cache, &state) in caches.iter_mut().zip(states) {
+            cache.eager = false;
+            self.refresh(cache, state);
+            self.fill_weights(cache);
+        }
+        for out in outs.iter_mut() {
+            out.fill(0.0);
+        }
+        let weights: Vec<&[f32]> = caches.iter().map(|c| &c.w[..]).collect();
+        signed_sums::add_signed_sums(self.layout.patterns, &weights, outs);
+        for ((cache, &state), out) in caches.iter().zip(states).zip(outs.iter_mut()) {
+            for &mu in &cache.sparse {
+                let h = cache.h[mu as usize].to_i128() as f64;
+                let row = self.layout.patterns.row(mu as usize);
+                for (chunk, &bits) in out.chunks_mut(64).zip(row) {
+                    for (b, o) in chunk.iter_mut().enumerate() {
+                        *o += if (bits >> b) & 1 == 1 { h } else { -h };
+                    }
+                }
+            }
+            let (total, tb) = (cache.h_total, cache.tb.to_i128() as i64);
+            for (chunk, &word) in out.chunks_mut(64).zip(state) {
+                for (b, o) in chunk.iter_mut().enumerate() {
+                    let g = *o as i64;
+                    let spin = if (word >> b) & 1 == 1 { 1 } else { -1 };
+                    // Σ_μ h_μ (1 + σ ξ^μ_i) is twice the agreeing sum.
+                    let delta = (total + spin * g) / 2 - tb;
+                    *o = signed(delta as f64, spin as i32);
+                }
+            }
+        }
     }
 
     #[inline(always)]
@@ -503,6 +636,22 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
         self.layout.n
     }
 
+    /// Large synchronous blocks for the float32 block product, which reads
+    /// the patterns once per block: each thread's share of the queries in
+    /// equal blocks of at most [`MAX_SYNC_BLOCK`].
+    #[inline(always)]
+    fn block_size(&self, update: Update, rows: usize, threads: usize) -> usize {
+        match update {
+            Update::Sync if self.blocked => {
+                let per_thread = rows.div_ceil(threads.max(1));
+                let blocks = per_thread.div_ceil(MAX_SYNC_BLOCK).max(1);
+                per_thread.div_ceil(blocks).max(SYNC_BLOCK)
+            }
+            Update::Sync => SYNC_BLOCK,
+            Update::Async => crate::engine::energy::ASYNC_BLOCK,
+        }
+    }
+
     #[inline(always)]
     fn cache(&self, state: &[u64]) -> PolynomialCache<L> {
         let mut cache = PolynomialCache {
@@ -511,6 +660,9 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
             tb: L::default(),
             eager: true,
             stale: false,
+            w: Vec::new(),
+            sparse: Vec::new(),
+            h_total: 0,
         };
         self.layout.overlaps(state, &mut cache.m);
         self.rebuild(&mut cache);
@@ -569,7 +721,9 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
     }
 
     /// A synchronous step: stale queries get fresh overlaps by XOR +
-    /// popcount, then every neuron's masked sum over its bit plane.
+    /// popcount, then the block's exact float32 product where it is exact
+    /// ([`PreparedPolynomial::blocked`]), else every neuron's masked sum
+    /// over its bit plane. Both give the same integers.
     #[inline(always)]
     fn drives_many(
         &self,
@@ -577,6 +731,9 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
         states: &[&[u64]],
         outs: &mut [&mut [f64]],
     ) {
+        if self.blocked {
+            return self.drives_blocked(caches, states, outs);
+        }
         for ((cache, &state), out) in caches.iter_mut().zip(states).zip(outs.iter_mut()) {
             cache.eager = false;
             self.refresh(cache, state);
@@ -604,6 +761,9 @@ pub struct PreparedExponential<'a> {
     before_tab: Vec<i64>,
     /// `e^{−βj}` for `j = 0..=2n`, for energies and gaps.
     decay: Vec<f64>,
+    /// Whether a synchronous step may sum over the nonzero terms only
+    /// (see [`PreparedExponential::sparse_drives`]); tests switch it off.
+    sparse_sync: bool,
 }
 
 /// Per-query cache of the prepared exponential.
@@ -624,6 +784,10 @@ pub struct ExponentialCache {
     eager: bool,
     stale: bool,
 }
+
+/// A synchronous step of the exponential sums over the nonzero terms only
+/// while they are at most one in this many patterns.
+const SPARSE_SHARE: usize = 8;
 
 /// The fixed-point scale `S` for `p` patterns: `min(52, 62 − bits(p))`, so
 /// that `2p·2^S < 2^63`.
@@ -661,7 +825,73 @@ impl<'a> PreparedExponential<'a> {
             low_tab,
             before_tab,
             decay,
+            sparse_sync: true,
         })
+    }
+
+    /// All drives of `state` from the patterns whose fixed-point terms are
+    /// nonzero, when they are at most one in [`SPARSE_SHARE`] of the
+    /// patterns (else `false`, and `out` is untouched).
+    ///
+    /// Terms below `2^−S` of the dominant one are zero in the fixed point
+    /// (`T[u] = 0` for `2βu > S ln 2`). Near a stored pattern at a large
+    /// `β·N`, almost all of them are: at `β = 0.05`, `N = 1024`, a query
+    /// with 10 % of its spins flipped has about one nonzero term. The sums
+    /// are the same integers as the masked sums of
+    /// [`delta`](Self::delta), added in another order, so the drives are
+    /// identical: `D_i` adds `high` (or `low`) over the nonzero patterns
+    /// that agree with `σ_i`, and the frame is `high` exactly where a
+    /// pattern of overlap `M` (always nonzero, `T[0] = 2^S`) disagrees.
+    #[inline(always)]
+    fn sparse_drives(&self, cache: &ExponentialCache, state: &[u64], out: &mut [f64]) -> bool {
+        let (p, n) = (self.layout.p, self.layout.n);
+        let limit = p / SPARSE_SHARE;
+        let mut nonzero = Vec::new();
+        for (mu, (&h, &l)) in cache.high[..p].iter().zip(&cache.low[..p]).enumerate() {
+            if h != 0 || l != 0 {
+                if nonzero.len() == limit {
+                    return false;
+                }
+                nonzero.push(mu);
+            }
+        }
+        let mut high_sums = vec![0i64; n];
+        let mut low_sums = vec![0i64; n];
+        let mut top_disagrees = vec![0u64; state.len()];
+        for &mu in &nonzero {
+            let row = self.layout.patterns.row(mu);
+            let top = (cache.top[mu / 64] >> (mu % 64)) & 1 == 1;
+            let (h, l) = (cache.high[mu], cache.low[mu]);
+            for (w, ((hs, ls), (&x, &s))) in high_sums
+                .chunks_mut(64)
+                .zip(low_sums.chunks_mut(64))
+                .zip(row.iter().zip(state))
+                .enumerate()
+            {
+                if top {
+                    top_disagrees[w] |= x ^ s;
+                }
+                let agree = !(x ^ s);
+                for (b, (hi, lo)) in hs.iter_mut().zip(ls.iter_mut()).enumerate() {
+                    let keep = (((agree >> b) & 1) as i64).wrapping_neg();
+                    *hi = hi.wrapping_add(h & keep);
+                    *lo = lo.wrapping_add(l & keep);
+                }
+            }
+        }
+        for (w, (chunk, &word)) in out.chunks_mut(64).zip(state).enumerate() {
+            for (b, o) in chunk.iter_mut().enumerate() {
+                let i = 64 * w + b;
+                let spin = if (word >> b) & 1 == 1 { 1 } else { -1 };
+                let d = if (top_disagrees[w] >> b) & 1 == 1 {
+                    high_sums[i].wrapping_sub(cache.high_total)
+                } else {
+                    low_sums[i].wrapping_sub(cache.low_total)
+                };
+                *o = signed(d as f64, spin);
+            }
+        }
+        true
     }
 
     #[inline(always)]
@@ -829,7 +1059,9 @@ impl EnergyModel for PreparedExponential<'_> {
     }
 
     /// A synchronous step: stale queries get fresh overlaps by XOR +
-    /// popcount, then every neuron's masked sum over its bit plane.
+    /// popcount, then the sums over the nonzero terms where they are few
+    /// ([`PreparedExponential::sparse_drives`]), else every neuron's masked
+    /// sum over its bit plane. Both give the same integers.
     #[inline(always)]
     fn drives_many(
         &self,
@@ -840,6 +1072,9 @@ impl EnergyModel for PreparedExponential<'_> {
         for ((cache, &state), out) in caches.iter_mut().zip(states).zip(outs.iter_mut()) {
             cache.eager = false;
             self.refresh(cache, state);
+            if self.sparse_sync && self.sparse_drives(cache, state, out) {
+                continue;
+            }
             for (w, (chunk, &word)) in out.chunks_mut(64).zip(state).enumerate() {
                 for (b, o) in chunk.iter_mut().enumerate() {
                     let spin = if (word >> b) & 1 == 1 { 1 } else { -1 };
@@ -1064,6 +1299,157 @@ mod tests {
                 }
             });
         }
+    }
+
+    /// The drives of a synchronous block of `states`, by `k`'s current path.
+    fn block_drives<L: Acc>(k: &PreparedPolynomial<'_, L>, states: &SpinMatrix) -> Vec<f64> {
+        let n = states.n();
+        let mut caches: Vec<_> = (0..states.rows()).map(|r| k.cache(states.row(r))).collect();
+        let mut out = vec![f64::NAN; states.rows() * n];
+        let mut refs: Vec<&mut PolynomialCache<L>> = caches.iter_mut().collect();
+        let rows: Vec<&[u64]> = (0..states.rows()).map(|r| states.row(r)).collect();
+        let mut outs: Vec<&mut [f64]> = out.chunks_mut(n).collect();
+        k.drives_many(&mut refs, &rows, &mut outs);
+        out
+    }
+
+    #[test]
+    fn blocked_sync_equals_the_masked_sums_at_every_level_on_awkward_sizes() {
+        use crate::simd::{self, Level};
+        for (degree, rectified, p, n) in [
+            (3, true, 1usize, 1usize),
+            (3, false, 257, 17),
+            (2, false, 300, 65),
+            (4, false, 600, 200),
+            (5, true, 130, 130),
+            (1, false, 70, 64),
+            (3, true, 513, 100),
+        ] {
+            let inter = Interaction::Polynomial { degree, rectified };
+            let (d, xs) = memory(p, n, (7 * p + n) as u64, inter);
+            // Stored patterns (the largest gains), corrupted ones and noise.
+            let rows = 13;
+            let mut qs = random_spins(p as u64 + 1, rows * n);
+            for r in 0..rows {
+                let mu = (5 * r) % p;
+                if r % 3 < 2 {
+                    qs[r * n..(r + 1) * n].copy_from_slice(&xs[mu * n..(mu + 1) * n]);
+                }
+                if r % 3 == 1 {
+                    for v in qs[r * n..(r + 1) * n].iter_mut().step_by(7) {
+                        *v = -*v;
+                    }
+                }
+            }
+            let states = SpinMatrix::from_spins(&qs, rows, n).unwrap();
+            let mut k = PreparedPolynomial::<i64>::new(&d).unwrap();
+            assert!(k.blocked(), "degree {degree} n {n} p {p}");
+            let before = simd::level();
+            for level in [Level::Portable, Level::Popcnt, Level::Avx2, Level::Avx512] {
+                simd::set_level(level);
+                k.set_blocked(false);
+                let want = block_drives(&k, &states);
+                k.set_blocked(true);
+                let got = block_drives(&k, &states);
+                assert_eq!(got, want, "{level:?} degree {degree} p {p} n {n}");
+                let s = Schedule::deterministic(
+                    Update::Sync,
+                    Order::Random,
+                    NonZeroU32::new(30).unwrap(),
+                    1,
+                );
+                let a = batch::retrieve(&k, &states, 0, &s).unwrap();
+                k.set_blocked(false);
+                let b = batch::retrieve(&k, &states, 0, &s).unwrap();
+                assert_eq!(a.states, b.states, "{level:?} degree {degree}");
+                assert_eq!(a.outcomes, b.outcomes, "{level:?} degree {degree}");
+            }
+            simd::set_level(before);
+        }
+    }
+
+    #[test]
+    fn sparse_exponential_sync_equals_the_masked_sums_on_awkward_sizes() {
+        let mut sparse_seen = 0;
+        for beta in [0.05, 0.5, 3.0] {
+            for (p, n) in [(9usize, 1usize), (70, 65), (300, 130), (513, 200)] {
+                let (d, xs) = memory(p, n, (3 * p + n) as u64, Interaction::Exponential { beta });
+                let rows = 12;
+                let mut qs = random_spins(p as u64 + 5, rows * n);
+                for r in 0..rows {
+                    let mu = (7 * r) % p;
+                    if r % 3 < 2 {
+                        qs[r * n..(r + 1) * n].copy_from_slice(&xs[mu * n..(mu + 1) * n]);
+                    }
+                    if r % 3 == 1 {
+                        for v in qs[r * n..(r + 1) * n].iter_mut().step_by(5) {
+                            *v = -*v;
+                        }
+                    }
+                }
+                let states = SpinMatrix::from_spins(&qs, rows, n).unwrap();
+                let mut k = PreparedExponential::new(&d).unwrap();
+                for r in 0..rows {
+                    let cache = k.cache(states.row(r));
+                    let mut got = vec![f64::NAN; n];
+                    if k.sparse_drives(&cache, states.row(r), &mut got) {
+                        sparse_seen += 1;
+                        let spin = |i| spins::spin(states.row(r), i);
+                        let want: Vec<f64> = (0..n)
+                            .map(|i| signed(k.delta(&cache, spin(i), i) as f64, spin(i)))
+                            .collect();
+                        assert_eq!(got, want, "beta {beta} p {p} n {n} row {r}");
+                    }
+                }
+                let s = Schedule::deterministic(
+                    Update::Sync,
+                    Order::Random,
+                    NonZeroU32::new(30).unwrap(),
+                    1,
+                );
+                let a = batch::retrieve(&k, &states, 0, &s).unwrap();
+                k.sparse_sync = false;
+                let b = batch::retrieve(&k, &states, 0, &s).unwrap();
+                assert_eq!(a.states, b.states, "beta {beta} p {p} n {n}");
+                assert_eq!(a.outcomes, b.outcomes, "beta {beta} p {p} n {n}");
+            }
+        }
+        assert!(sparse_seen >= 20, "the sparse path ran {sparse_seen} times");
+    }
+
+    #[test]
+    fn large_gains_take_the_exact_sparse_path() {
+        // x^4 at n = 200: a stored pattern's gain is about 16·200^3 > 2^24,
+        // more than one float32 chunk holds.
+        let inter = Interaction::Polynomial {
+            degree: 4,
+            rectified: false,
+        };
+        let (p, n) = (600usize, 200usize);
+        let (d, xs) = memory(p, n, 21, inter);
+        let k = PreparedPolynomial::<i64>::new(&d).unwrap();
+        let state = SpinMatrix::from_spins(&xs[3 * n..4 * n], 1, n).unwrap();
+        let mut cache = k.cache(state.row(0));
+        k.fill_weights(&mut cache);
+        assert!(cache.sparse.contains(&3), "{:?}", cache.sparse);
+        for chunk in cache.w.chunks(CHUNK) {
+            let size: f64 = chunk.iter().map(|w| w.abs() as f64).sum();
+            assert!(size <= CHUNK_LIMIT as f64);
+        }
+        // Beyond 2^53 the block product is not exact and is not used.
+        let (big, _) = memory(
+            100,
+            1000,
+            22,
+            Interaction::Polynomial {
+                degree: 5,
+                rectified: false,
+            },
+        );
+        let mut k = PreparedPolynomial::<i64>::new(&big).unwrap();
+        assert!(!k.blocked());
+        k.set_blocked(true);
+        assert!(!k.blocked());
     }
 
     #[test]

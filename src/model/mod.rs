@@ -11,12 +11,14 @@
 //!   [`subset_sums`];
 //! * [`diluted`]: Hebbian weights on sparse, seeded, symmetric connectivity;
 //! * [`dense`]: dense associative memories (polynomial and exponential),
-//!   their decisions as [`masked`] sums.
+//!   their decisions as [`masked`] sums, a synchronous block's as exact
+//!   float32 [`signed_sums`].
 
 pub mod dense;
 pub mod diluted;
 pub mod hebbian;
 pub mod masked;
+pub mod signed_sums;
 pub mod subset_sums;
 pub mod weights;
 
