@@ -229,6 +229,37 @@ impl Weights {
         })
     }
 
+    /// A symmetric model from row-major weights already on the grid
+    /// `2^−grid` of their largest magnitude, as the learning rules write
+    /// them ([`crate::rules`]): nothing is rounded, and no small form is
+    /// kept (the model holds `4·N²` bytes of weights; sums on the grid are
+    /// exact either way, so decisions are the same).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new) for the thresholds and the lengths.
+    pub fn from_grid(n: usize, weights: Vec<f32>, threshold: Vec<f64>, grid: i32) -> Result<Self> {
+        if n == 0 || n > MAX_N || weights.len() != n * n {
+            return Err(Error::Shape(format!(
+                "weights must be a non-empty n × n matrix with n ≤ {MAX_N}, got {} entries for n = {n}",
+                weights.len()
+            )));
+        }
+        check_threshold(n, &threshold)?;
+        debug_assert!(n > 256 || (0..n).all(|i| (0..i).all(|j| weights[i * n + j] == weights[j * n + i])));
+        let diag: Vec<f64> = (0..n).map(|i| weights[i * n + i] as f64).collect();
+        Ok(Weights {
+            small: None,
+            n,
+            zero_diagonal: diag.iter().all(|&d| d == 0.0),
+            diag,
+            zero_threshold: threshold.iter().all(|&t| t == 0.0),
+            threshold,
+            grid,
+            symmetric: true,
+            cols: weights,
+        })
+    }
+
     /// Number of neurons.
     pub fn n(&self) -> usize {
         self.n
