@@ -639,8 +639,7 @@ mod tests {
                             0.0
                         } else {
                             w[i * n + j]
-                                + (xi[i] * xi[j] - xi[i] * h[j] - h[i] * xi[j]
-                                    + 2.0 * w[i * n + j])
+                                + (xi[i] * xi[j] - xi[i] * h[j] - h[i] * xi[j] + 2.0 * w[i * n + j])
                                     / n as f64
                         };
                     }

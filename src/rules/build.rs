@@ -207,6 +207,10 @@ struct Written {
 }
 
 /// Writes rows `first..first + out.len() / n` of the matrix of `k`.
+///
+/// The bookkeeping of a tile (largest magnitude, finiteness, candidates)
+/// runs lane by lane without branches, so that it vectorises; candidates
+/// are rare and gathered only for a row of a tile that has one.
 #[inline(always)]
 fn write_rows_body<K: Tiles>(
     k: &K,
@@ -217,11 +221,9 @@ fn write_rows_body<K: Tiles>(
     bound: f32,
 ) -> Written {
     let rows = out.len() / n;
-    let mut done = Written {
-        max: 0.0,
-        finite: true,
-        candidates: Vec::new(),
-    };
+    let mut candidates = Vec::new();
+    let mut largest = [0.0f32; L];
+    let mut finite = [true; L];
     let mut acc = [[0.0f64; L]; R];
     let mut p0 = 0;
     while p0 < n {
@@ -234,22 +236,39 @@ fn write_rows_body<K: Tiles>(
             while j < p1 {
                 k.tile(idx, j, &mut acc);
                 let width = (p1 - j).min(L);
-                for (r, a) in acc.iter().enumerate().take(live) {
+                for (r, a) in acc.iter_mut().enumerate().take(live) {
                     let i = first + r0 + r;
+                    if zero_diagonal && i >= j && i < j + L {
+                        a[i - j] = 0.0;
+                    }
+                    // Columns past `n` (a last tile) are not counted.
+                    for x in a.iter_mut().skip(width) {
+                        *x = 0.0;
+                    }
+                    let w: [f32; L] = std::array::from_fn(|l| a[l] as f32);
+                    let mut any = false;
+                    for l in 0..L {
+                        let m = w[l].abs();
+                        largest[l] = if m > largest[l] { m } else { largest[l] };
+                        finite[l] &= m <= f32::MAX;
+                        any |= (m < bound) & (w[l] != 0.0);
+                    }
                     let base = (r0 + r) * n + j;
-                    for (l, &v) in a.iter().enumerate().take(width) {
-                        let w = if zero_diagonal && i == j + l {
-                            0.0
-                        } else {
-                            v as f32
-                        };
-                        let m = w.abs();
-                        done.max = done.max.max(m);
-                        done.finite &= w.is_finite();
-                        if m < bound && w != 0.0 {
-                            done.candidates.push(base + l);
+                    if width == L {
+                        for (o, &x) in out[base..base + L].iter_mut().zip(&w) {
+                            o.write(x);
                         }
-                        out[base + l].write(w);
+                    } else {
+                        for (o, &x) in out[base..base + width].iter_mut().zip(&w) {
+                            o.write(x);
+                        }
+                    }
+                    if any {
+                        for (l, &x) in w.iter().enumerate().take(width) {
+                            if x.abs() < bound && x != 0.0 {
+                                candidates.push(base + l);
+                            }
+                        }
                     }
                 }
                 j += L;
@@ -258,7 +277,13 @@ fn write_rows_body<K: Tiles>(
         }
         p0 = p1;
     }
-    done
+    Written {
+        max: largest
+            .iter()
+            .fold(0.0f32, |m, &x| if x > m { x } else { m }),
+        finite: finite.iter().all(|&f| f),
+        candidates,
+    }
 }
 
 crate::simd::multiversion! {
@@ -383,4 +408,3 @@ pub fn write<K: Tiles>(
     }
     Ok((w, exponent))
 }
-

@@ -79,24 +79,22 @@ impl Storkey {
             .collect();
         let mut next = try_filled("a Storkey factor", n, 0.0f64)?;
         let v = &self.v;
-        next.par_chunks_mut(1024)
-            .enumerate()
-            .for_each(|(c, out)| {
-                for (k, vi) in out.iter_mut().enumerate() {
-                    let i = c * 1024 + k;
-                    let mut h = 0.0;
-                    for nu in 0..q {
-                        let x = spins::spin(learnt[nu], i) as f64;
-                        let a = v[nu * n + i];
-                        h += w[nu] * (a * o[nu] + x * p[nu] - 2.0 * x * a * xi[i]);
-                    }
-                    let g = xi[i] * h;
-                    *vi = xi[i] * (0.5 - g);
+        next.par_chunks_mut(1024).enumerate().for_each(|(c, out)| {
+            for (k, vi) in out.iter_mut().enumerate() {
+                let i = c * 1024 + k;
+                let mut h = 0.0;
+                for nu in 0..q {
+                    let x = spins::spin(learnt[nu], i) as f64;
+                    let a = v[nu * n + i];
+                    h += w[nu] * (a * o[nu] + x * p[nu] - 2.0 * x * a * xi[i]);
                 }
-            });
-        self.v.try_reserve(n).map_err(|_| {
-            crate::error::Error::Memory(format!("a Storkey factor of {n} values"))
-        })?;
+                let g = xi[i] * h;
+                *vi = xi[i] * (0.5 - g);
+            }
+        });
+        self.v
+            .try_reserve(n)
+            .map_err(|_| crate::error::Error::Memory(format!("a Storkey factor of {n} values")))?;
         self.v.extend_from_slice(&next);
         Ok(())
     }

@@ -84,9 +84,12 @@ from .ising import cut_value, ising_energy, maxcut_brute_force, qubo_to_ising, q
 from .measures import CapacityPoint, capacity_point, hamming_matrix, similarity_matrix
 from .modern import modern_attention, modern_energy, modern_retrieve, modern_update
 from .weights import (
+    COMMON_FACTOR_TOL,
     WeightsAsyncResult,
     WeightsSyncResult,
+    common_factor,
     covariance_weights,
+    exact_form,
     grid_exponent,
     pseudoinverse_weights,
     quantize_weights,
@@ -117,9 +120,12 @@ __all__ = [
     "retrieve_async_batched",
     "retrieve_sync",
     # weights
+    "COMMON_FACTOR_TOL",
     "WeightsAsyncResult",
     "WeightsSyncResult",
+    "common_factor",
     "covariance_weights",
+    "exact_form",
     "grid_exponent",
     "pseudoinverse_weights",
     "quantize_weights",
