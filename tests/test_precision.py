@@ -48,7 +48,9 @@ def test_rules_hold_no_float64_matrix_and_match_the_reference(rule: str, kw: dic
     got = net.weights
     # One float32 rounding of a float64 value within a few float64 roundings
     # of the reference's: at most one float32 step apart.
-    np.testing.assert_allclose(got, want.astype(np.float32), rtol=2**-22, atol=2**-24 * abs(want).max())
+    np.testing.assert_allclose(
+        got, want.astype(np.float32), rtol=2**-22, atol=2**-24 * abs(want).max()
+    )
     ASSERT_EQ(got, got.T)
     ASSERT_EQ(np.diag(got), 0)
     # The stored matrix is on the exact grid: quantising it again changes nothing.
@@ -80,7 +82,7 @@ def test_from_weights_takes_float_hebbian_weights_as_integers() -> None:
     assert found is not None
     c, alpha = found
     ASSERT_EQ(c, (xf.T @ xf - p * np.eye(n)).astype(np.int8))
-    assert abs(alpha - 1 / n) < 1e-7 / n
+    assert alpha == 1 / n
     q = hf.corrupt(x[np.arange(120) % p], flip=0.3, seed=2)
     for update in ("async", "sync"):
         kw = {"order": "sequential"} if update == "async" else {}
@@ -111,11 +113,11 @@ def test_common_factor_is_found_only_for_integer_multiples() -> None:
     two_three = np.array([[0.0, 2.0, 3.0], [2.0, 0.0, 3.0], [3.0, 3.0, 0.0]]) / 7
     c2, alpha = ref.common_factor(two_three)
     ASSERT_EQ(c2, two_three * 7)
-    assert abs(alpha - 1 / 7) < 1e-8
+    assert alpha == 1 / 7
     assert ref.common_factor(rng.standard_normal((30, 30))) is None
     assert ref.common_factor(c * 0.01 + 1e-3 * rng.standard_normal((30, 30))) is None
     # Integers beyond ±127 times a factor are left on the float path.
-    assert ref.common_factor(np.diag(np.arange(1, 31)) * 10 / 3) is None
+    assert ref.common_factor(np.diag(np.r_[1.0, 200.0, np.ones(28)]) / 3) is None
     # The network finds the same form: its fields are α·(C s), exact sums.
     s = hf.random_patterns(5, 3, seed=1)
     net = hf.HopfieldNetwork.from_weights(two_three)
@@ -163,9 +165,13 @@ def test_float64_network_agrees_with_the_float64_reference() -> None:
         assert net.dtype == np.float64 and net.patterns.dtype == np.float64
         out = net.retrieve(q, steps=3)
         assert out.states.dtype == np.float64
-        np.testing.assert_allclose(out.states, ref.modern_retrieve(x, q, beta, steps=3), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            out.states, ref.modern_retrieve(x, q, beta, steps=3), rtol=1e-12, atol=1e-12
+        )
         np.testing.assert_allclose(net.energy(q), ref.modern_energy(x, q, beta), rtol=1e-12)
-        np.testing.assert_allclose(net.attention(q), ref.modern_attention(x, q, beta), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(
+            net.attention(q), ref.modern_attention(x, q, beta), rtol=1e-12, atol=1e-300
+        )
     # Iterating to a fixed point reaches it to 1e-12.
     net = hf.ModernHopfield(3.0, dtype=np.float64)
     net.store(x)

@@ -59,9 +59,7 @@ def _floats(x: ArrayLike, name: str, dtype: type = np.float32) -> np.ndarray:
     return arr
 
 
-def _batch(
-    x: ArrayLike, d: int, name: str, dtype: type = np.float32
-) -> tuple[np.ndarray, bool]:
+def _batch(x: ArrayLike, d: int, name: str, dtype: type = np.float32) -> tuple[np.ndarray, bool]:
     return _validate.as_batch(_floats(x, name, dtype), d, name, dim="d", what="values")
 
 

@@ -59,6 +59,22 @@ pub const MAX_N: usize = 1 << 31;
 /// `|c| ≤ 127` moves it by less than `127·2⁻²³ ≈ 1.5·10⁻⁵`.
 pub const COMMON_FACTOR_TOL: f64 = 1e-4;
 
+/// `1/K` when `1/alpha` is within float32 rounding (`2⁻²⁰` relative) of an
+/// integer `K`, else `alpha`.
+fn exact_reciprocal(alpha: f64) -> f64 {
+    let inv = 1.0 / alpha;
+    let k = inv.round_ties_even();
+    if k >= 1.0 && (inv - k).abs() <= k * RECIPROCAL_TOL {
+        1.0 / k
+    } else {
+        alpha
+    }
+}
+
+/// Relative distance of `1/α` from an integer `K` below which `α` is taken
+/// as `1/K` (float32 rounding is `2⁻²⁴`).
+pub const RECIPROCAL_TOL: f64 = 1.0 / (1u64 << 20) as f64;
+
 /// Queries whose fields a synchronous block computes together.
 const BLOCK: usize = 4;
 /// Neurons per chunk of the field kernels (the outputs of a block stay in L1).
@@ -167,7 +183,9 @@ impl Small {
     /// `C/N` computed in floating point, for `N` not a power of two): with
     /// `m` the smallest non-zero `|w|`, the first `α = m/t` (`t = 1, 2, 3,
     /// 4`) for which every `w/α` is within [`COMMON_FACTOR_TOL`] of an
-    /// integer `c` with `|c| ≤ 127`. The model is then `α·c` exactly.
+    /// integer `c` with `|c| ≤ 127`; `α` is snapped to `1/K` when `1/α` is
+    /// within float32 rounding of an integer `K` (so `C/N` is `C·(1/N)`
+    /// exactly). The model is then `α·c` exactly.
     fn common_factor(cols: &[f32], n: usize) -> Option<Small> {
         let m = cols
             .iter()
@@ -177,7 +195,7 @@ impl Small {
             return None;
         }
         'divisor: for t in 1..=4 {
-            let alpha = m as f64 / t as f64;
+            let alpha = exact_reciprocal(m as f64 / t as f64);
             let mut small = try_filled("the small weights", cols.len(), 0i8).ok()?;
             let mut largest = 0i64;
             for (x, &w) in small.iter_mut().zip(cols) {

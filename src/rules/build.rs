@@ -10,10 +10,11 @@
 //!   (covariance and Hebbian).
 //!
 //! Each entry is summed in `f64` in a fixed order from terms that are equal
-//! for `(i, j)` and `(j, i)` (a product, or a sum of two products, and
-//! `a + b == b + a`), so the matrix is exactly symmetric without being
-//! mirrored, and each entry is the same whatever the number of threads.
-//! It is rounded once to `f32`.
+//! for `(i, j)` and `(j, i)` (a fused multiply-add of an exact product, or
+//! of two exact products, and `a + b == b + a`), so the matrix is exactly
+//! symmetric without being mirrored, and each entry is the same whatever
+//! the number of threads or the instruction set (`mul_add` is one rounding
+//! everywhere). It is rounded once to `f32`.
 //!
 //! # The grid in one pass
 //!
@@ -103,7 +104,9 @@ impl Tiles for Gram {
             for (r, &i) in rows.iter().enumerate() {
                 let yi = y.at(mu, i);
                 for l in 0..L {
-                    acc[r][l] += yi * col[l];
+                    // One rounding of the exact y_i·y_j + acc: the same for
+                    // (i, j) and (j, i) (fused on every instruction set).
+                    acc[r][l] = yi.mul_add(col[l], acc[r][l]);
                 }
             }
         }
@@ -127,8 +130,10 @@ impl Tiles for Sym2 {
             for (r, &i) in rows.iter().enumerate() {
                 let (xi, ui) = (self.x.at(mu, i), self.u.at(mu, i));
                 for l in 0..L {
-                    // The same two products for (i, j) and (j, i).
-                    acc[r][l] += xc[l] * ui + xi * uc[l];
+                    // x = ±1, so both products are exact and the fused sum
+                    // is one rounding of x_j u_i + x_i u_j: the same for
+                    // (i, j) and (j, i).
+                    acc[r][l] += xc[l].mul_add(ui, xi * uc[l]);
                 }
             }
         }

@@ -154,7 +154,9 @@ def common_factor(W: ArrayLike) -> tuple[np.ndarray, float] | None:
     weights (:func:`quantize_weights`), the first ``α = m/t``
     (``t = 1, 2, 3, 4``) for which every ``w/α`` is within
     :data:`COMMON_FACTOR_TOL` of an integer ``c`` with ``|c| ≤ 127`` (and
-    ``N·max|c| < 2**31``). The Rust model finds the same ``C`` and ``α``.
+    ``N·max|c| < 2**31``); ``α`` is taken as ``1/K`` when ``1/α`` is within
+    ``2**-20`` (relative) of an integer ``K``, so that Hebbian ``C/N`` is
+    exactly ``C·(1/N)``. The Rust model finds the same ``C`` and ``α``.
 
     Parameters
     ----------
@@ -173,6 +175,10 @@ def common_factor(W: ArrayLike) -> tuple[np.ndarray, float] | None:
     m = float(nz.min())
     for t in range(1, 5):
         alpha = m / t
+        inv = 1.0 / alpha
+        k = float(np.rint(inv))
+        if k >= 1.0 and abs(inv - k) <= k * 2.0**-20:
+            alpha = 1.0 / k  # the reciprocal of an integer up to float32 rounding
         r = w / alpha
         c = np.rint(r)
         if np.all(np.abs(r - c) <= COMMON_FACTOR_TOL) and np.all(np.abs(c) <= 127):
