@@ -312,14 +312,20 @@ impl Learner {
         let zero = self.zero_diagonal();
         // A diluted matrix takes its grid from the kept weights only.
         let grid = self.mask.is_none();
-        let (mut w, k) = match self.matrix(cancel)? {
+        let built = match self.matrix(cancel)? {
             Matrix::Gram(t) => build::write(&t, n, zero, grid, cancel)?,
             Matrix::Sym2(t) => build::write(&t, n, zero, grid, cancel)?,
             Matrix::Counts(t) => build::write(&t, n, zero, grid, cancel)?,
         };
         interrupted(cancel)?;
+        let mut w = built.weights;
         match &self.mask {
-            None => Weights::from_grid(n, w, threshold, k),
+            None => {
+                // Small integers times one factor need max/min ≤ 127: only
+                // then is the (rare) integer form looked for.
+                let may_be_small = built.max as f64 <= 128.0 * built.min as f64;
+                Weights::from_grid(n, w, threshold, built.grid, may_be_small)
+            }
             Some((start, cols)) => {
                 w.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
                     let mut kept = vec![false; n];

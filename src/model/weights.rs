@@ -298,13 +298,20 @@ impl Weights {
 
     /// A symmetric model from row-major weights already on the grid
     /// `2^−grid` of their largest magnitude, as the learning rules write
-    /// them ([`crate::rules`]): nothing is rounded, and no small form is
-    /// kept (the model holds `4·N²` bytes of weights; sums on the grid are
-    /// exact either way, so decisions are the same).
+    /// them ([`crate::rules`]): nothing is rounded. With `may_be_small`
+    /// (the caller knows `max|w| ≤ 128·min|w ≠ 0|`) the small-integer form
+    /// is looked for as [`new`](Self::new) does; otherwise the weights
+    /// cannot have one and are not read again.
     ///
     /// # Errors
     /// As [`new`](Self::new) for the thresholds and the lengths.
-    pub fn from_grid(n: usize, weights: Vec<f32>, threshold: Vec<f64>, grid: i32) -> Result<Self> {
+    pub fn from_grid(
+        n: usize,
+        weights: Vec<f32>,
+        threshold: Vec<f64>,
+        grid: i32,
+        may_be_small: bool,
+    ) -> Result<Self> {
         if n == 0 || n > MAX_N || weights.len() != n * n {
             return Err(Error::Shape(format!(
                 "weights must be a non-empty n × n matrix with n ≤ {MAX_N}, got {} entries for n = {n}",
@@ -315,9 +322,19 @@ impl Weights {
         debug_assert!(
             n > 256 || (0..n).all(|i| (0..i).all(|j| weights[i * n + j] == weights[j * n + i]))
         );
-        let diag: Vec<f64> = (0..n).map(|i| weights[i * n + i] as f64).collect();
+        let small = if may_be_small {
+            Small::of(&weights, n, grid).or_else(|| Small::common_factor(&weights, n))
+        } else {
+            None
+        };
+        let diag: Vec<f64> = match &small {
+            Some(sm) => (0..n)
+                .map(|i| sm.cols[i * n + i] as f64 * sm.scale)
+                .collect(),
+            None => (0..n).map(|i| weights[i * n + i] as f64).collect(),
+        };
         Ok(Weights {
-            small: None,
+            small,
             n,
             zero_diagonal: diag.iter().all(|&d| d == 0.0),
             diag,

@@ -207,6 +207,7 @@ impl Tiles for Counts {
 /// candidate bound.
 struct Written {
     max: f32,
+    min: f32,
     finite: bool,
     candidates: Vec<usize>,
 }
@@ -228,6 +229,7 @@ fn write_rows_body<K: Tiles>(
     let rows = out.len() / n;
     let mut candidates = Vec::new();
     let mut largest = [0.0f32; L];
+    let mut smallest = [f32::INFINITY; L];
     let mut finite = [true; L];
     let mut acc = [[0.0f64; L]; R];
     let mut p0 = 0;
@@ -255,6 +257,12 @@ fn write_rows_body<K: Tiles>(
                     for l in 0..L {
                         let m = w[l].abs();
                         largest[l] = if m > largest[l] { m } else { largest[l] };
+                        let nonzero = if m > 0.0 { m } else { f32::INFINITY };
+                        smallest[l] = if nonzero < smallest[l] {
+                            nonzero
+                        } else {
+                            smallest[l]
+                        };
                         finite[l] &= m <= f32::MAX;
                         any |= (m < bound) & (w[l] != 0.0);
                     }
@@ -286,6 +294,9 @@ fn write_rows_body<K: Tiles>(
         max: largest
             .iter()
             .fold(0.0f32, |m, &x| if x > m { x } else { m }),
+        min: smallest
+            .iter()
+            .fold(f32::INFINITY, |m, &x| if x < m { x } else { m }),
         finite: finite.iter().all(|&f| f),
         candidates,
     }
@@ -321,6 +332,19 @@ fn grid_bound(n: usize, max: f64) -> f64 {
     pow2((24 - grid_exponent(n, max)).clamp(-1000, 1000))
 }
 
+/// What [`write`] built: the row-major `f32` weights, their grid exponent
+/// and their largest and smallest non-zero magnitudes.
+pub struct Built {
+    /// The weights.
+    pub weights: Vec<f32>,
+    /// The grid exponent `k`.
+    pub grid: i32,
+    /// `max |w|`.
+    pub max: f32,
+    /// The smallest non-zero `|w|` (infinite when all are zero).
+    pub min: f32,
+}
+
 /// The `n × n` matrix of `k`, rounded to `f32` and then (with `grid`)
 /// onto the model's grid, with a zero diagonal if asked, and its grid
 /// exponent. Looks at `cancel` between tasks.
@@ -334,7 +358,7 @@ pub fn write<K: Tiles>(
     zero_diagonal: bool,
     grid: bool,
     cancel: &AtomicBool,
-) -> Result<(Vec<f32>, i32)> {
+) -> Result<Built> {
     let count = n
         .checked_mul(n)
         .ok_or_else(|| Error::Memory(format!("a {n} × {n} weight matrix cannot be allocated")))?;
@@ -374,11 +398,13 @@ pub fn write<K: Tiles>(
         })
         .collect();
     let mut max = 0.0f32;
+    let mut min = f32::INFINITY;
     let mut finite = true;
     let mut candidates = Vec::with_capacity(parts.len());
     for part in parts {
         let part = part?;
         max = max.max(part.max);
+        min = min.min(part.min);
         finite &= part.finite;
         candidates.push(part.candidates);
     }
@@ -395,8 +421,14 @@ pub fn write<K: Tiles>(
     }
     interrupted(cancel)?;
     let exponent = grid_exponent(n, max as f64);
+    let built = |weights| Built {
+        weights,
+        grid: exponent,
+        max,
+        min,
+    };
     if !grid {
-        return Ok((w, exponent));
+        return Ok(built(w));
     }
     let (up, down) = (pow2(exponent), pow2(-exponent));
     if grid_bound(n, max as f64) <= bound as f64 {
@@ -411,5 +443,5 @@ pub fn write<K: Tiles>(
     } else {
         w.par_iter_mut().for_each(|x| *x = on_grid(*x, up, down));
     }
-    Ok((w, exponent))
+    Ok(built(w))
 }
