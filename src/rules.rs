@@ -323,7 +323,7 @@ impl Learner {
             None => {
                 // Small integers times one factor need max/min ≤ 127: only
                 // then is the (rare) integer form looked for.
-                let may_be_small = built.max as f64 <= 128.0 * built.min as f64;
+                let may_be_small = built.max > 0.0 && built.max as f64 <= 128.0 * built.min as f64;
                 Weights::from_grid(n, w, threshold, built.grid, may_be_small)
             }
             Some((start, cols)) => {
@@ -830,5 +830,20 @@ mod tests {
             .model(vec![0.0; 10]);
         let m = m.unwrap();
         assert_eq!(m.energy(&m.cache(&[0]), &[0]), 0.0);
+    }
+
+    #[test]
+    fn learnt_weights_that_are_integers_times_a_factor_take_the_integer_form() {
+        let (n, p) = (80, 10);
+        let x = random_patterns(p, n, 6);
+        let mut l = Learner::new(n, Rule::Covariance { activity: 0.3 }).unwrap();
+        l.store(&x).unwrap();
+        let model = l.model(vec![0.0; n]).unwrap();
+        let again = Weights::new(n, model.weights().unwrap(), vec![0.0; n]).unwrap();
+        assert_eq!(model.is_small(), again.is_small());
+        assert!(model.is_small());
+        let mut l = Learner::new(n, Rule::Storkey).unwrap();
+        l.store(&x).unwrap();
+        assert!(!l.model(vec![0.0; n]).unwrap().is_small());
     }
 }

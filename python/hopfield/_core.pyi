@@ -18,6 +18,7 @@ __all__ = [
     "Hebbian",
     "Hidden",
     "Modern",
+    "Modern64",
     "ModernOutcomes",
     "Outcomes",
     "RetrieveOptions",
@@ -375,6 +376,7 @@ class Modern:
     def attention(self, queries: NDArray[np.float32]) -> NDArray[np.float64]:
         """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
 
+@final
 class Modern64:
     """A modern Hopfield memory of float64 keys and optional values.
 

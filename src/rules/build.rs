@@ -257,7 +257,12 @@ fn write_rows_body<K: Tiles>(
                     for l in 0..L {
                         let m = w[l].abs();
                         largest[l] = if m > largest[l] { m } else { largest[l] };
-                        let nonzero = if m > 0.0 { m } else { f32::INFINITY };
+                        // Candidates may move on the grid: counted after.
+                        let nonzero = if m >= bound && m > 0.0 {
+                            m
+                        } else {
+                            f32::INFINITY
+                        };
                         smallest[l] = if nonzero < smallest[l] {
                             nonzero
                         } else {
@@ -341,7 +346,9 @@ pub struct Built {
     pub grid: i32,
     /// `max |w|`.
     pub max: f32,
-    /// The smallest non-zero `|w|` (infinite when all are zero).
+    /// The smallest non-zero `|w|` (infinite when all are zero), after the
+    /// grid rounding (with `grid`; before it, and ignoring the weights below
+    /// the candidate bound, without).
     pub min: f32,
 }
 
@@ -421,27 +428,44 @@ pub fn write<K: Tiles>(
     }
     interrupted(cancel)?;
     let exponent = grid_exponent(n, max as f64);
-    let built = |weights| Built {
-        weights,
-        grid: exponent,
-        max,
-        min,
-    };
     if !grid {
-        return Ok(built(w));
+        return Ok(Built {
+            weights: w,
+            grid: exponent,
+            max,
+            min,
+        });
     }
     let (up, down) = (pow2(exponent), pow2(-exponent));
     if grid_bound(n, max as f64) <= bound as f64 {
         // The estimate held: every weight the grid can move is a candidate.
-        w.par_chunks_mut(TASK_ROWS * n)
+        let moved = w
+            .par_chunks_mut(TASK_ROWS * n)
             .zip(candidates)
-            .for_each(|(rows, list)| {
+            .map(|(rows, list)| {
+                let mut least = f32::INFINITY;
                 for at in list {
                     rows[at] = on_grid(rows[at], up, down);
+                    if rows[at] != 0.0 {
+                        least = least.min(rows[at].abs());
+                    }
                 }
-            });
+                least
+            })
+            .reduce(|| f32::INFINITY, f32::min);
+        min = min.min(moved);
     } else {
         w.par_iter_mut().for_each(|x| *x = on_grid(*x, up, down));
+        min = w
+            .par_iter()
+            .filter(|x| **x != 0.0)
+            .map(|x| x.abs())
+            .reduce(|| f32::INFINITY, f32::min);
     }
-    Ok(built(w))
+    Ok(Built {
+        weights: w,
+        grid: exponent,
+        max,
+        min,
+    })
 }
