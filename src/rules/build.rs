@@ -189,14 +189,14 @@ impl Tiles for Counts {
     #[inline(always)]
     fn tile(&self, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
         let w = self.words;
-        for (r, &i) in rows.iter().enumerate() {
+        for (&i, out) in rows.iter().zip(acc.iter_mut()) {
             let bi = &self.bits[i * w..(i + 1) * w];
-            for l in 0..L {
+            for (l, x) in out.iter_mut().enumerate() {
                 let bj = &self.bits[(j + l) * w..(j + l + 1) * w];
                 let differ: u32 = bi.iter().zip(bj).map(|(a, b)| (a ^ b).count_ones()).sum();
                 let c = (self.p - 2 * differ as i64) as f64;
                 let a = (self.sums[i] + self.sums[j + l]) as f64;
-                acc[r][l] = ((c - self.m * a) + self.pm2) * self.scale;
+                *x = ((c - self.m * a) + self.pm2) * self.scale;
             }
         }
     }
