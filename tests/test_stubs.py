@@ -52,3 +52,20 @@ def test_stubtest_passes(tmp_path: Path) -> None:
         f"stubtest found differences between {stub} and the extension:\n"
         f"{proc.stdout}\n{proc.stderr}"
     )
+
+
+def test_package_type_checks(tmp_path: Path) -> None:
+    """The package ships ``py.typed``, so mypy must accept all of it (stubtest
+    only follows what the extension's stub imports)."""
+    env = dict(os.environ, MYPY_CACHE_DIR=str(tmp_path / "mypy_cache"))
+    root = REPO_PYTHON if (REPO_PYTHON / "hopfield" / "_core.pyi").is_file() else None
+    if root is None:  # tests run outside the checkout: check the installed package
+        root = Path(hopfield.__file__).parents[1]
+    env["MYPYPATH"] = str(root)
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\n")
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(config), "-p", "hopfield"]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, f"mypy found errors in the package:\n{proc.stdout}\n{proc.stderr}"

@@ -318,7 +318,8 @@ def retrieve(
     ]
     n = model.n
     layout = [((n,), np.int8), ((), np.bool_), ((), np.uint32), ((), np.float64), ((), np.bool_)]
-    return DaskRetrieval(*_columns(parts, rows, layout), seed=checked.seed)
+    states, converged, sweeps, energy, cycled = _columns(parts, rows, layout)
+    return DaskRetrieval(states, converged, sweeps, energy, cycled, seed=checked.seed)
 
 
 # ---------------------------------------------------------------------------
@@ -535,8 +536,12 @@ class ShardedModernHopfield:
             values or none does.
         """
         lazy = isinstance(patterns, da.Array)
-        x = patterns if lazy else np.asarray(patterns)
-        v = values if (values is None or isinstance(values, da.Array)) else np.asarray(values)
+        x: da.Array | np.ndarray = (
+            patterns if isinstance(patterns, da.Array) else np.asarray(patterns)
+        )
+        v: da.Array | np.ndarray | None = (
+            values if (values is None or isinstance(values, da.Array)) else np.asarray(values)
+        )
         if x.ndim != 2 or 0 in x.shape or any(np.isnan(c) for c in x.shape):
             raise ValueError(f"patterns must be 2-D (P, d) and non-empty, got shape {x.shape}")
         if self._dim and x.shape[1] != self._dim:
@@ -551,10 +556,11 @@ class ShardedModernHopfield:
         if not lazy:
             # Checked here (finite float32 reals), so a bad value fails now.
             ModernHopfield(self.beta).store(x, v)
-        if lazy:
-            x = x.rechunk({1: -1})
-            if v is not None:
-                v = v.rechunk({0: x.chunks[0], 1: -1})
+        if isinstance(x, da.Array):
+            rechunked: da.Array = x.rechunk({1: -1})
+            if isinstance(v, da.Array):
+                v = v.rechunk({0: rechunked.chunks[0], 1: -1})
+            x = rechunked
         workers = max(1, len(self._client.scheduler_info().get("workers", {})))
         pieces = self._pieces(x, workers)
         futures = []
