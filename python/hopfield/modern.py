@@ -47,7 +47,7 @@ def _floats(x: ArrayLike, name: str, dtype: type = np.float32) -> np.ndarray:
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
     with np.errstate(over="ignore"):
-        arr = np.ascontiguousarray(raw, dtype=dtype)
+        arr: np.ndarray = np.ascontiguousarray(raw, dtype=dtype)
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -132,8 +132,9 @@ class ModernHopfield(Persistent):
         self, beta: float = 1.0, *, threads: int | None = None, dtype: Any = np.float32
     ) -> None:
         self._dtype = _dtype(dtype)
-        engine = Modern64 if self._dtype is np.float64 else Modern
-        self._engine = engine(beta, threads)
+        # Modern (float32) or Modern64: the same methods but softmax_state,
+        # which only the float32 memory has (hopfield.lab.distributed).
+        self._engine: Any = (Modern64 if self._dtype is np.float64 else Modern)(beta, threads)
 
     def __repr__(self) -> str:
         kind = ", dtype=float64" if self._dtype is np.float64 else ""
@@ -206,7 +207,7 @@ class ModernHopfield(Persistent):
         values = self.values
         if values is not None:
             arrays["values"] = values
-        params = {"beta": self.beta, "threads": self.threads}
+        params: dict[str, Any] = {"beta": self.beta, "threads": self.threads}
         if self._dtype is np.float64:
             params["dtype"] = "float64"
         return params, arrays
@@ -285,14 +286,19 @@ class ModernHopfield(Persistent):
         """
         self._check_stored()
         q, single = _batch(queries, self.dim, "queries", self._dtype)
-        out = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps)
-        if isinstance(out, tuple):  # the float64 memory
-            out = ModernRetrieval(states=out[0], steps=out[1], converged=out[2])
+        raw = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps)
+        states: np.ndarray
+        done: np.ndarray
+        converged: np.ndarray
+        if isinstance(raw, tuple):  # the float64 memory
+            states, done, converged = raw
+        else:
+            states, done, converged = raw.states, raw.steps, raw.converged
         if single:
             return ModernRetrieval(
-                states=out.states[0], steps=int(out.steps[0]), converged=bool(out.converged[0])
+                states=states[0], steps=int(done[0]), converged=bool(converged[0])
             )
-        return ModernRetrieval(states=out.states, steps=out.steps, converged=out.converged)
+        return ModernRetrieval(states=states, steps=done, converged=converged)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
         """``E(ξ)`` of ``(B, d)`` states (float64 ``(B,)``) or of one ``(d,)`` state (float).
