@@ -46,7 +46,7 @@ const PANEL: usize = 256;
 const TASK_ROWS: usize = 32;
 /// How many binary orders of magnitude above the estimated grid bound a
 /// weight is still kept as a candidate for rounding.
-const MARGIN: i32 = 2;
+const MARGIN: i32 = 1;
 
 /// A rank-`O(P)` matrix, computed a tile at a time.
 pub trait Tiles: Sync {
@@ -227,7 +227,8 @@ fn write_rows_body<K: Tiles>(
     bound: f32,
 ) -> Written {
     let rows = out.len() / n;
-    let mut candidates = Vec::new();
+    // About one weight in a hundred is a candidate: room for that up front.
+    let mut candidates = Vec::with_capacity(out.len() / 64);
     let mut largest = [0.0f32; L];
     let mut smallest = [f32::INFINITY; L];
     let mut finite = [true; L];
@@ -376,9 +377,9 @@ pub fn write<K: Tiles>(
             count as u128 * 4
         ))
     })?;
-    // The estimate: the largest weight of the first rows.
+    // The estimate: the largest weight of R rows spread over the matrix.
     let mut acc = [[0.0f64; L]; R];
-    let first: [usize; R] = std::array::from_fn(|r| r.min(n - 1));
+    let first: [usize; R] = std::array::from_fn(|r| (r * n / R).min(n - 1));
     let mut estimate = 0.0f64;
     for j in (0..n).step_by(L) {
         k.tile(first, j, &mut acc);
