@@ -470,3 +470,46 @@ pub fn write<K: Tiles>(
         min,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Weights;
+
+    /// A symmetric matrix whose largest weights sit in rows the estimate
+    /// does not look at (and whose small weights need the grid).
+    struct Spiky;
+
+    impl Tiles for Spiky {
+        fn tile(&self, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
+            for (r, &i) in rows.iter().enumerate() {
+                for l in 0..L {
+                    let c = j + l;
+                    let (a, b) = (i.min(c), i.max(c));
+                    acc[r][l] = if (a, b) == (1, 2) {
+                        3.0e3
+                    } else {
+                        ((a * 31 + b * 17) % 23) as f64 * 1.1e-7 + 1.0e-12 * a as f64
+                    };
+                }
+            }
+        }
+    }
+
+    /// n = 3: the estimate sees the spike (candidates only); n = 40, 77:
+    /// it does not, and the whole matrix is rounded.
+    #[test]
+    fn both_grid_branches_equal_rounding_the_whole_matrix() {
+        for n in [3, 40, 77] {
+            let k = Spiky;
+            let built = write(&k, n, false, true, &AtomicBool::new(false)).unwrap();
+            let raw = write(&k, n, false, false, &AtomicBool::new(false))
+                .unwrap()
+                .weights;
+            let want = Weights::new(n, raw, vec![0.0; n]).unwrap();
+            assert_eq!(built.grid, want.grid_exponent(), "n = {n}");
+            assert_eq!(built.weights, want.weights().unwrap(), "n = {n}");
+            assert_eq!(built.max, 3.0e3);
+        }
+    }
+}
