@@ -482,11 +482,11 @@ mod tests {
 
     impl Tiles for Spiky {
         fn tile(&self, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
-            for (r, &i) in rows.iter().enumerate() {
-                for l in 0..L {
+            for (&i, out) in rows.iter().zip(acc.iter_mut()) {
+                for (l, x) in out.iter_mut().enumerate() {
                     let c = j + l;
                     let (a, b) = (i.min(c), i.max(c));
-                    acc[r][l] = if (a, b) == (1, 2) {
+                    *x = if (a, b) == (1, 2) {
                         3.0e3
                     } else {
                         ((a * 31 + b * 17) % 23) as f64 * 1.1e-7 + 1.0e-12 * a as f64
