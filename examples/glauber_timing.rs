@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hopfield::engine::batch;
+use hopfield::engine::clamp::Clamp;
 use hopfield::engine::glauber::{random_states, stochastic_block, CHAIN_BLOCK};
 use hopfield::engine::schedule::{Order, Schedule, Temperature, Update};
 use hopfield::model::Hebbian;
@@ -73,7 +74,14 @@ fn main() {
             let words = states.words();
             for (r, row) in states.as_words_mut().chunks_exact_mut(words).enumerate() {
                 hopfield::with_hebbian_lanes!(&prepared, |k| {
-                    std::hint::black_box(stochastic_block(k, row, words, r as u64, &schedule));
+                    std::hint::black_box(stochastic_block(
+                        k,
+                        row,
+                        words,
+                        r as u64,
+                        &schedule,
+                        Clamp::None,
+                    ));
                 });
             }
             alone = alone.min(t.elapsed().as_secs_f64());

@@ -329,13 +329,16 @@ fn violations(g: &Graph, sources: &[(PathBuf, String)]) -> Vec<String> {
         "crate::engine::glauber",
         "crate::engine::batch",
         "crate::engine::flow",
+        "crate::engine::events",
     ];
     let bottom = [
         "crate::engine::schedule",
         "crate::engine::accept",
         "crate::engine::chain",
+        "crate::engine::clamp",
         "crate::engine::energy",
         "crate::engine::leaky",
+        "crate::engine::lif",
     ];
     let under = |m: &str, p: &str| m == p || m.starts_with(&format!("{p}::"));
     let mut out = Vec::new();

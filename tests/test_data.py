@@ -160,3 +160,42 @@ def test_digits_with_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.array_equal(d2.patterns > 0, images[np.isin(target, [0, 7])].reshape(-1, 64) > 3)
     with pytest.raises(ValueError, match="classes"):
         datasets.digits(classes="0x")
+
+
+def test_photos_without_scikit_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(ImportError, match=r"needs scikit-image.*hopfield\[images\]"):
+        hf.datasets.photos(16)
+
+
+def test_photos_are_the_bundled_photographs_binarized_at_their_median() -> None:
+    from skimage import data, transform
+
+    d = hf.datasets.photos(24)
+    assert d.patterns.shape == (14, 24 * 24) and d.patterns.dtype == np.int8
+    assert d.shape == (24, 24)
+    assert list(d.labels) == list(hf.datasets.PHOTOS)
+    assert len(set(map(bytes, d.patterns))) == 14  # all distinct
+    # About half of every photograph is +1 (ties at the median go to -1).
+    assert np.all(np.abs(d.patterns.mean(axis=1)) < 0.2)
+    # The coffee cup, by hand: grey, resized, above its median.
+    grey = np.asarray(data.coffee(), dtype=np.float64).mean(axis=-1)
+    small = transform.resize(grey, (24, 24), anti_aliasing=True)
+    expected = np.where(small > np.median(small), 1, -1).reshape(-1)
+    np.testing.assert_array_equal(d.patterns[2], expected)
+    few = hf.datasets.photos(24, count=3)
+    np.testing.assert_array_equal(few.patterns, d.patterns[:3])
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "match"),
+    [
+        ({"size": 2}, ValueError, "size must be"),
+        ({"size": 8.5}, TypeError, "size must be an integer"),
+        ({"count": 15}, ValueError, "count must be at most 14"),
+        ({"count": 0}, ValueError, "count must be"),
+    ],
+)
+def test_bad_photo_arguments(kw, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        hf.datasets.photos(**kw)

@@ -41,6 +41,8 @@ def test_every_example_is_tested() -> None:
         "dense_capacity",
         "energy_landscape",
         "continuous_dynamics",
+        "photo_recall",
+        "spiking_memory",
     }
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
@@ -121,3 +123,27 @@ def test_continuous_dynamics(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert np.all(overlaps[ratios < 1] < 1e-3)  # below the critical gain: decay to 0
     assert np.all(overlaps[ratios >= 3] > 0.9)  # well above it: the pattern
     assert "energy non-increasing on every trace: True" in capsys.readouterr().out
+
+
+def test_photo_recall(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 32 x 32 instead of 128 x 128: the same photographs, N = 1,024.
+    rates = run("photo_recall", ["--size", "32", "--counts", "2,6"], tmp_path)
+    models = ("hebbian", "storkey", "pseudoinverse", "dense x^3", "dense exp", "modern")
+    for name in models:
+        for cue in ("noise", "half", "clamped"):
+            assert rates[(name, 2, cue)] == 1.0, (name, cue)
+    # Six photographs confuse the Hebbian network from a half; clamping the
+    # known half recalls some; the modern and exponential memories recall all.
+    assert rates[("hebbian", 6, "half")] < rates[("hebbian", 6, "clamped")]
+    for name in ("modern", "dense exp"):
+        assert all(rates[(name, 6, cue)] == 1.0 for cue in ("noise", "half", "clamped"))
+    out = capsys.readouterr().out
+    assert "| hebbian | 6 |" in out and "photographs at 32x32 (N = 1024)" in out
+
+
+def test_spiking_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run("spiking_memory", ["--n", "400", "--duration", "200"], tmp_path)
+    assert isinstance(out, dict)
+    assert out["held"] >= 0.9 and out["others"] < 0.3
+    assert out["silent_spikes"] == 0
+    assert "overlap with the cued pattern" in capsys.readouterr().out

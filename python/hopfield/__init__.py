@@ -32,6 +32,7 @@ from .persist import load, save
 from .results import Retrieval
 from .sampling import Samples, acceptance_uniforms, sample
 from .sequence import SequenceMemory, SequenceRecall
+from .spiking import SpikingHopfieldNetwork, SpikingRun
 from .spins import as_spins, corrupt, random_patterns, to_text
 
 # ``hopfield.plot`` is public too, but it needs matplotlib (optional), so it is
@@ -54,6 +55,8 @@ __all__ = [
     "Samples",
     "SequenceMemory",
     "SequenceRecall",
+    "SpikingHopfieldNetwork",
+    "SpikingRun",
     "__version__",
     "acceptance_uniforms",
     "as_spins",

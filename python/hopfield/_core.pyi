@@ -24,6 +24,7 @@ __all__ = [
     "RetrieveOptions",
     "SampleOptions",
     "Sampled",
+    "Spiking",
     "Weights",
     "sequence_weights",
     "__version__",
@@ -70,7 +71,12 @@ class Hebbian:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
+    def retrieve(
+        self,
+        queries: NDArray[np.int8],
+        options: RetrieveOptions,
+        clamp: NDArray[np.int8] | None = None,
+    ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
         self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
@@ -110,7 +116,12 @@ class Dense:
         """Energies of int8 (B, N) states, float64 (B,)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
+    def retrieve(
+        self,
+        queries: NDArray[np.int8],
+        options: RetrieveOptions,
+        clamp: NDArray[np.int8] | None = None,
+    ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
         self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
@@ -174,7 +185,12 @@ class Weights:
         """Energies of int8 (B, N) states, float64 (B,); NaN for an asymmetric W."""
     def fields(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Local fields h = W s − θ of int8 (B, N) states, float64 (B, N)."""
-    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
+    def retrieve(
+        self,
+        queries: NDArray[np.int8],
+        options: RetrieveOptions,
+        clamp: NDArray[np.int8] | None = None,
+    ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
         self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
@@ -360,11 +376,19 @@ class Modern:
     def values(self) -> NDArray[np.float32] | None:
         """The stored values, float32 (P, d_v), or None without separate values."""
     def retrieve(
-        self, queries: NDArray[np.float32], *, steps: object, tol: object, max_steps: object
+        self,
+        queries: NDArray[np.float32],
+        *,
+        steps: object,
+        tol: object,
+        max_steps: object,
+        clamp: NDArray[np.bool_] | None = None,
+        known: NDArray[np.bool_] | None = None,
     ) -> ModernOutcomes:
         """Runs the dynamics from float32 (B, d) queries: `steps` updates, or
         with `tol` until an update moves a query by at most `tol` (at most
-        `max_steps`)."""
+        `max_steps`); `clamp`/`known` (bool (B, d)) hold coordinates at the
+        query and restrict the scores to known coordinates."""
     def energy(self, states: NDArray[np.float32]) -> NDArray[np.float64]:
         """Energies of float32 (B, d) states, float64 (B,)."""
     def softmax_state(
@@ -469,7 +493,12 @@ class Diluted:
         """Local fields of int8 (B, N) states, float64 (B, N)."""
     def overlaps(self, states: NDArray[np.int8]) -> NDArray[np.float64]:
         """Overlaps ξ^μ·s / N of int8 (B, N) states, float64 (B, P)."""
-    def retrieve(self, queries: NDArray[np.int8], options: RetrieveOptions) -> Outcomes:
+    def retrieve(
+        self,
+        queries: NDArray[np.int8],
+        options: RetrieveOptions,
+        clamp: NDArray[np.int8] | None = None,
+    ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
         self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
@@ -530,6 +559,43 @@ class Graded:
     ) -> _FlowArrays:
         """Integrates float64 (B, n) potentials; returns states, steps, converged,
         rate, energy, the energy trace and the trajectory."""
+
+@final
+class Spiking:
+    """A network of leaky integrate-and-fire neurons and its thread count.
+
+    The engine of ``hopfield.SpikingHopfieldNetwork``.
+    """
+
+    def __new__(
+        cls,
+        n: int,
+        *,
+        weights: NDArray[np.float64],
+        tau: object,
+        tau_syn: object,
+        threshold: object,
+        reset: object,
+        refractory: object,
+        noise: object,
+        bias: object,
+        threads: object,
+    ) -> Spiking: ...
+    def simulate(
+        self,
+        cues: NDArray[np.float64],
+        patterns: NDArray[np.float64],
+        *,
+        dt: object,
+        steps: object,
+        cue_steps: object,
+        bin_steps: object,
+        cue_current: object,
+        seed: object,
+    ) -> tuple[NDArray[np.uint64], NDArray[np.uint32], NDArray[np.uint32], NDArray[np.float64]]:
+        """Simulates float64 (B, n) cues; returns the spikes (cue, neuron, step:
+        time (step + 1)·dt) and the overlaps (B, bins, P) of the spike counts
+        with the patterns."""
 
 @final
 class Hidden:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import RetrieveOptions
 from .persist import Persistent
 from .results import Retrieval
@@ -59,6 +59,39 @@ class SpinModel(Persistent):
         m = self._engine.overlaps(batch)
         return m[0] if single else m
 
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored patterns exactly.
+
+        Afterwards the model is, bit for bit, the model that the same
+        ``store`` calls would have built without these patterns: it is
+        rebuilt from its options, and the remaining patterns are learnt
+        again in their original order and ``store`` batches. For the rules
+        whose result does not depend on the order (Hebbian, covariance,
+        pseudo-inverse, recomputed from the remaining patterns, and the
+        dense memory) that is the model that stored only the remaining
+        patterns, in any order and batches. Storkey's rule is sequential:
+        after ``forget`` the network is the one that learnt the remaining
+        patterns in their original order (the forgotten patterns' influence
+        on later updates is undone by re-learning, not by subtraction).
+        Cost: one ``store`` of the remaining patterns.
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Rows of :attr:`patterns` to forget: distinct integers in
+            ``[-P, P)`` (negative counts from the end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, indices that are not integers
+            (a network built :meth:`from_weights` stores none: every index
+            is out of range).
+        """
+        _forget.forget(self, indices)
+
     def retrieve(
         self,
         queries: ArrayLike,
@@ -73,6 +106,7 @@ class SpinModel(Persistent):
         sweeps: int | None = None,
         schedule: ArrayLike | tuple[str, float, float] | None = None,
         first_row: int = 0,
+        clamp: ArrayLike | None = None,
     ) -> Retrieval:
         """Run the dynamics from each query: descent until it converges, or
         a fixed number of stochastic (Glauber) sweeps at a temperature.
@@ -125,6 +159,21 @@ class SpinModel(Persistent):
             ``k:k+m`` of a batch retrieved with ``first_row=k`` get exactly the
             results they get in the whole batch (how
             :func:`hopfield.distributed.retrieve` splits a batch over machines).
+        clamp : array_like of bool or None
+            A partial cue: a boolean mask of shape ``(N,)`` (the same for
+            every query) or ``(B, N)`` (one per query), True where a neuron
+            is known. Clamped neurons keep their query values and are never
+            updated; the others (the *free* neurons) evolve. Async sweeps
+            draw the same random order as without a clamp and skip the
+            clamped neurons; a sync step flips only free neurons; a
+            stochastic sweep draws the same uniforms and leaves the clamped
+            neurons' unused. ``converged`` then means that no *free* neuron
+            would flip (a fixed point of the dynamics on the free neurons);
+            ``energy`` is the model's energy of the whole state, which with
+            the clamped neurons held differs from the energy of the free
+            neurons (the terms that involve one) by a constant, so it never
+            increases under async descent either. ``None`` (default): every
+            neuron is free.
 
         Returns
         -------
@@ -142,7 +191,9 @@ class SpinModel(Persistent):
         ------
         ValueError, TypeError
             For an option out of its range or of the wrong type, naming it
-            (checked once, by :class:`hopfield._core.RetrieveOptions`).
+            (checked once, by :class:`hopfield._core.RetrieveOptions`); a
+            ``clamp`` that is not a boolean array (``TypeError``) of shape
+            ``(N,)`` or ``(B, N)`` (``ValueError``).
         """
         options = RetrieveOptions(
             update=update,
@@ -157,4 +208,7 @@ class SpinModel(Persistent):
             first_row=first_row,
         )
         batch, single = _validate.spin_batch(queries, self.n, "queries")
-        return Retrieval.from_outcomes(self._engine.retrieve(batch, options), single)
+        held = _validate.clamp_spins(clamp, self.n, batch.shape[0])
+        if held is None:
+            return Retrieval.from_outcomes(self._engine.retrieve(batch, options), single)
+        return Retrieval.from_outcomes(self._engine.retrieve(batch, options, held), single)

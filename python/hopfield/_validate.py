@@ -136,3 +136,38 @@ def weight_matrix(value: ArrayLike, name: str) -> np.ndarray:
             "overflows it"
         )
     return w
+
+
+def mask(value: ArrayLike, n: int, rows: int, name: str) -> np.ndarray:
+    """A boolean mask of shape ``(n,)`` or ``(rows, n)`` as bool ``(1, n)``
+    or ``(rows, n)`` (a new array; the caller's is never aliased).
+
+    ``rows`` is the number of queries the mask goes with.
+    """
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a boolean mask of shape (n,) or (B, n)") from None
+    if raw.dtype != np.bool_:
+        raise TypeError(
+            f"{name} must be a boolean mask (dtype bool, True = held), got dtype {raw.dtype}"
+        )
+    if raw.ndim == 1 and raw.shape == (n,):
+        return np.array(raw.reshape(1, n), order="C")
+    if raw.ndim == 2 and raw.shape[1] == n and raw.shape[0] in (1, rows):
+        return np.array(raw, order="C")
+    raise ValueError(
+        f"{name} must have shape (n,) = ({n},) or (B, n) = ({rows}, {n}) "
+        f"(one row per query), got shape {raw.shape}"
+    )
+
+
+def clamp_spins(value: ArrayLike | None, n: int, rows: int) -> np.ndarray | None:
+    """``clamp=`` as the extension takes it: int8 ±1 ``(1, n)`` or
+    ``(rows, n)``, +1 where the neuron is held; ``None`` when nothing is."""
+    if value is None:
+        return None
+    m = mask(value, n, rows, "clamp")
+    if not m.any():
+        return None
+    return np.where(m, np.int8(1), np.int8(-1))

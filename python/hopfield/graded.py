@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import Graded
 from .network import RULES, HopfieldNetwork
 from .persist import Persistent, State
@@ -337,6 +337,33 @@ class GradedHopfieldNetwork(Persistent):
             else 1 / (1 + np.exp(-self.gain * u))
         )
         return v[0] if single else v
+
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored patterns exactly.
+
+        Afterwards the network is, bit for bit, the one that the same
+        ``store`` calls would have built without these patterns: it is
+        rebuilt from its options, and the remaining patterns are learnt
+        again in their original order and ``store`` batches (see
+        :meth:`hopfield.HopfieldNetwork.forget` for what that means for each
+        rule; for Storkey's it is re-learning the rest in order).
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Rows of :attr:`patterns` to forget: distinct integers in
+            ``[-P, P)`` (negative counts from the end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, indices that are not integers
+            (a network built ``from_weights`` stores none: every index is
+            out of range).
+        """
+        _forget.forget(self, indices)
 
     def retrieve(
         self,

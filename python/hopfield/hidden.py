@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import Hidden
 from .graded import _positive, _real_batch
 from .persist import Persistent, State
@@ -235,6 +235,28 @@ class HiddenNeuronMemory(Persistent):
                     f"hidden must have one row per query ({x.shape[0]}), got {h.shape[0]}"
                 )
         return np.ascontiguousarray(np.concatenate([x, h], axis=1)), single
+
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored patterns exactly.
+
+        Afterwards the memory is, bit for bit, the one that stored only the
+        remaining patterns, in their original order: it is rebuilt from its
+        options with them.
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Rows of :attr:`patterns` to forget: distinct integers in
+            ``[-P, P)`` (negative counts from the end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, indices that are not integers.
+        """
+        _forget.forget(self, indices)
 
     def retrieve(
         self,

@@ -1,10 +1,12 @@
-"""Ising, QUBO and max-cut problems solved by annealed Glauber dynamics.
+"""Ising, QUBO and max-cut problems solved by annealed Glauber dynamics
+or by mean-field annealing.
 
 An :class:`IsingProblem` is a Hopfield network over an explicit weight
 matrix (``W = J``, thresholds ``θ = -h``): its energy ``-½ sᵀJs - hᵀs`` is
 the network's ``-½ sᵀWs + θᵀs``, and :meth:`IsingProblem.minimize` runs the
 shared dynamics engine (simulated annealing, then a deterministic quench)
-from many random starts in parallel.
+from many random starts in parallel; ``method="mean-field"`` anneals the
+gain of the graded-response network over the same weights instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from numpy.typing import ArrayLike
 
 from . import _validate
 from ._core import RetrieveOptions, Weights
+from .graded import GradedHopfieldNetwork
 from .persist import Persistent, State
 from .sampling import random_states
 
@@ -25,6 +28,11 @@ from .sampling import random_states
 DEFAULT_SWEEPS = 200
 #: Most deterministic sweeps of the final quench.
 QUENCH_SWEEPS = 1000
+#: Default number of gain stages of ``minimize(method="mean-field")``.
+MEAN_FIELD_STAGES = 40
+#: Time (units of τ) the graded dynamics run at each gain stage, and their step.
+STAGE_TIME, STAGE_DT = 10.0, 0.2
+METHODS = ("glauber", "mean-field")
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,75 @@ class IsingProblem(Persistent):
         s = batch.astype(np.float64)
         return -0.5 * np.einsum("bi,bi->b", s @ self._J, s) - s @ self._h + self._offset
 
+    def default_gains(self) -> tuple[str, float, float]:
+        """The gain schedule of ``minimize(method="mean-field")`` by default:
+        ``("geometric", γ_c/2, 50γ_c)`` with ``γ_c = 1/λ_max(J)`` the critical
+        gain (``1/σ`` of :meth:`default_schedule` when ``J`` has no positive
+        eigenvalue)."""
+        lam = float(np.linalg.eigvalsh(self._J).max())
+        if lam <= 0:
+            sigma = math.sqrt(float(np.mean((self._J**2).sum(axis=1) + self._h**2)))
+            lam = sigma if sigma > 0 else 1.0
+        return ("geometric", 0.5 / lam, 50.0 / lam)
+
+    def _mean_field(
+        self,
+        restarts: int,
+        sweeps: int | None,
+        schedule: Any,
+        seed: int | None,
+        init: ArrayLike | None,
+        threads: int | None,
+    ) -> Minimization:
+        gains = _stages(self.default_gains() if schedule is None else schedule, sweeps)
+        quench = RetrieveOptions(
+            update="async",
+            max_sweeps=QUENCH_SWEEPS,
+            order="random",
+            seed=seed,
+            threads=threads,
+            track_energy=False,
+            temperature=0.0,
+            sweeps=None,
+            schedule=None,
+        )
+        if init is None:
+            u = np.stack(
+                [
+                    np.random.default_rng([quench.seed, r]).standard_normal(self.n)
+                    for r in range(restarts)
+                ]
+            )
+        else:
+            batch, single = _validate.spin_batch(init, self.n, "init")
+            if single:
+                batch = np.repeat(batch, restarts, axis=0)
+            elif batch.shape[0] != restarts:
+                raise ValueError(
+                    f"init has {batch.shape[0]} rows but restarts={restarts} "
+                    "(give one row per restart)"
+                )
+            u = batch.astype(np.float64)
+        u *= 0.1 / gains[0]
+        net = GradedHopfieldNetwork.from_weights(
+            self._J, gain=float(gains[0]), tau=1.0, threshold=-self._h, threads=threads
+        )
+        for gain in gains:
+            net.gain = float(gain)
+            u = net.retrieve(u, dt=STAGE_DT, t_max=STAGE_TIME, tol=1e-6).potentials
+        signs = np.ascontiguousarray(np.where(u >= 0, 1, -1).astype(np.int8))
+        outcomes = self._engine.retrieve(signs, quench)
+        states = outcomes.states
+        energy = self._energies(states)
+        best = int(np.argmin(energy))
+        return Minimization(
+            states=states,
+            energy=energy,
+            converged=outcomes.converged,
+            best_state=states[best].copy(),
+            best_energy=float(energy[best]),
+        )
+
     def default_schedule(self) -> tuple[str, float, float]:
         """The annealing schedule :meth:`minimize` uses by default:
         ``("geometric", 2σ, σ/50)`` with ``σ² = mean_i(Σ_j J_ij² + h_i²)``,
@@ -209,6 +286,7 @@ class IsingProblem(Persistent):
     def minimize(
         self,
         *,
+        method: str = "glauber",
         restarts: int = 16,
         sweeps: int | None = None,
         schedule: ArrayLike | tuple[str, float, float] | None = None,
@@ -216,29 +294,50 @@ class IsingProblem(Persistent):
         init: ArrayLike | None = None,
         threads: int | None = None,
     ) -> Minimization:
-        """Simulated annealing from ``restarts`` starting states, in parallel.
+        """Simulated annealing (or mean-field annealing) from ``restarts``
+        starting states, in parallel.
 
-        Each restart runs ``sweeps`` Glauber sweeps along the temperature
-        ``schedule`` (see :meth:`hopfield.HopfieldNetwork.retrieve`), then
-        deterministic asynchronous sweeps until one flips nothing (at most
-        1000), so each ends in a local minimum.
+        ``method="glauber"``: each restart runs ``sweeps`` Glauber sweeps
+        along the temperature ``schedule`` (see
+        :meth:`hopfield.HopfieldNetwork.retrieve`), then deterministic
+        asynchronous sweeps until one flips nothing (at most 1000), so each
+        ends in a local minimum.
+
+        ``method="mean-field"`` (mean-field annealing, Peterson & Anderson
+        1987; Hopfield & Tank 1985): the graded-response network over the
+        same couplings, ``du/dt = −u + J tanh(γu) + h``
+        (:class:`hopfield.GradedHopfieldNetwork`, ``τ = 1``), is run for
+        10 time units at each gain ``γ`` of a rising ``schedule``, each
+        stage from the last one's potentials. Below the critical gain
+        ``γ_c = 1/λ_max(J)`` the outputs ``tanh(γu)`` sit near 0; as ``γ``
+        grows they bifurcate and saturate towards ±1, following a minimum
+        of the mean-field free energy. The signs of the final potentials
+        are then quenched (deterministic asynchronous sweeps) to a local
+        minimum, as for Glauber.
 
         Parameters
         ----------
+        method : {"glauber", "mean-field"}
+            The annealer.
         restarts : int
             Independent runs (default 16), one per starting state.
         sweeps : int or None
-            Annealing sweeps (default 200, or the length of an array schedule).
+            Glauber: annealing sweeps (default 200, or the length of an array
+            schedule). Mean-field: gain stages (default 40).
         schedule : tuple or array_like or None
-            ``("geometric", T0, T1)``, ``("linear", T0, T1)`` or per-sweep
-            temperatures; default :meth:`default_schedule`.
+            Glauber: ``("geometric", T0, T1)``, ``("linear", T0, T1)`` or
+            per-sweep temperatures; default :meth:`default_schedule`.
+            Mean-field: the same forms over gains ``γ`` (rising); default
+            :meth:`default_gains`.
         seed : int or None
             Restart ``r`` draws its start (without ``init``), orders and
             uniforms from streams of ``(seed, r)``: results depend only on
-            the inputs and ``seed``, never on ``threads``.
+            the inputs and ``seed``, never on ``threads``. Mean-field starts
+            at small random potentials drawn from ``(seed, r)``.
         init : array_like or None
             Starting states ``(restarts, N)`` (or one ``(N,)`` for every
-            restart) instead of random ones.
+            restart) instead of random ones (mean-field: the initial
+            potentials are ``0.1/γ_0`` times them).
         threads : int or None
             ``None`` uses all cores; an int runs on a pool of that many threads.
 
@@ -247,7 +346,10 @@ class IsingProblem(Persistent):
         Minimization
             Per restart its final state and energy, and the best of them.
         """
+        method = _validate.choice(method, "method", METHODS)
         restarts = _validate.positive_int(restarts, "restarts")
+        if method == "mean-field":
+            return self._mean_field(restarts, sweeps, schedule, seed, init, threads)
         if schedule is None:
             schedule = self.default_schedule()
         named = (
@@ -291,6 +393,36 @@ class IsingProblem(Persistent):
             best_state=states[best].copy(),
             best_energy=float(energy[best]),
         )
+
+
+def _stages(schedule: Any, sweeps: int | None) -> np.ndarray:
+    """The gains of a mean-field schedule: named ``(kind, g0, g1)`` over
+    ``sweeps`` stages, or an array of positive gains."""
+    named = isinstance(schedule, (tuple, list)) and bool(schedule) and isinstance(schedule[0], str)
+    if named:
+        if len(schedule) != 3:
+            raise ValueError(
+                f"schedule must be (kind, gain0, gain1) or an array of gains, got {schedule!r}"
+            )
+        kind = _validate.choice(schedule[0], "schedule kind", ("geometric", "linear"))
+        g0, g1 = (_real(g, "schedule gain") for g in schedule[1:])
+        if not (g0 > 0 and g1 > 0):
+            raise ValueError(f"schedule gains must be > 0, got {g0}, {g1}")
+        stages = MEAN_FIELD_STAGES if sweeps is None else _validate.positive_int(sweeps, "sweeps")
+        if kind == "geometric":
+            return np.geomspace(g0, g1, stages)
+        return np.linspace(g0, g1, stages)
+    try:
+        gains = np.asarray(schedule, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("schedule must be (kind, gain0, gain1) or an array of gains") from None
+    if gains.ndim != 1 or gains.size == 0:
+        raise ValueError(f"schedule must be a non-empty 1-D array of gains, got {gains.shape}")
+    if not (np.all(np.isfinite(gains)) and np.all(gains > 0)):
+        raise ValueError("schedule gains must be finite and > 0")
+    if sweeps is not None and _validate.positive_int(sweeps, "sweeps") != gains.size:
+        raise ValueError(f"sweeps={sweeps} but the schedule has {gains.size} gains")
+    return gains
 
 
 def _field(h: ArrayLike, n: int) -> np.ndarray:
@@ -350,6 +482,7 @@ def _cut_values(w: np.ndarray, batch: np.ndarray) -> np.ndarray:
 def maxcut(
     adjacency: ArrayLike,
     *,
+    method: str = "glauber",
     restarts: int = 32,
     sweeps: int | None = None,
     schedule: ArrayLike | tuple[str, float, float] | None = None,
@@ -370,8 +503,8 @@ def maxcut(
     adjacency : array_like
         ``(N, N)`` symmetric real edge weights (0 = no edge); the diagonal
         is ignored. Negative weights are allowed.
-    restarts, sweeps, schedule, seed, threads
-        As in :meth:`IsingProblem.minimize`.
+    method, restarts, sweeps, schedule, seed, threads
+        As in :meth:`IsingProblem.minimize` (``method="mean-field"``: mean-field annealing).
 
     Returns
     -------
@@ -390,7 +523,12 @@ def maxcut(
     np.fill_diagonal(w, 0.0)
     problem = IsingProblem(-w)
     result = problem.minimize(
-        restarts=restarts, sweeps=sweeps, schedule=schedule, seed=seed, threads=threads
+        method=method,
+        restarts=restarts,
+        sweeps=sweeps,
+        schedule=schedule,
+        seed=seed,
+        threads=threads,
     )
     values = _cut_values(w, result.states)
     best = int(np.argmax(values))

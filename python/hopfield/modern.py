@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import Modern, Modern64
 from .persist import Persistent, State
 
@@ -256,6 +256,28 @@ class ModernHopfield(Persistent):
         if self.num_patterns == 0:
             raise ValueError("no patterns stored: call store(patterns) first")
 
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored patterns (and their values) exactly.
+
+        Afterwards the memory is, bit for bit, the one that stored only the
+        remaining patterns, in their original order: it is rebuilt from its
+        options with them. Forgetting every pattern leaves an empty memory.
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Rows of :attr:`patterns` to forget: distinct integers in
+            ``[-P, P)`` (negative counts from the end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, indices that are not integers.
+        """
+        _forget.forget(self, indices)
+
     def retrieve(
         self,
         queries: ArrayLike,
@@ -263,6 +285,8 @@ class ModernHopfield(Persistent):
         steps: int = 1,
         tol: float | None = None,
         max_steps: int = 100,
+        clamp: ArrayLike | None = None,
+        known: ArrayLike | None = None,
     ) -> ModernRetrieval:
         """Update queries with ``ξ ← Vᵀ softmax(β K ξ)``.
 
@@ -279,14 +303,45 @@ class ModernHopfield(Persistent):
             ``tol``, not both.
         max_steps : int
             Cap on the updates with ``tol``.
+        clamp : array_like of bool or None
+            A partial cue: boolean mask ``(d,)`` (every query) or ``(B, d)``
+            (one per query), True where a coordinate is known. After every
+            update the clamped coordinates are reset to the query's values,
+            so only the others evolve; convergence (``tol``) is then measured
+            on the free coordinates (the clamped ones do not move).
+            Auto-association only (no separate values).
+        known : array_like of bool or None
+            Boolean mask ``(d,)`` or ``(B, d)``: each update scores on the
+            known coordinates only, ``β Σ_{i known} k_μi ξ_i``, so an unknown
+            coordinate contributes nothing to the similarity (whatever value
+            the query or the current state holds there). Often given with
+            ``clamp`` (the same mask): score on what is known, keep it, and
+            fill in the rest.
 
         Returns
         -------
         ModernRetrieval
+
+        Raises
+        ------
+        TypeError, ValueError
+            A ``clamp`` or ``known`` that is not a boolean array
+            (``TypeError``) of shape ``(d,)`` or ``(B, d)`` (``ValueError``),
+            or a ``clamp`` on a memory with separate values.
         """
         self._check_stored()
         q, single = _batch(queries, self.dim, "queries", self._dtype)
-        raw = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps)
+        masks = {}
+        for name, value in (("clamp", clamp), ("known", known)):
+            if value is not None:
+                m = _validate.mask(value, self.dim, q.shape[0], name)
+                masks[name] = np.ascontiguousarray(np.broadcast_to(m, q.shape))
+        if masks and self._dtype is np.float64:
+            raise ValueError(
+                "clamp and known are not available with dtype=float64 yet; "
+                "use the float32 memory (the default) for partial cues"
+            )
+        raw = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps, **masks)
         states: np.ndarray
         done: np.ndarray
         converged: np.ndarray

@@ -9,6 +9,7 @@ use std::num::NonZeroUsize;
 
 use rayon::prelude::*;
 
+use super::clamp::Clamp;
 use super::descent::{descend_async_block, descend_sync_block};
 use super::energy::EnergyModel;
 use super::glauber::{stochastic_block, CHAIN_BLOCK};
@@ -67,6 +68,49 @@ pub fn retrieve<M: EnergyModel>(
     Ok(BatchOutcome { states, outcomes })
 }
 
+/// [`retrieve`] with the neurons of `clamp` held at their query values
+/// (see [`super::clamp`]).
+///
+/// # Errors
+/// `Shape` when the queries do not have the model's `n`, or the clamp is
+/// not one mask (or one per query) of the queries' width.
+pub fn retrieve_clamped<M: EnergyModel>(
+    model: &M,
+    queries: &SpinMatrix,
+    first_index: u64,
+    schedule: &Schedule,
+    clamp: Clamp<'_>,
+) -> Result<BatchOutcome> {
+    if queries.n() != model.n() {
+        return Err(Error::Shape(format!(
+            "queries must have n = {} columns, got {}",
+            model.n(),
+            queries.n()
+        )));
+    }
+    let mut states = queries.clone();
+    let words = states.words();
+    let fits = match clamp {
+        Clamp::None => true,
+        Clamp::Shared(m) => m.len() == words,
+        Clamp::PerRow(m) => m.len() == words * queries.rows(),
+    };
+    if !fits {
+        return Err(Error::Shape(format!(
+            "clamp must hold one mask of {words} words, or one per query"
+        )));
+    }
+    let outcomes = descend_rows_clamped(
+        model,
+        states.as_words_mut(),
+        words,
+        first_index,
+        schedule,
+        clamp,
+    );
+    Ok(BatchOutcome { states, outcomes })
+}
+
 /// Runs `schedule` in place on consecutive packed rows (`words` words each)
 /// on the current rayon pool; row `r` is query number `first_index + r`.
 /// The caller has checked the width.
@@ -76,6 +120,19 @@ pub fn descend_rows<M: EnergyModel>(
     words: usize,
     first_index: u64,
     schedule: &Schedule,
+) -> Vec<Outcome> {
+    descend_rows_clamped(model, rows, words, first_index, schedule, Clamp::None)
+}
+
+/// [`descend_rows`] with the neurons of `clamp` (its rows matching
+/// `rows`') held at their values. The caller has checked the widths.
+pub fn descend_rows_clamped<M: EnergyModel>(
+    model: &M,
+    rows: &mut [u64],
+    words: usize,
+    first_index: u64,
+    schedule: &Schedule,
+    clamp: Clamp<'_>,
 ) -> Vec<Outcome> {
     // Blocks of chains interleave their updates (see glauber::CHAIN_BLOCK);
     // blocks of rows build their caches together, each row keeping its own
@@ -87,10 +144,13 @@ pub fn descend_rows<M: EnergyModel>(
     };
     let run = |(b, block): (usize, &mut [u64])| {
         let first = first_index + (b * size) as u64;
+        let clamp = clamp.rows(b * size, block.len() / words.max(1), words);
         match schedule.update() {
-            _ if schedule.is_stochastic() => stochastic_block(model, block, words, first, schedule),
-            Update::Async => descend_async_block(model, block, words, first, schedule),
-            Update::Sync => descend_sync_block(model, block, words, schedule),
+            _ if schedule.is_stochastic() => {
+                stochastic_block(model, block, words, first, schedule, clamp)
+            }
+            Update::Async => descend_async_block(model, block, words, first, schedule, clamp),
+            Update::Sync => descend_sync_block(model, block, words, schedule, clamp),
         }
     };
     if crate::par::in_pool() {

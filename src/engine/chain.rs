@@ -22,6 +22,9 @@ pub struct Chain<C> {
     pub(crate) order: Vec<u32>,
     /// [`threshold`]s of the current sweep's updates, in update order.
     pub(crate) thresholds: Vec<f64>,
+    /// The neurons held at their values (bit-packed, bit set = clamped;
+    /// see [`super::clamp`]), `None` when every neuron is free.
+    pub(crate) clamp: Option<Vec<u64>>,
 }
 
 impl<C> Chain<C> {
@@ -45,7 +48,16 @@ impl<C> Chain<C> {
             accept: rng::stream(seed, index, Purpose::Accept),
             order: (0..n as u32).collect(),
             thresholds: vec![0.0; n],
+            clamp: None,
         }
+    }
+
+    /// The same chain with the neurons of `mask` (bit-packed, bit set =
+    /// clamped; `None`: none) held at their values: its sweeps draw the
+    /// same orders and uniforms and skip those neurons' updates.
+    pub fn clamped(mut self, mask: Option<&[u64]>) -> Self {
+        self.clamp = mask.map(<[u64]>::to_vec);
+        self
     }
 
     /// Draws the neuron order of the next sweep (kept for sequential sweeps).

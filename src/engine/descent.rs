@@ -7,11 +7,15 @@
 //! * Synchronous: every neuron from the same snapshot. Converged means a
 //!   fixed point; a 2-cycle (`s_t = s_{t−2}`) is reported and stops the run.
 //!
-//! A neuron whose gap is exactly zero keeps its state. Each driver runs a
+//! A neuron whose gap is exactly zero keeps its state. Clamped neurons
+//! ([`Clamp`]) are never updated: async sweeps skip them in the order
+//! they draw, sync steps flip only free neurons, and convergence is
+//! counted on the free neurons. Each driver runs a
 //! block of queries (the batch executor, [`super::batch`], hands out the
 //! blocks); stochastic schedules run on the Glauber driver instead
 //! ([`super::glauber`]).
 
+use super::clamp::{is_clamped, Clamp};
 use super::energy::EnergyModel;
 use super::schedule::{Order, Outcome, Schedule};
 use crate::rng::{self, Purpose};
@@ -35,17 +39,19 @@ fn decide(gap: f64, spin: i32) -> bool {
 }
 
 /// The neurons a synchronous step flips: those whose drive disagrees with
-/// their state (ties keep it). Decided 64 neurons at a time as bit masks.
+/// their state (ties keep it), clamped neurons excepted. Decided 64
+/// neurons at a time as bit masks.
 #[inline(always)]
-fn collect_flips(drives: &[f64], state: &[u64], flips: &mut Vec<usize>) {
+fn collect_flips(drives: &[f64], state: &[u64], clamp: Option<&[u64]>, flips: &mut Vec<usize>) {
     flips.clear();
     for (w, (chunk, &word)) in drives.chunks(64).zip(state).enumerate() {
+        let held = clamp.map_or(0, |c| c[w]);
         let (mut plus, mut minus) = (0u64, 0u64);
         for (b, &d) in chunk.iter().enumerate() {
             plus |= ((d > 0.0) as u64) << b;
             minus |= ((d < 0.0) as u64) << b;
         }
-        let mut flip = (plus & !word) | (minus & word);
+        let mut flip = ((plus & !word) | (minus & word)) & !held;
         while flip != 0 {
             flips.push(w * 64 + flip.trailing_zeros() as usize);
             flip &= flip - 1;
@@ -65,6 +71,7 @@ fn async_block_body<M: EnergyModel>(
     words: usize,
     first_query: u64,
     schedule: &Schedule,
+    clamp: Clamp<'_>,
 ) -> Vec<Outcome> {
     let caches = {
         let states: Vec<&[u64]> = rows.chunks_exact(words).collect();
@@ -80,6 +87,7 @@ fn async_block_body<M: EnergyModel>(
             state,
             first_query + r as u64,
             schedule,
+            clamp.row(r, words),
         ));
     }
     outcomes
@@ -90,7 +98,8 @@ multiversion! {
     /// (`words` words each, a block of [`EnergyModel::block_size`] of them
     /// or fewer; row `r` is query `first_query + r`), their caches built
     /// together. Each row's result is what it would be in a block of its own.
-    pub fn descend_async_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first_query: u64, schedule: &Schedule) -> Vec<Outcome>
+    /// Row `r`'s clamped neurons (`clamp.row(r, words)`) are never updated.
+    pub fn descend_async_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first_query: u64, schedule: &Schedule, clamp: Clamp<'_>) -> Vec<Outcome>
     => async_block_body
 }
 
@@ -101,6 +110,7 @@ fn run_async_from<M: EnergyModel>(
     state: &mut [u64],
     query: u64,
     schedule: &Schedule,
+    clamp: Option<&[u64]>,
 ) -> Outcome {
     let n = model.n();
     let mut trace = Vec::new();
@@ -120,6 +130,9 @@ fn run_async_from<M: EnergyModel>(
         sweeps += 1;
         model.begin_sweep(&mut cache, last_flips);
         let masked = model.unstable_neurons(&mut cache, state, &mut unstable);
+        if masked {
+            hold(&mut unstable, clamp);
+        }
         if masked && unstable.iter().all(|&w| w == 0) {
             // This sweep would flip nothing in any order, and is the last:
             // its order (the last draw from the stream) is not needed.
@@ -147,11 +160,15 @@ fn run_async_from<M: EnergyModel>(
             if skip && (unstable[i / 64] >> (i % 64)) & 1 == 0 {
                 continue;
             }
+            if clamp.is_some_and(|c| is_clamped(c, i)) {
+                continue;
+            }
             if decide(model.drive(&mut cache, state, i), spins::spin(state, i)) {
                 model.flip(&mut cache, state, i);
                 flips += 1;
                 if skip {
                     model.unstable_neurons(&mut cache, state, &mut unstable);
+                    hold(&mut unstable, clamp);
                 }
             }
         }
@@ -171,6 +188,16 @@ fn run_async_from<M: EnergyModel>(
         sweeps,
         energy,
         trace,
+    }
+}
+
+/// Clears the clamped neurons' bits of an `unstable` mask: they never flip.
+#[inline(always)]
+fn hold(unstable: &mut [u64], clamp: Option<&[u64]>) {
+    if let Some(c) = clamp {
+        for (u, &c) in unstable.iter_mut().zip(c) {
+            *u &= !c;
+        }
     }
 }
 
@@ -195,6 +222,7 @@ fn sync_block_body<M: EnergyModel>(
     rows: &mut [u64],
     words: usize,
     schedule: &Schedule,
+    clamp: Clamp<'_>,
 ) -> Vec<Outcome> {
     let n = model.n();
     let mut runs: Vec<SyncRun<M::Cache>> = rows
@@ -237,12 +265,16 @@ fn sync_block_body<M: EnergyModel>(
         }
         model.drives_many(&mut caches, &states, &mut outs);
         drop((caches, states, outs));
-        for (run, state) in runs.iter_mut().zip(rows.chunks_exact_mut(words)) {
+        for (r, (run, state)) in runs
+            .iter_mut()
+            .zip(rows.chunks_exact_mut(words))
+            .enumerate()
+        {
             if run.done || run.sweeps >= schedule.max_sweeps() {
                 continue;
             }
             run.sweeps += 1;
-            collect_flips(&run.drives, state, &mut run.flips);
+            collect_flips(&run.drives, state, clamp.row(r, words), &mut run.flips);
             if run.flips.is_empty() {
                 run.converged = true;
                 run.done = true;
@@ -284,8 +316,9 @@ multiversion! {
     /// Runs synchronous dynamics in place for consecutive packed rows
     /// (`words` words each, a block of [`EnergyModel::block_size`] of them or
     /// fewer) in lockstep.
-    /// Each row's result is what it would be alone.
-    pub fn descend_sync_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, schedule: &Schedule) -> Vec<Outcome>
+    /// Each row's result is what it would be alone; row `r`'s clamped
+    /// neurons (`clamp.row(r, words)`) keep their values.
+    pub fn descend_sync_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, schedule: &Schedule, clamp: Clamp<'_>) -> Vec<Outcome>
     => sync_block_body
 }
 
@@ -404,6 +437,64 @@ mod tests {
                 assert_eq!(alone.outcomes[0], one.outcomes[r]);
             }
         }
+    }
+
+    #[test]
+    fn clamped_neurons_keep_their_values_in_every_dynamics() {
+        use crate::engine::clamp::Clamp;
+        use crate::engine::schedule::Temperature;
+        let n = 130;
+        let (h, _) = memory(20, n, 9);
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
+        let queries = SpinMatrix::from_spins(&random_spins(4, 6 * n), 6, n).unwrap();
+        let held: Vec<i8> = (0..n).map(|i| if i % 3 == 0 { 1 } else { -1 }).collect();
+        let mask = SpinMatrix::from_spins(&held, 1, n).unwrap();
+        let none = SpinMatrix::minus_ones(1, n).unwrap();
+        let glauber = Schedule::new(
+            Update::Async,
+            Order::Random,
+            NonZeroU32::new(20).unwrap(),
+            5,
+            Temperature::Constant {
+                t: 0.4,
+                sweeps: NonZeroU32::new(4).unwrap(),
+            },
+            true,
+        )
+        .unwrap();
+        for s in [schedule(Update::Async), schedule(Update::Sync), glauber] {
+            let clamp = Clamp::Shared(mask.row(0));
+            let out = batch::retrieve_clamped(&k, &queries, 0, &s, clamp).unwrap();
+            let free = batch::retrieve(&k, &queries, 0, &s).unwrap();
+            let empty = batch::retrieve_clamped(&k, &queries, 0, &s, Clamp::Shared(none.row(0)));
+            let empty = empty.unwrap();
+            assert_eq!(free.states, empty.states);
+            assert_eq!(free.outcomes, empty.outcomes);
+            assert_ne!(out.states, free.states);
+            for r in 0..6 {
+                for i in (0..n).step_by(3) {
+                    let (a, b) = (out.states.row(r), queries.row(r));
+                    assert_eq!(spins::spin(a, i), spins::spin(b, i));
+                }
+                // A row alone, with its own mask, gives what it gave in the batch.
+                let row =
+                    SpinMatrix::from_spins(&queries.to_spins().unwrap()[r * n..(r + 1) * n], 1, n)
+                        .unwrap();
+                let alone =
+                    batch::retrieve_clamped(&k, &row, r as u64, &s, Clamp::PerRow(mask.row(0)))
+                        .unwrap();
+                assert_eq!(alone.states.row(0), out.states.row(r));
+                assert_eq!(alone.outcomes[0], out.outcomes[r]);
+            }
+        }
+        let bad = batch::retrieve_clamped(
+            &k,
+            &queries,
+            0,
+            &schedule(Update::Sync),
+            Clamp::PerRow(mask.row(0)),
+        );
+        assert!(matches!(bad, Err(crate::error::Error::Shape(_))));
     }
 
     #[test]

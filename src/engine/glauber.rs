@@ -20,10 +20,15 @@
 //! update is the field and one comparison. The neuron orders
 //! ([`sweep_orders`](super::descent::sweep_orders)) and the uniforms
 //! ([`acceptance_uniforms`]) reproduce a run exactly.
+//!
+//! A chain with clamped neurons ([`Chain::clamped`]) draws the same orders
+//! and uniforms and skips the clamped neurons' updates (their uniforms go
+//! unused); its sweeps take the generic path, never a model's own.
 
 use rayon::prelude::*;
 
 use super::chain::Chain;
+use super::clamp::{is_clamped, Clamp};
 use super::energy::EnergyModel;
 use super::schedule::{Order, Outcome, Sampling, Schedule};
 use crate::error::{try_filled, Error, Result};
@@ -109,6 +114,9 @@ impl<C: Send> Chain<C> {
     #[inline(always)]
     fn step<M: EnergyModel<Cache = C>>(&mut self, model: &M, k: usize, t: f64) -> bool {
         let i = self.order[k] as usize;
+        if self.clamp.as_deref().is_some_and(|c| is_clamped(c, i)) {
+            return false;
+        }
         let plus = spins::spin(&self.state, i) > 0;
         let up = if t > 0.0 {
             model.gap_mut(&mut self.cache, &self.state, i) > self.thresholds[k]
@@ -143,14 +151,20 @@ impl<C: Send> Chain<C> {
         model.energy(&self.cache, &self.state)
     }
 
-    /// Whether no neuron's drive disagrees with its state: a fixed point of
-    /// deterministic (`T = 0`) dynamics (ties keep the state).
+    /// Whether no free neuron's drive disagrees with its state: a fixed
+    /// point of deterministic (`T = 0`) dynamics (ties keep the state).
     pub fn is_fixed_point<M: EnergyModel<Cache = C>>(&mut self, model: &M) -> bool {
-        (0..model.n()).all(|i| {
+        let clamp = self.clamp.take();
+        let fixed = (0..model.n()).all(|i| {
+            if clamp.as_deref().is_some_and(|c| is_clamped(c, i)) {
+                return true;
+            }
             let g = model.drive(&mut self.cache, &self.state, i);
             let spin = spins::spin(&self.state, i);
             !((g > 0.0 && spin < 0) || (g < 0.0 && spin > 0))
-        })
+        });
+        self.clamp = clamp;
+        fixed
     }
 }
 
@@ -184,7 +198,8 @@ pub fn sweep_block_inline<M: EnergyModel>(
     repeated: bool,
     flips: &mut [usize],
 ) {
-    if t > 0.0 && model.glauber_block(chains, t, repeated, flips) {
+    let free = chains.iter().all(|c| c.clamp.is_none());
+    if t > 0.0 && free && model.glauber_block(chains, t, repeated, flips) {
         return;
     }
     for chain in chains.iter_mut() {
@@ -211,9 +226,15 @@ fn stochastic_block_body<M: EnergyModel>(
     words: usize,
     first: u64,
     schedule: &Schedule,
+    clamp: Clamp<'_>,
 ) -> Vec<Outcome> {
     let track = schedule.track_energy();
-    let mut chains = Chain::block(model, rows, words, first, schedule.seed(), schedule.order());
+    let mut chains: Vec<_> =
+        Chain::block(model, rows, words, first, schedule.seed(), schedule.order())
+            .into_iter()
+            .enumerate()
+            .map(|(r, chain)| chain.clamped(clamp.row(r, words)))
+            .collect();
     let mut traces: Vec<Vec<f64>> = chains
         .iter()
         .map(|c| {
@@ -277,7 +298,8 @@ multiversion! {
     /// Each outcome: `sweeps` run (stochastic + quench), `converged` = the
     /// final state is a fixed point of deterministic dynamics, `energy` of
     /// the final state, and the energy after every sweep when tracked.
-    pub fn stochastic_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first: u64, schedule: &Schedule) -> Vec<Outcome>
+    /// Row `r`'s clamped neurons (`clamp.row(r, words)`) are never updated.
+    pub fn stochastic_block<M: EnergyModel>(model: &M, rows: &mut [u64], words: usize, first: u64, schedule: &Schedule, clamp: Clamp<'_>) -> Vec<Outcome>
     => stochastic_block_body
 }
 

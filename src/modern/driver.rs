@@ -105,7 +105,7 @@ impl ModernHopfield {
         Ok(out)
     }
 
-    fn step_into(&self, queries: &[f32], beta: f64, out: &mut [f32]) -> Result<()> {
+    pub(super) fn step_into(&self, queries: &[f32], beta: f64, out: &mut [f32]) -> Result<()> {
         let parts = self.pass(queries, beta, true)?;
         let dv = self.dv;
         let block = self.block_rows(queries.len() / self.d);

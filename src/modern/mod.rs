@@ -52,6 +52,8 @@
 //! * `driver.rs`: the retrieval drivers (query blocks, chunk stages, steps,
 //!   energy, attention);
 //! * `stream.rs`: the streaming online softmax and value accumulation;
+//! * `masked.rs`: retrieval from a partial cue (`clamp`, `known`) around
+//!   the same update;
 //! * `scores.rs`: the score kernels (float lanes, ±1 popcount);
 //! * `x86.rs`: their AVX-512 micro-kernels;
 //! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits);
@@ -62,6 +64,7 @@
 mod avx2;
 mod driver;
 pub mod float64;
+mod masked;
 mod scores;
 mod store;
 mod stream;
@@ -136,6 +139,17 @@ pub enum Steps {
     /// Until a query's update moves it by at most `tol` (max-abs, `>= 0`),
     /// each query on its own, at most `max_steps` updates.
     Until { tol: f64, max_steps: NonZeroU32 },
+}
+
+/// The masks of a partial cue ([`ModernHopfield::retrieve_cued`]), one row
+/// of `d` per query (row-major `(B, d)`, true = held / known); `None`: no
+/// such mask.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cue<'a> {
+    /// Coordinates reset to the query after every update.
+    pub clamp: Option<&'a [bool]>,
+    /// Coordinates the scores use (the others count as zero).
+    pub known: Option<&'a [bool]>,
 }
 
 /// Result of [`ModernHopfield::retrieve`]: row-major states and per-query

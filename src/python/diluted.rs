@@ -124,14 +124,24 @@ impl PyDiluted {
         spin::overlaps(py, self.model.snapshot().patterns(), &states)
     }
 
-    /// Runs the validated `options` from int8 (B, N) queries.
+    /// Runs the validated `options` from int8 (B, N) queries; the neurons
+    /// at +1 in `clamp` (int8 ±1, one row for every query or one per
+    /// query) keep their query values.
+    #[pyo3(signature = (queries, options, clamp = None))]
     fn retrieve(
         &self,
         py: Python<'_>,
         queries: PyReadonlyArray2<'_, i8>,
         options: PyRef<'_, RetrieveOptions>,
+        clamp: Option<PyReadonlyArray2<'_, i8>>,
     ) -> PyResult<Outcomes> {
-        spin::retrieve(py, &*self.model.snapshot(), &queries, &options)
+        spin::retrieve(
+            py,
+            &*self.model.snapshot(),
+            &queries,
+            &options,
+            clamp.as_ref(),
+        )
     }
 
     /// Samples the Boltzmann distribution with the validated `options`,

@@ -24,6 +24,7 @@ mod options;
 mod results;
 mod run;
 mod shared;
+mod spiking;
 mod spin;
 mod streams;
 mod weights;
@@ -102,6 +103,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<modern64::PyModern64>()?;
     m.add_class::<graded::PyGraded>()?;
     m.add_class::<hidden::PyHidden>()?;
+    m.add_class::<spiking::PySpiking>()?;
     m.add_class::<options::RetrieveOptions>()?;
     m.add_class::<options::SampleOptions>()?;
     m.add_class::<results::Outcomes>()?;

@@ -13,7 +13,7 @@ use super::results::ModernOutcomes;
 use super::run::{in_chunks, parallel, thread_count};
 use super::shared::Shared;
 use crate::error::{Error, Result};
-use crate::modern::{Beta, ModernHopfield, Steps};
+use crate::modern::{Beta, Cue, ModernHopfield, Steps};
 
 /// A modern Hopfield memory of float32 keys (and optional values), with
 /// the β and the thread count it retrieves with.
@@ -190,8 +190,11 @@ impl PyModern {
     /// Runs the dynamics from float32 (B, d) queries: `steps` updates, or
     /// with `tol` until an update moves a query by at most `tol` (at most
     /// `max_steps`). In interruptible chunks; a query's result does not
-    /// depend on its chunk.
-    #[pyo3(signature = (queries, *, steps, tol, max_steps))]
+    /// depend on its chunk. `clamp` and `known` (bool (B, d), one row per
+    /// query): coordinates reset to the query after every update, and
+    /// coordinates the scores use (see `ModernHopfield::retrieve_cued`).
+    #[pyo3(signature = (queries, *, steps, tol, max_steps, clamp = None, known = None))]
+    #[allow(clippy::too_many_arguments)]
     fn retrieve(
         &self,
         py: Python<'_>,
@@ -199,18 +202,37 @@ impl PyModern {
         steps: &Bound<'_, PyAny>,
         tol: &Bound<'_, PyAny>,
         max_steps: &Bound<'_, PyAny>,
+        clamp: Option<PyReadonlyArray2<'_, bool>>,
+        known: Option<PyReadonlyArray2<'_, bool>>,
     ) -> PyResult<ModernOutcomes> {
         let steps = steps_of(steps, tol, max_steps)?;
         let (model, beta, threads) = (self.model.snapshot(), self.beta(), self.threads);
         let (q, d) = rows_of(&queries);
         let rows = queries.as_array().dim().0;
+        let clamp = clamp.map(|m| m.as_array().iter().copied().collect::<Vec<bool>>());
+        let known = known.map(|m| m.as_array().iter().copied().collect::<Vec<bool>>());
+        let cue = Cue {
+            clamp: clamp.as_deref(),
+            known: known.as_deref(),
+        };
+        let misfit = |m: Option<&[bool]>| m.is_some_and(|m| m.len() != q.len());
         // Checked once on the whole batch, so that errors name the right rows.
-        if rows == 0 || d != model.d() || model.rows() == 0 {
-            model.retrieve(&q, d, beta, steps)?;
+        if rows == 0
+            || d != model.d()
+            || model.rows() == 0
+            || misfit(cue.clamp)
+            || misfit(cue.known)
+        {
+            model.retrieve_cued(&q, d, beta, steps, cue)?;
         }
         let granule = thread_count(threads);
         let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
-            model.retrieve(&q[r.start * d..r.end * d], d, beta, steps)
+            let span = r.start * d..r.end * d;
+            let part = Cue {
+                clamp: cue.clamp.map(|m| &m[span.clone()]),
+                known: cue.known.map(|m| &m[span.clone()]),
+            };
+            model.retrieve_cued(&q[r.start * d..r.end * d], d, beta, steps, part)
         })?;
         let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
         ModernOutcomes::new(py, parts, rows, model.dv())

@@ -12,6 +12,7 @@ use super::options::{RetrieveOptions, SampleOptions};
 use super::results::{Outcomes, PySampled};
 use super::run::{in_chunks, on_this_thread, parallel, thread_count, INLINE_ROWS};
 use crate::engine::batch::{self, BatchOutcome};
+use crate::engine::clamp::Clamp;
 use crate::engine::energy::EnergyModel;
 use crate::engine::glauber::{Sampler, Starts};
 use crate::error::Error;
@@ -20,25 +21,46 @@ use crate::spins::SpinMatrix;
 /// Runs `options` from every row of the int8 (B, N) `queries`, in
 /// interruptible chunks (row `r`'s streams are keyed by `options.first_row
 /// + r`, so chunks, here or across machines, change nothing).
+///
+/// The neurons at +1 in `clamp` (int8 ±1, one row or one per query) are
+/// held at their query values.
 pub fn retrieve<M: EnergyModel>(
     py: Python<'_>,
     model: &M,
     queries: &PyReadonlyArray2<'_, i8>,
     options: &RetrieveOptions,
+    clamp: Option<&PyReadonlyArray2<'_, i8>>,
 ) -> PyResult<Outcomes> {
     let mut states = pack(queries, "queries", model.n())?;
     let (rows, words) = (states.rows(), states.words());
+    let masks = match clamp {
+        Some(c) => Some(pack(c, "clamp", model.n())?),
+        None => None,
+    };
+    let clamp = match &masks {
+        None => Clamp::None,
+        Some(m) if m.rows() == 1 => Clamp::Shared(m.as_words()),
+        Some(m) if m.rows() == rows => Clamp::PerRow(m.as_words()),
+        Some(m) => {
+            return Err(Error::Shape(format!(
+                "clamp must have 1 row or one per query ({rows}), got {}",
+                m.rows()
+            ))
+            .into())
+        }
+    };
     let (schedule, threads, base) = (&options.schedule, options.threads, options.first_row);
     let data = states.as_words_mut();
     let outcomes = if rows <= INLINE_ROWS {
         on_this_thread(py, || {
-            batch::descend_rows(model, data, words, base, schedule)
+            batch::descend_rows_clamped(model, data, words, base, schedule, clamp)
         })
     } else {
         let first = 16 * thread_count(threads);
         let parts = in_chunks(py, threads, rows, (1, first), |r| {
             let block = &mut data[r.start * words..r.end * words];
-            batch::descend_rows(model, block, words, base + r.start as u64, schedule)
+            let clamp = clamp.rows(r.start, r.len(), words);
+            batch::descend_rows_clamped(model, block, words, base + r.start as u64, schedule, clamp)
         })?;
         parts.into_iter().flatten().collect()
     };

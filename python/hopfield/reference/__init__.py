@@ -14,6 +14,7 @@ compared bit for bit:
 * :mod:`~hopfield.reference.modern`: the modern (continuous) Hopfield network;
 * :mod:`~hopfield.reference.graded`: the graded-response network (Hopfield 1984);
 * :mod:`~hopfield.reference.hidden`: the hidden-neuron memory (Krotov & Hopfield 2021);
+* :mod:`~hopfield.reference.spiking`: the spiking (leaky integrate-and-fire) network;
 * :mod:`~hopfield.reference.glauber`: stochastic (Glauber) dynamics and the
   Boltzmann distribution;
 * :mod:`~hopfield.reference.ising`: Ising energies, QUBO and max-cut;
@@ -83,6 +84,14 @@ from .hidden import (
 from .ising import cut_value, ising_energy, maxcut_brute_force, qubo_to_ising, qubo_value
 from .measures import CapacityPoint, capacity_point, hamming_matrix, similarity_matrix
 from .modern import modern_attention, modern_energy, modern_retrieve, modern_update
+from .spiking import (
+    SpikingRun,
+    lif_propagators,
+    lif_rate,
+    rate_overlaps,
+    sparse_covariance_weights,
+    spiking_simulate,
+)
 from .weights import (
     COMMON_FACTOR_TOL,
     WeightsAsyncResult,
@@ -160,6 +169,13 @@ __all__ = [
     "hidden_features",
     "hidden_hiddens",
     "hidden_integrate",
+    # spiking
+    "SpikingRun",
+    "lif_propagators",
+    "lif_rate",
+    "rate_overlaps",
+    "sparse_covariance_weights",
+    "spiking_simulate",
     # glauber
     "all_states",
     "boltzmann_distribution",

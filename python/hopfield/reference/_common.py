@@ -140,6 +140,15 @@ def _batch_orders(orders: ArrayLike, b: int, max_sweeps: int, n: int) -> np.ndar
     return np.broadcast_to(o, (b, max_sweeps, n))
 
 
+def _held(clamp: ArrayLike | None, b: int, n: int) -> np.ndarray | None:
+    """A clamp mask (``(N,)`` or ``(B, N)`` bool, True = held at the query
+    value) broadcast to ``(B, N)``, or ``None`` when nothing is held."""
+    if clamp is None:
+        return None
+    c = np.asarray(clamp, dtype=bool)
+    return np.broadcast_to(c.reshape(1, n) if c.ndim == 1 else c, (b, n))
+
+
 def _trace_array(traces: list[list[float]]) -> np.ndarray:
     """Pack per-query energy lists into a NaN-padded ``(B, T)`` array."""
     width = max((len(t) for t in traces), default=1)
@@ -156,6 +165,7 @@ def run_sync(
     max_sweeps: int,
     track_energy: bool,
     dtype: type = np.int8,
+    clamp: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The synchronous loop every reference model shares.
 
@@ -163,6 +173,9 @@ def run_sync(
     their next states; ``energies(S)`` gives the energies of int8 states
     (for the trace). A query stops at a fixed point (converged) or a
     2-cycle ``s_t = s_{t-2}`` (cycled), else after ``max_sweeps`` steps.
+    ``clamp`` (bool ``(B, N)``, from :func:`_held`): the neurons that keep
+    their query values; a step's new value of those is discarded, so a
+    fixed point means no free neuron changes.
     Returns ``states``, ``converged``, ``cycled``, ``sweeps`` and the
     NaN-padded energy trace (or None).
     """
@@ -186,6 +199,8 @@ def run_sync(
         if active.size == 0:
             break
         new = step(cur)
+        if clamp is not None:
+            new = np.where(clamp[active], cur, new)
         same = (new == cur).all(axis=1)
         cyc = np.zeros_like(same) if old is None else ~same & (new == old).all(axis=1)
         if track_energy:

@@ -76,7 +76,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._common import AsyncResult, SyncResult, _as_batch, _batch_orders, _trace_array, run_sync
+from ._common import (
+    AsyncResult,
+    SyncResult,
+    _as_batch,
+    _batch_orders,
+    _held,
+    _trace_array,
+    run_sync,
+)
 
 __all__ = [
     "dense_energy",
@@ -279,6 +287,7 @@ def dense_retrieve_async(
     beta: float = 1.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    clamp: ArrayLike | None = None,
 ) -> AsyncResult:
     """Asynchronous retrieval, one query and one neuron at a time (the readable oracle).
 
@@ -286,12 +295,15 @@ def dense_retrieve_async(
     :func:`hopfield.reference.retrieve_async`); neuron ``i`` takes the
     decision of the module docstring from the overlaps ``m`` kept exact
     (``m += 2 s_i' ξ_i`` on a flip). A sweep without a flip means converged.
+    ``clamp`` (bool ``(N,)`` or ``(B, N)``): neurons held at their query
+    values, skipped wherever the order names them.
     """
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
     p, n = model.p, model.n
     Q, single = _as_batch(queries)
     b = Q.shape[0]
     ords = _batch_orders(orders, b, max_sweeps, n)
+    held = _held(clamp, b, n)
     Xt = np.ascontiguousarray(model.X.T, dtype=np.int64)  # (N, P)
 
     states = np.array(Q, dtype=np.int8, order="C")
@@ -305,6 +317,8 @@ def dense_retrieve_async(
         for t in range(max_sweeps):
             flipped = False
             for i in ords[q, t].tolist():
+                if held is not None and held[q, i]:
+                    continue
                 si = int(s[i])
                 if model.delta(m, Xt[i] == si) < 0:
                     s[i] = -si
@@ -466,6 +480,7 @@ def dense_retrieve_sync(
     max_sweeps: int = 100,
     track_energy: bool = False,
     exact: bool = True,
+    clamp: ArrayLike | None = None,
 ) -> SyncResult:
     """Synchronous retrieval, batched (the oracle and the speed reference).
 
@@ -480,10 +495,12 @@ def dense_retrieve_sync(
     Where the GEMM form applies (the polynomial within its exact bound; the
     exponential with ``exact=False``, see the module docstring) a step is
     instead two float64 BLAS products, ``M = S Xᵀ`` and ``C X``, and the
-    decision ``s ⊙ (C X) + e < 0``.
+    decision ``s ⊙ (C X) + e < 0``. ``clamp`` (bool ``(N,)`` or ``(B, N)``):
+    neurons that keep their query values.
     """
     model = _model(X, dict(interaction=interaction, degree=degree, rectified=rectified, beta=beta))
     Q, single = _as_batch(queries)
+    held = _held(clamp, Q.shape[0], model.n)
     if model.gemm_ok(exact):
         Xf = model.x64()  # (P, N); BLAS takes the transpose as it is
 
@@ -495,7 +512,7 @@ def dense_retrieve_sync(
             return np.where(D < 0, -cur, cur)
 
         states, converged, cycled, sweeps, tr = run_sync(
-            Q, gemm_step, model.energies, max_sweeps, track_energy, dtype=np.float64
+            Q, gemm_step, model.energies, max_sweeps, track_energy, dtype=np.float64, clamp=held
         )
         e = model.energies(states)
         if single:
@@ -529,7 +546,7 @@ def dense_retrieve_sync(
         return np.where(d < 0, -cur, cur).astype(np.int8)
 
     states, converged, cycled, sweeps, tr = run_sync(
-        Q, step, model.energies, max_sweeps, track_energy
+        Q, step, model.energies, max_sweeps, track_energy, clamp=held
     )
     e = model.energies(states)
     if single:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._common import _held
+
 __all__ = [
     "all_states",
     "boltzmann_distribution",
@@ -50,6 +52,7 @@ def glauber_hebbian(
     uniforms: ArrayLike,
     temperatures: ArrayLike,
     theta: ArrayLike = 0.0,
+    clamp: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Glauber sweeps of the Hebbian network, factored through the overlaps.
 
@@ -67,6 +70,9 @@ def glauber_hebbian(
         ``(sweeps,)`` temperature of each sweep (0: deterministic sweep).
     theta : array_like
         Thresholds, scalar or ``(N,)``.
+    clamp : array_like or None
+        Bool ``(N,)`` or ``(B, N)``: neurons held at their starting values.
+        Their updates are skipped (the uniform at their position goes unused).
 
     Returns
     -------
@@ -86,6 +92,7 @@ def glauber_hebbian(
     XT = np.ascontiguousarray(X.T)  # (N, P)
     m = S.astype(np.int64) @ X.T  # (B, P)
     rows = np.arange(b)
+    held = _held(clamp, b, n)
     for t, temp in enumerate(temps):
         for k in range(n):
             idx = orders[:, t, k]
@@ -94,6 +101,8 @@ def glauber_hebbian(
             a = np.einsum("bp,bp->b", m, cols) - p * cur.astype(np.int64)
             gap = 2.0 * (a / n - theta[idx])
             new = _decide(gap, cur, uniforms[:, t, k], float(temp))
+            if held is not None:
+                new = np.where(held[rows, idx], cur, new)
             step = (new.astype(np.int64) - cur) // 2 * 2  # 2·new where changed, else 0
             m += step[:, None] * cols
             S[rows, idx] = new

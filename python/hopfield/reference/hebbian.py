@@ -34,6 +34,7 @@ from ._common import (
     _as_batch,
     _batch_orders,
     _ensure_square_fits,
+    _held,
     _theta,
     _trace_array,
     run_sync,
@@ -259,6 +260,7 @@ def retrieve_async(
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    clamp: ArrayLike | None = None,
 ) -> AsyncResult:
     """Asynchronous retrieval, one query at a time (the readable oracle).
 
@@ -288,6 +290,10 @@ def retrieve_async(
         Maximum number of sweeps per query.
     track_energy : bool, optional
         Record the energy after every sweep in ``energy_trace``.
+    clamp : array_like or None, optional
+        Bool ``(N,)`` or ``(B, N)``, True where a neuron is held at its query
+        value: it is skipped wherever the order names it (async) or keeps
+        its value (sync); converged means no free neuron changes.
 
     Returns
     -------
@@ -301,6 +307,7 @@ def retrieve_async(
     th = _theta(theta, n)
     th_list = [float(v) for v in th]
     ords = _batch_orders(orders, b, max_sweeps, n)
+    held = _held(clamp, b, n)
     Xt = np.ascontiguousarray(X.T, dtype=np.int64)  # (N, P): row i is ξ_i
 
     states = np.array(Q, dtype=np.int8, order="C")
@@ -316,6 +323,8 @@ def retrieve_async(
         for t in range(max_sweeps):
             flipped = False
             for i in ords[q, t].tolist():
+                if held is not None and held[q, i]:
+                    continue
                 si = int(s[i])
                 a = int(m @ Xt[i]) - p * si
                 h = float(a) / n - th_list[i]
@@ -346,6 +355,7 @@ def retrieve_async_batched(
     *,
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
+    clamp: ArrayLike | None = None,
 ) -> AsyncResult:
     """Asynchronous retrieval vectorised over the batch (the speed reference).
 
@@ -374,6 +384,9 @@ def retrieve_async_batched(
         Thresholds, ``(N,)`` or a scalar.
     max_sweeps : int, optional
         Maximum number of sweeps per query.
+    clamp : array_like or None, optional
+        As in :func:`retrieve_async`: a held neuron keeps its value where the
+        order names it.
 
     Returns
     -------
@@ -388,6 +401,7 @@ def retrieve_async_batched(
     th = _theta(theta, n)
     th_nz = _nonzero_theta(th)
     ords = _batch_orders(orders, b, max_sweeps, n)
+    held = _held(clamp, b, n)
     dt: type[np.signedinteger] = np.int32 if n * p < INT32_LIMIT else np.int64
     Xt = np.ascontiguousarray(X.T, dtype=dt)  # (N, P)
 
@@ -410,6 +424,8 @@ def retrieve_async_batched(
             cur = S[rows, i]
             A = np.einsum("bp,bp->b", M, Xi) - p * cur.astype(dt)
             new = _update(A, cur, None if th_nz is None else th_nz[i], n)
+            if held is not None:
+                new = np.where(held[active, i], cur, new)
             flip = new != cur
             if flip.any():
                 fr = rows[flip]
@@ -439,6 +455,7 @@ def retrieve_sync(
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    clamp: ArrayLike | None = None,
 ) -> SyncResult:
     """Synchronous retrieval, batched (the oracle and the speed reference).
 
@@ -477,6 +494,10 @@ def retrieve_sync(
         Maximum number of synchronous steps.
     track_energy : bool, optional
         Record the energy after every step in ``energy_trace``.
+    clamp : array_like or None, optional
+        Bool ``(N,)`` or ``(B, N)``, True where a neuron is held at its query
+        value: it is skipped wherever the order names it (async) or keeps
+        its value (sync); converged means no free neuron changes.
 
     Returns
     -------
@@ -509,6 +530,7 @@ def retrieve_sync(
         max_sweeps,
         track_energy,
         dtype=ft,
+        clamp=_held(clamp, Q.shape[0], n),
     )
 
     e = energy(X, states, th)

@@ -50,6 +50,7 @@ from ._common import (
     _as_batch,
     _batch_orders,
     _ensure_square_fits,
+    _held,
     _theta,
     _trace_array,
     run_sync,
@@ -279,6 +280,7 @@ def weights_retrieve_async(
     theta: ArrayLike = 0.0,
     max_sweeps: int = 100,
     track_energy: bool = False,
+    clamp: ArrayLike | None = None,
 ) -> WeightsAsyncResult:
     """Asynchronous retrieval, one query and one neuron at a time (the oracle).
 
@@ -301,6 +303,10 @@ def weights_retrieve_async(
         Maximum number of sweeps per query.
     track_energy : bool, optional
         Record the energy after every sweep.
+    clamp : array_like or None, optional
+        Bool ``(N,)`` or ``(B, N)``, True where a neuron is held at its query
+        value: it is skipped wherever the order names it (async) or keeps
+        its value (sync); converged means no free neuron changes.
 
     Returns
     -------
@@ -314,6 +320,7 @@ def weights_retrieve_async(
     th = _theta(theta, n)
     th_list = [float(v) for v in th]
     ords = _batch_orders(orders, b, max_sweeps, n)
+    held = _held(clamp, b, n)
     states = np.array(Q, dtype=np.int8, order="C")
     converged = np.zeros(b, dtype=bool)
     sweeps = np.zeros(b, dtype=np.int64)
@@ -327,6 +334,8 @@ def weights_retrieve_async(
         for t in range(max_sweeps):
             flipped = False
             for i in ords[q, t].tolist():
+                if held is not None and held[q, i]:
+                    continue
                 si = int(s[i])
                 h = float(sums[i]) * scale - th_list[i]
                 new = 1 if h > 0 else -1 if h < 0 else si
@@ -428,6 +437,7 @@ def weights_retrieve_sync(
     max_sweeps: int = 100,
     track_energy: bool = False,
     dtype: type = np.float64,
+    clamp: ArrayLike | None = None,
 ) -> WeightsSyncResult:
     """Synchronous retrieval, batched (the oracle and the speed reference).
 
@@ -437,7 +447,7 @@ def weights_retrieve_sync(
 
     Parameters
     ----------
-    W, queries, theta, max_sweeps, track_energy
+    W, queries, theta, max_sweeps, track_energy, clamp
         As in :func:`weights_retrieve_async`.
     dtype : {numpy.float64, numpy.float32}
         Arithmetic of the matrix product. ``float64`` is exact (see the
@@ -466,7 +476,13 @@ def weights_retrieve_sync(
         return _decide(h, cur)
 
     states, converged, cycled, sweeps, tr = run_sync(
-        Q, step, lambda S: _energy_q(Wq, S, th, scale), max_sweeps, track_energy, dtype=dtype
+        Q,
+        step,
+        lambda S: _energy_q(Wq, S, th, scale),
+        max_sweeps,
+        track_energy,
+        dtype=dtype,
+        clamp=_held(clamp, Q.shape[0], n),
     )
     e = _energy_q(Wq, states, th, scale)
     if single:
