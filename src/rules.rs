@@ -1,27 +1,39 @@
 //! Learning rules that produce weight matrices (everything but Hebbian,
 //! which stays pattern-factored in [`model::hebbian`](crate::model::hebbian)).
 //!
-//! Patterns `ξ^μ ∈ {−1, +1}^N` are the rows of `X` (`P × N`). All weights are
-//! computed in `f64`, symmetric by construction (only `i ≤ j` is computed,
-//! then mirrored), then handed to [`Weights`] as `f32`.
+//! Patterns `ξ^μ ∈ {−1, +1}^N` are the rows of `X` (`P × N`). A rule keeps
+//! the patterns and `O(P·N)` numbers, never an `N × N` matrix of its own:
+//! every rule's matrix is a product of rank `O(P)`, written once, straight
+//! into the model's `f32` weights ([`build`]), exactly symmetric, each
+//! entry summed in `f64` and rounded once.
 //!
 //! * **Storkey** (Storkey 1997), incremental, zero diagonal. For each new
 //!   pattern ξ, with `H = Wξ` (so that `h_ij = Σ_{k≠i,j} W_ik ξ_k = H_i − W_ij ξ_j`):
 //!   `W_ij += (ξ_i ξ_j − ξ_i h_ji − h_ij ξ_j) / N
 //!          = (ξ_i ξ_j − ξ_i H_j − H_i ξ_j + 2 W_ij) / N` for `i ≠ j`.
+//!   Kept in low-rank form ([`storkey`]): `O(P²·N)` to learn, rank `2P`.
 //! * **Pseudo-inverse** (projection rule): `W = Xᵀ (X Xᵀ)⁻¹ X`, the
 //!   orthogonal projector onto the span of the patterns, so every stored
 //!   pattern satisfies `Wξ = ξ` exactly (with the diagonal). The Gram matrix
-//!   `X Xᵀ` (exact integers) is factored by Cholesky in `f64`; linearly
-//!   dependent patterns are refused with an error naming the first pattern
-//!   that depends on the earlier ones. The diagonal is zeroed by default.
-//!   `store` recomputes from all patterns.
+//!   `X Xᵀ = L Lᵀ` (exact integers) is factored by Cholesky in `f64`, and
+//!   `W = Yᵀ Y` with `Y = L⁻¹ X`; linearly dependent patterns are refused
+//!   with an error naming the first pattern that depends on the earlier
+//!   ones. The diagonal is zeroed by default.
 //! * **Covariance** (Tsodyks & Feigel'man 1988) for biased patterns whose
 //!   fraction of +1 entries is the activity `a`; with the mean spin `m = 2a − 1`:
 //!   `W_ij = Σ_μ (ξ_i^μ − m)(ξ_j^μ − m) / (N (1 − m²))`, `W_ii = 0`.
 //!   A stored pattern then sees the signal `ξ_i − m` (`2(1−a)` on active,
 //!   `−2a` on inactive units): the threshold `θ = −m = 1 − 2a` sits halfway
 //!   and makes sparse patterns stable. With `a = ½` this is Hebbian.
+//!   Written as `(C_ij − m(a_i + a_j) + P m²) / (N (1 − m²))` from the exact
+//!   integer overlaps `C_ij` and column sums `a_i`.
+//!
+//! The weights agree with the `f64` formulas of the NumPy reference to a
+//! few `f64` rounding errors before the one rounding to `f32` (so the
+//! stored `f32` weights are the reference's, or one `f32` step away).
+
+mod build;
+mod storkey;
 
 use std::ops::Range;
 use std::sync::atomic::AtomicBool;
@@ -31,6 +43,8 @@ use rayon::prelude::*;
 use crate::error::{interrupted, try_filled, Error, Result};
 use crate::model::Weights;
 use crate::spins::{self, SpinMatrix};
+
+pub use build::{Counts, Factors, Gram, Sym2, Tiles};
 
 /// A learning rule with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,14 +63,14 @@ pub enum Rule {
     },
 }
 
-/// The state of a rule: the stored patterns and, for the incremental rules,
-/// the `f64` weights so far (row-major `N × N`).
+/// The state of a rule: the stored patterns and, for Storkey, its
+/// low-rank factors (`8·P·N` bytes).
 #[derive(Debug, Clone)]
 pub struct Learner {
     n: usize,
     rule: Rule,
     patterns: SpinMatrix,
-    master: Vec<f64>,
+    storkey: storkey::Storkey,
     /// Diluted connectivity (compressed rows of the kept pairs), if any.
     mask: Option<(Vec<usize>, Vec<u32>)>,
 }
@@ -66,6 +80,13 @@ fn square(n: usize, what: &str) -> Result<usize> {
     n.checked_mul(n)
         .filter(|&c| c <= isize::MAX as usize / 8)
         .ok_or_else(|| Error::Memory(format!("{what} of {n} × {n} cannot be allocated")))
+}
+
+/// A rule's matrix as tiles.
+enum Matrix {
+    Gram(Gram),
+    Sym2(Sym2),
+    Counts(Counts),
 }
 
 impl Learner {
@@ -92,45 +113,42 @@ impl Learner {
                 )));
             }
         }
-        let count = square(n, "a weight matrix")?;
-        let master = match rule {
-            Rule::PseudoInverse { .. } => Vec::new(),
-            _ => try_filled(&format!("a {n} × {n} float64 weight matrix"), count, 0.0)?,
-        };
+        square(n, "a weight matrix")?;
         Ok(Learner {
             n,
             rule,
             patterns: SpinMatrix::new(n)?,
-            master,
+            storkey: storkey::Storkey::new(n),
             mask: None,
         })
     }
 
     /// Checks, without keeping anything, that the matrices a learner of `n`
-    /// neurons by `rule` builds can be allocated (`f64` and `f32` `N × N`):
-    /// the address space is reserved and released, no page is touched.
+    /// neurons by `rule` builds can be allocated (two `f32` `N × N`: the
+    /// model's weights, and the new ones while a store runs): the address
+    /// space is reserved and released, no page is touched.
     ///
     /// # Errors
     /// `Memory` naming the size when they cannot.
     pub fn check_size(n: usize, rule: Rule) -> Result<()> {
         let count = square(n, "a weight matrix")?;
-        let bytes = count.checked_mul(12).ok_or_else(|| {
+        let bytes = count.checked_mul(8).ok_or_else(|| {
             Error::Memory(format!("{n} × {n} weight matrices cannot be allocated"))
         })?;
         if let Some(total) = physical_memory() {
             if bytes as u128 > total {
                 return Err(Error::Memory(format!(
-                    "rule {rule:?} with n = {n} needs {n} × {n} weight matrices ({bytes} bytes: \
-                     float64 while learning, float32 to retrieve), more than this machine's \
-                     {total} bytes of memory and swap"
+                    "rule {rule:?} with n = {n} needs two {n} × {n} float32 weight matrices \
+                     while storing ({bytes} bytes), more than this machine's {total} bytes of \
+                     memory and swap"
                 )));
             }
         }
         let mut probe: Vec<u8> = Vec::new();
         probe.try_reserve_exact(bytes).map_err(|_| {
             Error::Memory(format!(
-                "rule {rule:?} with n = {n} needs {n} × {n} weight matrices ({bytes} bytes: float64 \
-                 while learning, float32 to retrieve), more than can be allocated"
+                "rule {rule:?} with n = {n} needs two {n} × {n} float32 weight matrices while \
+                 storing ({bytes} bytes), more than can be allocated"
             ))
         })?;
         Ok(())
@@ -151,9 +169,9 @@ impl Learner {
         &self.patterns
     }
 
-    /// Bytes held (patterns and the `f64` weights of incremental rules).
+    /// Bytes held: the packed patterns and Storkey's factors (`O(P·N)`).
     pub fn nbytes(&self) -> usize {
-        self.patterns.nbytes() + self.master.len() * 8
+        self.patterns.nbytes() + self.storkey.nbytes()
     }
 
     /// Learns `patterns` (appended to the stored ones). On error nothing
@@ -172,10 +190,7 @@ impl Learner {
     /// for Ctrl-C while it runs).
     pub fn store_work(&self, rows: usize) -> f64 {
         let (n, p) = (self.n as f64, (self.patterns.rows() + rows) as f64);
-        match self.rule {
-            Rule::PseudoInverse { .. } => n * n * p + p * p * (n / 32.0 + p),
-            _ => n * n * (rows as f64 + 1.0),
-        }
+        n * n * (p + 1.0) + p * p * n
     }
 
     /// As [`store`](Learner::store), looking at `cancel` between chunks of
@@ -194,21 +209,19 @@ impl Learner {
                 patterns.n()
             )));
         }
+        interrupted(cancel)?;
         match self.rule {
             Rule::Storkey => {
+                let mut rows: Vec<&[u64]> = (0..self.patterns.rows())
+                    .map(|r| self.patterns.row(r))
+                    .collect();
                 for r in 0..patterns.rows() {
                     interrupted(cancel)?;
-                    storkey_step(self.n, &mut self.master, patterns.row(r));
+                    self.storkey.push(&rows, patterns.row(r))?;
+                    rows.push(patterns.row(r));
                 }
             }
-            Rule::Covariance { activity } => {
-                let m = 2.0 * activity - 1.0;
-                let per_pattern = self.n * self.n / 2 + 1;
-                in_chunks(patterns.rows(), per_pattern, cancel, |rows| {
-                    covariance_add(self.n, &mut self.master, patterns, rows, m);
-                })?;
-                mirror_upper(&mut self.master, self.n);
-            }
+            Rule::Covariance { .. } => {}
             Rule::PseudoInverse { .. } => {
                 let mut all = self.patterns.clone();
                 all.append(patterns)?;
@@ -219,47 +232,48 @@ impl Learner {
         self.patterns.append(patterns)
     }
 
-    /// The weights as `f64`, row-major `N × N`.
+    /// The rule's matrix of the stored patterns, as tiles.
+    fn matrix(&self, cancel: &AtomicBool) -> Result<Matrix> {
+        Ok(match self.rule {
+            Rule::Storkey => Matrix::Sym2(self.storkey.tiles(&self.patterns)?),
+            Rule::PseudoInverse { .. } => Matrix::Gram(projection(&self.patterns, cancel)?),
+            Rule::Covariance { activity } => {
+                let m = 2.0 * activity - 1.0;
+                let scale = 1.0 / (self.n as f64 * (1.0 - m * m));
+                Matrix::Counts(Counts::new(&self.patterns, m, scale)?)
+            }
+        })
+    }
+
+    /// Whether the rule zeroes the diagonal.
+    fn zero_diagonal(&self) -> bool {
+        match self.rule {
+            Rule::PseudoInverse { zero_diagonal } => zero_diagonal,
+            _ => true,
+        }
+    }
+
+    /// The weights as `f64`, row-major `N × N` (for tests and small
+    /// networks: the model never builds them).
     ///
     /// # Errors
     /// `Memory` when they cannot be allocated; `Value` (pseudo-inverse) when
     /// the stored patterns are dependent (never after a successful store).
     pub fn weights(&self) -> Result<Vec<f64>> {
-        self.weights_until(&AtomicBool::new(false))
-    }
-
-    /// As [`weights`](Learner::weights), looking at `cancel` between chunks.
-    ///
-    /// # Errors
-    /// As [`weights`](Learner::weights); `Interrupted` once `cancel` is raised.
-    pub fn weights_until(&self, cancel: &AtomicBool) -> Result<Vec<f64>> {
-        match self.rule {
-            Rule::PseudoInverse { zero_diagonal } => {
-                pseudoinverse_until(&self.patterns, zero_diagonal, cancel)
-            }
-            Rule::Covariance { activity } => {
-                let m = 2.0 * activity - 1.0;
-                let scale = 1.0 / (self.n as f64 * (1.0 - m * m));
-                let mut w = try_filled(
-                    &format!("a {0} × {0} weight matrix", self.n),
-                    self.master.len(),
-                    0.0,
-                )?;
-                for (x, &a) in w.iter_mut().zip(&self.master) {
-                    *x = a * scale;
-                }
-                Ok(w)
-            }
-            Rule::Storkey => {
-                let mut w = try_filled(
-                    &format!("a {0} × {0} weight matrix", self.n),
-                    self.master.len(),
-                    0.0,
-                )?;
-                w.copy_from_slice(&self.master);
-                Ok(w)
+        let n = self.n;
+        let count = square(n, "a weight matrix")?;
+        let mut w = try_filled(&format!("a {n} × {n} weight matrix"), count, 0.0f64)?;
+        match self.matrix(&AtomicBool::new(false))? {
+            Matrix::Gram(k) => dense(&k, n, &mut w),
+            Matrix::Sym2(k) => dense(&k, n, &mut w),
+            Matrix::Counts(k) => dense(&k, n, &mut w),
+        }
+        if self.zero_diagonal() {
+            for i in 0..n {
+                w[i * n + i] = 0.0;
             }
         }
+        Ok(w)
     }
 
     /// Keeps only the connections of a seeded symmetric random graph with
@@ -288,36 +302,61 @@ impl Learner {
         self.model_until(threshold, &AtomicBool::new(false))
     }
 
-    /// As [`model`](Learner::model), looking at `cancel` between chunks.
+    /// As [`model`](Learner::model), looking at `cancel` between chunks:
+    /// the `f32` matrix is written once, from the rule's factors.
     ///
     /// # Errors
     /// As [`model`](Learner::model); `Interrupted` once `cancel` is raised.
     pub fn model_until(&self, threshold: Vec<f64>, cancel: &AtomicBool) -> Result<Weights> {
-        let w = self.weights_until(cancel)?;
+        let n = self.n;
+        let zero = self.zero_diagonal();
+        // A diluted matrix takes its grid from the kept weights only.
+        let grid = self.mask.is_none();
+        let built = match self.matrix(cancel)? {
+            Matrix::Gram(t) => build::write(&t, n, zero, grid, cancel)?,
+            Matrix::Sym2(t) => build::write(&t, n, zero, grid, cancel)?,
+            Matrix::Counts(t) => build::write(&t, n, zero, grid, cancel)?,
+        };
         interrupted(cancel)?;
-        let mut w32 = try_filled(
-            &format!("a {0} × {0} float32 weight matrix", self.n),
-            w.len(),
-            0.0f32,
-        )?;
+        let mut w = built.weights;
         match &self.mask {
             None => {
-                for (a, &b) in w32.iter_mut().zip(&w) {
-                    *a = b as f32;
-                }
+                // Small integers times one factor need max/min ≤ 127: only
+                // then is the (rare) integer form looked for.
+                let may_be_small = built.max > 0.0 && built.max as f64 <= 128.0 * built.min as f64;
+                Weights::from_grid(n, w, threshold, built.grid, may_be_small)
             }
             Some((start, cols)) => {
-                let n = self.n;
-                for i in 0..n {
+                w.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+                    let mut kept = vec![false; n];
                     for &j in &cols[start[i]..start[i + 1]] {
-                        let k = i * n + j as usize;
-                        w32[k] = w[k] as f32;
+                        kept[j as usize] = true;
                     }
+                    for (x, keep) in row.iter_mut().zip(kept) {
+                        if !keep {
+                            *x = 0.0;
+                        }
+                    }
+                });
+                Weights::new(n, w, threshold)
+            }
+        }
+    }
+}
+
+/// Fills the row-major `n × n` `out` from tiles (no rounding to `f32`).
+fn dense<K: Tiles>(k: &K, n: usize, out: &mut [f64]) {
+    let mut acc = [[0.0; build::L]; build::R];
+    for i0 in (0..n).step_by(build::R) {
+        let rows: [usize; build::R] = std::array::from_fn(|r| (i0 + r).min(n - 1));
+        for j in (0..n).step_by(build::L) {
+            k.tile(rows, j, &mut acc);
+            for (r, a) in acc.iter().enumerate().take(n - i0) {
+                for (l, &v) in a.iter().enumerate().take(n - j) {
+                    out[(i0 + r) * n + j + l] = v;
                 }
             }
         }
-        drop(w);
-        Weights::new(self.n, w32, threshold)
     }
 }
 
@@ -337,32 +376,6 @@ fn signs(row: &[u64], n: usize) -> Vec<f64> {
     (0..n)
         .map(|j| spins::spin(row, j) as f64)
         .collect::<Vec<f64>>()
-}
-
-/// Copies the upper triangle of a row-major `n × n` matrix onto the lower.
-fn mirror_upper(w: &mut [f64], n: usize) {
-    for i in 0..n {
-        for j in 0..i {
-            w[i * n + j] = w[j * n + i];
-        }
-    }
-}
-
-/// One Storkey update of `w` (symmetric, zero diagonal) by the pattern `row`.
-fn storkey_step(n: usize, w: &mut [f64], row: &[u64]) {
-    let xi = signs(row, n);
-    let h: Vec<f64> = w
-        .par_chunks_exact(n)
-        .map(|wi| wi.iter().zip(&xi).map(|(a, b)| a * b).sum())
-        .collect();
-    let inv_n = 1.0 / n as f64;
-    w.par_chunks_exact_mut(n).enumerate().for_each(|(i, wi)| {
-        for j in i + 1..n {
-            let d = xi[i] * xi[j] - xi[i] * h[j] - h[i] * xi[j] + 2.0 * wi[j];
-            wi[j] += d * inv_n;
-        }
-    });
-    mirror_upper(w, n);
 }
 
 /// How many multiply-adds a long rule does between two looks at its
@@ -390,28 +403,6 @@ fn in_chunks(
     }
     interrupted(cancel)
 }
-
-/// Adds `Σ_μ (ξ_i − m)(ξ_j − m)` over the patterns `rows` of `patterns`
-/// to the upper triangle of `acc` (the caller mirrors it).
-fn covariance_add(n: usize, acc: &mut [f64], patterns: &SpinMatrix, rows: Range<usize>, m: f64) {
-    let centred: Vec<Vec<f64>> = rows
-        .map(|r| {
-            signs(patterns.row(r), n)
-                .into_iter()
-                .map(|x| x - m)
-                .collect()
-        })
-        .collect();
-    acc.par_chunks_exact_mut(n).enumerate().for_each(|(i, ai)| {
-        for c in &centred {
-            let ci = c[i];
-            for j in i + 1..n {
-                ai[j] += ci * c[j];
-            }
-        }
-    });
-}
-
 /// The Cholesky factor `L` (row-major `P × P`, lower) of the Gram matrix
 /// `X Xᵀ` of the rows of `x`.
 ///
@@ -469,58 +460,50 @@ fn gram_cholesky(x: &SpinMatrix, cancel: &AtomicBool) -> Result<Vec<f64>> {
     Ok(l)
 }
 
-/// `W = Xᵀ (X Xᵀ)⁻¹ X` (row-major `N × N`), diagonal zeroed if asked.
+/// The factor `Y = L⁻¹ X` of the projector `W = Xᵀ(XXᵀ)⁻¹X = YᵀY`, with
+/// `L` the Cholesky factor of `XXᵀ`, as tiles.
+///
+/// # Errors
+/// As `gram_cholesky`; `Interrupted` once `cancel` is raised.
+fn projection(x: &SpinMatrix, cancel: &AtomicBool) -> Result<Gram> {
+    let (p, n) = (x.rows(), x.n());
+    let l = gram_cholesky(x, cancel)?;
+    // Columns of X (n × p): xt[j·p + μ] = ξ^μ_j, solved in place.
+    let xs: Vec<Vec<f64>> = (0..p).map(|r| signs(x.row(r), n)).collect();
+    let mut yt = try_filled("the projection factors", n * p, 0.0f64)?;
+    in_chunks(n, p * p / 2 + 1, cancel, |cols| {
+        yt[cols.start * p..cols.end * p]
+            .par_chunks_exact_mut(p.max(1))
+            .enumerate()
+            .for_each(|(k, c)| {
+                let j = cols.start + k;
+                for (mu, v) in c.iter_mut().enumerate() {
+                    *v = xs[mu][j];
+                }
+                forward(&l, p, c);
+            });
+    })?;
+    let mut y = try_filled("the projection factors", n * p, 0.0f64)?;
+    for j in 0..n {
+        for mu in 0..p {
+            y[mu * n + j] = yt[j * p + mu];
+        }
+    }
+    Ok(Gram(Factors::new(&y, p, n)?))
+}
+
+/// `W = Xᵀ (X Xᵀ)⁻¹ X` (row-major `N × N`, `f64`), diagonal zeroed if
+/// asked (for tests and small networks).
 ///
 /// # Errors
 /// As `gram_cholesky`; `Memory` when `N × N` cannot be allocated.
 pub fn pseudoinverse(x: &SpinMatrix, zero_diagonal: bool) -> Result<Vec<f64>> {
-    pseudoinverse_until(x, zero_diagonal, &AtomicBool::new(false))
-}
-
-/// As [`pseudoinverse`], looking at `cancel` between chunks of work.
-///
-/// # Errors
-/// As [`pseudoinverse`]; `Interrupted` once `cancel` is raised.
-pub fn pseudoinverse_until(
-    x: &SpinMatrix,
-    zero_diagonal: bool,
-    cancel: &AtomicBool,
-) -> Result<Vec<f64>> {
-    let (p, n) = (x.rows(), x.n());
+    let n = x.n();
     let count = square(n, "a weight matrix")?;
     let mut w = try_filled(&format!("a {n} × {n} weight matrix"), count, 0.0f64)?;
-    if p == 0 {
-        return Ok(w);
+    if x.rows() > 0 {
+        dense(&projection(x, &AtomicBool::new(false))?, n, &mut w);
     }
-    let l = gram_cholesky(x, cancel)?;
-    // Columns of X (n × p): xt[j][μ] = ξ^μ_j.
-    let xs: Vec<Vec<f64>> = (0..p).map(|r| signs(x.row(r), n)).collect();
-    let xt: Vec<f64> = (0..n)
-        .flat_map(|j| xs.iter().map(move |row| row[j]))
-        .collect();
-    // C = G⁻¹ X, column by column: C_j = L⁻ᵀ L⁻¹ x_j, stored as ct[j][μ].
-    let mut ct = xt.clone();
-    in_chunks(n, p * p + 1, cancel, |cols| {
-        ct[cols.start * p..cols.end * p]
-            .par_chunks_exact_mut(p)
-            .for_each(|c| solve_gram(&l, p, c));
-    })?;
-    // W_ij = Σ_μ ξ^μ_i C_μj for i ≤ j, then mirrored.
-    in_chunks(n, n * p / 2 + 1, cancel, |rows| {
-        let first = rows.start;
-        w[rows.start * n..rows.end * n]
-            .par_chunks_exact_mut(n)
-            .enumerate()
-            .for_each(|(k, wi)| {
-                let i = first + k;
-                let xi = &xt[i * p..(i + 1) * p];
-                for j in i..n {
-                    let cj = &ct[j * p..(j + 1) * p];
-                    wi[j] = xi.iter().zip(cj).map(|(a, b)| a * b).sum();
-                }
-            });
-    })?;
-    mirror_upper(&mut w, n);
     if zero_diagonal {
         for i in 0..n {
             w[i * n + i] = 0.0;
@@ -529,19 +512,12 @@ pub fn pseudoinverse_until(
     Ok(w)
 }
 
-/// Solves `L Lᵀ c = c` in place (`l` the `p × p` Cholesky factor).
-fn solve_gram(l: &[f64], p: usize, c: &mut [f64]) {
+/// Solves `L c = c` in place (`l` the `p × p` Cholesky factor).
+fn forward(l: &[f64], p: usize, c: &mut [f64]) {
     for a in 0..p {
         let mut s = c[a];
         for k in 0..a {
             s -= l[a * p + k] * c[k];
-        }
-        c[a] = s / l[a * p + a];
-    }
-    for a in (0..p).rev() {
-        let mut s = c[a];
-        for k in a + 1..p {
-            s -= l[k * p + a] * c[k];
         }
         c[a] = s / l[a * p + a];
     }
@@ -621,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_cover_the_range_in_order_and_split_covariance_exactly() {
+    fn chunks_cover_the_range_in_order_and_split_stores_learn_the_same_bits() {
         let mut seen = Vec::new();
         in_chunks(10, CHUNK_WORK / 3, &AtomicBool::new(false), |r| {
             seen.push(r)
@@ -630,12 +606,90 @@ mod tests {
         assert_eq!(seen, vec![0..3, 3..6, 6..9, 9..10]);
         let n = 50;
         let x = random_patterns(7, n, 2);
-        let m = 2.0 * 0.3 - 1.0;
-        let (mut split, mut one) = (vec![0.0; n * n], vec![0.0; n * n]);
-        covariance_add(n, &mut split, &x, 0..3, m);
-        covariance_add(n, &mut split, &x, 3..7, m);
-        covariance_add(n, &mut one, &x, 0..7, m);
-        assert!(split == one);
+        let s = x.to_spins().unwrap();
+        let (a, b) = (
+            SpinMatrix::from_spins(&s[..3 * n], 3, n).unwrap(),
+            SpinMatrix::from_spins(&s[3 * n..], 4, n).unwrap(),
+        );
+        for rule in [Rule::Storkey, Rule::Covariance { activity: 0.3 }] {
+            let mut split = Learner::new(n, rule).unwrap();
+            split.store(&a).unwrap();
+            split.store(&b).unwrap();
+            let mut one = Learner::new(n, rule).unwrap();
+            one.store(&x).unwrap();
+            assert!(split.weights().unwrap() == one.weights().unwrap());
+            let (ms, mo) = (
+                split.model(vec![0.0; n]).unwrap(),
+                one.model(vec![0.0; n]).unwrap(),
+            );
+            assert_eq!(ms.weights().unwrap(), mo.weights().unwrap());
+        }
+    }
+
+    /// The low-rank Storkey weights against the dense update of the
+    /// module docs, run step by step in `f64`.
+    #[test]
+    fn storkey_factors_equal_the_dense_update() {
+        for (n, p) in [(7, 3), (30, 9), (64, 40), (12, 40)] {
+            let x = random_patterns(p, n, 5);
+            let mut w = vec![0.0f64; n * n];
+            for r in 0..p {
+                let xi = signs(x.row(r), n);
+                let h: Vec<f64> = (0..n)
+                    .map(|i| (0..n).map(|j| w[i * n + j] * xi[j]).sum())
+                    .collect();
+                let mut next = w.clone();
+                for i in 0..n {
+                    for j in 0..n {
+                        next[i * n + j] = if i == j {
+                            0.0
+                        } else {
+                            w[i * n + j]
+                                + (xi[i] * xi[j] - xi[i] * h[j] - h[i] * xi[j] + 2.0 * w[i * n + j])
+                                    / n as f64
+                        };
+                    }
+                }
+                w = next;
+            }
+            let mut l = Learner::new(n, Rule::Storkey).unwrap();
+            l.store(&x).unwrap();
+            let got = l.weights().unwrap();
+            let top = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (a, b) in got.iter().zip(&w) {
+                assert!((a - b).abs() <= 1e-12 * top, "n = {n}, p = {p}: {a} vs {b}");
+            }
+            for i in 0..n {
+                for j in 0..n {
+                    assert_eq!(got[i * n + j], got[j * n + i]);
+                }
+            }
+        }
+    }
+
+    /// The one-pass grid rounding equals rounding the whole `f32` matrix
+    /// (`Weights::new`), whichever branch it takes.
+    #[test]
+    fn written_weights_equal_the_rounded_matrix() {
+        for (n, p) in [(5, 2), (33, 7), (300, 20)] {
+            let x = random_patterns(p, n, 8);
+            for rule in [
+                Rule::Storkey,
+                Rule::PseudoInverse {
+                    zero_diagonal: false,
+                },
+                Rule::Covariance { activity: 0.3 },
+            ] {
+                let mut l = Learner::new(n, rule).unwrap();
+                l.store(&x).unwrap();
+                let w32: Vec<f32> = l.weights().unwrap().iter().map(|&v| v as f32).collect();
+                let want = Weights::new(n, w32, vec![0.0; n]).unwrap();
+                let got = l.model(vec![0.0; n]).unwrap();
+                assert_eq!(got.weights().unwrap(), want.weights().unwrap(), "{rule:?}");
+                assert_eq!(got.grid_exponent(), want.grid_exponent());
+                assert!(got.is_symmetric());
+            }
+        }
     }
 
     fn random_patterns(p: usize, n: usize, seed: u64) -> SpinMatrix {
@@ -776,5 +830,20 @@ mod tests {
             .model(vec![0.0; 10]);
         let m = m.unwrap();
         assert_eq!(m.energy(&m.cache(&[0]), &[0]), 0.0);
+    }
+
+    #[test]
+    fn learnt_weights_that_are_integers_times_a_factor_take_the_integer_form() {
+        let (n, p) = (80, 10);
+        let x = random_patterns(p, n, 6);
+        let mut l = Learner::new(n, Rule::Covariance { activity: 0.3 }).unwrap();
+        l.store(&x).unwrap();
+        let model = l.model(vec![0.0; n]).unwrap();
+        let again = Weights::new(n, model.weights().unwrap(), vec![0.0; n]).unwrap();
+        assert_eq!(model.is_small(), again.is_small());
+        assert!(model.is_small());
+        let mut l = Learner::new(n, Rule::Storkey).unwrap();
+        l.store(&x).unwrap();
+        assert!(!l.model(vec![0.0; n]).unwrap().is_small());
     }
 }

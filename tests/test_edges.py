@@ -294,7 +294,7 @@ INTERRUPT_LIMIT_S = 5.0
 # Sizes that take many seconds even on a fast machine (tens on a slow one).
 _STORES = {
     "storkey": (3000, 2000, {}),
-    "covariance": (6000, 4000, {"activity": 0.3}),
+    "covariance": (6000, 12000, {"activity": 0.3}),
     "pseudoinverse": (4000, 3000, {}),
 }
 

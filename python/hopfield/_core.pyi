@@ -18,6 +18,7 @@ __all__ = [
     "Hebbian",
     "Hidden",
     "Modern",
+    "Modern64",
     "ModernOutcomes",
     "Outcomes",
     "RetrieveOptions",
@@ -398,6 +399,61 @@ class Modern:
         `o / l` the update (see `ModernHopfield::softmax_state`)."""
     def attention(self, queries: NDArray[np.float32]) -> NDArray[np.float64]:
         """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
+
+@final
+class Modern64:
+    """A modern Hopfield memory of float64 keys and optional values.
+
+    The engine of ``hopfield.ModernHopfield(..., dtype=numpy.float64)``.
+    """
+
+    def __new__(cls, beta: object, threads: object) -> Modern64: ...
+    @property
+    def beta(self) -> float:
+        """Inverse temperature β (settable: a finite number > 0)."""
+    @beta.setter
+    def beta(self, value: object) -> None: ...
+    @property
+    def threads(self) -> int | None:
+        """Threads for the work (None: all cores)."""
+    @property
+    def dim(self) -> int:
+        """Key width d (0 before the first store)."""
+    @property
+    def value_dim(self) -> int:
+        """Value width (d without separate values)."""
+    @property
+    def num_patterns(self) -> int:
+        """Number of stored patterns."""
+    @property
+    def hetero(self) -> bool:
+        """Whether separate values are stored (hetero-association)."""
+    @property
+    def binary(self) -> bool:
+        """False: the float64 memory has no popcount path."""
+    @property
+    def max_norm_sq(self) -> float:
+        """M² = max_μ ‖k_μ‖²."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the memory."""
+    def store(
+        self, patterns: NDArray[np.float64], values: NDArray[np.float64] | None = None
+    ) -> None:
+        """Appends float64 (P, d) keys and, for hetero-association, float64 (P, d_v) values."""
+    def keys(self) -> NDArray[np.float64]:
+        """The stored keys, float64 (P, d)."""
+    def values(self) -> NDArray[np.float64] | None:
+        """The stored values, float64 (P, d_v), or None without separate values."""
+    def retrieve(
+        self, queries: NDArray[np.float64], *, steps: object, tol: object, max_steps: object
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+        """Runs the dynamics from float64 (B, d) queries, as `Modern.retrieve`;
+        returns (states, steps, converged)."""
+    def energy(self, states: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Energies of float64 (B, d) states, float64 (B,)."""
+    def attention(self, queries: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Softmax weights of float64 (B, d) queries over the patterns, float64 (B, P)."""
 
 def sequence_weights(
     n: int, sequences: list[NDArray[np.int8]], cyclic: bool

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _forget, _validate
-from ._core import Modern
+from ._core import Modern, Modern64
 from .persist import Persistent, State
 
 
@@ -24,7 +24,8 @@ class ModernRetrieval:
     Attributes
     ----------
     states : numpy.ndarray
-        Final states, ``float32`` ``(B, d_v)`` or ``(d_v,)``.
+        Final states, ``(B, d_v)`` or ``(d_v,)``, of the network's dtype
+        (``float32`` by default).
     steps : numpy.ndarray or int
         Updates applied to each query.
     converged : numpy.ndarray or bool
@@ -37,13 +38,13 @@ class ModernRetrieval:
     converged: np.ndarray | bool
 
 
-def _floats(x: ArrayLike, name: str) -> np.ndarray:
-    """``x`` as a float32 C-contiguous array.
+def _floats(x: ArrayLike, name: str, dtype: type = np.float32) -> np.ndarray:
+    """``x`` as a C-contiguous array of ``dtype`` with finite entries.
 
     Values converted from another dtype are checked to be finite here (so
-    that a float64 too large for float32 is named as such); float32 input is
-    checked by the engine, which raises the same ``ValueError`` naming the
-    first non-finite or too large value and its index.
+    that a float64 too large for float32 is named as such); float32 input
+    kept as float32 is checked by the engine, which raises the same
+    ``ValueError`` naming the first non-finite or too large value and its index.
     """
     try:
         raw = np.asarray(x)
@@ -51,26 +52,39 @@ def _floats(x: ArrayLike, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be an array of real numbers") from None
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
-    if raw.dtype == np.float32:
+    if raw.dtype == np.float32 and dtype is np.float32:
         # Nothing converted, nothing can overflow: the engine checks every
         # value and names the first bad one (a Python pass over the values
         # would cost more than a small retrieval).
         return np.ascontiguousarray(raw)
     with np.errstate(over="ignore"):
-        arr = np.ascontiguousarray(raw, dtype=np.float32)
+        arr: np.ndarray = np.ascontiguousarray(raw, dtype=dtype)
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         found = raw[idx] if raw.shape == arr.shape else arr[idx]
         raise ValueError(
-            f"{name} must be finite float32 values; found {found} at index {idx}"
+            f"{name} must be finite {np.dtype(dtype).name} values; found {found} at index {idx}"
             + (" (too large for float32)" if np.isfinite(found) else "")
         )
     return arr
 
 
-def _batch(x: ArrayLike, d: int, name: str) -> tuple[np.ndarray, bool]:
-    return _validate.as_batch(_floats(x, name), d, name, dim="d", what="values")
+def _batch(x: ArrayLike, d: int, name: str, dtype: type = np.float32) -> tuple[np.ndarray, bool]:
+    return _validate.as_batch(_floats(x, name, dtype), d, name, dim="d", what="values")
+
+
+def _dtype(dtype: Any) -> type:
+    """``dtype`` as numpy.float32 or numpy.float64, else a clear error."""
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}") from None
+    if kind == np.float32:
+        return np.float32
+    if kind == np.float64:
+        return np.float64
+    raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
 
 
 class ModernHopfield(Persistent):
@@ -90,9 +104,20 @@ class ModernHopfield(Persistent):
     the nearest pattern, intermediate β averages a cluster of similar
     patterns (a metastable state). Retrieval usually needs one step.
 
-    Patterns are stored as float32; softmax sums and value accumulations are
-    float64 between tiles. When every stored pattern and query is ±1 the
-    scores take an exact popcount path (same results, less work).
+    By default patterns are stored as float32; softmax sums and value
+    accumulations are float64 between tiles. When every stored pattern and
+    query is ±1 the scores take an exact popcount path (same results, less
+    work). :meth:`energy` is computed in float64 from the float32 numbers
+    (exact products, float64 sums and softmax), so it is accurate to about
+    ``1e-15·|E|``, not float32's ``1e-7``.
+
+    With ``dtype=numpy.float64`` patterns, queries, scores, softmax and
+    states are all float64 (the same kernel structure: scores by blocked
+    matrix products, a stable online softmax, value sums; batched,
+    threaded, results independent of threads and batch splits), for fixed
+    points to ``1e-12``; the default convergence test of a fixed number of
+    steps is then ``1e-12·(1 + max|ξ|)``. It holds twice the bytes and has
+    no popcount path. Save/load keeps the dtype.
 
     Parameters
     ----------
@@ -100,6 +125,8 @@ class ModernHopfield(Persistent):
         Inverse temperature β > 0. Can be changed later (``net.beta = ...``).
     threads : int or None
         Threads for the work; ``None`` uses all cores. Results never depend on it.
+    dtype : {numpy.float32, numpy.float64}
+        Storage and arithmetic of patterns and states (default float32).
 
     Examples
     --------
@@ -112,14 +139,25 @@ class ModernHopfield(Persistent):
     3
     """
 
-    def __init__(self, beta: float = 1.0, *, threads: int | None = None) -> None:
-        self._engine = Modern(beta, threads)
+    def __init__(
+        self, beta: float = 1.0, *, threads: int | None = None, dtype: Any = np.float32
+    ) -> None:
+        self._dtype = _dtype(dtype)
+        # Modern (float32) or Modern64: the same methods but softmax_state,
+        # which only the float32 memory has (hopfield.lab.distributed).
+        self._engine: Any = (Modern64 if self._dtype is np.float64 else Modern)(beta, threads)
 
     def __repr__(self) -> str:
+        kind = ", dtype=float64" if self._dtype is np.float64 else ""
         return (
             f"ModernHopfield(beta={self.beta!r}, num_patterns={self.num_patterns}, "
-            f"dim={self.dim}, value_dim={self.value_dim})"
+            f"dim={self.dim}, value_dim={self.value_dim}{kind})"
         )
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float type of patterns and states (float32 or float64)."""
+        return np.dtype(self._dtype)
 
     @property
     def beta(self) -> float:
@@ -167,12 +205,12 @@ class ModernHopfield(Persistent):
 
     @property
     def patterns(self) -> np.ndarray:
-        """A copy of the stored patterns (keys), float32 ``(P, d)``."""
+        """A copy of the stored patterns (keys), ``(P, d)`` of :attr:`dtype`."""
         return self._engine.keys()
 
     @property
     def values(self) -> np.ndarray | None:
-        """A copy of the stored values, float32 ``(P, d_v)``, or None."""
+        """A copy of the stored values, ``(P, d_v)`` of :attr:`dtype`, or None."""
         return self._engine.values()
 
     def _get_state(self) -> State:
@@ -180,11 +218,15 @@ class ModernHopfield(Persistent):
         values = self.values
         if values is not None:
             arrays["values"] = values
-        return {"beta": self.beta, "threads": self.threads}, arrays
+        params: dict[str, Any] = {"beta": self.beta, "threads": self.threads}
+        if self._dtype is np.float64:
+            params["dtype"] = "float64"
+        return params, arrays
 
     @classmethod
     def _from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> ModernHopfield:
-        net = cls(params["beta"], threads=params["threads"])
+        dtype = np.float64 if params.get("dtype") == "float64" else np.float32
+        net = cls(params["beta"], threads=params["threads"], dtype=dtype)
         if arrays["patterns"].shape[0]:
             net.store(arrays["patterns"], arrays.get("values"))
         return net
@@ -200,7 +242,7 @@ class ModernHopfield(Persistent):
             Real ``(P, d_v)`` values, one row per pattern. Either every store
             gives values or none does.
         """
-        x = _floats(patterns, "patterns")
+        x = _floats(patterns, "patterns", self._dtype)
         if x.ndim == 1:
             x = x.reshape(1, -1)
         if x.ndim != 2:
@@ -211,7 +253,7 @@ class ModernHopfield(Persistent):
             raise ValueError(f"patterns must have d = {self.dim} columns, got shape {x.shape}")
         v = None
         if values is not None:
-            v = _floats(values, "values")
+            v = _floats(values, "values", self._dtype)
             if v.ndim == 1 and x.shape[0] == 1:
                 v = v.reshape(1, -1)
             if v.ndim != 2 or v.shape[0] != x.shape[0] or v.shape[1] == 0:
@@ -299,23 +341,40 @@ class ModernHopfield(Persistent):
             or a ``clamp`` on a memory with separate values.
         """
         self._check_stored()
-        q, single = _batch(queries, self.dim, "queries")
+        q, single = _batch(queries, self.dim, "queries", self._dtype)
         masks = {}
         for name, value in (("clamp", clamp), ("known", known)):
             if value is not None:
                 m = _validate.mask(value, self.dim, q.shape[0], name)
                 masks[name] = np.ascontiguousarray(np.broadcast_to(m, q.shape))
-        out = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps, **masks)
+        if masks and self._dtype is np.float64:
+            raise ValueError(
+                "clamp and known are not available with dtype=float64 yet; "
+                "use the float32 memory (the default) for partial cues"
+            )
+        raw = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps, **masks)
+        states: np.ndarray
+        done: np.ndarray
+        converged: np.ndarray
+        if isinstance(raw, tuple):  # the float64 memory
+            states, done, converged = raw
+        else:
+            states, done, converged = raw.states, raw.steps, raw.converged
         if single:
             return ModernRetrieval(
-                states=out.states[0], steps=int(out.steps[0]), converged=bool(out.converged[0])
+                states=states[0], steps=int(done[0]), converged=bool(converged[0])
             )
-        return ModernRetrieval(states=out.states, steps=out.steps, converged=out.converged)
+        return ModernRetrieval(states=states, steps=done, converged=converged)
 
     def energy(self, states: ArrayLike) -> np.ndarray | float:
-        """``E(ξ)`` of ``(B, d)`` states (float64 ``(B,)``) or of one ``(d,)`` state (float)."""
+        """``E(ξ)`` of ``(B, d)`` states (float64 ``(B,)``) or of one ``(d,)`` state (float).
+
+        Computed in float64 (exact products of the stored numbers, float64
+        sums and log-sum-exp), whatever the dtype: an exact descent step
+        never shows a false increase.
+        """
         self._check_stored()
-        s, single = _batch(states, self.dim, "states")
+        s, single = _batch(states, self.dim, "states", self._dtype)
         e = self._engine.energy(s)
         return float(e[0]) if single else e
 
@@ -325,6 +384,6 @@ class ModernHopfield(Persistent):
         Materialises ``B × P`` numbers: meant for inspection at small sizes.
         """
         self._check_stored()
-        q, single = _batch(queries, self.dim, "queries")
+        q, single = _batch(queries, self.dim, "queries", self._dtype)
         a = self._engine.attention(q)
         return a[0] if single else a

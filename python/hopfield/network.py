@@ -52,9 +52,16 @@ class HopfieldNetwork(SpinModel):
       own activity deviates from ``a`` adds a term common to every field.
 
     The rules other than Hebbian keep a float32 ``N × N`` matrix (rounded onto
-    an exact grid, see :meth:`from_weights`) and, for Storkey and covariance,
-    a float64 copy to keep learning: ``12·N²`` bytes. A matrix that cannot
-    fit raises ``MemoryError`` before anything is allocated.
+    an exact grid, see :meth:`from_weights`): ``4·N²`` bytes, plus the packed
+    patterns and, for Storkey, ``8·P·N`` bytes of low-rank factors, never a
+    float64 matrix. Each store writes the matrix once from a product of rank
+    ``O(P)`` (Storkey in low-rank form, the pseudo-inverse as ``YᵀY`` with
+    ``Y = L⁻¹X``, covariance from the exact integer overlaps), each weight
+    summed in float64 and rounded once, so it is the float64 formula's value
+    or one float32 step from it; storing in several calls gives the same
+    bits as one. While a store runs the old and new matrices both exist
+    (``8·N²`` bytes). A matrix that cannot fit raises ``MemoryError`` before
+    anything is allocated.
 
     Parameters
     ----------
@@ -206,6 +213,17 @@ class HopfieldNetwork(SpinModel):
         :mod:`hopfield.reference`. The field ``h_i = Σ_j W_ij s_j − θ_i``
         includes the diagonal term.
 
+        Weights that are small integers ``|c| ≤ 127`` times one common factor
+        ``α`` up to float rounding (a float ``X.T @ X / N`` with zero
+        diagonal, say; :func:`hopfield.reference.common_factor`) are taken as
+        exactly ``α·C``: the fields are ``α·(C s) − θ`` with ``C s`` an exact
+        integer, so a tie (``C s == θ/α``) is a tie of the integer matrix and
+        Hebbian weights retrieve exactly as :class:`HopfieldNetwork` does.
+        For other float weights a tie means ``Σ_j W'_ij s_j == θ_i`` in exact
+        arithmetic on the stored float32 numbers ``W'``, which carry the
+        rounding of however ``W`` was computed: a field that is zero in exact
+        arithmetic on the real-valued weights may be decided by that rounding.
+
         * Symmetric with a zero diagonal: the energy ``E(s) = −½ sᵀWs + θᵀs``
           never increases under async updates (the classical guarantee).
         * Symmetric with a non-zero diagonal: the energy is defined; async
@@ -281,10 +299,12 @@ class HopfieldNetwork(SpinModel):
     def nbytes(self) -> int:
         """Bytes of memory the network holds. Hebbian: ``P·⌈N/64⌉·8`` for the
         packed patterns plus ``8·N`` for the thresholds. Other rules: the
-        float32 ``N × N`` weights, the float64 copy the incremental rules
-        learn on, the packed patterns and ``16·N`` for thresholds and diagonal;
-        weights that are small integers times one power of two (see the README,
-        "Weight-matrix performance") add an ``int8`` copy, ``N²`` bytes."""
+        float32 ``N × N`` weights, the packed patterns, Storkey's ``8·P·N``
+        bytes of factors and ``16·N`` for thresholds and diagonal (no float64
+        matrix is kept). Weights that are small integers times one common
+        factor (see :meth:`from_weights`; learnt covariance weights at
+        ``activity=0.5`` are Hebbian ``C/N``) add an ``int8`` copy, ``N²``
+        bytes."""
         return self._engine.nbytes
 
     @property

@@ -54,6 +54,27 @@ use crate::spins;
 /// Largest `N` the model accepts (so that `N²` and the grid never overflow).
 pub const MAX_N: usize = 1 << 31;
 
+/// How far from an integer `w/α` may be for weights to be taken as
+/// integers times `α` ([`Small`]): float32 rounding of `α·c` with
+/// `|c| ≤ 127` moves it by less than `127·2⁻²³ ≈ 1.5·10⁻⁵`.
+pub const COMMON_FACTOR_TOL: f64 = 1e-4;
+
+/// `1/K` when `1/alpha` is within float32 rounding (`2⁻²⁰` relative) of an
+/// integer `K`, else `alpha`.
+fn exact_reciprocal(alpha: f64) -> f64 {
+    let inv = 1.0 / alpha;
+    let k = inv.round_ties_even();
+    if k >= 1.0 && (inv - k).abs() <= k * RECIPROCAL_TOL {
+        1.0 / k
+    } else {
+        alpha
+    }
+}
+
+/// Relative distance of `1/α` from an integer `K` below which `α` is taken
+/// as `1/K` (float32 rounding is `2⁻²⁴`).
+pub const RECIPROCAL_TOL: f64 = 1.0 / (1u64 << 20) as f64;
+
 /// Queries whose fields a synchronous block computes together.
 const BLOCK: usize = 4;
 /// Neurons per chunk of the field kernels (the outputs of a block stay in L1).
@@ -157,6 +178,46 @@ impl Small {
         })
     }
 
+    /// The small form of weights that are integers times a common factor
+    /// `α` up to float rounding, `α` not a power of two (Hebbian weights
+    /// `C/N` computed in floating point, for `N` not a power of two): with
+    /// `m` the smallest non-zero `|w|`, the first `α = m/t` (`t = 1, 2, 3,
+    /// 4`) for which every `w/α` is within [`COMMON_FACTOR_TOL`] of an
+    /// integer `c` with `|c| ≤ 127`; `α` is snapped to `1/K` when `1/α` is
+    /// within float32 rounding of an integer `K` (so `C/N` is `C·(1/N)`
+    /// exactly). The model is then `α·c` exactly.
+    fn common_factor(cols: &[f32], n: usize) -> Option<Small> {
+        let m = cols
+            .iter()
+            .filter(|&&w| w != 0.0)
+            .fold(f32::INFINITY, |m, &w| m.min(w.abs()));
+        if !m.is_finite() {
+            return None;
+        }
+        'divisor: for t in 1..=4 {
+            let alpha = exact_reciprocal(m as f64 / t as f64);
+            let mut small = try_filled("the small weights", cols.len(), 0i8).ok()?;
+            let mut largest = 0i64;
+            for (x, &w) in small.iter_mut().zip(cols) {
+                let r = w as f64 / alpha;
+                let c = r.round_ties_even();
+                if (r - c).abs() > COMMON_FACTOR_TOL || c.abs() > 127.0 {
+                    continue 'divisor;
+                }
+                largest = largest.max(c.abs() as i64);
+                *x = c as i8;
+            }
+            if (n as i64).checked_mul(largest)? >= i32::MAX as i64 {
+                return None;
+            }
+            return Some(Small {
+                cols: small,
+                scale: alpha,
+            });
+        }
+        None
+    }
+
     fn column(&self, j: usize, n: usize) -> &[i8] {
         &self.cols[j * n..(j + 1) * n]
     }
@@ -214,8 +275,14 @@ impl Weights {
         if !symmetric {
             transpose_in_place(&mut cols, n);
         }
-        let diag: Vec<f64> = (0..n).map(|i| cols[i * n + i] as f64).collect();
-        let small = Small::of(&cols, n, grid);
+        let small = Small::of(&cols, n, grid).or_else(|| Small::common_factor(&cols, n));
+        // The diagonal of the model: α·c_ii when the weights are α·c.
+        let diag: Vec<f64> = match &small {
+            Some(sm) => (0..n)
+                .map(|i| sm.cols[i * n + i] as f64 * sm.scale)
+                .collect(),
+            None => (0..n).map(|i| cols[i * n + i] as f64).collect(),
+        };
         Ok(Weights {
             small,
             n,
@@ -226,6 +293,56 @@ impl Weights {
             grid,
             symmetric,
             cols,
+        })
+    }
+
+    /// A symmetric model from row-major weights already on the grid
+    /// `2^−grid` of their largest magnitude, as the learning rules write
+    /// them ([`crate::rules`]): nothing is rounded. With `may_be_small`
+    /// (the caller knows `max|w| ≤ 128·min|w ≠ 0|`) the small-integer form
+    /// is looked for as [`new`](Self::new) does; otherwise the weights
+    /// cannot have one and are not read again.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new) for the thresholds and the lengths.
+    pub fn from_grid(
+        n: usize,
+        weights: Vec<f32>,
+        threshold: Vec<f64>,
+        grid: i32,
+        may_be_small: bool,
+    ) -> Result<Self> {
+        if n == 0 || n > MAX_N || weights.len() != n * n {
+            return Err(Error::Shape(format!(
+                "weights must be a non-empty n × n matrix with n ≤ {MAX_N}, got {} entries for n = {n}",
+                weights.len()
+            )));
+        }
+        check_threshold(n, &threshold)?;
+        debug_assert!(
+            n > 256 || (0..n).all(|i| (0..i).all(|j| weights[i * n + j] == weights[j * n + i]))
+        );
+        let small = if may_be_small {
+            Small::of(&weights, n, grid).or_else(|| Small::common_factor(&weights, n))
+        } else {
+            None
+        };
+        let diag: Vec<f64> = match &small {
+            Some(sm) => (0..n)
+                .map(|i| sm.cols[i * n + i] as f64 * sm.scale)
+                .collect(),
+            None => (0..n).map(|i| weights[i * n + i] as f64).collect(),
+        };
+        Ok(Weights {
+            small,
+            n,
+            zero_diagonal: diag.iter().all(|&d| d == 0.0),
+            diag,
+            zero_threshold: threshold.iter().all(|&t| t == 0.0),
+            threshold,
+            grid,
+            symmetric: true,
+            cols: weights,
         })
     }
 
@@ -292,8 +409,17 @@ impl Weights {
         self
     }
 
-    /// The exact sums `S = W's` of one state (`out.len() == n`).
+    /// The exact sums `S = W's` of one state (`out.len() == n`); for
+    /// weights `α·c` ([`Small`]), `α·(c s)` with `c s` exact.
     pub fn sums(&self, state: &[u64], out: &mut [f64]) {
+        if let Some(small) = &self.small {
+            let mut ints = vec![Vec::new()];
+            self.fill_ints(small, &[state], &mut ints);
+            for (o, &c) in out.iter_mut().zip(&ints[0]) {
+                *o = c as f64 * small.scale;
+            }
+            return;
+        }
         let signs = signs(state, self.n);
         block_sums::<1>(&self.cols, self.n, [&signs], [out]);
     }
@@ -370,6 +496,12 @@ impl Weights {
     /// Exact `S_i` of one neuron, by a strided dot product (`O(N)`).
     fn sum_of(&self, state: &[u64], i: usize) -> f64 {
         let n = self.n;
+        if let Some(small) = &self.small {
+            let s: i32 = (0..n)
+                .map(|j| small.cols[j * n + i] as i32 * spins::spin(state, j))
+                .sum();
+            return s as f64 * small.scale;
+        }
         let mut s = 0.0f64;
         for j in 0..n {
             let w = self.cols[j * n + i] as f64;
@@ -1117,5 +1249,38 @@ mod tests {
         // Huge weights still give an exact grid.
         let m = Weights::new(2, vec![0.0, 3e38, 3e38, 0.0], vec![0.0; 2]).unwrap();
         assert_eq!(m.weights().unwrap()[1], 3e38);
+    }
+
+    #[test]
+    fn integers_times_a_common_factor_are_exact() {
+        // Hebbian weights C/N computed in floating point, N not a power of two.
+        let (n, p) = (45, 7);
+        let s = random_spins(3, p * n);
+        let mut c = vec![0i32; n * n];
+        for mu in 0..p {
+            for i in 0..n {
+                for j in 0..n {
+                    if i != j {
+                        c[i * n + j] += (s[mu * n + i] * s[mu * n + j]) as i32;
+                    }
+                }
+            }
+        }
+        let w: Vec<f32> = c.iter().map(|&x| (x as f64 / n as f64) as f32).collect();
+        let m = Weights::new(n, w, vec![0.0; n]).unwrap();
+        assert!(m.is_small());
+        let state = random_spins(4, n);
+        let packed = SpinMatrix::from_spins(&state, 1, n).unwrap();
+        let mut out = vec![0.0; n];
+        m.sums(packed.row(0), &mut out);
+        let alpha = m.small.as_ref().unwrap().scale;
+        for i in 0..n {
+            let exact: i32 = (0..n).map(|j| c[i * n + j] * state[j] as i32).sum();
+            assert_eq!(out[i], exact as f64 * alpha);
+            assert_eq!(m.sum_of(packed.row(0), i), out[i]);
+        }
+        // Not integers up to rounding: the float path.
+        let noisy: Vec<f32> = random_f32(5, n * n).iter().map(|x| x * 0.37).collect();
+        assert!(!Weights::new(n, noisy, vec![0.0; n]).unwrap().is_small());
     }
 }

@@ -4,7 +4,6 @@
 use rayon::prelude::*;
 
 use super::scores::{pack, scores};
-use super::store::norm_sq;
 use super::stream::{chunk, Partial, Pass};
 use super::{Beta, ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
 use crate::error::{try_filled, Error, Result};
@@ -247,24 +246,23 @@ impl ModernHopfield {
     }
 
     /// `E(ξ) = −β⁻¹ lse(β, Kξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²` of every row of
-    /// `states` (`(B, d)` row-major).
+    /// `states` (`(B, d)` row-major), computed in float64 from the float32
+    /// keys and states ([`super::float64::energy_of_f32`]: exact products,
+    /// float64 sums and softmax, no weight skipped), so that the energy
+    /// is accurate to float64 rounding, not float32's.
     ///
     /// # Errors
     /// As [`step`](Self::step).
     pub fn energy(&self, states: &[f32], d: usize, beta: Beta) -> Result<Vec<f64>> {
         self.check_queries(states, d, beta, "states")?;
-        let beta = beta.get();
-        let parts = self.pass(states, beta, false)?;
-        let log_p = (self.rows as f64).ln();
-        let mut out = Vec::with_capacity(states.len() / d);
-        let block = self.block_rows(states.len() / d);
-        for (part, rows) in parts.iter().zip(states.chunks(block * d)) {
-            for (b, xi) in rows.chunks_exact(d).enumerate() {
-                let lse = part.m[b] + part.l[b].ln();
-                out.push(-lse / beta + 0.5 * norm_sq(xi) + log_p / beta + 0.5 * self.max_norm_sq);
-            }
-        }
-        Ok(out)
+        Ok(super::float64::energy_of_f32(
+            &self.keys,
+            self.rows,
+            d,
+            self.max_norm_sq,
+            states,
+            beta.get(),
+        ))
     }
 
     /// The softmax weights `softmax(β K q)` of every query, `(B, P)`

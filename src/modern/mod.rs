@@ -61,11 +61,14 @@
 //!   the same update;
 //! * `scores.rs`: the score kernels (float lanes, ±1 popcount);
 //! * `x86.rs`: their AVX-512 micro-kernels;
-//! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits).
+//! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits);
+//! * `float64.rs`: the float64 memory ([`float64::ModernHopfield64`]) and
+//!   the float64 energy of this one (same structure, `dgemm` scores).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod driver;
+pub mod float64;
 mod masked;
 mod scores;
 mod store;

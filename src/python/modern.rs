@@ -39,12 +39,12 @@ fn rows_of(array: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize) {
 }
 
 /// `value` as β.
-fn beta_of(value: &Bound<'_, PyAny>) -> Result<Beta> {
+pub(super) fn beta_of(value: &Bound<'_, PyAny>) -> Result<Beta> {
     Beta::new(args::real(value, "beta")?)
 }
 
 /// How many updates `steps`, `tol` and `max_steps` ask for.
-fn steps_of(
+pub(super) fn steps_of(
     steps: &Bound<'_, PyAny>,
     tol: &Bound<'_, PyAny>,
     max_steps: &Bound<'_, PyAny>,

@@ -93,9 +93,12 @@ from .spiking import (
     spiking_simulate,
 )
 from .weights import (
+    COMMON_FACTOR_TOL,
     WeightsAsyncResult,
     WeightsSyncResult,
+    common_factor,
     covariance_weights,
+    exact_form,
     grid_exponent,
     pseudoinverse_weights,
     quantize_weights,
@@ -126,9 +129,12 @@ __all__ = [
     "retrieve_async_batched",
     "retrieve_sync",
     # weights
+    "COMMON_FACTOR_TOL",
     "WeightsAsyncResult",
     "WeightsSyncResult",
+    "common_factor",
     "covariance_weights",
+    "exact_form",
     "grid_exponent",
     "pseudoinverse_weights",
     "quantize_weights",

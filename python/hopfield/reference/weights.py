@@ -25,6 +25,18 @@ has no energy function.
 
 Update rule: ``s_i ← +1`` if ``h_i > 0``, ``−1`` if ``h_i < 0``, unchanged
 on a tie; ``h_i`` includes the diagonal term ``W'_ii s_i``.
+
+Integers times a common factor
+------------------------------
+Weights that are integers times one factor ``α`` up to float rounding
+(:func:`common_factor`: Hebbian weights ``C/N`` computed in floating point
+for ``N`` not a power of two, ``X.T @ X / N``) are taken as exactly
+``α·C``: the sums are the exact integers ``C s`` times ``α`` (one
+rounding), ``h = α·(C s) − θ``, so a tie is ``C s == 0`` exactly, as in
+:class:`hopfield.HopfieldNetwork`'s Hebbian path. Weights that are small
+integers times a power of two (already exact on the grid) are left as
+they are. :func:`exact_form` gives the matrix and factor every function
+here computes with.
 """
 
 from __future__ import annotations
@@ -45,9 +57,12 @@ from ._common import (
 )
 
 __all__ = [
+    "COMMON_FACTOR_TOL",
     "WeightsAsyncResult",
     "WeightsSyncResult",
+    "common_factor",
     "covariance_weights",
+    "exact_form",
     "grid_exponent",
     "pseudoinverse_weights",
     "quantize_weights",
@@ -115,9 +130,88 @@ def quantize_weights(W: ArrayLike) -> np.ndarray:
     return (np.rint(W32.astype(np.float64) * up) * down).astype(np.float32)
 
 
-def _wq64(W: ArrayLike) -> np.ndarray:
-    """The quantised weights as float64 (exact)."""
-    return quantize_weights(W).astype(np.float64)
+#: How far from an integer ``w/α`` may be (see :func:`common_factor`).
+COMMON_FACTOR_TOL = 1e-4
+
+
+def _small_power_of_two(Wq: np.ndarray) -> bool:
+    """Whether grid weights are integers ``|c| ≤ 127`` times a power of two
+    (the Rust model's ``i8`` form, which needs no common factor)."""
+    n = Wq.shape[0]
+    ints = np.rint(Wq.astype(np.float64) * np.ldexp(1.0, grid_exponent(Wq))).astype(np.int64)
+    nz = ints[ints != 0]
+    if nz.size == 0:
+        return True
+    shift = int(np.min(np.log2((nz & -nz).astype(np.float64))))
+    c = nz >> shift
+    top = int(np.max(np.abs(c)))
+    return top <= 127 and n * top < 2**31 - 1
+
+
+def common_factor(W: ArrayLike) -> tuple[np.ndarray, float] | None:
+    """Integers ``C`` and a factor ``α`` with ``W ≈ α·C``, or ``None``.
+
+    With ``m`` the smallest non-zero ``|w|`` of the quantised ``float32``
+    weights (:func:`quantize_weights`), the first ``α = m/t``
+    (``t = 1, 2, 3, 4``) for which every ``w/α`` is within
+    :data:`COMMON_FACTOR_TOL` of an integer ``c`` with ``|c| ≤ 127`` (and
+    ``N·max|c| < 2**31``); ``α`` is taken as ``1/K`` when ``1/α`` is within
+    ``2**-20`` (relative) of an integer ``K``, so that Hebbian ``C/N`` is
+    exactly ``C·(1/N)``. The Rust model finds the same ``C`` and ``α``.
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights.
+
+    Returns
+    -------
+    (numpy.ndarray, float) or None
+        ``int8`` ``C`` ``(N, N)`` and ``α``; ``None`` when there are none.
+    """
+    w = quantize_weights(W).astype(np.float64)
+    nz = np.abs(w[w != 0])
+    if nz.size == 0:
+        return None
+    m = float(nz.min())
+    for t in range(1, 5):
+        alpha = m / t
+        inv = 1.0 / alpha
+        k = float(np.rint(inv))
+        if k >= 1.0 and abs(inv - k) <= k * 2.0**-20:
+            alpha = 1.0 / k  # the reciprocal of an integer up to float32 rounding
+        r = w / alpha
+        c = np.rint(r)
+        if np.all(np.abs(r - c) <= COMMON_FACTOR_TOL) and np.all(np.abs(c) <= 127):
+            if w.shape[0] * int(np.max(np.abs(c))) >= 2**31 - 1:
+                return None
+            return c.astype(np.int8), alpha
+    return None
+
+
+def exact_form(W: ArrayLike) -> tuple[np.ndarray, float]:
+    """The float64 matrix ``M`` and factor ``α`` the sums are computed with:
+    ``S = α·(M s)``, ``M s`` exact.
+
+    ``M`` is the quantised ``W'`` and ``α = 1`` unless the weights are
+    integers times a common factor that is not already a power of two
+    (:func:`common_factor`); then ``M = C`` and ``α`` is that factor.
+
+    Parameters
+    ----------
+    W : array_like
+        ``(N, N)`` weights.
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+    """
+    Wq = quantize_weights(W)
+    if not _small_power_of_two(Wq):
+        found = common_factor(Wq)
+        if found is not None:
+            return found[0].astype(np.float64), found[1]
+    return Wq.astype(np.float64), 1.0
 
 
 def weight_fields(W: ArrayLike, S: ArrayLike, theta: ArrayLike = 0.0) -> np.ndarray:
@@ -137,17 +231,17 @@ def weight_fields(W: ArrayLike, S: ArrayLike, theta: ArrayLike = 0.0) -> np.ndar
     numpy.ndarray
         ``float64`` ``(B, N)`` (or ``(N,)``).
     """
-    Wq = _wq64(W)
+    Wq, scale = exact_form(W)
     S2, single = _as_batch(S)
-    h = S2.astype(np.float64) @ Wq.T - _theta(theta, Wq.shape[0])
+    h = (S2.astype(np.float64) @ Wq.T) * scale - _theta(theta, Wq.shape[0])
     return h[0] if single else h
 
 
-def _energy_q(Wq: np.ndarray, S: np.ndarray, theta: np.ndarray) -> np.ndarray:
+def _energy_q(Wq: np.ndarray, S: np.ndarray, theta: np.ndarray, scale: float) -> np.ndarray:
     Sf = S.astype(np.float64)
     if not np.array_equal(Wq, Wq.T):
         return np.full(S.shape[0], np.nan)
-    return -0.5 * np.einsum("bi,bi->b", Sf, Sf @ Wq.T) + Sf @ theta
+    return -0.5 * (np.einsum("bi,bi->b", Sf, Sf @ Wq.T) * scale) + Sf @ theta
 
 
 def weight_energy(W: ArrayLike, S: ArrayLike, theta: ArrayLike = 0.0) -> np.ndarray:
@@ -167,9 +261,9 @@ def weight_energy(W: ArrayLike, S: ArrayLike, theta: ArrayLike = 0.0) -> np.ndar
     numpy.ndarray
         ``float64`` ``(B,)`` (or a 0-d value for a single state).
     """
-    Wq = _wq64(W)
+    Wq, scale = exact_form(W)
     S2, single = _as_batch(S)
-    e = _energy_q(Wq, S2, _theta(theta, Wq.shape[0]))
+    e = _energy_q(Wq, S2, _theta(theta, Wq.shape[0]), scale)
     return e[0] if single else e
 
 
@@ -218,7 +312,7 @@ def weights_retrieve_async(
     -------
     WeightsAsyncResult
     """
-    Wq = _wq64(W)
+    Wq, scale = exact_form(W)
     n = Wq.shape[0]
     Wt = np.ascontiguousarray(Wq.T)  # row j is column j of W'
     Q, single = _as_batch(queries)
@@ -236,14 +330,14 @@ def weights_retrieve_async(
         sums = Wq @ s.astype(np.float64)
         trace = []
         if track_energy:
-            trace.append(float(_energy_q(Wq, s[None], th)[0]))
+            trace.append(float(_energy_q(Wq, s[None], th, scale)[0]))
         for t in range(max_sweeps):
             flipped = False
             for i in ords[q, t].tolist():
                 if held is not None and held[q, i]:
                     continue
                 si = int(s[i])
-                h = float(sums[i]) - th_list[i]
+                h = float(sums[i]) * scale - th_list[i]
                 new = 1 if h > 0 else -1 if h < 0 else si
                 if new != si:
                     s[i] = new
@@ -251,12 +345,12 @@ def weights_retrieve_async(
                     flipped = True
             sweeps[q] = t + 1
             if track_energy:
-                trace.append(float(_energy_q(Wq, s[None], th)[0]))
+                trace.append(float(_energy_q(Wq, s[None], th, scale)[0]))
             if not flipped:
                 converged[q] = True
                 break
         traces.append(trace)
-    e = _energy_q(Wq, states, th)
+    e = _energy_q(Wq, states, th, scale)
     tr = _trace_array(traces) if track_energy else None
     if single:
         return WeightsAsyncResult(
@@ -291,7 +385,7 @@ def weights_retrieve_async_batched(
     -------
     WeightsAsyncResult
     """
-    Wq = _wq64(W)
+    Wq, scale = exact_form(W)
     n = Wq.shape[0]
     Wt = np.ascontiguousarray(Wq.T)
     Q, single = _as_batch(queries)
@@ -313,7 +407,7 @@ def weights_retrieve_async_batched(
         for k in range(n):
             i = order_t[k]
             cur = S[rows, i]
-            new = _decide(sums[rows, i] - th[i], cur)
+            new = _decide(sums[rows, i] * scale - th[i], cur)
             flip = new != cur
             if flip.any():
                 fr = rows[flip]
@@ -329,7 +423,7 @@ def weights_retrieve_async_batched(
             sweeps[finished] = t + 1
             active, S, sums = active[any_flip], S[any_flip], sums[any_flip]
     states[active] = S
-    e = _energy_q(Wq, states, th)
+    e = _energy_q(Wq, states, th, scale)
     if single:
         return WeightsAsyncResult(states[0], converged[0], sweeps[0], e[0], None)
     return WeightsAsyncResult(states, converged, sweeps, e, None)
@@ -367,7 +461,7 @@ def weights_retrieve_sync(
     -------
     WeightsSyncResult
     """
-    Wq = _wq64(W)
+    Wq, scale = exact_form(W)
     n = Wq.shape[0]
     Wt: np.ndarray = np.ascontiguousarray(Wq.T, dtype=dtype)
     Q, single = _as_batch(queries)
@@ -376,19 +470,21 @@ def weights_retrieve_sync(
 
     def step(cur: np.ndarray) -> np.ndarray:
         sums = cur @ Wt
+        if scale != 1.0:
+            sums = sums.astype(np.float64) * scale
         h = sums if th_nz is None else sums.astype(np.float64) - th_nz
         return _decide(h, cur)
 
     states, converged, cycled, sweeps, tr = run_sync(
         Q,
         step,
-        lambda S: _energy_q(Wq, S, th),
+        lambda S: _energy_q(Wq, S, th, scale),
         max_sweeps,
         track_energy,
         dtype=dtype,
         clamp=_held(clamp, Q.shape[0], n),
     )
-    e = _energy_q(Wq, states, th)
+    e = _energy_q(Wq, states, th, scale)
     if single:
         return WeightsSyncResult(
             states[0], converged[0], cycled[0], sweeps[0], e[0], None if tr is None else tr[0]
@@ -544,11 +640,11 @@ def sequence_recall(
     numpy.ndarray
         ``int8`` ``(steps + 1, N)``: the trajectory.
     """
-    Wq = _wq64(W)
+    Wq, scale = exact_form(W)
     th = _theta(theta, Wq.shape[0])
     s = np.array(start, dtype=np.int8)
     out = [s.copy()]
     for _ in range(steps):
-        s = _decide(Wq @ s.astype(np.float64) - th, s)
+        s = _decide((Wq @ s.astype(np.float64)) * scale - th, s)
         out.append(s.copy())
     return np.stack(out)
