@@ -8,24 +8,17 @@
 //!   (lanes 0–7, then 8–15), each an FMA chain in feature order per lane;
 //!   the tree's first level adds the two halves lane by lane. Register
 //!   blocking: [`KR`] keys × [`QC`] queries share every load.
-//! * Scores of groups of [`QV`] queries (a block's queries packed once by
-//!   `scores::pack_queries`): the *lane-outer* kernel. One lane of [`KP`]
-//!   keys × [`QV`] queries at a time, each lane its own FMA chain over its
-//!   features with the key value broadcast and the vectors running over
-//!   the queries (the outer-product form of a GEMM micro-kernel, 12
-//!   accumulators), then the 16 lane results summed in the tree of
-//!   `reduce16`: the same operations as `dot_lanes`, without horizontal
-//!   sums. The keys of a tile are packed, a sub-tile at a time, in panels
-//!   of [`KP`] (lane-major, so every load is contiguous); a sub-tile's
-//!   panels stay in L2 while every query group of the block passes over
-//!   them, so neither operand streams from L3 once per micro-tile.
+//!   (A lane-outer kernel over packed key panels, as at AVX-512, was
+//!   tried at AVX2: 6 keys × 16 queries per lane, L2-sized sub-tiles. It
+//!   cut L2 misses tenfold but ran 5–20 % slower on two Zen cores at
+//!   P = 10⁴–2·10⁴, so it was taken out.)
 //! * Values: `o[b][j] += Σ_{p ∈ list} w[b][p]·v[p][j]`, one FMA chain per
 //!   `(b, j)` in list order, 8 columns per register, `B` queries sharing
 //!   each value load.
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
-use super::{LANES, LANE_ORDER, TILE};
+use super::TILE;
 use std::arch::x86_64::*;
 
 /// Keys × queries of the score micro-kernel.
@@ -182,184 +175,6 @@ pub unsafe fn scores_avx2(
             r += 4;
         }
         c += 1;
-    }
-}
-
-/// Query vectors per group of the lane-outer kernel.
-const NV: usize = 2;
-/// Queries per group of the lane-outer kernel.
-pub const QV: usize = 8 * NV;
-/// Keys per packed panel: `KP × NV` = 12 accumulators, with the two query
-/// vectors and a broadcast key value 15 of the 16 registers.
-const KP: usize = 6;
-/// Bytes of packed key panels kept in L2 while the query groups of a block
-/// pass over them: about a third of a 512 KB L2, which leaves room for the
-/// query group streaming through (64 KB at d = 1024).
-const SUBTILE_BYTES: usize = 192 << 10;
-
-/// Keys per sub-tile at width `d`: whole panels, at least one, at most a tile.
-fn subtile_keys(d: usize) -> usize {
-    let per_key = 4 * LANES * d.div_ceil(LANES);
-    (SUBTILE_BYTES / per_key / KP * KP).clamp(KP, TILE.div_ceil(KP) * KP)
-}
-
-/// Floats of the scratch [`scores_packed_avx2`] needs at width `d` (the
-/// packed panels of one sub-tile).
-pub fn scratch_len(d: usize) -> usize {
-    subtile_keys(d) * LANES * d.div_ceil(LANES)
-}
-
-/// Packs the `n ≤ KP` keys of `keys` (rows of `d`) into one panel: for
-/// lane `l` and step `i`, the [`KP`] values `k[j][16 i + l]` side by side
-/// (zeros for keys past `n`; positions past `d` are never read).
-fn pack_panel(keys: &[f32], n: usize, d: usize, steps: usize, out: &mut [f32]) {
-    if n < KP {
-        out.fill(0.0);
-    }
-    for (j, k) in keys.chunks_exact(d).take(n).enumerate() {
-        let mut blocks = k.chunks_exact(LANES);
-        for (i, blk) in (&mut blocks).enumerate() {
-            for (l, &v) in blk.iter().enumerate() {
-                out[(l * steps + i) * KP + j] = v;
-            }
-        }
-        let i = d / LANES;
-        for (l, &v) in blocks.remainder().iter().enumerate() {
-            out[(l * steps + i) * KP + j] = v;
-        }
-    }
-}
-
-/// [`KP`] packed keys × [`QV`] packed queries, one lane at a time in
-/// [`LANE_ORDER`], each lane an FMA chain over its `d/16` (or one more)
-/// steps as in `dot_lanes`, the lane results combined like a binary counter,
-/// which performs the tree of `reduce16`. Returns the scores, vectors over
-/// the group's queries.
-///
-/// # Safety
-/// AVX2 and FMA; `kp` is one packed panel (`16·steps·KP` floats), `qp` one
-/// packed query group (`16·steps·QV` floats), `steps = ⌈d/16⌉`, `rest = d % 16`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn micro_lanes(
-    kp: *const f32,
-    qp: *const f32,
-    steps: usize,
-    rest: usize,
-) -> [[__m256; NV]; KP] {
-    let full = steps - usize::from(rest > 0);
-    let z = _mm256_setzero_ps();
-    let mut stack = [[[z; NV]; KP]; 5];
-    for (n, &l) in LANE_ORDER.iter().enumerate() {
-        let count = full + usize::from(l < rest);
-        // SAFETY: lane l of the panel and of the group lie within them.
-        let (kb, qb) = unsafe { (kp.add(l * steps * KP), qp.add(l * steps * QV)) };
-        let mut acc = [[z; NV]; KP];
-        for i in 0..count {
-            // SAFETY: step i < steps of lane l.
-            unsafe {
-                let mut q = [z; NV];
-                for h in 0..NV {
-                    q[h] = _mm256_loadu_ps(qb.add(i * QV + 8 * h));
-                }
-                for j in 0..KP {
-                    let b = _mm256_broadcast_ss(&*kb.add(i * KP + j));
-                    for h in 0..NV {
-                        acc[j][h] = _mm256_fmadd_ps(q[h], b, acc[j][h]);
-                    }
-                }
-            }
-        }
-        // Item n is added to the partials of the completed left subtrees
-        // (earlier item first).
-        let mut level = 0;
-        let mut m = n;
-        while m & 1 == 1 {
-            for j in 0..KP {
-                for h in 0..NV {
-                    acc[j][h] = _mm256_add_ps(stack[level][j][h], acc[j][h]);
-                }
-            }
-            level += 1;
-            m >>= 1;
-        }
-        stack[level] = acc;
-    }
-    stack[4]
-}
-
-/// Raw scores `out[c·ld + r]` of `rows` keys against the `nq` queries
-/// packed by `scores::pack_queries` in groups of [`QV`]; same bits as
-/// `dot_lanes`. The keys are packed into `scratch` ([`scratch_len`] floats)
-/// a sub-tile at a time; every query group then passes over its panels.
-///
-/// # Safety
-/// AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn scores_packed_avx2(
-    keys: &[f32],
-    rows: usize,
-    qpack: &[f32],
-    nq: usize,
-    d: usize,
-    scratch: &mut [f32],
-    out: &mut [f32],
-    ld: usize,
-) {
-    let steps = d.div_ceil(LANES);
-    let rest = d % LANES;
-    let groups = nq.div_ceil(QV);
-    let gsize = LANES * steps * QV;
-    let psize = LANES * steps * KP;
-    let sub = subtile_keys(d);
-    assert!(
-        rows > 0
-            && keys.len() >= rows * d
-            && qpack.len() >= groups * gsize
-            && scratch.len() >= sub * LANES * steps
-            && out.len() >= (nq.max(1) - 1) * ld + rows
-    );
-    let mut first = 0;
-    while first < rows {
-        let n = (rows - first).min(sub);
-        let panels = n.div_ceil(KP);
-        for (p, panel) in scratch.chunks_exact_mut(psize).take(panels).enumerate() {
-            let r = first + p * KP;
-            let m = (first + n - r).min(KP);
-            pack_panel(&keys[r * d..(r + m) * d], m, d, steps, panel);
-        }
-        for g in 0..groups {
-            for p in 0..panels {
-                let r = first + p * KP;
-                let m = (first + n - r).min(KP);
-                // SAFETY: panel p lies within the scratch, group g within qpack.
-                let s = unsafe {
-                    micro_lanes(
-                        scratch.as_ptr().add(p * psize),
-                        qpack.as_ptr().add(g * gsize),
-                        steps,
-                        rest,
-                    )
-                };
-                for h in 0..NV {
-                    let c0 = g * QV + 8 * h;
-                    if c0 >= nq {
-                        break;
-                    }
-                    let cols = (nq - c0).min(8);
-                    for (j, key) in s.iter().enumerate().take(m) {
-                        let mut lanes = [0.0f32; 8];
-                        // SAFETY: 8 floats.
-                        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), key[h]) };
-                        for (x, &v) in lanes.iter().enumerate().take(cols) {
-                            out[(c0 + x) * ld + r + j] = v;
-                        }
-                    }
-                }
-            }
-        }
-        first += n;
     }
 }
 

@@ -21,17 +21,15 @@
 //!   multiply-add, the lanes strided over the features), then the lanes are
 //!   added in a fixed tree. The AVX-512 kernels and the portable loop perform
 //!   exactly these operations, so every instruction-set level gives the same
-//!   bits. For groups of queries (32 at AVX-512, 16 at AVX2) the block's
-//!   queries are packed once and the kernel runs *lane-outer*: one lane of
-//!   14 keys × 32 queries (AVX2: 6 × 16) at a time, each lane its own FMA
-//!   chain with the key value broadcast, the 16 lane results then summed in
-//!   the same tree (no horizontal sums, and enough independent chains to
-//!   keep both FMA ports busy). Each lane is a depth panel: only the tree's
-//!   partials live between lanes, never 16 partials per pair. At AVX2 the
-//!   keys are also packed, lane-major in panels of 6, one L2-sized sub-tile
-//!   at a time, which every query group of the block passes over. The
-//!   remaining queries take the row kernels (AVX-512: 4 keys × 6 queries,
-//!   8 keys × 1 query; AVX2: 2 × 4, 4 × 1).
+//!   bits. At AVX-512, for groups of 32 queries the block's queries are
+//!   packed once and the kernel runs *lane-outer*: one lane of 14 keys × 32
+//!   queries at a time, each lane its own FMA chain with the key value
+//!   broadcast, the 16 lane results then summed in the same tree (no
+//!   horizontal sums, and enough independent chains to keep both FMA ports
+//!   busy). Each lane is a depth panel: only the tree's partials live
+//!   between lanes, never 16 partials per pair. The remaining queries, and
+//!   every query at AVX2, take the row kernels (AVX-512: 4 keys × 6
+//!   queries, 8 keys × 1 query; AVX2: 2 × 4, 4 × 1).
 //! * ±1 keys and queries (when every stored key is ±1) take a popcount path:
 //!   `k·q = d − 2·popcount(k xor q)` on bit-packed rows, exact, and equal to
 //!   the float score, so the result does not depend on which path ran.

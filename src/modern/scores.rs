@@ -84,62 +84,39 @@ pub(super) fn pack_queries(queries: &[f32], nq: usize, d: usize, qv: usize) -> V
     out
 }
 
-/// Which lane-outer kernel a [`Packed`] block is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-enum Kernel {
-    /// `x86::scores_packed_avx512`: groups of 32 queries, keys read in place.
-    Avx512,
-    /// `avx2::scores_packed_avx2`: groups of 16 queries, keys packed in
-    /// panels per sub-tile (the scratch).
-    Avx2,
-}
-
-/// The queries of a block packed for a lane-outer kernel (AVX-512 or
-/// AVX2): the first `n` queries, a multiple of its group or all of them.
+/// The queries of a block packed for the AVX-512 lane-outer kernel
+/// (`x86::scores_packed_avx512`): the first `n` queries, a multiple of its
+/// group or all of them.
 pub(super) struct Packed {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     data: Vec<f32>,
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    kernel: Kernel,
     n: usize,
     width: usize,
-    d: usize,
 }
 
 impl Packed {
-    /// Floats of the scratch a tile of [`TILE`](super::TILE) rows needs:
-    /// key-major scores (AVX-512) or the packed key panels of a sub-tile (AVX2).
+    /// Floats of the key-major scratch a tile of [`TILE`](super::TILE) rows needs.
     pub(super) fn scratch_len(&self) -> usize {
-        match self.kernel {
-            Kernel::Avx512 => super::TILE * self.width,
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => super::avx2::scratch_len(self.d),
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx2 => 0,
-        }
+        super::TILE * self.width
     }
 }
 
-/// The packed queries of a block, when a lane-outer kernel will score them.
+/// The packed queries of a block, when the AVX-512 kernel will score them.
 /// A last group less than half full is left to the row kernel (padding it
 /// would waste more than the packed kernel gains).
 pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
     #[cfg(target_arch = "x86_64")]
     {
-        let (kernel, qv) = match crate::simd::level() {
-            crate::simd::Level::Avx512 => (Kernel::Avx512, super::x86::QV),
-            crate::simd::Level::Avx2 => (Kernel::Avx2, super::avx2::QV),
-            _ => return None,
-        };
+        if crate::simd::level() != crate::simd::Level::Avx512 {
+            return None;
+        }
+        let qv = super::x86::QV;
         let n = if nq % qv >= qv / 2 { nq } else { nq - nq % qv };
         if n > 0 {
             return Some(Packed {
                 data: pack_queries(queries, n, d, qv),
-                kernel,
                 n,
                 width: n.div_ceil(qv) * qv,
-                d,
             });
         }
     }
@@ -164,17 +141,10 @@ pub(super) fn scores_tile(
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = packed {
-        // SAFETY: `pack` built `p` only at the level of its kernel, which is
-        // never above what the CPU supports; sizes are checked inside.
+        // SAFETY: `pack` built `p` only at the AVX-512 level, which is never
+        // above what the CPU supports; sizes are checked inside.
         unsafe {
-            match p.kernel {
-                Kernel::Avx512 => {
-                    super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld)
-                }
-                Kernel::Avx2 => {
-                    super::avx2::scores_packed_avx2(keys, rows, &p.data, p.n, d, scratch, out, ld)
-                }
-            }
+            super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld);
         }
         done = p.n;
     }
