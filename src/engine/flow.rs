@@ -168,17 +168,13 @@ pub fn integrate_clamped<M: LeakyModel>(
                 .par_chunks_mut(block * dim)
                 .zip(trajectory.par_chunks_mut(block * width))
                 .enumerate()
-                .map(|(b, (s, t))| {
-                    run_block(model, s, Some(t), &steps, masks(b, s.len()))
-                })
+                .map(|(b, (s, t))| run_block(model, s, Some(t), &steps, masks(b, s.len())))
                 .collect()
         } else {
             states
                 .par_chunks_mut(block * dim)
                 .enumerate()
-                .map(|(b, s)| {
-                    run_block(model, s, None, &steps, masks(b, s.len()))
-                })
+                .map(|(b, s)| run_block(model, s, None, &steps, masks(b, s.len())))
                 .collect()
         };
         outcomes.extend(parts.into_iter().flatten());
@@ -450,14 +446,8 @@ mod tests {
             // The energy descends along the clamped flow.
             assert!(o.trace.windows(2).all(|w| w[1] <= w[0] + 1e-12));
             // Alone, with its own mask shared, the row runs the same.
-            let one = integrate_clamped(
-                &Pair,
-                u0,
-                1,
-                &opts,
-                Clamp::Shared(&masks[r..r + 1]),
-            )
-            .unwrap();
+            let one =
+                integrate_clamped(&Pair, u0, 1, &opts, Clamp::Shared(&masks[r..r + 1])).unwrap();
             assert_eq!(one.states, u);
             assert_eq!(one.outcomes[0], *o);
         }

@@ -119,7 +119,13 @@ pub fn run<'py, M: LeakyModel>(
     let granule = thread_count(threads) * FLOW_BLOCK;
     let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
         let held = clamp.rows(r.start, r.len(), words);
-        integrate_clamped(model, &values[r.start * dim..r.end * dim], r.len(), opts, held)
+        integrate_clamped(
+            model,
+            &values[r.start * dim..r.end * dim],
+            r.len(),
+            opts,
+            held,
+        )
     })?;
     let parts = parts.into_iter().collect::<Result<Vec<Flowed>>>()?;
     let records = opts.records();
