@@ -312,7 +312,7 @@ def retrieve(
     True
     """
     if isinstance(model, ModernHopfield):
-        masks = {k: options.pop(k) for k in ("clamp", "known") if k in options}
+        masks: dict[str, Any] = {k: options.pop(k) for k in ("clamp", "known") if k in options}
         unknown = sorted(set(options) - set(_MODERN_OPTIONS))
         if unknown:
             raise TypeError(f"ModernHopfield.retrieve takes no option {unknown[0]!r}")
