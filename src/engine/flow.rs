@@ -33,7 +33,7 @@
 
 use rayon::prelude::*;
 
-use super::clamp::{is_clamped, Clamp};
+use super::clamp::Clamp;
 use super::leaky::{FlowOptions, FlowOutcome, LeakyModel};
 use crate::error::{try_filled, Error, Result};
 
@@ -286,10 +286,20 @@ fn run_block<M: LeakyModel>(
 
 /// `out ← d` with the components set in `mask` replaced by `u`'s: there
 /// the rate is zero and [`leak_step`] gives `u_i + a·0 = u_i` exactly.
+/// Word by word: a mask word of all free (or all held) neurons is one copy.
 #[inline]
 fn hold(out: &mut [f64], u: &[f64], d: &[f64], mask: &[u64]) {
-    for (i, (o, (&x, &y))) in out.iter_mut().zip(u.iter().zip(d)).enumerate() {
-        *o = if is_clamped(mask, i) { x } else { y };
+    let chunks = out.chunks_mut(64).zip(u.chunks(64).zip(d.chunks(64)));
+    for (&bits, (o, (x, y))) in mask.iter().zip(chunks) {
+        match bits {
+            0 => o.copy_from_slice(y),
+            u64::MAX => o.copy_from_slice(x),
+            _ => {
+                for (j, (o, (&x, &y))) in o.iter_mut().zip(x.iter().zip(y)).enumerate() {
+                    *o = if (bits >> j) & 1 == 1 { x } else { y };
+                }
+            }
+        }
     }
 }
 
@@ -462,6 +472,24 @@ mod tests {
                 integrate_clamped(&Pair, &init[..4], 2, &opts, bad),
                 Err(Error::Shape(_))
             ));
+        }
+    }
+
+    #[test]
+    fn hold_replaces_exactly_the_masked_components() {
+        let u: Vec<f64> = (0..130).map(|i| i as f64).collect();
+        let d: Vec<f64> = (0..130).map(|i| -(i as f64) - 0.5).collect();
+        for mask in [
+            [u64::MAX, 0, 0b10],
+            [0, u64::MAX, 0],
+            [0x8000_0000_0000_0001, 5, 0],
+        ] {
+            let mut out = vec![0.0; 130];
+            hold(&mut out, &u, &d, &mask);
+            for i in 0..130 {
+                let held = (mask[i / 64] >> (i % 64)) & 1 == 1;
+                assert_eq!(out[i], if held { u[i] } else { d[i] }, "{i}");
+            }
         }
     }
 
