@@ -54,7 +54,7 @@ pub fn retrieve<M: EnergyModel>(
         parts.into_iter().flatten().collect()
     };
     let result = BatchOutcome { states, outcomes };
-    Outcomes::new(py, &result, schedule.track_energy())
+    Ok(Outcomes::new(result, schedule.track_energy()))
 }
 
 /// The packed masks `masks` (one row, or one per `what` of `rows`) as the
