@@ -295,8 +295,11 @@ fn hold(out: &mut [f64], u: &[f64], d: &[f64], mask: &[u64]) {
             0 => o.copy_from_slice(y),
             u64::MAX => o.copy_from_slice(x),
             _ => {
+                // A select on the bit patterns (exact, and without a branch
+                // to mispredict on a random mask).
                 for (j, (o, (&x, &y))) in o.iter_mut().zip(x.iter().zip(y)).enumerate() {
-                    *o = if (bits >> j) & 1 == 1 { x } else { y };
+                    let take = 0u64.wrapping_sub((bits >> j) & 1);
+                    *o = f64::from_bits((x.to_bits() & take) | (y.to_bits() & !take));
                 }
             }
         }
