@@ -79,11 +79,16 @@ class Hebbian:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 @final
 class Dense:
@@ -124,11 +129,16 @@ class Dense:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 @final
 class Weights:
@@ -193,11 +203,16 @@ class Weights:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 @final
 class RetrieveOptions:
@@ -506,11 +521,16 @@ class Diluted:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 _FlowArrays = tuple[
     NDArray[np.float64],
@@ -561,9 +581,11 @@ class Graded:
         tol: object,
         record: object,
         trajectory: bool,
+        clamp: NDArray[np.bool_] | None = None,
     ) -> _FlowArrays:
         """Integrates float64 (B, n) potentials; returns states, steps, converged,
-        rate, energy, the energy trace and the trajectory."""
+        rate, energy, the energy trace and the trajectory. The neurons True in
+        `clamp` (bool (1, n) or (B, n)) keep their starting potentials."""
 
 @final
 class Spiking:
@@ -642,5 +664,7 @@ class Hidden:
         tol: object,
         record: object,
         trajectory: bool,
+        clamp: NDArray[np.bool_] | None = None,
     ) -> _FlowArrays:
-        """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate."""
+        """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate.
+        `clamp` (bool (1, n) or (B, n)) holds feature neurons only."""
