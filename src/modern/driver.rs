@@ -52,24 +52,24 @@ impl<T: Float> ModernHopfield<T> {
             };
             T::chunk(self, &block, range, floor, Part(part));
         };
-        self.blocks(queries, T::BLOCK, width, prepare, chunk)
+        self.blocks(queries, (T::BLOCK, CHUNK), width, prepare, chunk)
     }
 
     /// The softmax state of every block of `queries` (`(B, d)` row-major):
     /// blocks of at most `most` rows over rayon, each block's chunks of
-    /// patterns in stages, a chunk streamed by `chunk` (after `prepare` of
-    /// the block) into a state of value width `width`.
+    /// `chunk_rows` patterns in stages, a chunk streamed by `chunk` (after
+    /// `prepare` of the block) into a state of value width `width`.
     fn blocks<Q: Sync, P: Sync>(
         &self,
         queries: &[Q],
-        most: usize,
+        (most, chunk_rows): (usize, usize),
         width: usize,
         prepare: impl Fn(&[Q]) -> Result<P> + Sync,
         chunk: impl Fn(&[Q], &P, Range<usize>, Option<&[f64]>, &mut Partial) + Sync,
     ) -> Result<Vec<Partial>> {
         let run = |q: &[Q]| {
             let prepared = prepare(q)?;
-            self.block(q.len() / self.d, width, |range, floor, part| {
+            self.block(q.len() / self.d, width, chunk_rows, |range, floor, part| {
                 chunk(q, &prepared, range, floor, part)
             })
         };
@@ -92,18 +92,19 @@ impl<T: Float> ModernHopfield<T> {
         self.rows > CHUNK
     }
 
-    /// The softmax state of one block of `nb` queries, its chunks streamed
-    /// by `run`.
+    /// The softmax state of one block of `nb` queries, its chunks of
+    /// `chunk_rows` patterns streamed by `run`.
     fn block(
         &self,
         nb: usize,
         width: usize,
+        chunk_rows: usize,
         run: impl Fn(Range<usize>, Option<&[f64]>, &mut Partial) + Sync,
     ) -> Result<Partial> {
-        let chunks = self.rows.div_ceil(CHUNK);
+        let chunks = self.rows.div_ceil(chunk_rows);
         let run = |c: usize, floor: Option<&[f64]>| -> Result<Partial> {
             let mut part = Partial::new(nb, width)?;
-            let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
+            let range = c * chunk_rows..((c + 1) * chunk_rows).min(self.rows);
             run(range, floor, &mut part);
             Ok(part)
         };
@@ -359,7 +360,10 @@ impl<T: Float> ModernHopfield<T> {
             };
             stream.chunk(range, part);
         };
-        let parts = self.blocks(&wide, WIDE_BLOCK, 0, |_| Ok(()), chunk)?;
+        // All patterns as one chunk: one float64 log-sum-exp in pattern
+        // order (no stage merges), the same bits for either float type.
+        let whole = (WIDE_BLOCK, self.rows);
+        let parts = self.blocks(&wide, whole, 0, |_| Ok(()), chunk)?;
         let log_p = (self.rows as f64).ln();
         let block = block_rows(wide.len() / d, WIDE_BLOCK);
         let mut out = Vec::with_capacity(wide.len() / d);
