@@ -20,7 +20,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::float::{Block, Float, Part};
+use super::float::{Block, Chunk, Float};
 use super::float64::{Stream, BLOCK as WIDE_BLOCK};
 use super::store::spins_of;
 use super::stream::Partial;
@@ -50,7 +50,7 @@ impl<T: Float> ModernHopfield<T> {
                 values,
                 prepared,
             };
-            T::chunk(self, &block, range, floor, Part(part));
+            T::chunk(self, &block, Chunk { range, floor, part });
         };
         self.blocks(queries, (T::BLOCK, CHUNK), width, prepare, chunk)
     }
@@ -399,7 +399,7 @@ impl<T: Float> ModernHopfield<T> {
         out.par_chunks_mut(p)
             .zip(queries.par_chunks_exact(d))
             .for_each(|(row, q)| {
-                T::attention_scores(&self.keys, p, q, d, beta, row);
+                T::attention_scores(&self.keys, q, beta, row);
                 let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let mut sum = 0.0;
                 for x in row.iter_mut() {

@@ -10,7 +10,7 @@ use std::fmt::{Debug, Display};
 use std::ops::Range;
 
 use super::scores::{pack, scores, Packed};
-use super::stream::{chunk, Partial, Pass};
+use super::stream::{chunk as stream_chunk, Partial, Pass};
 use super::{float64, ModernHopfield, TILE};
 use crate::spins::SpinMatrix;
 
@@ -41,8 +41,14 @@ pub struct Block<'a, T> {
     pub(super) prepared: &'a Prepared,
 }
 
-/// The softmax state one chunk folds into.
-pub struct Part<'a>(pub(super) &'a mut Partial);
+/// One chunk of stored patterns and the softmax state it folds into.
+pub struct Chunk<'a> {
+    /// The patterns.
+    pub(super) range: Range<usize>,
+    /// A lower bound of each query's final maximum, from earlier stages.
+    pub(super) floor: Option<&'a [f64]>,
+    pub(super) part: &'a mut Partial,
+}
 
 /// A float type a [`ModernHopfield`] can store: `f32` or `f64` (sealed).
 pub trait Float:
@@ -67,28 +73,15 @@ pub trait Float:
     #[doc(hidden)]
     fn prepare(queries: &[Self], nb: usize, d: usize, spins: Option<SpinMatrix>) -> Prepared;
 
-    /// Streams the stored patterns `range` through the online softmax of
-    /// one block (weights may be dropped against `floor`, a lower bound of
-    /// each query's final maximum, where the type's kernel does that).
+    /// Streams one chunk of stored patterns through the online softmax of
+    /// one block (weights may be dropped against the chunk's floor where
+    /// the type's kernel does that).
     #[doc(hidden)]
-    fn chunk(
-        mem: &ModernHopfield<Self>,
-        block: &Block<'_, Self>,
-        range: Range<usize>,
-        floor: Option<&[f64]>,
-        part: Part<'_>,
-    );
+    fn chunk(mem: &ModernHopfield<Self>, block: &Block<'_, Self>, chunk: Chunk<'_>);
 
-    /// `out[r] = β k_r·q` of the `rows` keys `keys` (`rows × d`) and one
-    /// query, as the update scores them.
-    fn attention_scores(
-        keys: &[Self],
-        rows: usize,
-        q: &[Self],
-        d: usize,
-        beta: f64,
-        out: &mut [f64],
-    );
+    /// `out[r] = β k_r·q` of the first `out.len()` keys (rows of `q.len()`)
+    /// and one query, as the update scores them.
+    fn attention_scores(keys: &[Self], q: &[Self], beta: f64, out: &mut [f64]);
 }
 
 impl Float for f32 {
@@ -113,13 +106,7 @@ impl Float for f32 {
         Prepared { spins, packed }
     }
 
-    fn chunk(
-        mem: &ModernHopfield<Self>,
-        block: &Block<'_, Self>,
-        range: Range<usize>,
-        floor: Option<&[f64]>,
-        part: Part<'_>,
-    ) {
+    fn chunk(mem: &ModernHopfield<Self>, block: &Block<'_, Self>, chunk: Chunk<'_>) {
         let pass = Pass {
             queries: block.queries,
             nb: block.nb,
@@ -128,25 +115,20 @@ impl Float for f32 {
             values: block.values,
         };
         let p = block.prepared;
-        chunk(
+        let (spins, packed) = (p.spins.as_ref(), p.packed.as_ref());
+        stream_chunk(
             mem,
             &pass,
-            p.spins.as_ref(),
-            p.packed.as_ref(),
-            range,
-            floor,
-            part.0,
+            spins,
+            packed,
+            chunk.range,
+            chunk.floor,
+            chunk.part,
         );
     }
 
-    fn attention_scores(
-        keys: &[Self],
-        rows: usize,
-        q: &[Self],
-        d: usize,
-        beta: f64,
-        out: &mut [f64],
-    ) {
+    fn attention_scores(keys: &[Self], q: &[Self], beta: f64, out: &mut [f64]) {
+        let (rows, d) = (out.len(), q.len());
         let mut s = vec![0.0f32; TILE];
         for start in (0..rows).step_by(TILE) {
             let n = (rows - start).min(TILE);
@@ -178,13 +160,7 @@ impl Float for f64 {
         }
     }
 
-    fn chunk(
-        mem: &ModernHopfield<Self>,
-        block: &Block<'_, Self>,
-        range: Range<usize>,
-        _floor: Option<&[f64]>,
-        part: Part<'_>,
-    ) {
+    fn chunk(mem: &ModernHopfield<Self>, block: &Block<'_, Self>, chunk: Chunk<'_>) {
         let spins = match (&mem.spins, &block.prepared.spins) {
             (Some(k), Some(q)) => Some((k, q)),
             _ => None,
@@ -198,18 +174,12 @@ impl Float for f64 {
             queries: block.queries,
             beta: block.beta,
         };
-        stream.chunk(range, part.0);
+        stream.chunk(chunk.range, chunk.part);
     }
 
-    fn attention_scores(
-        keys: &[Self],
-        rows: usize,
-        q: &[Self],
-        d: usize,
-        beta: f64,
-        out: &mut [f64],
-    ) {
-        for (o, k) in out[..rows].iter_mut().zip(keys.chunks_exact(d)) {
+    fn attention_scores(keys: &[Self], q: &[Self], beta: f64, out: &mut [f64]) {
+        let d = q.len();
+        for (o, k) in out.iter_mut().zip(keys.chunks_exact(d)) {
             *o = beta * k.iter().zip(q).map(|(a, b)| a * b).sum::<f64>();
         }
     }

@@ -60,16 +60,7 @@ impl<K: Copy + Into<f64>> Stream<'_, K> {
                     for (x, &y) in k.iter_mut().zip(&self.keys[start * d..(start + t) * d]) {
                         *x = y.into();
                     }
-                    let q = Matrix {
-                        data: self.queries,
-                        rows: nb,
-                        cols: d,
-                    };
-                    let kt = Matrix {
-                        data: &k[..t * d],
-                        rows: t,
-                        cols: d,
-                    };
+                    let (q, kt) = (view(self.queries, nb, d), view(&k[..t * d], t, d));
                     gemm(beta, q, kt, Op::Transposed, 0.0, s);
                 }
             }
@@ -92,16 +83,7 @@ impl<K: Copy + Into<f64>> Stream<'_, K> {
                 for (x, &y) in v.iter_mut().zip(&values[start * dv..(start + t) * dv]) {
                     *x = y.into();
                 }
-                let w = Matrix {
-                    data: s,
-                    rows: nb,
-                    cols: t,
-                };
-                let vt = Matrix {
-                    data: &v[..t * dv],
-                    rows: t,
-                    cols: dv,
-                };
+                let (w, vt) = (view(s, nb, t), view(&v[..t * dv], t, dv));
                 gemm(1.0, w, vt, Op::Plain, 0.0, &mut add);
                 for (o, &a) in part.o.iter_mut().zip(&add) {
                     *o += a;
@@ -109,6 +91,11 @@ impl<K: Copy + Into<f64>> Stream<'_, K> {
             }
         }
     }
+}
+
+/// `data` as a row-major `rows × cols` matrix.
+fn view(data: &[f64], rows: usize, cols: usize) -> Matrix<'_> {
+    Matrix { data, rows, cols }
 }
 
 #[inline(always)]

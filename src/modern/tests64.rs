@@ -17,15 +17,11 @@ fn fixed(n: u32) -> Steps {
     Steps::Fixed(NonZeroU32::new(n).unwrap())
 }
 
+/// `len` uniform numbers in `[−1, 1)` from the stream of `seed`.
 fn data(len: usize, seed: u64) -> Vec<f64> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut rng = crate::rng::stream(seed, 0, crate::rng::Purpose::Noise);
     (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
+        .map(|_| 2.0 * crate::rng::uniform(&mut rng) - 1.0)
         .collect()
 }
 
