@@ -242,30 +242,30 @@ fn sync_block_body<M: EnergyModel>(
     clamp: Clamp<'_>,
 ) -> Vec<Outcome> {
     let n = model.n();
-    let mut runs: Vec<SyncRun<M::Cache>> = rows
-        .chunks_exact(words)
-        .map(|state| {
-            let cache = model.cache(state);
-            let trace = if schedule.track_energy() {
-                vec![model.energy(&cache, state)]
-            } else {
-                Vec::new()
-            };
-            SyncRun {
-                cache,
-                drives: Vec::new(),
-                disagree: vec![0; words],
-                flips: Vec::new(),
-                before: state.to_vec(),
-                older: state.to_vec(),
-                sweeps: 0,
-                converged: false,
-                cycled: false,
-                done: false,
-                trace,
-            }
-        })
-        .collect();
+    // A plain loop (see async_block_body): the caches' overlaps are built
+    // here, with this version's popcount.
+    let mut runs: Vec<SyncRun<M::Cache>> = Vec::with_capacity(rows.len() / words.max(1));
+    for state in rows.chunks_exact(words) {
+        let cache = model.cache(state);
+        let trace = if schedule.track_energy() {
+            vec![model.energy(&cache, state)]
+        } else {
+            Vec::new()
+        };
+        runs.push(SyncRun {
+            cache,
+            drives: Vec::new(),
+            disagree: vec![0; words],
+            flips: Vec::new(),
+            before: state.to_vec(),
+            older: state.to_vec(),
+            sweeps: 0,
+            converged: false,
+            cycled: false,
+            done: false,
+            trace,
+        });
+    }
     loop {
         // Drives (or the masks of disagreeing neurons) of every query still
         // running, from its current state.

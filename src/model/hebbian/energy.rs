@@ -351,39 +351,20 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
     #[inline(always)]
     fn refresh_dense(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
         for (group, sts) in caches.chunks_mut(4).zip(states.chunks(4)) {
-            let mut fields: Vec<Vec<i64>> = group
+            let mut fields: Vec<Vec<i32>> = group
                 .iter_mut()
-                .map(|c| {
-                    let mut f = std::mem::take(&mut c.fields);
-                    f.resize(self.n, 0);
-                    f
-                })
-                .collect();
-            let mut drives: Vec<Vec<f64>> = group
-                .iter_mut()
-                .map(|c| {
-                    let mut d = std::mem::take(&mut c.drives);
-                    d.resize(self.n, 0.0);
-                    d
-                })
+                .map(|c| std::mem::take(&mut c.dense))
                 .collect();
             let ms: Vec<&[L]> = group.iter().map(|c| c.m.as_slice()).collect();
-            let mut outs: Vec<&mut [f64]> = drives.iter_mut().map(|d| d.as_mut_slice()).collect();
-            let blocked = self.blocked_fields(&ms, sts, &mut fields, &mut outs);
-            for (((c, f), d), &s) in group.iter_mut().zip(fields).zip(drives).zip(sts) {
-                c.dense.resize(self.n, 0);
-                if blocked {
-                    for (x, &a) in c.dense.iter_mut().zip(&f) {
-                        *x = a as i32;
-                    }
+            let blocked = self.blocked_dense(&ms, sts, &mut fields);
+            for ((c, f), &s) in group.iter_mut().zip(fields).zip(sts) {
+                c.dense = if blocked {
+                    f
                 } else {
-                    let dense: Vec<i32> = (0..self.n)
+                    (0..self.n)
                         .map(|i| self.integer_field(c, s, i) as i32)
-                        .collect();
-                    c.dense = dense;
-                }
-                c.fields = f;
-                c.drives = d;
+                        .collect()
+                };
                 c.dense_valid = true;
                 c.pending.clear();
             }

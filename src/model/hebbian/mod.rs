@@ -645,6 +645,64 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         true
     }
 
+    /// The integer fields of every neuron of the queries with overlaps `m`
+    /// and states `state` (one to [`blocked::QUERIES`]) into `fields` as
+    /// 32-bit integers, by the register-blocked kernel. False, having done
+    /// nothing, where the kernel does not apply.
+    #[inline(always)]
+    fn blocked_dense(&self, m: &[&[L]], state: &[&[u64]], fields: &mut [Vec<i32>]) -> bool {
+        if self.pairs.is_empty() || m.is_empty() || m.len() > blocked::QUERIES {
+            return false;
+        }
+        let mut lanes: [&[i16]; blocked::QUERIES] = [&[]; blocked::QUERIES];
+        for (l, m) in lanes.iter_mut().zip(m) {
+            match L::as_i16(m) {
+                Some(m) => *l = m,
+                None => return false,
+            }
+        }
+        for f in fields.iter_mut() {
+            f.resize(self.n, 0);
+        }
+        let mut rest = fields
+            .iter_mut()
+            .map(|f| blocked::Out::Fields(f.as_mut_slice()));
+        macro_rules! run {
+            ($q:literal) => {{
+                let outs: [blocked::Out<'_>; $q] = std::array::from_fn(|_| match rest.next() {
+                    Some(out) => out,
+                    None => unreachable!("one output per query"),
+                });
+                self.kernel::<$q>(&lanes, state, outs);
+            }};
+        }
+        match m.len() {
+            1 => run!(1),
+            2 => run!(2),
+            3 => run!(3),
+            _ => run!(4),
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn kernel<const Q: usize>(
+        &self,
+        m: &[&[i16]],
+        state: &[&[u64]],
+        mut outs: [blocked::Out<'_>; Q],
+    ) {
+        blocked::Fields::<Q> {
+            layout: &self.pairs,
+            n: self.n,
+            p: self.p,
+            m: std::array::from_fn(|k| m[k]),
+            state: std::array::from_fn(|k| state[k]),
+            threshold: None,
+        }
+        .compute(&mut outs);
+    }
+
     #[inline(always)]
     fn blocked<const Q: usize>(
         &self,
@@ -667,7 +725,7 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         };
         let mut rest = fields.iter_mut().zip(drives.iter_mut());
         let mut outs: [blocked::Out<'_>; Q] = std::array::from_fn(|_| match rest.next() {
-            Some((a, d)) => blocked::Out {
+            Some((a, d)) => blocked::Out::Drives {
                 fields: a.as_mut_slice(),
                 drives: d,
             },
