@@ -26,7 +26,8 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    // A fourth argument runs one mode only, on one thread, once: 1 = async, 2 = sync.
+    // A fourth argument runs one mode only, on one thread, once: 1 = async, 2 = sync
+    // (0: nothing, the setup alone).
     let only = args.get(3).copied();
     let (n, p, b) = (
         *args.first().unwrap_or(&1024),
@@ -62,6 +63,10 @@ fn main() {
         t.elapsed()
     );
     if let Some(mode) = only {
+        if mode == 0 {
+            // The setup alone, to subtract from instruction counts.
+            return;
+        }
         let update = if mode == 1 {
             Update::Async
         } else {

@@ -221,6 +221,31 @@ def test_sync_matches_reference(p: int, n: int) -> None:
     _assert_sync_equal(res, exp, exact_energy=True)
 
 
+def test_kept_layout_follows_store_and_forget() -> None:
+    """The memory keeps its retrieval layout between calls, and from the
+    64th query on tracks fields by byte-weight rows: batches past that
+    point, before and after ``store`` and ``forget``, still equal the
+    reference exactly, in both dynamics."""
+    n = 300
+    x = hf.random_patterns(40, n, seed=77)
+    net = _network(x[:30])
+    for stored in (x[:30], x, x[:30]):
+        if stored.shape[0] == 40 and net.num_patterns == 30:
+            net.store(x[30:])
+        elif stored.shape[0] == 30 and net.num_patterns == 40:
+            net.forget(np.arange(30, 40))
+        assert net.num_patterns == stored.shape[0]
+        q = _queries(stored, 150, 0.15, seed=stored.shape[0])
+        for _ in range(2):
+            res = net.retrieve(q, update="sync", max_sweeps=30, track_energy=True)
+            exp_s = ref.retrieve_sync(stored, q, max_sweeps=30, track_energy=True)
+            _assert_sync_equal(res, exp_s, exact_energy=True)
+            res = net.retrieve(q, seed=5, max_sweeps=30, track_energy=True)
+            orders = hf.sweep_orders(n, 30, seed=5, count=q.shape[0])
+            exp_a = ref.retrieve_async(stored, q, orders, max_sweeps=30, track_energy=True)
+            _assert_async_equal(res, exp_a, exact_energy=True)
+
+
 def test_sync_out_of_sweeps_matches_reference() -> None:
     x = hf.random_patterns(140, 1000, seed=1)
     q = hf.random_patterns(8, 1000, seed=2)

@@ -59,6 +59,20 @@ fn collect_flips(drives: &[f64], state: &[u64], clamp: Option<&[u64]>, flips: &m
     }
 }
 
+/// The neurons a synchronous step flips from the model's mask of those
+/// whose drive disagrees with their state, clamped neurons excepted.
+#[inline(always)]
+fn collect_masked(mask: &[u64], clamp: Option<&[u64]>, flips: &mut Vec<usize>) {
+    flips.clear();
+    for (w, &word) in mask.iter().enumerate() {
+        let mut flip = word & !clamp.map_or(0, |c| c[w]);
+        while flip != 0 {
+            flips.push(w * 64 + flip.trailing_zeros() as usize);
+            flip &= flip - 1;
+        }
+    }
+}
+
 /// A sweep that starts with at most one neuron in `QUIET` unstable skips the
 /// neurons that would keep their spin (see
 /// [`EnergyModel::unstable_neurons`]).
@@ -205,6 +219,9 @@ fn hold(unstable: &mut [u64], clamp: Option<&[u64]>) {
 struct SyncRun<C> {
     cache: C,
     drives: Vec<f64>,
+    /// The neurons that disagree with their drive, where the model gives
+    /// them as a mask ([`EnergyModel::disagreements_many`]).
+    disagree: Vec<u64>,
     flips: Vec<usize>,
     /// `s_{t−1}` and `s_{t−2}`, to recognise a 2-cycle.
     before: Vec<u64>,
@@ -225,46 +242,61 @@ fn sync_block_body<M: EnergyModel>(
     clamp: Clamp<'_>,
 ) -> Vec<Outcome> {
     let n = model.n();
-    let mut runs: Vec<SyncRun<M::Cache>> = rows
-        .chunks_exact(words)
-        .map(|state| {
-            let cache = model.cache(state);
-            let trace = if schedule.track_energy() {
-                vec![model.energy(&cache, state)]
-            } else {
-                Vec::new()
-            };
-            SyncRun {
-                cache,
-                drives: vec![0.0; n],
-                flips: Vec::new(),
-                before: state.to_vec(),
-                older: state.to_vec(),
-                sweeps: 0,
-                converged: false,
-                cycled: false,
-                done: false,
-                trace,
-            }
-        })
-        .collect();
+    // A plain loop (see async_block_body): the caches' overlaps are built
+    // here, with this version's popcount.
+    let mut runs: Vec<SyncRun<M::Cache>> = Vec::with_capacity(rows.len() / words.max(1));
+    for state in rows.chunks_exact(words) {
+        let cache = model.cache(state);
+        let trace = if schedule.track_energy() {
+            vec![model.energy(&cache, state)]
+        } else {
+            Vec::new()
+        };
+        runs.push(SyncRun {
+            cache,
+            drives: Vec::new(),
+            disagree: vec![0; words],
+            flips: Vec::new(),
+            before: state.to_vec(),
+            older: state.to_vec(),
+            sweeps: 0,
+            converged: false,
+            cycled: false,
+            done: false,
+            trace,
+        });
+    }
     loop {
-        // Drives of every query still running, from its current state.
+        // Drives (or the masks of disagreeing neurons) of every query still
+        // running, from its current state.
         let mut caches = Vec::with_capacity(runs.len());
         let mut states = Vec::with_capacity(runs.len());
-        let mut outs = Vec::with_capacity(runs.len());
+        let mut masks = Vec::with_capacity(runs.len());
         for (run, state) in runs.iter_mut().zip(rows.chunks_exact(words)) {
             if !run.done && run.sweeps < schedule.max_sweeps() {
                 caches.push(&mut run.cache);
                 states.push(state);
-                outs.push(run.drives.as_mut_slice());
+                masks.push(run.disagree.as_mut_slice());
             }
         }
         if states.is_empty() {
             break;
         }
-        model.drives_many(&mut caches, &states, &mut outs);
-        drop((caches, states, outs));
+        let masked = model.disagreements_many(&mut caches, &states, &mut masks);
+        drop((caches, masks));
+        if !masked {
+            let mut caches = Vec::with_capacity(runs.len());
+            let mut outs = Vec::with_capacity(runs.len());
+            for run in runs.iter_mut() {
+                if !run.done && run.sweeps < schedule.max_sweeps() {
+                    run.drives.resize(n, 0.0);
+                    caches.push(&mut run.cache);
+                    outs.push(run.drives.as_mut_slice());
+                }
+            }
+            model.drives_many(&mut caches, &states, &mut outs);
+        }
+        drop(states);
         for (r, (run, state)) in runs
             .iter_mut()
             .zip(rows.chunks_exact_mut(words))
@@ -274,7 +306,11 @@ fn sync_block_body<M: EnergyModel>(
                 continue;
             }
             run.sweeps += 1;
-            collect_flips(&run.drives, state, clamp.row(r, words), &mut run.flips);
+            if masked {
+                collect_masked(&run.disagree, clamp.row(r, words), &mut run.flips);
+            } else {
+                collect_flips(&run.drives, state, clamp.row(r, words), &mut run.flips);
+            }
             if run.flips.is_empty() {
                 run.converged = true;
                 run.done = true;

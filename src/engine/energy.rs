@@ -168,6 +168,22 @@ pub trait EnergyModel: Sync {
         }
     }
 
+    /// For a synchronous step of several queries: each query's neurons
+    /// whose drive disagrees with their spin (what
+    /// [`drives_many`](EnergyModel::drives_many) and the sign test would
+    /// give: ties keep their spin), as bit masks of `state.len()` words.
+    /// Returns `false`, having done nothing, where the model has no faster
+    /// way than the drives (the default); the caches are then as they were.
+    #[inline(always)]
+    fn disagreements_many(
+        &self,
+        _caches: &mut [&mut Self::Cache],
+        _states: &[&[u64]],
+        _masks: &mut [&mut [u64]],
+    ) -> bool {
+        false
+    }
+
     /// [`drives`](EnergyModel::drives) for several queries at once (a
     /// synchronous block). Models override it to share work across the
     /// block; each output must equal what `drives` gives alone.

@@ -48,12 +48,28 @@ pub(crate) struct Fields<'a, const Q: usize> {
     pub threshold: Option<&'a [f64]>,
 }
 
-/// Where a kernel call writes one query's results (each `n` long): the
-/// integer fields `A_i` and the drives, `A_i` as `f64` (zero thresholds)
-/// or `A_i / N − θ_i`, in the order of operations of the reference.
-pub(crate) struct Out<'a> {
-    pub fields: &'a mut [i64],
-    pub drives: &'a mut [f64],
+/// Where a kernel call writes one query's results (each `n` long).
+pub(crate) enum Out<'a> {
+    /// The integer fields `A_i` and the drives, `A_i` as `f64` (zero
+    /// thresholds) or `A_i / N − θ_i`, in the order of operations of the
+    /// reference.
+    Drives {
+        fields: &'a mut [i64],
+        drives: &'a mut [f64],
+    },
+    /// The integer fields alone, as 32-bit integers (exact: callers keep
+    /// `p·(n + 1) ≤ i32::MAX`).
+    Fields(&'a mut [i32]),
+}
+
+impl Out<'_> {
+    /// Whether each output holds `n` values.
+    fn fits(&self, n: usize) -> bool {
+        match self {
+            Out::Drives { fields, drives } => fields.len() == n && drives.len() == n,
+            Out::Fields(fields) => fields.len() == n,
+        }
+    }
 }
 
 impl<const Q: usize> Fields<'_, Q> {
@@ -71,7 +87,7 @@ impl<const Q: usize> Fields<'_, Q> {
         #[allow(clippy::needless_range_loop)]
         for k in 0..Q {
             assert!(self.m[k].len() >= 2 * self.p.div_ceil(2));
-            assert!(out[k].fields.len() == self.n && out[k].drives.len() == self.n);
+            assert!(out[k].fits(self.n));
             assert!(self.state[k].len() * 64 >= self.n);
         }
         if let Some(t) = self.threshold {
@@ -122,12 +138,22 @@ impl<const Q: usize> Fields<'_, Q> {
         // The 16 spins of the block (first is a multiple of 16; padding
         // bits beyond n are zero and their neurons are not written).
         let bits = (self.state[k][first / 64] >> (first % 64)) as u16;
-        let fields = out.fields[first..].iter_mut();
-        let drives = out.drives[first..].iter_mut();
-        for (j, ((a, d), &s)) in fields.zip(drives).zip(sums).enumerate() {
-            // -P·s_i: +P where the spin is −1 (bit clear), −P where +1.
-            *a = s as i64 + if (bits >> j) & 1 == 1 { -p } else { p };
-            *d = self.drive(*a, first + j);
+        // -P·s_i: +P where the spin is −1 (bit clear), −P where +1.
+        let field = |j: usize, s: i32| s as i64 + if (bits >> j) & 1 == 1 { -p } else { p };
+        match out {
+            Out::Drives { fields, drives } => {
+                let fields = fields[first..].iter_mut();
+                let drives = drives[first..].iter_mut();
+                for (j, ((a, d), &s)) in fields.zip(drives).zip(sums).enumerate() {
+                    *a = field(j, s);
+                    *d = self.drive(*a, first + j);
+                }
+            }
+            Out::Fields(fields) => {
+                for (j, (a, &s)) in fields[first..].iter_mut().zip(sums).enumerate() {
+                    *a = field(j, s) as i32;
+                }
+            }
         }
     }
 
@@ -223,10 +249,22 @@ mod x86 {
             let term = _mm256_sub_epi32(plus, _mm256_and_si256(up, twice));
             *a = _mm256_add_epi32(sum, term);
         }
-        let (fields, drives) = (
-            &mut out.fields[first..first + BLOCK],
-            &mut out.drives[first..first + BLOCK],
-        );
+        let (fields, drives) = match out {
+            Out::Drives { fields, drives } => (
+                &mut fields[first..first + BLOCK],
+                &mut drives[first..first + BLOCK],
+            ),
+            Out::Fields(fields) => {
+                let fields = &mut fields[first..first + BLOCK];
+                for (h, &a) in a.iter().enumerate() {
+                    // SAFETY: 8h + 8 ≤ 16 = the slice's length.
+                    unsafe {
+                        _mm256_storeu_si256(fields.as_mut_ptr().add(8 * h) as *mut __m256i, a)
+                    };
+                }
+                return;
+            }
+        };
         let n = _mm256_set1_pd(f.n as f64);
         for (h, &a) in a.iter().enumerate() {
             for q in 0..2 {
@@ -347,21 +385,28 @@ mod tests {
             };
             let mut fields = vec![vec![-7i64; n]; Q];
             let mut drives = vec![vec![f64::NAN; n]; Q];
+            let mut narrow = vec![vec![-7i32; n]; Q];
             {
                 let mut pairs = fields.iter_mut().zip(drives.iter_mut());
                 let mut outs: [Out<'_>; Q] = std::array::from_fn(|_| {
                     let (a, d) = pairs.next().unwrap();
-                    Out {
+                    Out::Drives {
                         fields: a,
                         drives: d,
                     }
                 });
+                f.compute(&mut outs);
+                let mut rest = narrow.iter_mut();
+                let mut outs: [Out<'_>; Q] =
+                    std::array::from_fn(|_| Out::Fields(rest.next().unwrap()));
                 f.compute(&mut outs);
             }
             for k in 0..Q {
                 let what = format!("n={n} p={p} Q={Q} query {k} at {used:?}, {threshold:?}");
                 let expect = &rows[k + 1].1;
                 assert_eq!(&fields[k], expect, "{what}");
+                let wide: Vec<i64> = narrow[k].iter().map(|&a| a as i64).collect();
+                assert_eq!(&wide, expect, "{what}, 32-bit fields");
                 for i in 0..n {
                     let d = match threshold {
                         None => expect[i] as f64,

@@ -5,7 +5,7 @@
 //! specialised Glauber sweep where the lane type has one.
 
 use super::glauber::SpecialisedSweep;
-use super::{add_scaled, HebbianCache, Lane, PreparedHebbian};
+use super::{add_scaled, rows, HebbianCache, Lane, PreparedHebbian};
 use crate::engine::chain::Chain;
 use crate::engine::energy::EnergyModel;
 use crate::spins;
@@ -33,6 +33,10 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             scratch: Vec::new(),
             drives: Vec::new(),
             masking: false,
+            weighted: self.weights_for_query(),
+            dense: Vec::new(),
+            dense_valid: false,
+            deferred: false,
         }
     }
 
@@ -46,6 +50,10 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     /// division on the critical path of every async update.
     #[inline(always)]
     fn drive(&self, cache: &mut HebbianCache<L>, state: &[u64], i: usize) -> f64 {
+        if cache.weighted {
+            self.ensure_dense(cache, state);
+            return self.drive_from_integer(cache.dense[i] as i64, i);
+        }
         if cache.fields_valid {
             self.apply_pending(cache);
             return self.drive_from_integer(cache.fields[i], i);
@@ -63,6 +71,11 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     /// sweep every field is known, and later sweeps only read them.
     #[inline(always)]
     fn begin_sweep(&self, cache: &mut HebbianCache<L>, last_flips: Option<usize>) {
+        if cache.weighted {
+            // Fields kept exact from the first sweep on, flips applied at once.
+            cache.deferred = false;
+            return;
+        }
         cache.masking = false;
         if cache.recording {
             cache.recording = false;
@@ -88,6 +101,11 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         state: &[u64],
         mask: &mut [u64],
     ) -> bool {
+        if cache.weighted {
+            self.ensure_dense(cache, state);
+            self.dense_mask(&cache.dense, state, mask);
+            return true;
+        }
         // A recording sweep begins, or tracking stopped (too many flips)
         // while the driver relies on the mask: every field afresh.
         if cache.recording || (!cache.fields_valid && cache.masking) {
@@ -120,6 +138,16 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         let new = spins::spin(state, i);
         // m_μ += 2·new·ξ^μ_i; padding columns are 0, so padding stays 0.
         add_scaled(&mut cache.m, self.column(i), 2 * new);
+        if cache.weighted {
+            if cache.dense_valid {
+                if cache.deferred {
+                    cache.pending.push((i as u32, new));
+                } else {
+                    rows::add_row(&mut cache.dense, self.weight_row(i), new);
+                }
+            }
+            return;
+        }
         if cache.fields_valid || cache.recording {
             if cache.budget == 0 {
                 cache.fields_valid = false;
@@ -140,7 +168,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     /// the overlaps take `2·new·[flip]·ξ_i`, zero when nothing flips.
     #[inline(always)]
     fn flip_if(&self, cache: &mut HebbianCache<L>, state: &mut [u64], i: usize, flip: bool) {
-        if cache.fields_valid || cache.recording {
+        if cache.fields_valid || cache.recording || cache.dense_valid {
             if flip {
                 self.flip(cache, state, i);
             }
@@ -187,6 +215,26 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         self.drives_many(&mut [cache], &[state], &mut [out]);
     }
 
+    /// Where every query keeps its fields by byte-weight rows: those rows
+    /// (or the blocked kernel, after many flips), then the sign tests as
+    /// bit masks, with no drives written.
+    #[inline(always)]
+    fn disagreements_many(
+        &self,
+        caches: &mut [&mut HebbianCache<L>],
+        states: &[&[u64]],
+        masks: &mut [&mut [u64]],
+    ) -> bool {
+        if !caches.iter().all(|c| c.weighted) {
+            return false;
+        }
+        self.dense_update(caches, states);
+        for ((cache, &state), mask) in caches.iter().zip(states).zip(masks.iter_mut()) {
+            self.dense_mask(&cache.dense, state, mask);
+        }
+        true
+    }
+
     /// Queries whose fields must be recomputed are done four at a time, so
     /// each neuron's pattern column is loaded once for four dot products.
     #[inline(always)]
@@ -196,14 +244,17 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         states: &[&[u64]],
         outs: &mut [&mut [f64]],
     ) {
+        if caches.iter().any(|c| c.weighted) {
+            self.dense_drives(caches, states, outs);
+        }
         // Tracked fields take the rows of the flips since the last step.
         for cache in caches.iter_mut() {
-            if cache.fields_valid {
+            if cache.fields_valid && !cache.weighted {
                 self.apply_pending(cache);
             }
         }
         let stale: Vec<usize> = (0..caches.len())
-            .filter(|&q| !caches[q].fields_valid)
+            .filter(|&q| !caches[q].fields_valid && !caches[q].weighted)
             .collect();
         // Queries whose drives the blocked kernel wrote with their fields.
         let mut written = vec![false; caches.len()];
@@ -259,7 +310,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         // The same values as drive_from_integer, in loops that vectorise.
         let n = self.n as f64;
         for ((cache, out), &done) in caches.iter().zip(outs.iter_mut()).zip(&written) {
-            if done {
+            if done || cache.weighted {
                 continue;
             }
             if self.zero_threshold {
@@ -280,6 +331,118 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
 }
 
 impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
+    /// The byte-weight fields of a `weighted` cache exact: computed afresh
+    /// where they are not kept, else brought up to date with the flips
+    /// waiting.
+    #[inline(always)]
+    fn ensure_dense(&self, cache: &mut HebbianCache<L>, state: &[u64]) {
+        if !cache.dense_valid {
+            self.refresh_dense(&mut [cache], &[state]);
+        } else if !cache.pending.is_empty() {
+            for &(j, new) in &cache.pending {
+                rows::add_row(&mut cache.dense, self.weight_row(j as usize), new);
+            }
+            cache.pending.clear();
+        }
+    }
+
+    /// The byte-weight fields of `caches` computed afresh from their
+    /// overlaps, four queries at a time by the blocked kernel.
+    #[inline(always)]
+    fn refresh_dense(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
+        for (group, sts) in caches.chunks_mut(4).zip(states.chunks(4)) {
+            let mut fields: Vec<Vec<i32>> = group
+                .iter_mut()
+                .map(|c| std::mem::take(&mut c.dense))
+                .collect();
+            let ms: Vec<&[L]> = group.iter().map(|c| c.m.as_slice()).collect();
+            let blocked = self.blocked_dense(&ms, sts, &mut fields);
+            for ((c, f), &s) in group.iter_mut().zip(fields).zip(sts) {
+                c.dense = if blocked {
+                    f
+                } else {
+                    (0..self.n)
+                        .map(|i| self.integer_field(c, s, i) as i32)
+                        .collect()
+                };
+                c.dense_valid = true;
+                c.pending.clear();
+            }
+        }
+    }
+
+    /// [`unstable_neurons`](EnergyModel::unstable_neurons) from exact
+    /// byte-weight fields.
+    #[inline(always)]
+    fn dense_mask(&self, fields: &[i32], state: &[u64], mask: &mut [u64]) {
+        if self.zero_threshold {
+            rows::disagree(fields, state, mask);
+            return;
+        }
+        for (w, (word, &spins)) in mask.iter_mut().zip(state).enumerate() {
+            let first = 64 * w;
+            let mut bits = 0u64;
+            for (b, &a) in fields[first..self.n.min(first + 64)].iter().enumerate() {
+                let d = self.drive_from_integer(a as i64, first + b);
+                let plus = (spins >> b) & 1 == 1;
+                bits |= ((((d > 0.0) && !plus) || ((d < 0.0) && plus)) as u64) << b;
+            }
+            *word = bits;
+        }
+    }
+
+    /// The fields of the `weighted` caches exact for a synchronous step
+    /// (the others are left alone): a step after few flips takes their
+    /// byte-weight rows, one after many (or the first) the blocked kernel.
+    /// Later flips wait for the next step.
+    #[inline(always)]
+    fn dense_update(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
+        let limit = self.rows_limit();
+        let mut fresh = Vec::new();
+        let mut fresh_states = Vec::new();
+        for (cache, &state) in caches.iter_mut().zip(states) {
+            if !cache.weighted {
+                continue;
+            }
+            cache.deferred = true;
+            if cache.dense_valid && cache.pending.len() <= limit {
+                self.ensure_dense(cache, state);
+            } else {
+                cache.dense_valid = false;
+                fresh.push(&mut **cache);
+                fresh_states.push(state);
+            }
+        }
+        self.refresh_dense(&mut fresh, &fresh_states);
+    }
+
+    /// [`drives_many`](EnergyModel::drives_many) for the `weighted` caches
+    /// (the others are left alone), by [`dense_update`](Self::dense_update).
+    #[inline(always)]
+    fn dense_drives(
+        &self,
+        caches: &mut [&mut HebbianCache<L>],
+        states: &[&[u64]],
+        outs: &mut [&mut [f64]],
+    ) {
+        self.dense_update(caches, states);
+        let n = self.n as f64;
+        for (cache, out) in caches.iter().zip(outs.iter_mut()) {
+            if !cache.weighted {
+                continue;
+            }
+            if self.zero_threshold {
+                for (g, &a) in out.iter_mut().zip(&cache.dense) {
+                    *g = a as f64;
+                }
+            } else {
+                for ((g, &a), &t) in out.iter_mut().zip(&cache.dense).zip(&self.memory.threshold) {
+                    *g = a as f64 / n - t;
+                }
+            }
+        }
+    }
+
     /// Every field of `state` exact and kept from now on: by the blocked
     /// kernel where it applies, else by one dot product per neuron.
     #[inline(always)]

@@ -353,7 +353,7 @@ fn glauber_block(
     let words = k.planes_per_neuron;
     let tracked = chains
         .iter()
-        .any(|c| c.cache.fields_valid || c.cache.recording);
+        .any(|c| c.cache.fields_valid || c.cache.recording || c.cache.dense_valid);
     if words > MAX_WORDS || tracked || k.p_pad != 64 * words {
         return false;
     }

@@ -17,6 +17,10 @@
 mod blocked;
 mod energy;
 mod glauber;
+mod rows;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{try_filled, Error, Result};
 use crate::spins::{self, SpinMatrix};
@@ -24,12 +28,42 @@ use crate::spins::{self, SpinMatrix};
 /// The largest number of neurons: overlaps and fields stay exact in 32 bits.
 pub const MAX_N: usize = i32::MAX as usize / 2;
 
-/// A Hebbian memory: the stored patterns, bit-packed, and the thresholds.
-/// This is all it holds (`P·N/8` bytes plus `8·N` for θ).
-#[derive(Debug, Clone)]
+/// A Hebbian memory: the stored patterns, bit-packed, and the thresholds
+/// (`P·N/8` bytes plus `8·N` for θ), and the retrieval layout of the last
+/// [`prepare`](Hebbian::prepare), kept for the next one.
+#[derive(Debug)]
 pub struct Hebbian {
     patterns: SpinMatrix,
     threshold: Vec<f64>,
+    /// The layout of the last `prepare`, with the patterns it was built
+    /// from. It is used again only where those equal the patterns now
+    /// (checked word by word), so no change to the memory, by any method,
+    /// can leave a stale layout in use.
+    prepared: Mutex<Option<KeptLayout>>,
+}
+
+/// A retrieval layout kept by the memory, and its key.
+#[derive(Debug, Clone)]
+struct KeptLayout {
+    patterns: SpinMatrix,
+    layout: SharedLayout,
+}
+
+/// A layout of either lane type.
+#[derive(Debug, Clone)]
+enum SharedLayout {
+    Narrow(Arc<Layout<i16>>),
+    Wide(Arc<Layout<i32>>),
+}
+
+impl Clone for Hebbian {
+    fn clone(&self) -> Self {
+        Hebbian {
+            patterns: self.patterns.clone(),
+            threshold: self.threshold.clone(),
+            prepared: Mutex::new(self.kept().clone()),
+        }
+    }
 }
 
 impl Hebbian {
@@ -58,7 +92,14 @@ impl Hebbian {
         Ok(Hebbian {
             patterns,
             threshold,
+            prepared: Mutex::new(None),
         })
+    }
+
+    /// The kept layout (a poisoned lock only means a panic elsewhere while
+    /// it was held; the slot is then either the old layout or empty).
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<KeptLayout>> {
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Appends `patterns` to the memory (Hebbian learning is additive).
@@ -73,6 +114,7 @@ impl Hebbian {
                 patterns.n()
             )));
         }
+        *self.prepared.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
         self.patterns.append(patterns)
     }
 
@@ -97,17 +139,35 @@ impl Hebbian {
     }
 
     /// The memory prepared for the engine: the patterns laid out by neuron
-    /// for fast fields, with the narrowest overlap lanes that fit. Built per
-    /// call, in `O(P·N)`; it is not kept by the memory.
+    /// for fast fields, with the narrowest overlap lanes that fit. Built in
+    /// `O(P·N)` and kept: the next call reuses it while the patterns are
+    /// the same (compared word by word, `O(P·N/64)`).
     ///
     /// # Errors
     /// `Memory` when the transposed layout cannot be allocated.
     pub fn prepare(&self) -> Result<HebbianLanes<'_>> {
-        if self.n() <= i16::MAX as usize {
-            Ok(HebbianLanes::Narrow(PreparedHebbian::new(self)?))
-        } else {
-            Ok(HebbianLanes::Wide(PreparedHebbian::new(self)?))
-        }
+        let layout = {
+            let mut kept = self.kept();
+            match kept.as_ref() {
+                Some(k) if k.patterns == self.patterns => k.layout.clone(),
+                _ => {
+                    let layout = if self.n() <= i16::MAX as usize {
+                        SharedLayout::Narrow(Arc::new(Layout::new(&self.patterns)?))
+                    } else {
+                        SharedLayout::Wide(Arc::new(Layout::new(&self.patterns)?))
+                    };
+                    *kept = Some(KeptLayout {
+                        patterns: self.patterns.clone(),
+                        layout: layout.clone(),
+                    });
+                    layout
+                }
+            }
+        };
+        Ok(match layout {
+            SharedLayout::Narrow(l) => HebbianLanes::Narrow(PreparedHebbian::on(self, l)),
+            SharedLayout::Wide(l) => HebbianLanes::Wide(PreparedHebbian::on(self, l)),
+        })
     }
 
     /// The materialised weights `W` (row-major N×N, zero diagonal).
@@ -242,14 +302,22 @@ pub struct HebbianCache<L> {
     /// from [`unstable_neurons`](crate::engine::energy::EnergyModel::unstable_neurons),
     /// so that each later call must answer.
     masking: bool,
+    /// Whether this query keeps its fields by rows of the byte weights
+    /// (`rows.rs`; decided when the cache is built, where they exist).
+    /// The fields above then serve as scratch only: `dense` holds them.
+    weighted: bool,
+    /// The integer fields of every neuron, exact when `dense_valid`
+    /// (byte-weight tracking).
+    dense: Vec<i32>,
+    dense_valid: bool,
+    /// Synchronous use: flips wait in `pending` for the next step.
+    deferred: bool,
 }
 
-/// The Hebbian model laid out for retrieval, with overlaps held as `L`.
-/// Implements the engine's `EnergyModel` (in `energy.rs`). Built by
-/// [`Hebbian::prepare`].
+/// The patterns laid out for retrieval, with overlaps held as `L`: owned,
+/// so that the memory can keep it between calls ([`Hebbian::prepare`]).
 #[derive(Debug)]
-pub struct PreparedHebbian<'a, L> {
-    memory: &'a Hebbian,
+pub struct Layout<L> {
     n: usize,
     p: usize,
     /// `p` rounded up to a multiple of 64.
@@ -266,11 +334,35 @@ pub struct PreparedHebbian<'a, L> {
     chunk: usize,
     /// Whether one partial sum covers all patterns (the usual case).
     single_chunk: bool,
-    zero_threshold: bool,
     /// The patterns in the pattern-pair layout of the register-blocked
     /// field kernel (`blocked.rs`); empty where it does not apply (32-bit
     /// lanes, or `P·N` beyond exact 32-bit sums).
     pairs: Vec<i16>,
+    /// The integer weights `N·W` as bytes (`rows.rs`), built once the
+    /// layout has served [`rows::AFTER`] queries, where they fit.
+    weights: OnceLock<Vec<i8>>,
+    /// Queries served so far (counted up to [`rows::AFTER`]).
+    served: AtomicUsize,
+    /// Queries after which the byte weights are built (`usize::MAX`:
+    /// never).
+    weights_after: usize,
+}
+
+/// The Hebbian model laid out for retrieval: the memory's thresholds and
+/// its [`Layout`] (whose fields it reads as its own). Implements the
+/// engine's `EnergyModel` (in `energy.rs`). Built by [`Hebbian::prepare`].
+#[derive(Debug)]
+pub struct PreparedHebbian<'a, L> {
+    memory: &'a Hebbian,
+    layout: Arc<Layout<L>>,
+    zero_threshold: bool,
+}
+
+impl<L> std::ops::Deref for PreparedHebbian<'_, L> {
+    type Target = Layout<L>;
+    fn deref(&self) -> &Layout<L> {
+        &self.layout
+    }
 }
 
 /// A prepared Hebbian memory with the narrowest lane type that fits `n`.
@@ -294,21 +386,20 @@ macro_rules! with_hebbian_lanes {
     };
 }
 
-impl<'a, L: Lane> PreparedHebbian<'a, L> {
-    /// Lays out `memory` for retrieval with lane type `L`
-    /// ([`Hebbian::prepare`] picks the narrowest that fits).
+impl<L: Lane> Layout<L> {
+    /// Lays out `patterns` for retrieval with lane type `L`.
     ///
     /// # Errors
     /// `Value` when `n` exceeds `L::MAX_N`; `Memory` when the layout cannot
     /// be allocated.
-    pub fn new(memory: &'a Hebbian) -> Result<Self> {
-        let n = memory.n();
+    fn new(patterns: &SpinMatrix) -> Result<Self> {
+        let n = patterns.n();
         if n > L::MAX_N {
             return Err(Error::Value(format!(
                 "n = {n} is too large for these overlap lanes"
             )));
         }
-        let p = memory.patterns.rows();
+        let p = patterns.rows();
         let pw = p.div_ceil(64).max(1);
         let p_pad = pw * 64;
         let columns_len = n
@@ -327,11 +418,7 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
             for wi in 0..n.div_ceil(64) {
                 for (b, x) in block.iter_mut().enumerate() {
                     let mu = 64 * w + b;
-                    *x = if mu < p {
-                        memory.patterns.row(mu)[wi]
-                    } else {
-                        0
-                    };
+                    *x = if mu < p { patterns.row(mu)[wi] } else { 0 };
                 }
                 spins::transpose64(&mut block);
                 let neurons = (n - 64 * wi).min(64);
@@ -361,8 +448,12 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         } else {
             per_chunk
         };
-        Ok(PreparedHebbian {
-            memory,
+        let weights_after = if rows::fit(n, p) && !pairs.is_empty() {
+            rows::AFTER
+        } else {
+            usize::MAX
+        };
+        Ok(Layout {
             n,
             p,
             p_pad,
@@ -371,9 +462,73 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
             planes_per_neuron: pw,
             chunk,
             single_chunk: chunk >= p_pad,
-            zero_threshold: memory.threshold.iter().all(|&t| t == 0.0),
             pairs,
+            weights: OnceLock::new(),
+            served: AtomicUsize::new(0),
+            weights_after,
         })
+    }
+}
+
+impl<'a, L: Lane> PreparedHebbian<'a, L> {
+    /// Lays out `memory` for retrieval with lane type `L`, afresh
+    /// ([`Hebbian::prepare`] picks the narrowest that fits, and keeps it).
+    ///
+    /// # Errors
+    /// `Value` when `n` exceeds `L::MAX_N`; `Memory` when the layout cannot
+    /// be allocated.
+    pub fn new(memory: &'a Hebbian) -> Result<Self> {
+        Ok(Self::on(memory, Arc::new(Layout::new(&memory.patterns)?)))
+    }
+
+    /// `memory` with a layout of its patterns.
+    fn on(memory: &'a Hebbian, layout: Arc<Layout<L>>) -> Self {
+        PreparedHebbian {
+            memory,
+            layout,
+            zero_threshold: memory.threshold.iter().all(|&t| t == 0.0),
+        }
+    }
+
+    /// The byte weights from the first query on, or never (`false`), where
+    /// they fit; for tests that hold the two ways of tracking fields to the
+    /// same results. Only on a layout of its own.
+    #[cfg(test)]
+    pub(crate) fn weights_from_start(mut self, on: bool) -> Self {
+        let layout = Arc::get_mut(&mut self.layout).expect("a layout of its own");
+        if !on {
+            layout.weights_after = usize::MAX;
+        } else if layout.weights_after != usize::MAX {
+            layout.weights_after = 0;
+        }
+        self
+    }
+
+    /// The byte weights where they are built (see [`Layout::weights`]);
+    /// counts the query it is asked for and builds them when due.
+    #[inline(always)]
+    fn weights_for_query(&self) -> bool {
+        if self.weights_after == usize::MAX {
+            return false;
+        }
+        if let Some(w) = self.weights.get() {
+            return !w.is_empty();
+        }
+        let served = self.served.fetch_add(1, Ordering::Relaxed);
+        if served < self.weights_after {
+            return false;
+        }
+        // Empty where the bytes could not be allocated: never used then.
+        let w = self
+            .weights
+            .get_or_init(|| rows::build(&self.planes, self.n, self.p).unwrap_or_default());
+        !w.is_empty()
+    }
+
+    /// The byte weights; only after [`weights_for_query`] said they exist.
+    #[inline(always)]
+    fn weight_rows(&self) -> &[i8] {
+        self.weights.get().map_or(&[], |w| w.as_slice())
     }
 
     /// Number of stored patterns.
@@ -490,6 +645,64 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         true
     }
 
+    /// The integer fields of every neuron of the queries with overlaps `m`
+    /// and states `state` (one to [`blocked::QUERIES`]) into `fields` as
+    /// 32-bit integers, by the register-blocked kernel. False, having done
+    /// nothing, where the kernel does not apply.
+    #[inline(always)]
+    fn blocked_dense(&self, m: &[&[L]], state: &[&[u64]], fields: &mut [Vec<i32>]) -> bool {
+        if self.pairs.is_empty() || m.is_empty() || m.len() > blocked::QUERIES {
+            return false;
+        }
+        let mut lanes: [&[i16]; blocked::QUERIES] = [&[]; blocked::QUERIES];
+        for (l, m) in lanes.iter_mut().zip(m) {
+            match L::as_i16(m) {
+                Some(m) => *l = m,
+                None => return false,
+            }
+        }
+        for f in fields.iter_mut() {
+            f.resize(self.n, 0);
+        }
+        let mut rest = fields
+            .iter_mut()
+            .map(|f| blocked::Out::Fields(f.as_mut_slice()));
+        macro_rules! run {
+            ($q:literal) => {{
+                let outs: [blocked::Out<'_>; $q] = std::array::from_fn(|_| match rest.next() {
+                    Some(out) => out,
+                    None => unreachable!("one output per query"),
+                });
+                self.kernel::<$q>(&lanes, state, outs);
+            }};
+        }
+        match m.len() {
+            1 => run!(1),
+            2 => run!(2),
+            3 => run!(3),
+            _ => run!(4),
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn kernel<const Q: usize>(
+        &self,
+        m: &[&[i16]],
+        state: &[&[u64]],
+        mut outs: [blocked::Out<'_>; Q],
+    ) {
+        blocked::Fields::<Q> {
+            layout: &self.pairs,
+            n: self.n,
+            p: self.p,
+            m: std::array::from_fn(|k| m[k]),
+            state: std::array::from_fn(|k| state[k]),
+            threshold: None,
+        }
+        .compute(&mut outs);
+    }
+
     #[inline(always)]
     fn blocked<const Q: usize>(
         &self,
@@ -512,7 +725,7 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         };
         let mut rest = fields.iter_mut().zip(drives.iter_mut());
         let mut outs: [blocked::Out<'_>; Q] = std::array::from_fn(|_| match rest.next() {
-            Some((a, d)) => blocked::Out {
+            Some((a, d)) => blocked::Out::Drives {
                 fields: a.as_mut_slice(),
                 drives: d,
             },
@@ -532,6 +745,20 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
             cache.pending = pending;
             cache.pending.clear();
         }
+    }
+
+    /// Row `j` of the byte weights (only for a `weighted` cache).
+    #[inline(always)]
+    fn weight_row(&self, j: usize) -> &[i8] {
+        &self.weight_rows()[j * self.n..(j + 1) * self.n]
+    }
+
+    /// Flips since the last synchronous step up to which byte-weight rows
+    /// bring the fields up to date; beyond, the blocked kernel computes
+    /// them afresh. A row costs about `3N/8` instructions, the kernel about
+    /// `N·P/6` per query.
+    fn rows_limit(&self) -> usize {
+        (self.p / 2).max(1)
     }
 
     /// Flips per sweep (or sync step) up to which exact fields are kept by
@@ -753,9 +980,13 @@ mod tests {
                 let used = simd::set_level(cap);
                 let narrow = PreparedHebbian::<i16>::new(&h).unwrap();
                 let wide = PreparedHebbian::<i32>::new(&h).unwrap();
+                let by_rows = PreparedHebbian::<i16>::new(&h)
+                    .unwrap()
+                    .weights_from_start(true);
                 let got = [
                     batch::retrieve(&narrow, &queries, 0, &schedule).unwrap(),
                     batch::retrieve(&wide, &queries, 0, &schedule).unwrap(),
+                    batch::retrieve(&by_rows, &queries, 0, &schedule).unwrap(),
                 ];
                 for q in 0..12 {
                     let mut s = qs[q * n..(q + 1) * n].to_vec();
@@ -786,6 +1017,180 @@ mod tests {
             }
             simd::set_level(Level::Avx512);
         }
+    }
+
+    /// Synchronous runs equal a plain loop over the explicit weights, with
+    /// and without thresholds, whether fields are kept by byte-weight rows
+    /// (from the first query on), by bit-plane rows, or not at all; at
+    /// every instruction-set level.
+    #[test]
+    fn sync_runs_equal_explicit_weights() {
+        use crate::engine::batch;
+        use crate::engine::schedule::{Order, Schedule, Update};
+        use crate::simd::{self, Level};
+        use std::num::NonZeroU32;
+        for (p, n, theta) in [
+            (1usize, 17usize, 0.0),
+            (7, 100, 0.0),
+            (30, 257, 0.01),
+            (101, 300, 0.0),
+            (127, 200, 0.0),
+            (50, 1000, 0.0),
+            (60, 1000, -0.003),
+        ] {
+            let xs = lcg_spins((3 * p + n) as u64, p * n);
+            let threshold: Vec<f64> = (0..n).map(|i| theta * (i % 7) as f64).collect();
+            let mut h = Hebbian::new(n, threshold.clone()).unwrap();
+            h.store(&SpinMatrix::from_spins(&xs, p, n).unwrap())
+                .unwrap();
+            let rows = 14;
+            let mut qs = lcg_spins(6, rows * n);
+            for (i, x) in qs[..8 * n].iter_mut().enumerate() {
+                // Eight corrupted patterns (few flips after the first step),
+                // six random states (many).
+                let r = i / n;
+                *x = if i % (5 + r) == 0 { -1 } else { 1 } * xs[(r % p) * n + i % n];
+            }
+            let queries = SpinMatrix::from_spins(&qs, rows, n).unwrap();
+            let sweeps = 40;
+            let schedule = Schedule::deterministic(
+                Update::Sync,
+                Order::Sequential,
+                NonZeroU32::new(sweeps).unwrap(),
+                1,
+            );
+            let w: Vec<i64> = (0..n * n)
+                .map(|ij| {
+                    let (i, j) = (ij / n, ij % n);
+                    if i == j {
+                        0
+                    } else {
+                        (0..p)
+                            .map(|mu| (xs[mu * n + i] * xs[mu * n + j]) as i64)
+                            .sum()
+                    }
+                })
+                .collect();
+            let mut expect = Vec::new();
+            for q in 0..rows {
+                let mut s = qs[q * n..(q + 1) * n].to_vec();
+                let (mut older, mut steps, mut end) = (s.clone(), 0, (false, false));
+                while steps < sweeps {
+                    steps += 1;
+                    let next: Vec<i8> = (0..n)
+                        .map(|i| {
+                            let a: i64 = (0..n).map(|j| w[i * n + j] * s[j] as i64).sum();
+                            let d = a as f64 / n as f64 - threshold[i];
+                            if d > 0.0 {
+                                1
+                            } else if d < 0.0 {
+                                -1
+                            } else {
+                                s[i]
+                            }
+                        })
+                        .collect();
+                    if next == s {
+                        end = (true, false);
+                        break;
+                    }
+                    if steps >= 2 && next == older {
+                        s = next;
+                        end = (false, true);
+                        break;
+                    }
+                    older = std::mem::replace(&mut s, next);
+                }
+                expect.push((s, steps, end));
+            }
+            for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
+                let used = simd::set_level(cap);
+                let models = [
+                    PreparedHebbian::<i16>::new(&h).unwrap(),
+                    PreparedHebbian::<i16>::new(&h)
+                        .unwrap()
+                        .weights_from_start(true),
+                ];
+                let wide = PreparedHebbian::<i32>::new(&h).unwrap();
+                let mut got: Vec<_> = models
+                    .iter()
+                    .map(|k| batch::retrieve(k, &queries, 0, &schedule).unwrap())
+                    .collect();
+                got.push(batch::retrieve(&wide, &queries, 0, &schedule).unwrap());
+                for (q, (s, steps, (converged, cycled))) in expect.iter().enumerate() {
+                    let want = SpinMatrix::from_spins(s, 1, n).unwrap();
+                    for (v, out) in got.iter().enumerate() {
+                        let what = format!("p={p} n={n} θ={theta} query {q} model {v} at {used:?}");
+                        assert_eq!(out.states.row(q), want.row(0), "{what}");
+                        let o = &out.outcomes[q];
+                        assert_eq!(
+                            (o.sweeps, o.converged, o.cycled),
+                            (*steps, *converged, *cycled),
+                            "{what}"
+                        );
+                    }
+                }
+            }
+            simd::set_level(Level::Avx512);
+        }
+    }
+
+    /// The byte weights are built only where they fit, after the queries
+    /// the layout waits for, and a query served before keeps the other way.
+    #[test]
+    fn byte_weights_wait_for_enough_queries() {
+        let (h, _) = memory(20, 100, 4);
+        let k = PreparedHebbian::<i16>::new(&h).unwrap();
+        let state = SpinMatrix::from_spins(&lcg_spins(1, 100), 1, 100).unwrap();
+        for _ in 0..rows::AFTER {
+            assert!(!k.cache(state.row(0)).weighted);
+        }
+        assert!(k.cache(state.row(0)).weighted);
+        assert_eq!(k.weight_rows().len(), 100 * 100);
+        let off = PreparedHebbian::<i16>::new(&h)
+            .unwrap()
+            .weights_from_start(false);
+        assert!(!off.cache(state.row(0)).weighted);
+        // 128 patterns do not fit bytes; 32-bit lanes have no blocked kernel.
+        let (big, _) = memory(128, 100, 4);
+        let k = PreparedHebbian::<i16>::new(&big)
+            .unwrap()
+            .weights_from_start(true);
+        assert!(!k.cache(state.row(0)).weighted);
+        let wide = PreparedHebbian::<i32>::new(&h)
+            .unwrap()
+            .weights_from_start(true);
+        assert!(!wide.cache(state.row(0)).weighted);
+    }
+
+    /// The memory keeps its layout between calls, and builds it afresh once
+    /// its patterns change (by any method; clones share it safely).
+    #[test]
+    fn prepare_keeps_the_layout_while_the_patterns_stay() {
+        let (mut h, xs) = memory(10, 70, 3);
+        let layout = |h: &Hebbian| match h.prepare().unwrap() {
+            HebbianLanes::Narrow(k) => k.layout.clone(),
+            HebbianLanes::Wide(_) => unreachable!("n = 70"),
+        };
+        let first = layout(&h);
+        assert!(Arc::ptr_eq(&first, &layout(&h)));
+        let copy = h.clone();
+        assert!(Arc::ptr_eq(&first, &layout(&copy)));
+        h.store(&SpinMatrix::from_spins(&xs[..70], 1, 70).unwrap())
+            .unwrap();
+        let second = layout(&h);
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(second.p, 11);
+        assert!(
+            Arc::ptr_eq(&first, &layout(&copy)),
+            "the clone keeps its own"
+        );
+        // Patterns changed behind the kept layout's back: not reused.
+        h.patterns = copy.patterns.clone();
+        let third = layout(&h);
+        assert!(!Arc::ptr_eq(&second, &third));
+        assert_eq!(third.p, 10);
+        assert_eq!(third.planes, first.planes);
     }
 
     #[test]
