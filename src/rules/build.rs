@@ -798,7 +798,9 @@ impl Pass<'_> {
     fn takes<K: Tiles>(&self, k: &K, bi: usize, bj: usize) -> bool {
         let suspect = match self.blocks {
             // A NaN bound is suspect too.
-            Some(b) => !(k.pair_bound(b[bi], b[bj]) * SLACK < self.threshold),
+            Some(b) => (k.pair_bound(b[bi], b[bj]) * SLACK)
+                .partial_cmp(&self.threshold)
+                .is_none_or(|o| o.is_ge()),
             None => true,
         };
         suspect == self.suspect
@@ -1420,6 +1422,140 @@ mod tests {
             assert_eq!(built.grid, want.grid_exponent(), "n = {n}");
             assert_eq!(built.weights, want.weights().unwrap(), "n = {n}");
             assert_eq!(built.max, 3.0e3);
+        }
+    }
+
+    /// `rank × n` factors `±c·(1 + δ)`, `δ ∈ [0, 10⁻³)` seeded, with column
+    /// `hot` 1.6 times larger (and, with `unit`, `c = 1` and no `δ`).
+    fn factors(rank: usize, n: usize, c: f64, hot: usize, unit: bool, seed: u64) -> Vec<f64> {
+        use crate::rng::{self, Purpose};
+        let mut r = rng::stream(seed, 0, Purpose::Noise);
+        let mut v = Vec::with_capacity(rank * n);
+        for _ in 0..rank {
+            for j in 0..n {
+                let sign = if rng::below(&mut r, 2) == 1 {
+                    1.0
+                } else {
+                    -1.0
+                };
+                let delta = rng::below(&mut r, 1000) as f64 * 1e-6;
+                v.push(match (unit, j == hot) {
+                    (true, _) => sign,
+                    (false, true) => sign * c * (1.0 + delta) * 1.6,
+                    (false, false) => sign * c * (1.0 + delta),
+                });
+            }
+        }
+        v
+    }
+
+    /// How many blocks of the upper triangle are suspect.
+    fn suspect_blocks<K: Tiles>(k: &K, n: usize, zero_diagonal: bool) -> usize {
+        let mut acc = [[0.0f64; L]; R];
+        let first: [usize; R] = std::array::from_fn(|r| (r * n / R).min(n - 1));
+        let mut estimate = 0.0f64;
+        for j in (0..n).step_by(L) {
+            k.tile(first, j, &mut acc);
+            for (r, a) in acc.iter().enumerate() {
+                for (l, &v) in a.iter().enumerate().take(n - j) {
+                    if !(zero_diagonal && first[r] == j + l) {
+                        estimate = estimate.max((v as f32).abs() as f64);
+                    }
+                }
+            }
+        }
+        let blocks: Vec<f64> = k
+            .row_bounds(n)
+            .unwrap()
+            .chunks(B)
+            .map(|c| c.iter().fold(0.0f64, |m, &x| m.max(x)))
+            .collect();
+        let binade = ((estimate.to_bits() >> 52) & 0x7ff) as i32 - 1022;
+        let pass = Pass {
+            blocks: Some(&blocks),
+            threshold: pow2(binade) * (1.0 - pow2(-23)),
+            suspect: true,
+            bound: 0.0,
+            grid: None,
+        };
+        let nb = n.div_ceil(B);
+        (0..nb)
+            .map(|a| (a..nb).filter(|&b| pass.takes(k, a, b)).count())
+            .sum()
+    }
+
+    /// The bounds hold for every weight, and the matrix written (both
+    /// passes, the AVX2 kernels and the lane-by-lane ones) equals the one
+    /// written without bounds and the whole `f32` matrix rounded onto the
+    /// grid (`Weights::new`).
+    fn check_all_ways<K: Tiles>(k: &K, n: usize, zero_diagonal: bool, mixed: bool, what: &str) {
+        let none = AtomicBool::new(false);
+        let bounds = k.row_bounds(n).unwrap();
+        let mut acc = [[0.0f64; L]; R];
+        for i0 in (0..n).step_by(R) {
+            let rows: [usize; R] = std::array::from_fn(|r| (i0 + r).min(n - 1));
+            for j in (0..n).step_by(L) {
+                k.tile(rows, j, &mut acc);
+                for (r, a) in acc.iter().enumerate().take(n - i0) {
+                    for (l, &v) in a.iter().enumerate().take(n - j) {
+                        let b = k.pair_bound(bounds[i0 + r], bounds[j + l]);
+                        assert!(v.abs() <= b * SLACK, "{what}: |W| = {v} above {b}");
+                    }
+                }
+            }
+        }
+        let suspect = suspect_blocks(k, n, zero_diagonal);
+        let all = n.div_ceil(B) * (n.div_ceil(B) + 1) / 2;
+        if mixed {
+            assert!(suspect > 0 && suspect < all, "{what}: {suspect} of {all}");
+        }
+        let raw = write_bounded(k, n, zero_diagonal, false, &none, false)
+            .unwrap()
+            .weights;
+        let want = Weights::new(n, raw, vec![0.0; n]).unwrap();
+        let unbounded = write_bounded(k, n, zero_diagonal, true, &none, false).unwrap();
+        let before = crate::simd::level();
+        for level in [crate::simd::Level::Portable, crate::simd::Level::Avx2] {
+            crate::simd::set_level(level);
+            let built = write(k, n, zero_diagonal, true, &none).unwrap();
+            assert_eq!(built.grid, want.grid_exponent(), "{what}");
+            assert!(built.weights == want.weights().unwrap(), "{what} {level:?}");
+            assert!(built.weights == unbounded.weights, "{what} {level:?}");
+            assert_eq!(
+                (built.max, built.min),
+                (unbounded.max, unbounded.min),
+                "{what} {level:?}"
+            );
+        }
+        crate::simd::set_level(before);
+    }
+
+    /// Blocks below the estimate's binade are rounded as they are written,
+    /// the others (here those of a column 1.6 times larger, which holds the
+    /// largest weight, in a higher binade) keep candidates: the result is
+    /// the same, for every kind of tiles, size and diagonal.
+    #[test]
+    fn rounding_in_place_where_bounded_equals_rounding_the_whole_matrix() {
+        for n in [200, 301] {
+            let (p, hot) = (6, 170);
+            let c = (0.75f64 / p as f64).sqrt();
+            let y = Gram(Factors::new(&factors(p, n, c, hot, false, 1), p, n).unwrap());
+            check_all_ways(&y, n, true, true, "gram");
+            check_all_ways(&y, n, false, true, "gram, diagonal kept");
+            let s = Sym2 {
+                x: Factors::new(&factors(p, n, 1.0, hot, true, 2), p, n).unwrap(),
+                u: Factors::new(&factors(p, n, 0.0625, hot, false, 3), p, n).unwrap(),
+            };
+            check_all_ways(&s, n, true, true, "sym2");
+            let spins: Vec<i8> = factors(p, n, 1.0, hot, true, 4)
+                .iter()
+                .map(|&v| v as i8)
+                .collect();
+            let x = crate::spins::SpinMatrix::from_spins(&spins, p, n).unwrap();
+            for m in [0.0, -0.4] {
+                let k = Counts::new(&x, m, 1.0 / (n as f64 * (1.0 - m * m))).unwrap();
+                check_all_ways(&k, n, true, false, "counts");
+            }
         }
     }
 }
