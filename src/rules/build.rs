@@ -362,10 +362,10 @@ impl Tiles for Counts {
 /// [`Tiles::tile`] it stands for, in the same order, four lanes at a time.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Factors, L, R};
+    use crate::rules::build::{Factors, L, R};
     use std::arch::x86_64::*;
 
-    /// [`Gram`](super::Gram): `acc = fma(y_i, y_j, acc)` over μ, from zero.
+    /// [`Gram`](crate::rules::build::Gram): `acc = fma(y_i, y_j, acc)` over μ, from zero.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(super) unsafe fn gram(y: &Factors, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
@@ -393,7 +393,7 @@ mod avx2 {
         store(&a, acc);
     }
 
-    /// [`Sym2`](super::Sym2): `acc += fma(x_j, u_i, x_i·u_j)` over μ, from
+    /// [`Sym2`](crate::rules::build::Sym2): `acc += fma(x_j, u_i, x_i·u_j)` over μ, from
     /// zero. The fused sum is one rounding of the exact `x_j u_i + x_i u_j`
     /// (both products exact as `x = ±1`), here as `fma(x_i, u_j, x_j·u_i)`
     /// with `x_j·u_i` taken by flipping the sign of `u_i`: the same value,
@@ -446,7 +446,7 @@ mod avx2 {
         store(&a, acc);
     }
 
-    /// [`Counts`](super::Counts) from `±1` factors: `C_ij` as the exact sum
+    /// [`Counts`](crate::rules::build::Counts) from `±1` factors: `C_ij` as the exact sum
     /// `fma(x_i, x_j, C)` (integers below 2⁵³), then
     /// `((C − m·a) + P m²)·scale` with `a = a_i + a_j` (exact), the scalar
     /// expression's roundings in its order. `k = [m, P m², scale]`.
@@ -557,7 +557,7 @@ mod avx2 {
     }
 
     /// Rounds the `R × L` tile `acc` to `f32` (and, with `grid`, onto the
-    /// grid: `round_ties_even(w·2^k)·2^−k` as [`on_grid`](super::on_grid)),
+    /// grid: `round_ties_even(w·2^k)·2^−k` as [`on_grid`](crate::rules::build::on_grid)),
     /// stores row `r` at `out + r·n`, and notes it in `book` (the largest
     /// and finiteness before the grid, the smallest after); returns a mask
     /// of the lanes below `bound` and not zero (bit `8r + l`), the
