@@ -41,6 +41,7 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::error::{interrupted, try_filled, Error, Result};
+use crate::model::weights::grid_exponent;
 use crate::model::Weights;
 use crate::spins::{self, SpinMatrix};
 
@@ -312,6 +313,14 @@ impl Learner {
         let zero = self.zero_diagonal();
         // A diluted matrix takes its grid from the kept weights only.
         let grid = self.mask.is_none();
+        if grid && self.patterns.rows() == 0 {
+            // Nothing learnt: zero weights (what `build::write` would give,
+            // with the grid of a zero maximum), as pages the system hands
+            // out zeroed, so that a new network costs nothing until a store
+            // replaces them.
+            let count = square(n, "a weight matrix")?;
+            return Weights::from_grid(n, zeros(count)?, threshold, grid_exponent(n, 0.0), false);
+        }
         let built = match self.matrix(cancel)? {
             Matrix::Gram(t) => build::write(&t, n, zero, grid, cancel)?,
             Matrix::Sym2(t) => build::write(&t, n, zero, grid, cancel)?,
@@ -342,6 +351,28 @@ impl Learner {
             }
         }
     }
+}
+
+/// `count` zeros, allocated zeroed: the system hands out pages of zeros,
+/// so nothing is touched until it is written.
+///
+/// # Errors
+/// `Memory` when they cannot be allocated.
+fn zeros(count: usize) -> Result<Vec<f32>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let refuse = || Error::Memory(format!("{count} zero weights cannot be allocated"));
+    let layout = std::alloc::Layout::array::<f32>(count).map_err(|_| refuse())?;
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<f32>();
+    if ptr.is_null() {
+        return Err(refuse());
+    }
+    // SAFETY: ptr comes from the global allocator with the layout of
+    // `count` f32 (so capacity `count`), and all `count` elements are
+    // initialised: all-zero bits are 0.0.
+    Ok(unsafe { Vec::from_raw_parts(ptr, count, count) })
 }
 
 /// Fills the row-major `n × n` `out` from tiles (no rounding to `f32`).
@@ -817,6 +848,33 @@ mod tests {
         }
         let other = random_patterns(2, n + 1, 1);
         assert!(sequence_weights(n, &[other], false).is_err());
+    }
+
+    /// A learner with nothing stored hands out zero weights without
+    /// writing them: the same model as writing a rank-0 matrix.
+    #[test]
+    fn an_empty_learner_has_the_written_zero_model() {
+        for n in [1, 9, 130] {
+            for rule in [
+                Rule::Storkey,
+                Rule::PseudoInverse {
+                    zero_diagonal: false,
+                },
+                Rule::Covariance { activity: 0.3 },
+            ] {
+                let got = Learner::new(n, rule).unwrap().model(vec![0.5; n]).unwrap();
+                let none = Gram(Factors::new(&[], 0, n).unwrap());
+                let built = build::write(&none, n, true, true, &AtomicBool::new(false)).unwrap();
+                let want =
+                    Weights::from_grid(n, built.weights, vec![0.5; n], built.grid, false).unwrap();
+                assert_eq!(got.weights().unwrap(), want.weights().unwrap());
+                assert!(got.weights().unwrap().iter().all(|&w| w == 0.0));
+                assert_eq!(got.grid_exponent(), want.grid_exponent());
+                assert_eq!(got.is_small(), want.is_small());
+                assert_eq!(got.has_zero_diagonal(), want.has_zero_diagonal());
+                assert_eq!(got.nbytes(), want.nbytes());
+            }
+        }
     }
 
     #[test]
