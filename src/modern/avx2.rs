@@ -388,3 +388,8 @@ pub unsafe fn accumulate_avx2<const B: usize, const Z: usize>(
         j += width;
     }
 }
+
+const _: () = assert!(
+    super::QUERY_BLOCK.is_multiple_of(QC),
+    "a full block is whole groups of the score kernel"
+);

@@ -34,13 +34,21 @@ impl ModernHopfield {
         }
     }
 
-    /// Queries per block for a batch of `nq`: [`QUERY_BLOCK`], or fewer so
-    /// that a small batch still gives every thread of the pool a block. A
-    /// query's result does not depend on its block.
+    /// Queries per block for a batch of `nq`: at most [`QUERY_BLOCK`], as
+    /// many blocks as a multiple of the threads and as even as they come
+    /// (1000 queries on 2 threads: 6 blocks of 168, not 5 of 192 and one of
+    /// 40), a multiple of the score kernel's group when over one. A query's
+    /// result does not depend on its block.
     fn block_rows(&self, nq: usize) -> usize {
-        QUERY_BLOCK
-            .min(nq.div_ceil(crate::par::threads_here()))
-            .max(1)
+        let threads = crate::par::threads_here();
+        let blocks = nq.div_ceil(QUERY_BLOCK).div_ceil(threads) * threads;
+        let rows = nq.div_ceil(blocks.max(1)).max(1);
+        let unit = super::scores::block_unit();
+        if rows > unit {
+            (rows.div_ceil(unit) * unit).min(QUERY_BLOCK)
+        } else {
+            rows
+        }
     }
 
     /// Whether one query's retrieval can use more than one thread: its

@@ -1,6 +1,8 @@
 //! The streaming online softmax over tiles of stored patterns and the
 //! value accumulation of the nonzero weights.
 
+use rayon::prelude::*;
+
 use super::scores::{popcount_scores, scores_tile, Packed};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
@@ -90,9 +92,11 @@ fn chunk_body(
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
-    let mut scratch = vec![0.0f32; packed.map_or(0, Packed::scratch_len)];
-    let mut score = |start: usize, rows: usize, out: &mut [f32]| match (qspins, mem.spins.as_ref())
-    {
+    let scratch_len = packed.map_or(0, Packed::scratch_len);
+    let score = |start: usize, rows: usize, out: &mut [f32], scratch: &mut [f32]| match (
+        qspins,
+        mem.spins.as_ref(),
+    ) {
         (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, out, TILE),
         _ => scores_tile(
             &mem.keys[start * d..(start + rows) * d],
@@ -101,7 +105,7 @@ fn chunk_body(
             nb,
             d,
             packed,
-            &mut scratch,
+            scratch,
             out,
             TILE,
         ),
@@ -111,18 +115,36 @@ fn chunk_body(
     // Without a floor (the first stage) score the whole chunk first and take
     // its maximum as the floor, so that weights are skipped against it from
     // the first tile on rather than against a running maximum that a later
-    // tile may still raise by far.
-    let prescan = floor.is_none();
+    // tile may still raise by far. A few queries (one per call) also score
+    // the whole chunk first, its tiles side by side on the pool's threads:
+    // they only read keys, so two threads read them at twice the rate; the
+    // softmax then runs in tile order as always, on the same scores.
+    let few = nb <= FEW && tiles > 1 && crate::par::in_pool();
+    let prescan = floor.is_none() || few;
     let mut held = vec![0.0f32; if prescan { tiles } else { 1 } * size];
+    let mut scratch = vec![0.0f32; scratch_len];
+    if prescan {
+        let score_tile = |t: usize, buf: &mut [f32], scratch: &mut [f32]| {
+            let start = range.start + t * TILE;
+            score(start, (range.end - start).min(TILE), buf, scratch);
+        };
+        if few {
+            held.par_chunks_mut(size).enumerate().for_each(|(t, buf)| {
+                score_tile(t, buf, &mut vec![0.0f32; scratch_len]);
+            });
+        } else {
+            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+                score_tile(t, buf, &mut scratch);
+            }
+        }
+    }
     let mut own = Vec::new();
     let floor = match floor {
         Some(f) => f,
         None => {
             own.resize(nb, f64::NEG_INFINITY);
-            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
-                let start = range.start + t * TILE;
-                let rows = (range.end - start).min(TILE);
-                score(start, rows, buf);
+            for (t, buf) in held.chunks_exact(size).enumerate() {
+                let rows = (range.end - range.start - t * TILE).min(TILE);
                 for (b, f) in own.iter_mut().enumerate() {
                     let top = max_of(&buf[b * TILE..b * TILE + rows]) as f64 * pass.beta;
                     *f = f.max(top);
@@ -140,7 +162,7 @@ fn chunk_body(
         let tile = if prescan {
             &mut held[t * size..(t + 1) * size]
         } else {
-            score(start, rows, &mut held);
+            score(start, rows, &mut held, &mut scratch);
             &mut held[..]
         };
         for b in 0..nb {
@@ -273,6 +295,9 @@ fn value_sums(tile: &[f32], lists: &ValueLists, values: &[f32], dv: usize, o: &m
         j += cols;
     }
 }
+
+/// At most this many queries in a block score a chunk's tiles side by side.
+const FEW: usize = 4;
 
 /// Queries per group of the value accumulation.
 pub(super) const GROUP: usize = 12;
