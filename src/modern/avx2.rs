@@ -300,7 +300,7 @@ pub unsafe fn scores_packed_avx2(
 
 /// AVX2 version of `stream::accumulate` for `B` queries (weight rows of
 /// stride [`TILE`]) and the first `cols` columns of the value rows (stride
-/// `dv`, as the rows of `o`), `8·Z` columns at a time; same bits.
+/// `vs`; rows of `o` of stride `os`), `8·Z` columns at a time; same bits.
 ///
 /// # Safety
 /// AVX2 and FMA; sizes as in `accumulate`.
@@ -309,14 +309,15 @@ pub unsafe fn accumulate_avx2<const B: usize, const Z: usize>(
     w: &[f32],
     list: &[u32],
     values: &[f32],
-    dv: usize,
+    vs: usize,
     cols: usize,
+    os: usize,
     o: &mut [f64],
 ) {
-    assert!(cols <= dv && w.len() >= B * TILE && o.len() >= (B - 1) * dv + cols);
+    assert!(cols <= vs && cols <= os && w.len() >= B * TILE && o.len() >= (B - 1) * os + cols);
     assert!(list
         .iter()
-        .all(|&p| (p as usize) < TILE && p as usize * dv + cols <= values.len()));
+        .all(|&p| (p as usize) < TILE && p as usize * vs + cols <= values.len()));
     let (vp, wp) = (values.as_ptr(), w.as_ptr());
     let mut j = 0;
     while j < cols {
@@ -335,7 +336,7 @@ pub unsafe fn accumulate_avx2<const B: usize, const Z: usize>(
                         // SAFETY: columns j + 8z.. below `cols` of a listed row
                         // (masked lanes only past the last whole group of 8).
                         v[z] = unsafe {
-                            let at = vp.add(p * dv + j + 8 * z);
+                            let at = vp.add(p * vs + j + 8 * z);
                             if $full {
                                 _mm256_loadu_ps(at)
                             } else {
@@ -364,7 +365,7 @@ pub unsafe fn accumulate_avx2<const B: usize, const Z: usize>(
                 if n == 0 {
                     break;
                 }
-                let row = &mut o[b * dv + j + 8 * z..][..n];
+                let row = &mut o[b * os + j + 8 * z..][..n];
                 if n == 8 {
                     // The same float64 additions, four at a time.
                     let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(acc[b][z]));

@@ -154,6 +154,7 @@ fn chunk_body(
         }
     };
     let mut lists = ValueLists::new(nb);
+    let mut panel = Vec::with_capacity(TILE * PANEL);
     let mut any = vec![false; nb];
     let values = mem.value_rows();
     for t in 0..tiles {
@@ -188,6 +189,7 @@ fn chunk_body(
                 &lists,
                 &values[start * dv..(start + rows) * dv],
                 dv,
+                &mut panel,
                 &mut part.o,
             );
         }
@@ -262,20 +264,36 @@ impl ValueLists {
 }
 
 /// `o[b] += Σ_p w[b][p]·v[p]` over the lists of a tile, a panel of
-/// [`PANEL`] value columns at a time.
-fn value_sums(tile: &[f32], lists: &ValueLists, values: &[f32], dv: usize, o: &mut [f64]) {
+/// [`PANEL`] value columns at a time, each panel first copied into `panel`
+/// rows side by side: the rows of a tile sit `4·d_v` bytes apart (4 KB at
+/// `d_v` = 1024), where a panel of them would fall into a few L1 cache sets
+/// and span one page per row.
+fn value_sums(
+    tile: &[f32],
+    lists: &ValueLists,
+    values: &[f32],
+    dv: usize,
+    panel: &mut Vec<f32>,
+    o: &mut [f64],
+) {
+    let rows = values.len() / dv.max(1);
     let mut j = 0;
     while j < dv {
         let cols = (dv - j).min(PANEL);
+        panel.clear();
+        for p in 0..rows {
+            panel.extend_from_slice(&values[p * dv + j..p * dv + j + cols]);
+        }
         for (g, range) in lists.groups.iter().enumerate() {
             if lists.together[g] {
                 accumulate(
                     &tile[range.start * TILE..],
                     range.len(),
                     &lists.union[g],
-                    &values[j..],
-                    dv,
+                    panel,
                     cols,
+                    cols,
+                    dv,
                     &mut o[range.start * dv + j..],
                 );
                 continue;
@@ -285,9 +303,10 @@ fn value_sums(tile: &[f32], lists: &ValueLists, values: &[f32], dv: usize, o: &m
                     &tile[b * TILE..],
                     1,
                     &lists.own[b],
-                    &values[j..],
-                    dv,
+                    panel,
                     cols,
+                    cols,
+                    dv,
                     &mut o[b * dv + j..],
                 );
             }
@@ -451,16 +470,18 @@ fn weight(z: f64, skip: f64) -> f32 {
 }
 
 /// `o[b][j] += Σ_{p ∈ list} w[b][p]·v[p][j]` for `nb` queries (weights
-/// row stride [`TILE`]) and the first `cols` columns (value rows and rows
-/// of `o` of stride `dv`), summed in float32 in list order, then added.
+/// row stride [`TILE`]) and the first `cols` columns (value rows of stride
+/// `vs`, rows of `o` of stride `os`), summed in float32 in list order, then
+/// added.
 #[inline(always)]
 fn accumulate(
     w: &[f32],
     nb: usize,
     list: &[u32],
     values: &[f32],
-    dv: usize,
+    vs: usize,
     cols: usize,
+    os: usize,
     o: &mut [f64],
 ) {
     if list.is_empty() {
@@ -470,12 +491,12 @@ fn accumulate(
     if crate::simd::level() == crate::simd::Level::Avx512 && (nb == GROUP || nb == 1) {
         // SAFETY: the level is never above what the CPU supports; `w` holds
         // `nb` rows of TILE, `values` the listed rows' first `cols` columns
-        // (stride `dv`), `o` `nb` rows of stride `dv` (sizes checked inside).
+        // (stride `vs`), `o` `nb` rows of stride `os` (sizes checked inside).
         unsafe {
             if nb == GROUP {
-                super::x86::accumulate_avx512::<GROUP, 2>(w, list, values, dv, cols, o)
+                super::x86::accumulate_avx512::<GROUP, 2>(w, list, values, vs, cols, os, o)
             } else {
-                super::x86::accumulate_avx512::<1, 4>(w, list, values, dv, cols, o)
+                super::x86::accumulate_avx512::<1, 4>(w, list, values, vs, cols, os, o)
             }
         };
         return;
@@ -491,13 +512,14 @@ fn accumulate(
                         &w[4 * s * TILE..],
                         list,
                         values,
-                        dv,
+                        vs,
                         cols,
-                        &mut o[4 * s * dv..],
+                        os,
+                        &mut o[4 * s * os..],
                     );
                 }
             } else {
-                super::avx2::accumulate_avx2::<1, 8>(w, list, values, dv, cols, o)
+                super::avx2::accumulate_avx2::<1, 8>(w, list, values, vs, cols, os, o)
             }
         };
         return;
@@ -507,9 +529,9 @@ fn accumulate(
         for j in 0..cols {
             let mut acc = 0.0f32;
             for &p in list {
-                acc = wb[p as usize].mul_add(values[p as usize * dv + j], acc);
+                acc = wb[p as usize].mul_add(values[p as usize * vs + j], acc);
             }
-            o[b * dv + j] += acc as f64;
+            o[b * os + j] += acc as f64;
         }
     }
 }
