@@ -134,15 +134,66 @@ unsafe fn micro<const R: usize, const C: usize>(
     out
 }
 
-/// `nq` queries (rows of `d`, `nq` a multiple of [`QC`]) packed for
-/// [`scores_packed_avx2`]: per group of `QC` queries and per step of 16
-/// features, the `QC` queries' 16 features side by side (zeros past `d`).
+/// `R` keys × one query in one pass over the features: both halves of
+/// the 16 lanes at once (`2R` FMA chains, each key's cache lines read
+/// once), the same operations as [`micro`] per lane.
+///
+/// # Safety
+/// AVX2 and FMA; every pointer row holds `d` floats.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn micro_row<const R: usize>(k: [*const f32; R], q: *const f32, d: usize) -> [f32; R] {
+    let mut lo = [_mm256_setzero_ps(); R];
+    let mut hi = [_mm256_setzero_ps(); R];
+    let full = d / 16;
+    for i in 0..full {
+        let at = 16 * i;
+        // SAFETY: at + 16 <= d.
+        let (ql, qh) = unsafe { (_mm256_loadu_ps(q.add(at)), _mm256_loadu_ps(q.add(at + 8))) };
+        for r in 0..R {
+            // SAFETY: as above.
+            let (kl, kh) =
+                unsafe { (_mm256_loadu_ps(k[r].add(at)), _mm256_loadu_ps(k[r].add(at + 8))) };
+            lo[r] = _mm256_fmadd_ps(kl, ql, lo[r]);
+            hi[r] = _mm256_fmadd_ps(kh, qh, hi[r]);
+        }
+    }
+    // The remainder as in `half`: its features in the first lanes.
+    let rest = d % 16;
+    if rest > 0 {
+        let at = 16 * full;
+        let (ml, mh) = (first_lanes(rest.min(8)), first_lanes(rest.saturating_sub(8)));
+        // SAFETY: masked lanes past d are not read.
+        let (ql, qh) = unsafe {
+            (
+                _mm256_maskload_ps(q.add(at), ml),
+                _mm256_maskload_ps(q.add(at + 8), mh),
+            )
+        };
+        for r in 0..R {
+            // SAFETY: as above.
+            let (kl, kh) = unsafe {
+                (
+                    _mm256_maskload_ps(k[r].add(at), ml),
+                    _mm256_maskload_ps(k[r].add(at + 8), mh),
+                )
+            };
+            lo[r] = _mm256_fmadd_ps(kl, ql, lo[r]);
+            hi[r] = _mm256_fmadd_ps(kh, qh, hi[r]);
+        }
+    }
+    std::array::from_fn(|r| reduce(lo[r], hi[r]))
+}
+
+/// `nq` queries (rows of `d`) packed for [`scores_packed_avx2`]: per group
+/// of `QC` queries and per step of 16 features, the `QC` queries' 16
+/// features side by side (zeros past `d`, and for the missing queries of a
+/// last group).
 /// A group is then one contiguous block: its rows no longer sit 4 KB apart
 /// (at d = 1024), where they would all fall into the same L1 cache sets.
 pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
-    debug_assert!(nq.is_multiple_of(QC));
     let steps = d.div_ceil(16);
-    let mut out = vec![0.0f32; nq * steps * 16];
+    let mut out = vec![0.0f32; nq.div_ceil(QC) * QC * steps * 16];
     for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
         let (g, x) = (c / QC, c % QC);
         for (i, part) in q.chunks(16).enumerate() {
@@ -154,8 +205,9 @@ pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
 }
 
 /// The scores of `rows` keys and the query groups `group(c)` (`c` the
-/// first query of a group of [`QC`], below `grouped`), then the queries
-/// `grouped..nq` one at a time (rows in place).
+/// first query of a group of [`QC`], below `grouped`; a last group may be
+/// padded past `nq`), then the queries `grouped..nq` one at a time (rows
+/// in place).
 ///
 /// # Safety
 /// AVX2 and FMA; every key row holds `d` floats, every group's pointers
@@ -196,7 +248,8 @@ unsafe fn score_groups(
                 // queries as the caller says.
                 let s = unsafe { micro::<KR, QC>(k, q, d) };
                 for (i, row) in s.iter().enumerate().take((k1 - r).min(KR)) {
-                    for (j, &x) in row.iter().enumerate() {
+                    // A padded last group: its missing queries are not written.
+                    for (j, &x) in row.iter().enumerate().take(nq - c) {
                         out[(c + j) * ld + r + i] = x;
                     }
                 }
@@ -205,18 +258,15 @@ unsafe fn score_groups(
             c += QC;
         }
         while c < nq {
-            let q = Queries {
-                q: [singles.as_ptr().wrapping_add((c - grouped) * d)],
-                step: 16,
-            };
+            let q = singles.as_ptr().wrapping_add((c - grouped) * d);
             let mut r = k0;
             while r < k1 {
                 let k: [*const f32; 4] =
                     std::array::from_fn(|i| kp.wrapping_add((r + i).min(rows - 1) * d));
                 // SAFETY: as above; `singles` holds the rows after `grouped`.
-                let s = unsafe { micro::<4, 1>(k, q, d) };
-                for (i, row) in s.iter().enumerate().take((k1 - r).min(4)) {
-                    out[c * ld + r + i] = row[0];
+                let s = unsafe { micro_row::<4>(k, q, d) };
+                for (i, &x) in s.iter().enumerate().take((k1 - r).min(4)) {
+                    out[c * ld + r + i] = x;
                 }
                 r += 4;
             }
@@ -267,8 +317,8 @@ pub unsafe fn scores_avx2(
     };
 }
 
-/// [`scores_avx2`] of the `n` queries that [`pack_groups`] packed (`n` a
-/// multiple of [`QC`]); same bits.
+/// [`scores_avx2`] of the `n` queries that [`pack_groups`] packed; same
+/// bits.
 ///
 /// # Safety
 /// AVX2 and FMA; `keys` holds `rows` rows of `d`, `out` `n` rows of `ld`.
@@ -283,10 +333,10 @@ pub unsafe fn scores_packed_avx2(
     ld: usize,
 ) {
     let steps = d.div_ceil(16);
+    let grouped = n.div_ceil(QC) * QC;
     assert!(
-        n.is_multiple_of(QC)
-            && keys.len() >= rows * d
-            && packed.len() >= n * steps * 16
+        keys.len() >= rows * d
+            && packed.len() >= grouped * steps * 16
             && out.len() >= (n.max(1) - 1) * ld + rows
     );
     let qp = packed.as_ptr();
@@ -295,7 +345,7 @@ pub unsafe fn scores_packed_avx2(
         step: 16 * QC,
     };
     // SAFETY: every group is whole (checked above).
-    unsafe { score_groups(keys, rows, n, group, &[], n, d, out, ld) };
+    unsafe { score_groups(keys, rows, grouped, group, &[], n, d, out, ld) };
 }
 
 /// AVX2 version of `stream::accumulate` for `B` queries (weight rows of

@@ -130,9 +130,8 @@ pub(super) fn block_unit() -> usize {
 }
 
 /// The packed queries of a block, when a packed kernel will score them.
-/// At AVX-512 a last group less than half full is left to the row kernel
-/// (padding it would waste more than the packed kernel gains); at AVX2
-/// the queries after the last whole group are.
+/// A last group less than half full is left to the row kernel (padding it
+/// would waste more than the packed kernel gains).
 pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -150,7 +149,10 @@ pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
             }
         }
         if level == crate::simd::Level::Avx2 {
-            let n = nq - nq % super::avx2::QC;
+            // A last group of at least half the queries is padded: the row
+            // kernel takes fewer.
+            let qc = super::avx2::QC;
+            let n = if nq % qc >= qc / 2 { nq } else { nq - nq % qc };
             if n > 0 {
                 return Some(Packed {
                     data: super::avx2::pack_groups(queries, n, d),

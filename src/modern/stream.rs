@@ -214,6 +214,8 @@ struct ValueLists {
     union: Vec<Vec<u32>>,
     /// Whether group `g` runs as a group (its union list) or query by query.
     together: Vec<bool>,
+    /// Value rows the sums read (a group's union once per set of four).
+    reads: usize,
 }
 
 impl ValueLists {
@@ -225,6 +227,7 @@ impl ValueLists {
             own: vec![Vec::with_capacity(TILE); nb],
             union: vec![Vec::with_capacity(TILE); n],
             together: vec![false; n],
+            reads: 0,
         }
     }
 
@@ -260,14 +263,23 @@ impl ValueLists {
             // the multiply-adds of single queries, on a quarter of the loads.
             self.together[g] = 2 * total > GROUP * list.len();
         }
+        self.reads = 0;
+        for (g, range) in self.groups.iter().enumerate() {
+            self.reads += if self.together[g] {
+                self.union[g].len() * GROUP / 4
+            } else {
+                self.own[range.clone()].iter().map(Vec::len).sum()
+            };
+        }
     }
 }
 
 /// `o[b] += Σ_p w[b][p]·v[p]` over the lists of a tile, a panel of
-/// [`PANEL`] value columns at a time, each panel first copied into `panel`
-/// rows side by side: the rows of a tile sit `4·d_v` bytes apart (4 KB at
-/// `d_v` = 1024), where a panel of them would fall into a few L1 cache sets
-/// and span one page per row.
+/// [`PANEL`] value columns at a time. When the sums read the tile's rows
+/// more than twice over, each panel is first copied into `panel`, rows side
+/// by side: the rows of a tile sit `4·d_v` bytes apart (4 KB at `d_v` =
+/// 1024), where a panel of them would fall into a few L1 cache sets and
+/// span one page per row.
 fn value_sums(
     tile: &[f32],
     lists: &ValueLists,
@@ -277,21 +289,29 @@ fn value_sums(
     o: &mut [f64],
 ) {
     let rows = values.len() / dv.max(1);
+    // The copy reads every row once: worth it when the sums read them more
+    // often (a few queries, one per call, read a few rows each: no copy).
+    let copy = lists.reads >= 2 * rows;
     let mut j = 0;
     while j < dv {
         let cols = (dv - j).min(PANEL);
-        panel.clear();
-        for p in 0..rows {
-            panel.extend_from_slice(&values[p * dv + j..p * dv + j + cols]);
-        }
+        let (v, vs) = if copy {
+            panel.clear();
+            for p in 0..rows {
+                panel.extend_from_slice(&values[p * dv + j..p * dv + j + cols]);
+            }
+            (&panel[..], cols)
+        } else {
+            (&values[j..], dv)
+        };
         for (g, range) in lists.groups.iter().enumerate() {
             if lists.together[g] {
                 accumulate(
                     &tile[range.start * TILE..],
                     range.len(),
                     &lists.union[g],
-                    panel,
-                    cols,
+                    v,
+                    vs,
                     cols,
                     dv,
                     &mut o[range.start * dv + j..],
@@ -303,8 +323,8 @@ fn value_sums(
                     &tile[b * TILE..],
                     1,
                     &lists.own[b],
-                    panel,
-                    cols,
+                    v,
+                    vs,
                     cols,
                     dv,
                     &mut o[b * dv + j..],
