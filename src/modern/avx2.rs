@@ -152,8 +152,12 @@ unsafe fn micro_row<const R: usize>(k: [*const f32; R], q: *const f32, d: usize)
         let (ql, qh) = unsafe { (_mm256_loadu_ps(q.add(at)), _mm256_loadu_ps(q.add(at + 8))) };
         for r in 0..R {
             // SAFETY: as above.
-            let (kl, kh) =
-                unsafe { (_mm256_loadu_ps(k[r].add(at)), _mm256_loadu_ps(k[r].add(at + 8))) };
+            let (kl, kh) = unsafe {
+                (
+                    _mm256_loadu_ps(k[r].add(at)),
+                    _mm256_loadu_ps(k[r].add(at + 8)),
+                )
+            };
             lo[r] = _mm256_fmadd_ps(kl, ql, lo[r]);
             hi[r] = _mm256_fmadd_ps(kh, qh, hi[r]);
         }
@@ -162,7 +166,10 @@ unsafe fn micro_row<const R: usize>(k: [*const f32; R], q: *const f32, d: usize)
     let rest = d % 16;
     if rest > 0 {
         let at = 16 * full;
-        let (ml, mh) = (first_lanes(rest.min(8)), first_lanes(rest.saturating_sub(8)));
+        let (ml, mh) = (
+            first_lanes(rest.min(8)),
+            first_lanes(rest.saturating_sub(8)),
+        );
         // SAFETY: masked lanes past d are not read.
         let (ql, qh) = unsafe {
             (

@@ -130,8 +130,13 @@ impl ModernHopfield {
     pub(super) fn step_into(&self, queries: &[f32], beta: f64, out: &mut [f32]) -> Result<()> {
         let parts = self.pass(queries, beta, true)?;
         let dv = self.dv;
-        let block = self.block_rows(queries.len() / self.d);
-        for (part, out) in parts.iter().zip(out.chunks_mut(block * dv)) {
+        // Each part's own count of queries (the block size depends on the
+        // level, which may change between two calls of `block_rows`).
+        let mut at = 0;
+        for part in &parts {
+            let nb = part.m.len();
+            let out = &mut out[at * dv..(at + nb) * dv];
+            at += nb;
             for (b, row) in out.chunks_exact_mut(dv).enumerate() {
                 let l = part.l[b];
                 for (x, &o) in row.iter_mut().zip(&part.o[b * dv..(b + 1) * dv]) {

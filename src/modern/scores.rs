@@ -188,9 +188,9 @@ pub(super) fn scores_tile(
         // never above what the CPU supports; sizes are checked inside.
         unsafe {
             match p.kind {
-                Kind::Lanes => super::x86::scores_packed_avx512(
-                    keys, rows, &p.data, p.n, d, scratch, out, ld,
-                ),
+                Kind::Lanes => {
+                    super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld)
+                }
                 Kind::Groups => {
                     super::avx2::scores_packed_avx2(keys, rows, &p.data, p.n, d, out, ld)
                 }

@@ -494,6 +494,7 @@ fn weight(z: f64, skip: f64) -> f32 {
 /// `vs`, rows of `o` of stride `os`), summed in float32 in list order, then
 /// added.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn accumulate(
     w: &[f32],
     nb: usize,
