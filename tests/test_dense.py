@@ -351,6 +351,9 @@ def test_store_is_appendable_and_repr_sizes() -> None:
     assert two.nbytes == 70 * 2 * 8
     q = hf.corrupt(x, flip=0.2, seed=2)
     ASSERT_EQ(one.retrieve(q, seed=3).states, two.retrieve(q, seed=3).states)
+    # the prepared memory is kept: bit planes (90 neurons x 2 words) and the
+    # i64 h and b and i128 F tables (91 entries each)
+    assert two.nbytes == 70 * 2 * 8 + 90 * 2 * 8 + 91 * (8 + 8 + 16)
     assert repr(two) == (
         "DenseAssociativeMemory(n=90, interaction='polynomial', degree=3, "
         "rectified=True, num_patterns=70)"
@@ -361,6 +364,25 @@ def test_store_is_appendable_and_repr_sizes() -> None:
     )
     assert e.energy(np.ones(5)) == np.inf
     assert e.retrieve(np.ones(5), seed=1).converged
+
+
+def test_a_store_after_a_retrieval_prepares_the_memory_again() -> None:
+    x = hf.random_patterns(40, 80, seed=7)
+    q = hf.corrupt(x, flip=0.15, seed=8)
+    for interaction in ("polynomial", "exponential"):
+        grown = hf.DenseAssociativeMemory(80, interaction=interaction)
+        grown.store(x[:10])
+        before = grown.retrieve(q, seed=9, update="sync")
+        grown.store(x[10:])
+        assert grown.nbytes == 40 * 2 * 8  # the kept preparation was dropped
+        whole = hf.DenseAssociativeMemory(80, interaction=interaction)
+        whole.store(x)
+        for update in ("sync", "async"):
+            got = grown.retrieve(q, seed=9, update=update)
+            ASSERT_EQ(got.states, whole.retrieve(q, seed=9, update=update).states)
+        assert not np.array_equal(before.states, got.states)
+        grown.forget(range(10, 40))
+        ASSERT_EQ(grown.retrieve(q, seed=9, update="sync").states, before.states)
 
 
 def test_single_query_and_inputs_not_modified() -> None:

@@ -487,7 +487,11 @@ def test_same_seed_same_result_and_seeds_matter() -> None:
     d = net.retrieve(q[:5], seed=2**64 - 1)
     e = net.retrieve(q[:5], seed=2**64 - 1)
     _assert_same(d, e)
-    # seed=None draws a fresh seed: still a valid descent to fixed points
+    # seed=None draws a fresh seed at each call: still a valid descent to fixed points
+    options = dict(update="async", max_sweeps=1, order="random", threads=None)
+    options.update(track_energy=False, temperature=0.0, sweeps=None, schedule=None)
+    fresh = {_core.RetrieveOptions(seed=None, **options).seed for _ in range(1000)}
+    assert len(fresh) == 1000
     f = net.retrieve(q[:20], seed=None, max_sweeps=1000)
     assert f.converged.all()
     assert ref.is_fixed_point(x, f.states).all()

@@ -70,3 +70,42 @@ def test_bad_input_is_refused() -> None:
         hf.SequenceMemory(20, cyclic="yes")
     assert mem.recall(np.ones(20), steps=0).trajectory.shape == (1, 20)
     assert "SequenceMemory(n=20" in repr(mem)
+
+
+def test_forget_equals_never_storing() -> None:
+    n = 200
+    seqs = [hf.random_patterns(k, n, seed=10 + k) for k in (5, 3, 4)]
+    for cyclic in (False, True):
+        mem = hf.SequenceMemory(n, cyclic=cyclic, threshold=0.25)
+        for s in seqs:
+            mem.store(s)
+        mem.forget(1)
+        fresh = hf.SequenceMemory(n, cyclic=cyclic, threshold=0.25)
+        fresh.store(seqs[0])
+        fresh.store(seqs[2])
+        ASSERT_EQ(mem.weights, fresh.weights)
+        ASSERT_EQ(mem.items, fresh.items)
+        want = ref.quantize_weights(ref.sequence_weights([seqs[0], seqs[2]], cyclic=cyclic))
+        ASSERT_EQ(mem.weights, want)
+        start = hf.corrupt(seqs[2][0], flip=0.05, seed=1)
+        ASSERT_EQ(mem.recall(start, steps=3).trajectory, fresh.recall(start, steps=3).trajectory)
+        assert mem.recall(start, steps=3).sequence[-1] == 1  # now the second one
+        mem.forget([])  # nothing
+        assert len(mem.sequences) == 2
+        mem.forget([-1, 0])
+        assert mem.sequences == [] and not mem.weights.any()
+        with pytest.raises(ValueError, match="nothing is stored"):
+            mem.recall(start, steps=1)
+
+
+def test_forget_refuses_bad_indices() -> None:
+    mem = hf.SequenceMemory(30)
+    mem.store(hf.random_patterns(3, 30, seed=0))
+    mem.store(hf.random_patterns(2, 30, seed=1))
+    with pytest.raises(IndexError, match=r"\[-2, 2\) \(the 2 stored sequences\)"):
+        mem.forget(2)
+    with pytest.raises(ValueError, match="distinct"):
+        mem.forget([0, -2])
+    with pytest.raises(TypeError, match="bool"):
+        mem.forget(True)
+    assert len(mem.sequences) == 2

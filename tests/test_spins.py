@@ -101,12 +101,20 @@ def test_as_spins_read_only_and_not_modified() -> None:
     np.testing.assert_array_equal(x, before)
 
 
-def test_as_spins_int8_fast_path_copies() -> None:
-    x = _pm((100, 64))
+@pytest.mark.parametrize("shape", [(64,), (1, 2048), (1, 2049), (100, 64)])
+def test_as_spins_int8_fast_path_copies(shape: tuple[int, ...]) -> None:
+    # small int8 arrays take a byte check, large ones the NumPy reductions
+    x = _pm(shape)
+    x.setflags(write=False)
     out = as_spins(x)
     assert out is not x
     assert not np.shares_memory(out, x)
+    assert out.flags.c_contiguous and out.flags.writeable and out.dtype == np.int8
     np.testing.assert_array_equal(out, x)
+    bad = x.copy()
+    bad.flat[-1] = 2
+    with pytest.raises(ValueError, match="found 2 at index"):
+        as_spins(bad)
 
 
 @pytest.mark.parametrize("shape", [(0,), (0, 5), (3, 0)])

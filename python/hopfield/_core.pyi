@@ -267,6 +267,11 @@ class Outcomes:
     @property
     def energy_trace(self) -> NDArray[np.float64] | None:
         """With `track_energy`: float64 (B, T), NaN-padded; else None."""
+    def first(
+        self,
+    ) -> tuple[NDArray[np.int8], bool, int, float, bool, NDArray[np.float64] | None]:
+        """The first query's outcome as Python values (what a one-query call
+        returns), read in one call rather than five array lookups."""
 
 @final
 class Sampled:

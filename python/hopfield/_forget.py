@@ -20,11 +20,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def kept(indices: ArrayLike | int, count: int) -> np.ndarray:
+def kept(indices: ArrayLike | int, count: int, what: str = "stored patterns") -> np.ndarray:
     """The rows that remain when ``indices`` (of ``count`` rows) are forgotten.
 
     ``indices`` is one integer or a 1-D sequence of distinct integers in
-    ``[-count, count)`` (negative counts from the end, as in NumPy).
+    ``[-count, count)`` (negative counts from the end, as in NumPy); ``what``
+    names the rows in messages.
     """
     if isinstance(indices, (bool, np.bool_)):
         raise TypeError("indices must be an integer or a 1-D sequence of integers, not bool")
@@ -45,7 +46,7 @@ def kept(indices: ArrayLike | int, count: int) -> np.ndarray:
     bad = (flat < -count) | (flat >= count)
     if bad.any():
         raise IndexError(
-            f"indices must be in [-{count}, {count}) (the {count} stored patterns); "
+            f"indices must be in [-{count}, {count}) (the {count} {what}); "
             f"found {int(flat[bad][0])}"
         )
     flat = np.where(flat < 0, flat + count, flat)

@@ -148,7 +148,11 @@ class DenseAssociativeMemory(SpinModel):
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory held: ``P·⌈N/64⌉·8`` for the packed patterns."""
+        """Bytes of memory held: ``P·⌈N/64⌉·8`` for the packed patterns and,
+        once a call has prepared the memory for the engine, as many again for
+        its bit planes by neuron (``N·⌈P/64⌉·8``) plus tables of ``O(N)``.
+        The prepared memory is kept until the next ``store``: preparing costs
+        ``O(P·N)``, as much as a one-query retrieval or more."""
         return self._engine.nbytes
 
     @property

@@ -51,16 +51,10 @@ class Retrieval:
     def from_outcomes(cls, outcomes: Outcomes, single: bool) -> Retrieval:
         """The retrieval of the engine's ``outcomes`` (scalars and an ``(N,)``
         state for a ``single`` query)."""
-        trace = outcomes.energy_trace
         if single:
-            return cls(
-                states=outcomes.states[0],
-                converged=bool(outcomes.converged[0]),
-                sweeps=int(outcomes.sweeps[0]),
-                energy=float(outcomes.energy[0]),
-                cycled=bool(outcomes.cycled[0]),
-                energy_trace=None if trace is None else trace[0],
-            )
+            states, converged, sweeps, energy, cycled, trace = outcomes.first()
+            return cls(states, converged, sweeps, energy, cycled, trace)
+        trace = outcomes.energy_trace
         return cls(
             states=outcomes.states,
             converged=outcomes.converged,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _validate
+from . import _forget, _validate
 from ._core import RetrieveOptions, Weights, overlap_matrix, sequence_weights
 from .persist import Persistent, State, pack_spins, unpack_spins
 from .spins import as_spins
@@ -138,6 +138,35 @@ class SequenceMemory(Persistent):
         w = sequence_weights(self._n, [*self._sequences, np.ascontiguousarray(seq)], self._cyclic)
         self._engine = Weights(w, self._theta)
         self._sequences.append(np.array(seq, dtype=np.int8, order="C"))
+
+    def forget(self, indices: ArrayLike | int) -> None:
+        """Remove stored sequences exactly.
+
+        The weights are recomputed from the remaining sequences, so afterwards
+        the memory is, bit for bit, one that stored only those (a sequence's
+        transitions are its own: nothing of a forgotten sequence remains).
+
+        Parameters
+        ----------
+        indices : int or array_like of int
+            Positions in :attr:`sequences` to forget: distinct integers in
+            ``[-S, S)`` for ``S`` stored sequences (negative counts from the
+            end). Empty: nothing changes.
+
+        Raises
+        ------
+        IndexError
+            An index out of range.
+        ValueError, TypeError
+            Repeated indices, or indices that are not integers.
+        """
+        keep = _forget.kept(indices, len(self._sequences), "stored sequences")
+        if len(keep) == len(self._sequences):
+            return
+        remaining = [self._sequences[i] for i in keep]
+        weights = sequence_weights(self._n, remaining, self._cyclic) if remaining else None
+        self._engine = None if weights is None else Weights(weights, self._theta)
+        self._sequences = remaining
 
     def _get_state(self) -> State:
         params = {

@@ -46,6 +46,7 @@
 //! The energy is reported as `−(1/β) log Σ_μ exp(β m_μ)`.
 
 use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use super::masked;
 use super::signed_sums::{self, CHUNK, CHUNK_LIMIT, TERM_LIMIT};
@@ -113,12 +114,29 @@ fn poly_unit(n: usize, degree: u32) -> Option<i128> {
     (n as i128 + 2).checked_pow(degree)?.checked_mul(5)
 }
 
-/// A dense associative memory: the stored patterns, bit-packed, and the
-/// interaction. This is all it holds (`P·⌈N/64⌉·8` bytes).
-#[derive(Debug, Clone)]
+/// A dense associative memory: the stored patterns, bit-packed
+/// (`P·⌈N/64⌉·8` bytes), the interaction and, once a retrieval has asked for
+/// it, the memory prepared for the engine (as many bytes again, plus tables
+/// of `O(N)`): preparing costs `O(P·N)`, as much as a one-query retrieval
+/// or more, so it is kept until the patterns change.
+#[derive(Debug)]
 pub struct Dense {
-    patterns: SpinMatrix,
+    /// Shared with the prepared memory, which reads the rows.
+    patterns: Arc<SpinMatrix>,
     interaction: Interaction,
+    prepared: OnceLock<PreparedDense>,
+}
+
+impl Clone for Dense {
+    /// The same memory, with nothing prepared yet (a clone is made to be
+    /// changed).
+    fn clone(&self) -> Self {
+        Dense {
+            patterns: Arc::clone(&self.patterns),
+            interaction: self.interaction,
+            prepared: OnceLock::new(),
+        }
+    }
 }
 
 impl Dense {
@@ -134,8 +152,9 @@ impl Dense {
         }
         interaction.check()?;
         let memory = Dense {
-            patterns: SpinMatrix::new(n)?,
+            patterns: Arc::new(SpinMatrix::new(n)?),
             interaction,
+            prepared: OnceLock::new(),
         };
         memory.check_count(1)?;
         Ok(memory)
@@ -173,7 +192,10 @@ impl Dense {
             )));
         }
         self.check_count(self.patterns.rows() + patterns.rows())?;
-        self.patterns.append(patterns)
+        // Dropped first, so that the rows are copied only when a snapshot
+        // still reads them.
+        self.prepared = OnceLock::new();
+        Arc::make_mut(&mut self.patterns).append(patterns)
     }
 
     /// Number of neurons.
@@ -191,17 +213,34 @@ impl Dense {
         self.interaction
     }
 
-    /// Bytes held: the packed patterns.
+    /// Bytes held: the packed patterns and, once built, the prepared memory.
     pub fn nbytes(&self) -> usize {
-        self.patterns.nbytes()
+        let prepared = self.prepared.get().map_or(0, PreparedDense::nbytes);
+        self.patterns.nbytes() + prepared
     }
 
-    /// The memory prepared for the engine (bit planes and tables, built per
-    /// call in `O(P·N)`): `i64` polynomial sums when they fit, else `i128`.
+    /// The memory prepared for the engine, built by the first call
+    /// ([`Dense::prepare`]) and kept until the patterns change. Threads that
+    /// race on the first call may each build it; one is kept, and all are
+    /// equal.
     ///
     /// # Errors
     /// `Memory` when the layout cannot be allocated.
-    pub fn prepare(&self) -> Result<PreparedDense<'_>> {
+    pub fn prepared(&self) -> Result<&PreparedDense> {
+        if let Some(prepared) = self.prepared.get() {
+            return Ok(prepared);
+        }
+        let built = self.prepare()?;
+        Ok(self.prepared.get_or_init(|| built))
+    }
+
+    /// A new copy of the memory prepared for the engine (bit planes and
+    /// tables, `O(P·N)`): `i64` polynomial sums when they fit, else `i128`.
+    /// [`Dense::prepared`] keeps one; tests take their own to switch paths.
+    ///
+    /// # Errors
+    /// `Memory` when the layout cannot be allocated.
+    pub fn prepare(&self) -> Result<PreparedDense> {
         match self.interaction {
             Interaction::Polynomial { degree, .. } => {
                 let p = self.patterns.rows().max(1) as i128;
@@ -223,13 +262,24 @@ impl Dense {
 
 /// A prepared dense memory, of the concrete type that fits it.
 #[derive(Debug)]
-pub enum PreparedDense<'a> {
+pub enum PreparedDense {
     /// Polynomial, exact in `i64`.
-    Narrow(PreparedPolynomial<'a, i64>),
+    Narrow(PreparedPolynomial<i64>),
     /// Polynomial, exact in `i128`.
-    Wide(PreparedPolynomial<'a, i128>),
+    Wide(PreparedPolynomial<i128>),
     /// Exponential, fixed point in `i64`.
-    Exponential(PreparedExponential<'a>),
+    Exponential(PreparedExponential),
+}
+
+impl PreparedDense {
+    /// Bytes held beyond the patterns: bit planes and tables.
+    pub fn nbytes(&self) -> usize {
+        match self {
+            PreparedDense::Narrow(k) => k.nbytes(),
+            PreparedDense::Wide(k) => k.nbytes(),
+            PreparedDense::Exponential(k) => k.nbytes(),
+        }
+    }
 }
 
 /// Runs `$body` with `$k` bound to the concrete prepared model inside a
@@ -248,16 +298,16 @@ macro_rules! with_prepared_dense {
 /// The patterns as bit planes by neuron: word `i·pw + w` holds bit `μ % 64`
 /// = [ξ^μ_i = +1] for μ in `64w..64w+64` (padding bits zero).
 #[derive(Debug)]
-struct Layout<'a> {
-    patterns: &'a SpinMatrix,
+struct Layout {
+    patterns: Arc<SpinMatrix>,
     n: usize,
     p: usize,
     pw: usize,
     planes: Vec<u64>,
 }
 
-impl<'a> Layout<'a> {
-    fn new(patterns: &'a SpinMatrix) -> Result<Self> {
+impl Layout {
+    fn new(patterns: &Arc<SpinMatrix>) -> Result<Self> {
         let (n, p) = (patterns.n(), patterns.rows());
         let pw = p.div_ceil(64).max(1);
         let len = n
@@ -276,12 +326,17 @@ impl<'a> Layout<'a> {
             }
         }
         Ok(Layout {
-            patterns,
+            patterns: Arc::clone(patterns),
             n,
             p,
             pw,
             planes,
         })
+    }
+
+    /// Bytes of the bit planes.
+    fn nbytes(&self) -> usize {
+        std::mem::size_of_val(&self.planes[..])
     }
 
     #[inline(always)]
@@ -425,8 +480,8 @@ fn signed(d: f64, spin: i32) -> f64 {
 
 /// The polynomial interaction laid out for retrieval, with sums in `L`.
 #[derive(Debug)]
-pub struct PreparedPolynomial<'a, L> {
-    layout: Layout<'a>,
+pub struct PreparedPolynomial<L> {
+    layout: Layout,
     /// By `v = (m + n)/2`: `h = F(m+2) − F(m−2)`, `b = F(m+2) − F(m)`, `F(m)`.
     h_tab: Vec<L>,
     b_tab: Vec<L>,
@@ -458,13 +513,13 @@ pub struct PolynomialCache<L> {
     h_total: i64,
 }
 
-impl<'a, L: Acc> PreparedPolynomial<'a, L> {
+impl<L: Acc> PreparedPolynomial<L> {
     /// Lays out a polynomial `memory` for retrieval with sums in `L`.
     ///
     /// # Errors
     /// `Value` when the memory is not polynomial or its sums do not fit `L`;
     /// `Memory` when the layout cannot be allocated.
-    pub fn new(memory: &'a Dense) -> Result<Self> {
+    pub fn new(memory: &Dense) -> Result<Self> {
         let Interaction::Polynomial { degree, rectified } = memory.interaction else {
             return Err(Error::Value("not a polynomial memory".into()));
         };
@@ -504,6 +559,14 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
             blocked,
             blockable: blocked,
         })
+    }
+
+    /// Bytes held beyond the patterns: bit planes and tables.
+    pub fn nbytes(&self) -> usize {
+        self.layout.nbytes()
+            + std::mem::size_of_val(&self.h_tab[..])
+            + std::mem::size_of_val(&self.b_tab[..])
+            + std::mem::size_of_val(&self.f_tab[..])
     }
 
     /// Whether synchronous blocks use the float32 block product.
@@ -568,7 +631,7 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
             out.fill(0.0);
         }
         let weights: Vec<&[f32]> = caches.iter().map(|c| &c.w[..]).collect();
-        signed_sums::add_signed_sums(self.layout.patterns, &weights, outs);
+        signed_sums::add_signed_sums(&self.layout.patterns, &weights, outs);
         for ((cache, &state), out) in caches.iter().zip(states).zip(outs.iter_mut()) {
             for &mu in &cache.sparse {
                 let h = cache.h[mu as usize].to_i128() as f64;
@@ -629,7 +692,7 @@ impl<'a, L: Acc> PreparedPolynomial<'a, L> {
     }
 }
 
-impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
+impl<L: Acc> EnergyModel for PreparedPolynomial<L> {
     type Cache = PolynomialCache<L>;
 
     fn n(&self) -> usize {
@@ -749,8 +812,8 @@ impl<L: Acc> EnergyModel for PreparedPolynomial<'_, L> {
 
 /// The exponential interaction laid out for retrieval.
 #[derive(Debug)]
-pub struct PreparedExponential<'a> {
-    layout: Layout<'a>,
+pub struct PreparedExponential {
+    layout: Layout,
     beta: f64,
     /// `T[u] = ⌊2^S e^{−2βu}⌋` for `u = 0..=n+1`.
     fixed: Vec<i64>,
@@ -796,13 +859,13 @@ pub fn fixed_point_bits(p: usize) -> u32 {
     52u32.min(62 - bits.min(62))
 }
 
-impl<'a> PreparedExponential<'a> {
+impl PreparedExponential {
     /// Lays out an exponential `memory` for retrieval.
     ///
     /// # Errors
     /// `Value` when the memory is not exponential; `Memory` when the layout
     /// cannot be allocated.
-    pub fn new(memory: &'a Dense) -> Result<Self> {
+    pub fn new(memory: &Dense) -> Result<Self> {
         let Interaction::Exponential { beta } = memory.interaction else {
             return Err(Error::Value("not an exponential memory".into()));
         };
@@ -827,6 +890,17 @@ impl<'a> PreparedExponential<'a> {
             decay,
             sparse_sync: true,
         })
+    }
+
+    /// Bytes held beyond the patterns: bit planes and tables.
+    pub fn nbytes(&self) -> usize {
+        let tables = [&self.fixed, &self.high_tab, &self.low_tab, &self.before_tab];
+        self.layout.nbytes()
+            + tables
+                .iter()
+                .map(|t| std::mem::size_of_val(&t[..]))
+                .sum::<usize>()
+            + std::mem::size_of_val(&self.decay[..])
     }
 
     /// All drives of `state` from the patterns whose fixed-point terms are
@@ -958,7 +1032,7 @@ impl<'a> PreparedExponential<'a> {
     }
 }
 
-impl EnergyModel for PreparedExponential<'_> {
+impl EnergyModel for PreparedExponential {
     type Cache = ExponentialCache;
 
     fn n(&self) -> usize {
@@ -1302,7 +1376,7 @@ mod tests {
     }
 
     /// The drives of a synchronous block of `states`, by `k`'s current path.
-    fn block_drives<L: Acc>(k: &PreparedPolynomial<'_, L>, states: &SpinMatrix) -> Vec<f64> {
+    fn block_drives<L: Acc>(k: &PreparedPolynomial<L>, states: &SpinMatrix) -> Vec<f64> {
         let n = states.n();
         let mut caches: Vec<_> = (0..states.rows()).map(|r| k.cache(states.row(r))).collect();
         let mut out = vec![f64::NAN; states.rows() * n];

@@ -8,7 +8,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyString};
+use pyo3::types::{PyBool, PyInt, PyString};
 
 use crate::engine::batch;
 use crate::error::{Error, Result};
@@ -27,10 +27,38 @@ fn is_bool(value: &Bound<'_, PyAny>) -> bool {
     value.is_instance_of::<PyBool>() || type_name(value).starts_with("bool")
 }
 
+/// An integer argument's decimal digits, for messages: formatted only when
+/// a message needs them (a call's valid options never pay for `str()`).
+struct Digits<'py>(Bound<'py, PyAny>);
+
+impl Digits<'_> {
+    fn negative(&self) -> bool {
+        self.to_string().starts_with('-')
+    }
+}
+
+impl std::fmt::Display for Digits<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.str() {
+            Ok(s) => write!(f, "{s}"),
+            Err(_) => write!(f, "?"),
+        }
+    }
+}
+
 /// `value` as an integer (anything with `__index__`, not a bool), with its
 /// decimal digits for messages; `None` in the number when it does not fit
 /// 128 bits. `expected` completes "must be" ("an integer", ...).
-fn integer(value: &Bound<'_, PyAny>, name: &str, expected: &str) -> Result<(Option<i128>, String)> {
+fn integer<'py>(
+    value: &Bound<'py, PyAny>,
+    name: &str,
+    expected: &str,
+) -> Result<(Option<i128>, Digits<'py>)> {
+    // A plain Python int (the common case) is neither a bool nor in need of
+    // `__index__`.
+    if value.is_exact_instance_of::<PyInt>() {
+        return Ok((value.extract::<i128>().ok(), Digits(value.clone())));
+    }
     if is_bool(value) {
         return Err(Error::Type(format!("{name} must be {expected}, not bool")));
     }
@@ -42,10 +70,7 @@ fn integer(value: &Bound<'_, PyAny>, name: &str, expected: &str) -> Result<(Opti
                 type_name(value)
             ))
         })?;
-    let digits = index
-        .str()
-        .map_or_else(|_| "?".to_string(), |s| s.to_string());
-    Ok((index.extract::<i128>().ok(), digits))
+    Ok((index.extract::<i128>().ok(), Digits(index)))
 }
 
 /// `value` as an integer of at least `min` and below `2**bits`.
@@ -61,7 +86,7 @@ pub fn count(value: &Bound<'_, PyAny>, name: &str, min: u64, bits: u32) -> Resul
         ))),
         Some(v) if v < 1i128 << bits => Ok(v as u64),
         // Beyond 128 bits: a huge negative or a huge positive number.
-        None if digits.starts_with('-') => Err(Error::Value(format!(
+        None if digits.negative() => Err(Error::Value(format!(
             "{name} must be at least {min}, got {digits}"
         ))),
         _ => Err(Error::Value(format!(
@@ -94,13 +119,7 @@ pub fn positive32(value: &Bound<'_, PyAny>, name: &str) -> Result<NonZeroU32> {
 /// `Type` for a bool or a non-integer; `Value` outside the range.
 pub fn seed(value: &Bound<'_, PyAny>) -> Result<u64> {
     if value.is_none() {
-        let fresh = value
-            .py()
-            .import(intern!(value.py(), "secrets"))
-            .and_then(|secrets| secrets.call_method1(intern!(value.py(), "randbits"), (64,)))
-            .and_then(|bits| bits.extract::<u64>())
-            .map_err(|e| Error::Value(format!("cannot draw a fresh seed: {e}")))?;
-        return Ok(fresh);
+        return Ok(fresh_seed());
     }
     let (number, digits) = integer(value, "seed", "an integer or None")?;
     match number {
@@ -109,6 +128,20 @@ pub fn seed(value: &Bound<'_, PyAny>) -> Result<u64> {
             "seed must be in [0, 2**64), got {digits}"
         ))),
     }
+}
+
+/// A fresh seed for `seed=None`, without a system call per draw: std's
+/// `RandomState` keys come from the operating system once per thread and
+/// change with every `RandomState::new()`, so hashing a process-wide counter
+/// with a new one gives unpredictable, distinct 64-bit values (a one-query
+/// call would otherwise spend about 2 µs asking the OS through `secrets`).
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(DRAWS.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
 }
 
 /// A thread count: `None` (the default pool) or from 1 to
@@ -127,7 +160,7 @@ pub fn threads(value: &Bound<'_, PyAny>) -> Result<Option<NonZeroUsize>> {
         Some(v) if v < 1 => Err(Error::Value(format!(
             "threads must be at least 1, got {digits}"
         ))),
-        None if digits.starts_with('-') => Err(Error::Value(format!(
+        None if digits.negative() => Err(Error::Value(format!(
             "threads must be at least 1, got {digits}"
         ))),
         _ => Err(Error::Value(format!(

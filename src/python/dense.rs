@@ -29,12 +29,13 @@ impl PyDense {
     fn prepared<R>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&PreparedDense<'_>) -> PyResult<R>,
+        f: impl FnOnce(&PreparedDense) -> PyResult<R>,
     ) -> PyResult<R> {
         let model = self.model.snapshot();
-        // Preparing is one sequential pass: no pool hand-off.
-        let prepared = on_this_thread(py, || model.prepare())?;
-        f(&prepared)
+        // Preparing is one sequential pass (no pool hand-off), made by the
+        // first call and kept by the memory until its patterns change.
+        let prepared = on_this_thread(py, || model.prepared())?;
+        f(prepared)
     }
 }
 

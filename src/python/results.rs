@@ -8,50 +8,111 @@ use pyo3::prelude::*;
 use super::convert::{cube, matrix, unpack, vector};
 use crate::engine::batch::BatchOutcome;
 use crate::engine::glauber::Sampled;
+use crate::engine::schedule::Outcome;
+use crate::error::Error;
 use crate::modern::Retrieved;
+use crate::spins::unpack_row;
 
-/// What a binary model's retrieval returned, one entry per query.
+/// What a binary model's retrieval returned, one entry per query. The
+/// arrays are built when asked for (each access builds a new one): a
+/// one-query call reads [`Outcomes::first`] instead, and never pays for the
+/// five batch arrays.
 #[pyclass(frozen, name = "Outcomes", module = "hopfield._core")]
 pub struct Outcomes {
-    /// Final states, int8 (B, N).
-    #[pyo3(get)]
-    states: Py<PyArray2<i8>>,
-    /// Whether each query converged, bool (B,).
-    #[pyo3(get)]
-    converged: Py<PyArray1<bool>>,
-    /// Whether each (sync) query stopped on a 2-cycle, bool (B,).
-    #[pyo3(get)]
-    cycled: Py<PyArray1<bool>>,
-    /// Sweeps run, int64 (B,).
-    #[pyo3(get)]
-    sweeps: Py<PyArray1<i64>>,
-    /// Energy of each final state, float64 (B,).
-    #[pyo3(get)]
-    energy: Py<PyArray1<f64>>,
-    /// With `track_energy`: float64 (B, T), NaN-padded; else None.
-    #[pyo3(get)]
-    energy_trace: Option<Py<PyArray2<f64>>>,
+    result: BatchOutcome,
+    /// Whether the energy traces were recorded (`track_energy`).
+    trace: bool,
 }
 
 impl Outcomes {
-    /// The arrays of a batch's outcome (`trace`: include the energy traces).
-    pub fn new(py: Python<'_>, result: &BatchOutcome, trace: bool) -> PyResult<Self> {
-        let o = &result.outcomes;
-        let energy_trace = match trace {
-            true => {
-                let (width, values) = result.trace_matrix();
-                Some(matrix(py, values, o.len(), width)?.unbind())
-            }
-            false => None,
-        };
-        Ok(Outcomes {
-            states: unpack(py, &result.states)?.unbind(),
-            converged: vector(py, o.iter().map(|x| x.converged).collect()).unbind(),
-            cycled: vector(py, o.iter().map(|x| x.cycled).collect()).unbind(),
-            sweeps: vector(py, o.iter().map(|x| x.sweeps as i64).collect()).unbind(),
-            energy: vector(py, o.iter().map(|x| x.energy).collect()).unbind(),
-            energy_trace,
-        })
+    /// The outcome of a batch (`trace`: the energy traces were recorded).
+    pub fn new(result: BatchOutcome, trace: bool) -> Self {
+        Outcomes { result, trace }
+    }
+
+    fn each<'py, T: numpy::Element>(
+        &self,
+        py: Python<'py>,
+        field: impl Fn(&Outcome) -> T,
+    ) -> Bound<'py, PyArray1<T>> {
+        vector(py, self.result.outcomes.iter().map(field).collect())
+    }
+}
+
+/// The first query's outcome as Python values: its state (a new int8
+/// `(N,)` array), `converged`, `sweeps`, `energy`, `cycled` and its energy
+/// trace (`(T,)`, or None).
+type FirstOutcome<'py> = (
+    Bound<'py, PyArray1<i8>>,
+    bool,
+    i64,
+    f64,
+    bool,
+    Option<Bound<'py, PyArray1<f64>>>,
+);
+
+#[pymethods]
+impl Outcomes {
+    /// Final states, int8 (B, N).
+    #[getter]
+    fn states<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i8>>> {
+        unpack(py, &self.result.states)
+    }
+
+    /// Whether each query converged, bool (B,).
+    #[getter]
+    fn converged<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        self.each(py, |o| o.converged)
+    }
+
+    /// Whether each (sync) query stopped on a 2-cycle, bool (B,).
+    #[getter]
+    fn cycled<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
+        self.each(py, |o| o.cycled)
+    }
+
+    /// Sweeps run, int64 (B,).
+    #[getter]
+    fn sweeps<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.each(py, |o| i64::from(o.sweeps))
+    }
+
+    /// Energy of each final state, float64 (B,).
+    #[getter]
+    fn energy<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.each(py, |o| o.energy)
+    }
+
+    /// With `track_energy`: float64 (B, T), NaN-padded; else None.
+    #[getter]
+    fn energy_trace<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        if !self.trace {
+            return Ok(None);
+        }
+        let (width, values) = self.result.trace_matrix();
+        Ok(Some(matrix(py, values, self.result.outcomes.len(), width)?))
+    }
+
+    /// The first query's outcome as Python values (what a one-query call
+    /// returns): no batch arrays are built.
+    fn first<'py>(&self, py: Python<'py>) -> PyResult<FirstOutcome<'py>> {
+        let states = &self.result.states;
+        let first = self
+            .result
+            .outcomes
+            .first()
+            .ok_or_else(|| Error::Value("the retrieval has no query".into()))?;
+        let mut row = vec![0i8; states.n()];
+        unpack_row(states.row(0), &mut row);
+        let trace = self.trace.then(|| PyArray1::from_slice(py, &first.trace));
+        Ok((
+            vector(py, row),
+            first.converged,
+            i64::from(first.sweeps),
+            first.energy,
+            first.cycled,
+            trace,
+        ))
     }
 }
 

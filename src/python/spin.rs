@@ -65,7 +65,7 @@ pub fn retrieve<M: EnergyModel>(
         parts.into_iter().flatten().collect()
     };
     let result = BatchOutcome { states, outcomes };
-    Outcomes::new(py, &result, schedule.track_energy())
+    Ok(Outcomes::new(result, schedule.track_energy()))
 }
 
 /// Samples the Boltzmann distribution of `model` with `options`. The
