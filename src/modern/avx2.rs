@@ -7,14 +7,16 @@
 //!   register holds 8 lanes, so a key × query pair is computed as two halves
 //!   (lanes 0–7, then 8–15), each an FMA chain in feature order per lane;
 //!   the tree's first level adds the two halves lane by lane. Register
-//!   blocking: [`KR`] keys × [`QC`] queries share every load.
+//!   blocking: [`KR`] keys × [`QC`] queries share every load, the queries
+//!   packed by group ([`pack_groups`]), the keys in L2-sized sub-tiles;
+//!   single queries take 4 keys with both halves in one pass.
 //!   (A lane-outer kernel over packed key panels, as at AVX-512, was
 //!   tried at AVX2: 6 keys × 16 queries per lane, L2-sized sub-tiles. It
 //!   cut L2 misses tenfold but ran 5–20 % slower on two Zen cores at
 //!   P = 10⁴–2·10⁴, so it was taken out.)
 //! * Values: `o[b][j] += Σ_{p ∈ list} w[b][p]·v[p][j]`, one FMA chain per
 //!   `(b, j)` in list order, 8 columns per register, `B` queries sharing
-//!   each value load.
+//!   each value load, over a panel of `cols` columns.
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
