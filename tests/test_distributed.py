@@ -163,6 +163,68 @@ def test_modern_retrieve_equals_one_call(chunks: tuple) -> None:
         np.testing.assert_array_equal(got.converged, want.converged)
 
 
+@pytest.mark.parametrize("kind", sorted(SPIN_MODELS))
+@pytest.mark.parametrize("chunks", [(97,), (7,) * 13 + (6,), (50, 3, 44)])
+def test_retrieve_passes_clamp_on_for_any_chunking(kind: str, chunks: tuple) -> None:
+    net = _model(kind)
+    q = _queries()
+    dq = da.from_array(q, chunks=(chunks, -1))
+    rng = np.random.default_rng(4)
+    shared = np.arange(80) < 30
+    per_row = rng.random((97, 80)) < 0.4
+    lazy = da.from_array(per_row, chunks=(40, 20))  # other chunks than the queries'
+    for clamp, want_mask in ((shared, shared), (per_row, per_row), (lazy, per_row)):
+        for options in (
+            {"seed": 9},
+            {"seed": 9, "update": "sync"},
+            {"seed": 9, "sweeps": 2, "temperature": 0.5},
+        ):
+            got = distributed.retrieve(net, dq, clamp=clamp, **options).compute()
+            want = net.retrieve(q, clamp=want_mask, **options)
+            _same(got, want)
+            held = np.broadcast_to(want_mask, q.shape)
+            np.testing.assert_array_equal(got.states[held], q[held])
+    free = distributed.retrieve(net, dq, seed=9).compute()
+    assert not np.array_equal(free.states, net.retrieve(q, seed=9, clamp=per_row).states)
+
+
+def test_modern_retrieve_passes_clamp_and_known_on() -> None:
+    rng = np.random.default_rng(0)
+    keys = rng.standard_normal((200, 16)).astype(np.float32)
+    net = hf.ModernHopfield(beta=2.0)
+    net.store(keys)
+    q = (keys[:30] + 0.3 * rng.standard_normal((30, 16))).astype(np.float32)
+    dq = da.from_array(q, chunks=((7, 7, 7, 9), -1))
+    known = rng.random((30, 16)) < 0.5
+    for masks in ({"clamp": known}, {"known": known[0]}, {"clamp": known, "known": known}):
+        got = distributed.retrieve(net, dq, steps=3, **masks).compute()
+        want = net.retrieve(q, steps=3, **masks)
+        np.testing.assert_array_equal(got.states, want.states)
+        np.testing.assert_array_equal(got.steps, want.steps)
+    lazy = da.from_array(known, chunks=(10, -1))
+    got = distributed.retrieve(net, dq, steps=3, clamp=lazy).compute()
+    np.testing.assert_array_equal(got.states, net.retrieve(q, steps=3, clamp=known).states)
+
+
+def test_retrieve_checks_the_masks_at_once() -> None:
+    net = _model("hebbian")
+    dq = da.from_array(_queries(), chunks=(10, -1))
+    with pytest.raises(TypeError, match="clamp must be a boolean mask"):
+        distributed.retrieve(net, dq, clamp=np.ones(80, dtype=np.int8))
+    with pytest.raises(ValueError, match=r"clamp must have shape \(n,\) = \(80,\)"):
+        distributed.retrieve(net, dq, clamp=np.ones(79, dtype=bool))
+    with pytest.raises(ValueError, match=r"clamp must have shape"):
+        distributed.retrieve(net, dq, clamp=np.ones((96, 80), dtype=bool))
+    with pytest.raises(TypeError, match="clamp must be a boolean mask"):
+        distributed.retrieve(net, dq, clamp=da.ones((97, 80), chunks=(10, -1)))
+    with pytest.raises(ValueError, match=r"clamp as a Dask array must have shape \(B, N\)"):
+        distributed.retrieve(net, dq, clamp=da.ones(80, dtype=bool, chunks=10))
+    modern = hf.ModernHopfield()
+    modern.store(np.eye(3, dtype=np.float32))
+    with pytest.raises(TypeError, match="known must be a boolean mask"):
+        distributed.retrieve(modern, da.zeros((4, 3), chunks=(2, -1)), known=np.ones(3))
+
+
 def test_retrieve_on_a_cluster_ships_the_model_once(threads_client: Client) -> None:
     net = _model("hebbian")
     q = _queries()

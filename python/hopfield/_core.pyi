@@ -5,10 +5,13 @@ coerces user input before calling in); the extension converts nothing else
 and refuses other dtypes with ``TypeError``.
 """
 
-from typing import Final, final
+from typing import Final, Literal, final
 
 import numpy as np
 from numpy.typing import NDArray
+
+# The modern memory's arrays: float32 or float64, as its dtype.
+_Floats = NDArray[np.float32] | NDArray[np.float64]
 
 __all__ = [
     "MAX_N",
@@ -18,7 +21,6 @@ __all__ = [
     "Hebbian",
     "Hidden",
     "Modern",
-    "Modern64",
     "ModernOutcomes",
     "Outcomes",
     "RetrieveOptions",
@@ -79,11 +81,16 @@ class Hebbian:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 @final
 class Dense:
@@ -124,11 +131,16 @@ class Dense:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 @final
 class Weights:
@@ -193,11 +205,16 @@ class Weights:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 @final
 class RetrieveOptions:
@@ -295,8 +312,8 @@ class ModernOutcomes:
     """What the modern network's retrieval returned, one entry per query."""
 
     @property
-    def states(self) -> NDArray[np.float32]:
-        """Final states, float32 (B, d_v)."""
+    def states(self) -> NDArray[np.float32] | NDArray[np.float64]:
+        """Final states, (B, d_v) of the memory's dtype (float32 or float64)."""
     @property
     def steps(self) -> NDArray[np.int64]:
         """Updates applied to each query, int64 (B,)."""
@@ -337,12 +354,19 @@ def set_simd_level(name: str) -> str:
 
 @final
 class Modern:
-    """A modern Hopfield memory of float32 keys and optional values.
+    """A modern Hopfield memory of float32 or float64 keys and optional values.
 
-    The engine of ``hopfield.ModernHopfield``.
+    The engine of ``hopfield.ModernHopfield``. Arrays given to it and
+    returned by it (keys, values, queries, states) have its ``dtype``;
+    energies, softmax states and attention weights are float64.
     """
 
-    def __new__(cls, beta: object, threads: object) -> Modern: ...
+    def __new__(
+        cls, beta: object, threads: object, dtype: Literal["float32", "float64"] = "float32"
+    ) -> Modern: ...
+    @property
+    def dtype(self) -> Literal["float32", "float64"]:
+        """The float type of keys, values, queries and states: "float32" or "float64"."""
     @property
     def beta(self) -> float:
         """Inverse temperature β (settable: a finite number > 0)."""
@@ -372,17 +396,16 @@ class Modern:
     @property
     def nbytes(self) -> int:
         """Bytes held by the memory."""
-    def store(
-        self, patterns: NDArray[np.float32], values: NDArray[np.float32] | None = None
-    ) -> None:
-        """Appends float32 (P, d) keys and, for hetero-association, float32 (P, d_v) values."""
-    def keys(self) -> NDArray[np.float32]:
-        """The stored keys, float32 (P, d)."""
-    def values(self) -> NDArray[np.float32] | None:
-        """The stored values, float32 (P, d_v), or None without separate values."""
+    def store(self, patterns: _Floats, values: _Floats | None = None) -> None:
+        """Appends (P, d) keys and, for hetero-association, (P, d_v) values,
+        both arrays of the memory's dtype."""
+    def keys(self) -> _Floats:
+        """The stored keys, (P, d) of the memory's dtype."""
+    def values(self) -> _Floats | None:
+        """The stored values, (P, d_v) of the memory's dtype, or None without separate values."""
     def retrieve(
         self,
-        queries: NDArray[np.float32],
+        queries: _Floats,
         *,
         steps: object,
         tol: object,
@@ -390,75 +413,21 @@ class Modern:
         clamp: NDArray[np.bool_] | None = None,
         known: NDArray[np.bool_] | None = None,
     ) -> ModernOutcomes:
-        """Runs the dynamics from float32 (B, d) queries: `steps` updates, or
-        with `tol` until an update moves a query by at most `tol` (at most
-        `max_steps`); `clamp`/`known` (bool (B, d)) hold coordinates at the
-        query and restrict the scores to known coordinates."""
-    def energy(self, states: NDArray[np.float32]) -> NDArray[np.float64]:
-        """Energies of float32 (B, d) states, float64 (B,)."""
+        """Runs the dynamics from (B, d) queries of the memory's dtype:
+        `steps` updates, or with `tol` until an update moves a query by at
+        most `tol` (at most `max_steps`); `clamp`/`known` (bool (B, d)) hold
+        coordinates at the query and restrict the scores to known coordinates."""
+    def energy(self, states: _Floats) -> NDArray[np.float64]:
+        """Energies of (B, d) states of the memory's dtype, float64 (B,), computed in float64."""
     def softmax_state(
-        self, queries: NDArray[np.float32]
+        self, queries: _Floats
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """The online-softmax state of float32 (B, d) queries over the
-        patterns: float64 `m` (B,), `l` (B,) and `o` (B, d_v), with
+        """The online-softmax state of (B, d) queries of the memory's dtype
+        over the patterns: float64 `m` (B,), `l` (B,) and `o` (B, d_v), with
         `o / l` the update (see `ModernHopfield::softmax_state`)."""
-    def attention(self, queries: NDArray[np.float32]) -> NDArray[np.float64]:
-        """Softmax weights of float32 (B, d) queries over the patterns, float64 (B, P)."""
-
-@final
-class Modern64:
-    """A modern Hopfield memory of float64 keys and optional values.
-
-    The engine of ``hopfield.ModernHopfield(..., dtype=numpy.float64)``.
-    """
-
-    def __new__(cls, beta: object, threads: object) -> Modern64: ...
-    @property
-    def beta(self) -> float:
-        """Inverse temperature β (settable: a finite number > 0)."""
-    @beta.setter
-    def beta(self, value: object) -> None: ...
-    @property
-    def threads(self) -> int | None:
-        """Threads for the work (None: all cores)."""
-    @property
-    def dim(self) -> int:
-        """Key width d (0 before the first store)."""
-    @property
-    def value_dim(self) -> int:
-        """Value width (d without separate values)."""
-    @property
-    def num_patterns(self) -> int:
-        """Number of stored patterns."""
-    @property
-    def hetero(self) -> bool:
-        """Whether separate values are stored (hetero-association)."""
-    @property
-    def binary(self) -> bool:
-        """False: the float64 memory has no popcount path."""
-    @property
-    def max_norm_sq(self) -> float:
-        """M² = max_μ ‖k_μ‖²."""
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the memory."""
-    def store(
-        self, patterns: NDArray[np.float64], values: NDArray[np.float64] | None = None
-    ) -> None:
-        """Appends float64 (P, d) keys and, for hetero-association, float64 (P, d_v) values."""
-    def keys(self) -> NDArray[np.float64]:
-        """The stored keys, float64 (P, d)."""
-    def values(self) -> NDArray[np.float64] | None:
-        """The stored values, float64 (P, d_v), or None without separate values."""
-    def retrieve(
-        self, queries: NDArray[np.float64], *, steps: object, tol: object, max_steps: object
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
-        """Runs the dynamics from float64 (B, d) queries, as `Modern.retrieve`;
-        returns (states, steps, converged)."""
-    def energy(self, states: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Energies of float64 (B, d) states, float64 (B,)."""
-    def attention(self, queries: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Softmax weights of float64 (B, d) queries over the patterns, float64 (B, P)."""
+    def attention(self, queries: _Floats) -> NDArray[np.float64]:
+        """Softmax weights of (B, d) queries of the memory's dtype over the
+        patterns, float64 (B, P)."""
 
 def sequence_weights(
     n: int, sequences: list[NDArray[np.int8]], cyclic: bool
@@ -506,11 +475,16 @@ class Diluted:
     ) -> Outcomes:
         """Runs the validated `options` from int8 (B, N) queries."""
     def sample(
-        self, options: SampleOptions, init: NDArray[np.int8] | None = None, single: bool = False
+        self,
+        options: SampleOptions,
+        init: NDArray[np.int8] | None = None,
+        single: bool = False,
+        clamp: NDArray[np.int8] | None = None,
     ) -> Sampled:
         """Samples the Boltzmann distribution with the validated `options`,
         chains from `init` (int8 (B, N); with `single` its one row for every
-        chain) or from random states."""
+        chain) or from random states; the neurons at +1 in `clamp` (int8 ±1,
+        one row or one per chain) keep their starting values."""
 
 _FlowArrays = tuple[
     NDArray[np.float64],
@@ -561,9 +535,11 @@ class Graded:
         tol: object,
         record: object,
         trajectory: bool,
+        clamp: NDArray[np.bool_] | None = None,
     ) -> _FlowArrays:
         """Integrates float64 (B, n) potentials; returns states, steps, converged,
-        rate, energy, the energy trace and the trajectory."""
+        rate, energy, the energy trace and the trajectory. The neurons True in
+        `clamp` (bool (1, n) or (B, n)) keep their starting potentials."""
 
 @final
 class Spiking:
@@ -642,5 +618,7 @@ class Hidden:
         tol: object,
         record: object,
         trajectory: bool,
+        clamp: NDArray[np.bool_] | None = None,
     ) -> _FlowArrays:
-        """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate."""
+        """Integrates float64 (B, n + P) states [x | h]; returns as Graded.integrate.
+        `clamp` (bool (1, n) or (B, n)) holds feature neurons only."""

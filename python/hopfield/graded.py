@@ -89,6 +89,15 @@ def _real_batch(x: ArrayLike, n: int, name: str, dim: str = "n") -> tuple[np.nda
     return batch, single
 
 
+def _held(clamp: ArrayLike | None, n: int, rows: int) -> np.ndarray | None:
+    """``clamp=`` as the extension takes it: a new bool ``(1, n)`` or
+    ``(rows, n)`` array, or ``None`` when no neuron is held."""
+    if clamp is None:
+        return None
+    mask = _validate.mask(clamp, n, rows, "clamp")
+    return mask if mask.any() else None
+
+
 def _dense(weights: ArrayLike) -> np.ndarray:
     """A real, finite, non-empty square matrix as a new float64 array."""
     expected = "weights must be a real square (N, N) matrix"
@@ -374,6 +383,7 @@ class GradedHopfieldNetwork(Persistent):
         tol: float = 1e-6,
         record: int | None = None,
         trajectory: bool = False,
+        clamp: ArrayLike | None = None,
     ) -> GradedRetrieval:
         """Integrate the flow from initial potentials to a fixed point.
 
@@ -395,12 +405,46 @@ class GradedHopfieldNetwork(Persistent):
             ``record`` steps.
         trajectory : bool
             Also record the potentials (needs ``record``).
+        clamp : array_like of bool or None
+            A partial cue: a boolean mask of shape ``(N,)`` (the same for
+            every query) or ``(B, N)`` (one per query), True where a neuron
+            is known. Clamped neurons keep their query potentials for the
+            whole run (``du_i/dt = 0``: their drive is computed, then
+            replaced by their potential, so a step leaves them exactly as
+            they are); the others (the *free* neurons) evolve, driven by
+            every neuron's output. ``rate`` and convergence are over the
+            free neurons; ``energy`` is the 1984 energy of the whole state,
+            which with the clamped neurons held differs from the energy of
+            the free neurons (the terms that involve one) by a constant, so
+            it descends as that one does. ``None`` (default) or an
+            all-False mask: every neuron is free.
 
         Returns
         -------
         GradedRetrieval
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an option out of its range or of the wrong type, naming it;
+            a ``clamp`` that is not a boolean array (``TypeError``) of shape
+            ``(N,)`` or ``(B, N)`` (``ValueError``).
+
+        Examples
+        --------
+        Known upper half, unknown lower half at zero potential:
+
+        >>> import numpy as np, hopfield as hf
+        >>> x = hf.random_patterns(5, 200, seed=0)
+        >>> net = hf.GradedHopfieldNetwork(200, gain=20.0)
+        >>> net.store(x)
+        >>> known = np.arange(200) < 100
+        >>> res = net.retrieve(np.where(known, x[0], 0.0), clamp=known)
+        >>> bool((res.signs == x[0]).all()), bool((res.potentials[:100] == x[0, :100]).all())
+        (True, True)
         """
         u, single = _real_batch(queries, self.n, "queries")
+        held = _held(clamp, self.n, u.shape[0])
         dt_ = _positive(dt, "dt")
         if dt_ > self.tau:
             raise ValueError(
@@ -422,6 +466,7 @@ class GradedHopfieldNetwork(Persistent):
             tol=float(tol),
             record=record,
             trajectory=bool(trajectory),
+            clamp=held,
         )
         states, nsteps, converged, rate, energy, trace, path = out
         outputs = self.outputs(states)

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 
 from . import _forget, _validate
 from ._core import Hidden
-from .graded import _positive, _real_batch
+from .graded import _held, _positive, _real_batch
 from .persist import Persistent, State
 
 FEATURES = ("identity", "tanh", "layernorm")
@@ -268,6 +268,7 @@ class HiddenNeuronMemory(Persistent):
         tol: float = 1e-6,
         record: int | None = None,
         trajectory: bool = False,
+        clamp: ArrayLike | None = None,
     ) -> HiddenRetrieval:
         """Integrate the flow from feature states ``x(0)`` to a fixed point.
 
@@ -282,13 +283,34 @@ class HiddenNeuronMemory(Persistent):
             Step, ``0 < dt ≤ min(τ_f, τ_h)`` (exponential Euler per population).
         t_max, tol, record, trajectory :
             As :meth:`GradedHopfieldNetwork.retrieve`.
+        clamp : array_like of bool or None
+            A partial cue over the *feature* neurons (the visible units; the
+            hidden neurons are never clamped): a boolean mask of shape
+            ``(N,)`` or ``(B, N)``, True where a feature is known. Clamped
+            features keep their query values for the whole run
+            (``dx_i/dt = 0``); the free features and every hidden neuron
+            evolve. ``rate`` and convergence are over the free components;
+            ``energy`` is the energy of the whole state. With the identity
+            or tanh feature Lagrangian (a sum over features) it differs
+            from the energy of the free components by a constant and never
+            increases; with ``"layernorm"`` every ``g_i`` depends on every
+            feature, so descent is not guaranteed under a clamp.
+            ``None`` (default) or an all-False mask: every neuron is free.
 
         Returns
         -------
         HiddenRetrieval
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an option out of its range or of the wrong type, naming it;
+            a ``clamp`` that is not a boolean array (``TypeError``) of shape
+            ``(N,)`` or ``(B, N)`` (``ValueError``).
         """
         engine = self._engine()
         s, single = self._states(queries, hidden)
+        held = _held(clamp, self.n, s.shape[0])
         dt_ = _positive(dt, "dt")
         bound = min(self.tau_f, self.tau_h)
         if dt_ > bound:
@@ -306,7 +328,13 @@ class HiddenNeuronMemory(Persistent):
         if trajectory and record is None:
             raise ValueError("trajectory=True needs record=k (record every k steps)")
         out = engine.integrate(
-            s, dt=dt_, max_steps=steps, tol=float(tol), record=record, trajectory=bool(trajectory)
+            s,
+            dt=dt_,
+            max_steps=steps,
+            tol=float(tol),
+            record=record,
+            trajectory=bool(trajectory),
+            clamp=held,
         )
         states, nsteps, converged, rate, energy, trace, path = out
         x, h = states[:, : self.n], states[:, self.n :]

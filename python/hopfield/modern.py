@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _forget, _validate
-from ._core import Modern, Modern64
+from ._core import Modern
 from .persist import Persistent, State
 
 
@@ -25,12 +25,13 @@ class ModernRetrieval:
     ----------
     states : numpy.ndarray
         Final states, ``(B, d_v)`` or ``(d_v,)``, of the network's dtype
-        (``float32`` by default).
+        (``float32`` by default, or ``float64``).
     steps : numpy.ndarray or int
         Updates applied to each query.
     converged : numpy.ndarray or bool
         Whether the last update moved the query by at most ``tol``
-        (max-abs); with ``tol=None`` by at most ``1e-6·(1 + max|ξ|)``.
+        (max-abs); with ``tol=None`` by at most ``1e-6·(1 + max|ξ|)``
+        (float32) or ``1e-12·(1 + max|ξ|)`` (float64).
     """
 
     states: np.ndarray
@@ -104,20 +105,26 @@ class ModernHopfield(Persistent):
     the nearest pattern, intermediate β averages a cluster of similar
     patterns (a metastable state). Retrieval usually needs one step.
 
-    By default patterns are stored as float32; softmax sums and value
-    accumulations are float64 between tiles. When every stored pattern and
-    query is ±1 the scores take an exact popcount path (same results, less
-    work). :meth:`energy` is computed in float64 from the float32 numbers
-    (exact products, float64 sums and softmax), so it is accurate to about
-    ``1e-15·|E|``, not float32's ``1e-7``.
+    ``dtype`` chooses how patterns are stored and updates computed; both
+    run the same drivers (query blocks, chunks of patterns, steps, partial
+    cues), batched and threaded, with results that never depend on the
+    number of threads or on how a batch is split:
 
-    With ``dtype=numpy.float64`` patterns, queries, scores, softmax and
-    states are all float64 (the same kernel structure: scores by blocked
-    matrix products, a stable online softmax, value sums; batched,
-    threaded, results independent of threads and batch splits), for fixed
-    points to ``1e-12``; the default convergence test of a fixed number of
-    steps is then ``1e-12·(1 + max|ξ|)``. It holds twice the bytes and has
-    no popcount path. Save/load keeps the dtype.
+    * ``numpy.float32`` (the default): float32 patterns, queries and
+      states; scores in float32, softmax sums and value accumulations
+      float64 between tiles, weights below ``e^−20`` of the largest
+      dropped. Accurate to float32 (about ``1e-6``), and the fastest.
+    * ``numpy.float64``: patterns, queries, scores, softmax and states all
+      float64, no weight dropped, for fixed points to ``1e-12``; the
+      default convergence test of a fixed number of steps is then
+      ``1e-12·(1 + max|ξ|)``. It holds twice the bytes.
+
+    With either dtype, when every stored pattern and query is ±1 the scores
+    take an exact popcount path (``d − 2·hamming``: the same results, less
+    work), ``clamp=``/``known=`` give partial cues, and :meth:`energy` is
+    computed in float64 from the stored numbers (exact products, float64
+    sums and softmax), accurate to about ``1e-15·|E|``. Save/load keeps the
+    dtype.
 
     Parameters
     ----------
@@ -126,7 +133,9 @@ class ModernHopfield(Persistent):
     threads : int or None
         Threads for the work; ``None`` uses all cores. Results never depend on it.
     dtype : {numpy.float32, numpy.float64}
-        Storage and arithmetic of patterns and states (default float32).
+        Storage and arithmetic of patterns, queries and states (default
+        float32; float64 for fixed points to ``1e-12``, see above). Inputs
+        of any real dtype are converted to it; results have it.
 
     Examples
     --------
@@ -143,9 +152,7 @@ class ModernHopfield(Persistent):
         self, beta: float = 1.0, *, threads: int | None = None, dtype: Any = np.float32
     ) -> None:
         self._dtype = _dtype(dtype)
-        # Modern (float32) or Modern64: the same methods but softmax_state,
-        # which only the float32 memory has (hopfield.lab.distributed).
-        self._engine: Any = (Modern64 if self._dtype is np.float64 else Modern)(beta, threads)
+        self._engine = Modern(beta, threads, "float64" if self._dtype is np.float64 else "float32")
 
     def __repr__(self) -> str:
         kind = ", dtype=float64" if self._dtype is np.float64 else ""
@@ -347,19 +354,8 @@ class ModernHopfield(Persistent):
             if value is not None:
                 m = _validate.mask(value, self.dim, q.shape[0], name)
                 masks[name] = np.ascontiguousarray(np.broadcast_to(m, q.shape))
-        if masks and self._dtype is np.float64:
-            raise ValueError(
-                "clamp and known are not available with dtype=float64 yet; "
-                "use the float32 memory (the default) for partial cues"
-            )
         raw = self._engine.retrieve(q, steps=steps, tol=tol, max_steps=max_steps, **masks)
-        states: np.ndarray
-        done: np.ndarray
-        converged: np.ndarray
-        if isinstance(raw, tuple):  # the float64 memory
-            states, done, converged = raw
-        else:
-            states, done, converged = raw.states, raw.steps, raw.converged
+        states, done, converged = raw.states, raw.steps, raw.converged
         if single:
             return ModernRetrieval(
                 states=states[0], steps=int(done[0]), converged=bool(converged[0])

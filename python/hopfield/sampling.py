@@ -66,6 +66,7 @@ def sample(
     init: ArrayLike | None = None,
     order: str = "random",
     threads: int | None = None,
+    clamp: ArrayLike | None = None,
 ) -> Samples:
     """Sample states of ``model`` from its Boltzmann distribution ``P(s) ∝ exp(-E(s)/T)``.
 
@@ -101,11 +102,29 @@ def sample(
         Neuron order of each sweep.
     threads : int or None
         ``None`` uses all cores; an int runs on a pool of that many threads.
+    clamp : array_like of bool or None
+        Conditional sampling from a partial cue (needs ``init``): a boolean
+        mask of shape ``(N,)`` (the same for every chain) or ``(chains, N)``,
+        True where a neuron is held at its value in ``init`` for the whole
+        run. The chains then sample ``P(s_free | s_held) ∝ exp(-E(s)/T)``:
+        each sweep draws the same neuron order and uniforms as without a
+        clamp and skips the held neurons' updates (their uniforms go
+        unused), so a chain's free neurons follow the same streams as an
+        unclamped chain's. ``energy`` is the model's energy of the whole
+        state. ``None`` (default) or an all-False mask: every neuron is free.
 
     Returns
     -------
     Samples
         ``states`` ``(chains, n_samples, N)`` and their ``energy``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an option out of its range or of the wrong type, naming it; a
+        ``clamp`` without ``init`` (``ValueError``), not a boolean array
+        (``TypeError``) or not of shape ``(N,)`` or ``(chains, N)``
+        (``ValueError``).
 
     Examples
     --------
@@ -128,10 +147,20 @@ def sample(
         chains=chains,
     )
     if init is None:
+        if clamp is not None:
+            raise ValueError(
+                "clamp needs init: the clamped neurons keep their starting values, "
+                "so give the starting states (the partial cue) with init="
+            )
         sampled = engine.sample(options)
     else:
         batch, single = _validate.spin_batch(init, n, "init")
-        sampled = engine.sample(options, np.ascontiguousarray(batch), single)
+        count = chains if (single and chains is not None) else batch.shape[0]
+        held = _validate.clamp_spins(clamp, n, count)
+        if held is None:
+            sampled = engine.sample(options, np.ascontiguousarray(batch), single)
+        else:
+            sampled = engine.sample(options, np.ascontiguousarray(batch), single, held)
     return Samples(
         states=sampled.samples,
         energy=sampled.sample_energy,

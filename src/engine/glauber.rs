@@ -448,6 +448,36 @@ impl<'m, M: EnergyModel> Sampler<'m, M> {
         })
     }
 
+    /// The same chains with the neurons of `clamp` held at their starting
+    /// values (chain `c`'s mask is `clamp.row(c, ..)`, bit-packed like a
+    /// state): they draw the same orders and uniforms and skip those
+    /// neurons' updates (see [`Chain::clamped`]).
+    ///
+    /// # Errors
+    /// `Shape` when a mask is not a state wide, or the per-chain masks are
+    /// not one per chain.
+    pub fn clamped(mut self, clamp: Clamp<'_>) -> Result<Self> {
+        let n = self.model.n();
+        let words = n.div_ceil(64);
+        let (got, want) = match clamp {
+            Clamp::None => (0, 0),
+            Clamp::Shared(m) => (m.len(), words),
+            Clamp::PerRow(m) => (m.len(), self.chains.len().saturating_mul(words)),
+        };
+        if got != want {
+            return Err(Error::Shape(format!(
+                "clamp must be {want} words ({words} per mask of {n} neurons), got {got}"
+            )));
+        }
+        self.chains = self
+            .chains
+            .into_iter()
+            .enumerate()
+            .map(|(c, chain)| chain.clamped(clamp.row(c, words)))
+            .collect();
+        Ok(self)
+    }
+
     /// Runs `sweeps` burn-in sweeps of every chain.
     pub fn burn(&mut self, sweeps: u32) {
         let (model, t) = (self.model, self.plan.temperature());
@@ -868,5 +898,33 @@ mod tests {
         assert!(repeat.chains.iter().all(|c| c.state == starts.row(4)));
         let huge = Sampler::new(&k, Starts::Random(usize::MAX / 4), plan);
         assert!(matches!(huge, Err(Error::Memory(_))));
+        // Clamped chains keep their held neurons in every sample.
+        let masks: Vec<u64> = (0..6).flat_map(|c| [0xF0F0u64 << c, 0b11]).collect();
+        let mut held = Sampler::new(&k, Starts::Rows(&starts), plan)
+            .unwrap()
+            .clamped(Clamp::PerRow(&masks))
+            .unwrap();
+        held.burn(5);
+        held.take(0, 7);
+        let held = held.finish().unwrap();
+        for c in 0..6 {
+            let m = &masks[2 * c..2 * c + 2];
+            for j in 0..7 {
+                let s = held.samples.row(c * 7 + j);
+                for w in 0..2 {
+                    assert_eq!(s[w] & m[w], starts.row(c)[w] & m[w], "chain {c}");
+                }
+            }
+        }
+        assert_ne!(held.samples, whole.samples);
+        let empty = Sampler::new(&k, Starts::Rows(&starts), plan)
+            .unwrap()
+            .clamped(Clamp::Shared(&[0, 0]))
+            .unwrap();
+        assert!(empty.chains.iter().all(|c| c.clamp.is_none()));
+        for bad in [Clamp::Shared(&[0]), Clamp::PerRow(&masks[..4])] {
+            let sampler = Sampler::new(&k, Starts::Rows(&starts), plan).unwrap();
+            assert!(matches!(sampler.clamped(bad), Err(Error::Shape(_))));
+        }
     }
 }

@@ -1,29 +1,79 @@
-//! The retrieval drivers: query blocks over rayon, the chunk stages of a
-//! block, one step, iterated retrieval, energy and attention weights.
+//! The retrieval drivers, written once for both float types: query blocks
+//! over rayon, the chunk stages of a block, one step, iterated retrieval
+//! with an optional partial cue, energy and attention weights. What
+//! differs between float32 and float64 is the kernel a chunk runs
+//! ([`Float::chunk`]).
+//!
+//! A partial cue (`clamp`, `known`, see [`Cue`]) is applied around the
+//! unchanged update:
+//!
+//! * `known`: each update scores on the known coordinates only: the state
+//!   is given to the scores with its unknown coordinates set to zero, so
+//!   `k·ξ` sums over the known ones and an unknown coordinate contributes
+//!   nothing, whatever its value.
+//! * `clamp`: after each update the clamped coordinates are reset to the
+//!   query's values (an auto-associative memory only). The change that
+//!   decides convergence is then counted on the free coordinates (the
+//!   clamped ones do not move).
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::scores::{pack, scores};
-use super::stream::{chunk, Partial, Pass};
-use super::{Beta, ModernHopfield, Retrieved, Steps, CHUNK, QUERY_BLOCK, STAGE, TILE};
+use super::float::{Block, Chunk, Float};
+use super::float64::{Stream, BLOCK as WIDE_BLOCK};
+use super::store::spins_of;
+use super::stream::Partial;
+use super::{Beta, Cue, ModernHopfield, Retrieved, Steps, CHUNK, STAGE};
 use crate::error::{try_filled, Error, Result};
-use crate::spins::SpinMatrix;
 
-impl ModernHopfield {
+impl<T: Float> ModernHopfield<T> {
     /// The softmax state of every query block (`values`: accumulate values).
-    fn pass(&self, queries: &[f32], beta: f64, values: bool) -> Result<Vec<Partial>> {
+    fn pass(&self, queries: &[T], beta: f64, values: bool) -> Result<Vec<Partial>> {
         let skip = 20.0 + (self.rows as f64).ln();
-        let run = |q: &[f32]| {
-            let pass = Pass {
+        let d = self.d;
+        let width = if values { self.dv } else { 0 };
+        let prepare = |q: &[T]| -> Result<_> {
+            let nb = q.len() / d;
+            let spins = match self.spins {
+                Some(_) => spins_of(q, nb, d)?,
+                None => None,
+            };
+            Ok(T::prepare(q, nb, d, spins))
+        };
+        let chunk = |q: &[T], prepared: &_, range, floor: Option<&[f64]>, part: &mut Partial| {
+            let block = Block {
                 queries: q,
-                nb: q.len() / self.d,
+                nb: q.len() / d,
                 beta,
                 skip,
                 values,
+                prepared,
             };
-            self.block(&pass)
+            T::chunk(self, &block, Chunk { range, floor, part });
         };
-        let size = self.block_rows(queries.len() / self.d) * self.d;
+        self.blocks(queries, (T::BLOCK, CHUNK), width, prepare, chunk)
+    }
+
+    /// The softmax state of every block of `queries` (`(B, d)` row-major):
+    /// blocks of at most `most` rows over rayon, each block's chunks of
+    /// `chunk_rows` patterns in stages, a chunk streamed by `chunk` (after
+    /// `prepare` of the block) into a state of value width `width`.
+    fn blocks<Q: Sync, P: Sync>(
+        &self,
+        queries: &[Q],
+        (most, chunk_rows): (usize, usize),
+        width: usize,
+        prepare: impl Fn(&[Q]) -> Result<P> + Sync,
+        chunk: impl Fn(&[Q], &P, Range<usize>, Option<&[f64]>, &mut Partial) + Sync,
+    ) -> Result<Vec<Partial>> {
+        let run = |q: &[Q]| {
+            let prepared = prepare(q)?;
+            self.block(q.len() / self.d, width, chunk_rows, |range, floor, part| {
+                chunk(q, &prepared, range, floor, part)
+            })
+        };
+        let size = block_rows(queries.len() / self.d, most) * self.d;
         // Outside a pool (a small call on the calling thread, see
         // `crate::par`) the blocks run in order here, never on rayon's
         // global pool; the results are the same.
@@ -31,23 +81,6 @@ impl ModernHopfield {
             queries.par_chunks(size).map(run).collect()
         } else {
             queries.chunks(size).map(run).collect()
-        }
-    }
-
-    /// Queries per block for a batch of `nq`: at most [`QUERY_BLOCK`], as
-    /// many blocks as a multiple of the threads and as even as they come
-    /// (1000 queries on 2 threads: 6 blocks of 168, not 5 of 192 and one of
-    /// 40), a multiple of the score kernel's group when over one. A query's
-    /// result does not depend on its block.
-    fn block_rows(&self, nq: usize) -> usize {
-        let threads = crate::par::threads_here();
-        let blocks = nq.div_ceil(QUERY_BLOCK).div_ceil(threads) * threads;
-        let rows = nq.div_ceil(blocks.max(1)).max(1);
-        let unit = super::scores::block_unit();
-        if rows > unit {
-            (rows.div_ceil(unit) * unit).min(QUERY_BLOCK)
-        } else {
-            rows
         }
     }
 
@@ -59,19 +92,20 @@ impl ModernHopfield {
         self.rows > CHUNK
     }
 
-    fn block(&self, pass: &Pass<'_>) -> Result<Partial> {
-        let chunks = self.rows.div_ceil(CHUNK);
-        let width = if pass.values { self.dv } else { 0 };
-        let qspins = self.block_spins(pass)?;
-        let packed = match qspins {
-            None => pack(pass.queries, pass.nb, self.d),
-            Some(_) => None,
-        };
+    /// The softmax state of one block of `nb` queries, its chunks of
+    /// `chunk_rows` patterns streamed by `run`.
+    fn block(
+        &self,
+        nb: usize,
+        width: usize,
+        chunk_rows: usize,
+        run: impl Fn(Range<usize>, Option<&[f64]>, &mut Partial) + Sync,
+    ) -> Result<Partial> {
+        let chunks = self.rows.div_ceil(chunk_rows);
         let run = |c: usize, floor: Option<&[f64]>| -> Result<Partial> {
-            let mut part = Partial::new(pass.nb, width)?;
-            let range = c * CHUNK..((c + 1) * CHUNK).min(self.rows);
-            let (qspins, packed) = (qspins.as_ref(), packed.as_ref());
-            chunk(self, pass, qspins, packed, range, floor, &mut part);
+            let mut part = Partial::new(nb, width)?;
+            let range = c * chunk_rows..((c + 1) * chunk_rows).min(self.rows);
+            run(range, floor, &mut part);
             Ok(part)
         };
         // Stages of 1, 2, 4, then STAGE chunks: the chunks of a stage run side
@@ -104,15 +138,6 @@ impl ModernHopfield {
         state.ok_or_else(|| Error::Value("no patterns stored".into()))
     }
 
-    /// Bit-packed queries of a block when they and every key are ±1.
-    fn block_spins(&self, pass: &Pass<'_>) -> Result<Option<SpinMatrix>> {
-        if self.spins.is_none() || !pass.queries.iter().all(|&x| x == 1.0 || x == -1.0) {
-            return Ok(None);
-        }
-        let s: Vec<i8> = pass.queries.iter().map(|&x| x as i8).collect();
-        SpinMatrix::from_spins(&s, pass.nb, self.d).map(Some)
-    }
-
     /// One update of every row of `queries` (`(B, d)` row-major):
     /// `Vᵀ softmax(β K q)`, `(B, d_v)`.
     ///
@@ -120,27 +145,22 @@ impl ModernHopfield {
     /// `Value`/`Shape` on bad input (see [`store`](Self::store)), `Value`
     /// when nothing is stored or a score would leave float32, `Memory`
     /// when the output cannot be allocated.
-    pub fn step(&self, queries: &[f32], d: usize, beta: Beta) -> Result<Vec<f32>> {
+    pub fn step(&self, queries: &[T], d: usize, beta: Beta) -> Result<Vec<T>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
-        let mut out = try_filled("the retrieved states", nq * self.dv, 0.0f32)?;
+        let mut out = try_filled("the retrieved states", nq * self.dv, T::default())?;
         self.step_into(queries, beta.get(), &mut out)?;
         Ok(out)
     }
 
-    pub(super) fn step_into(&self, queries: &[f32], beta: f64, out: &mut [f32]) -> Result<()> {
+    fn step_into(&self, queries: &[T], beta: f64, out: &mut [T]) -> Result<()> {
         let parts = self.pass(queries, beta, true)?;
         let dv = self.dv;
-        // Each part's own count of queries (the block size depends on the
-        // level, which may change between two calls of `block_rows`).
-        let mut at = 0;
-        for part in &parts {
-            let nb = part.m.len();
-            let out = &mut out[at * dv..(at + nb) * dv];
-            at += nb;
+        let block = block_rows(queries.len() / self.d, T::BLOCK);
+        for (part, out) in parts.iter().zip(out.chunks_mut(block * dv)) {
             for (b, row) in out.chunks_exact_mut(dv).enumerate() {
                 let l = part.l[b];
                 for (x, &o) in row.iter_mut().zip(&part.o[b * dv..(b + 1) * dv]) {
-                    *x = (o / l) as f32;
+                    *x = T::from_f64(o / l);
                 }
             }
         }
@@ -155,12 +175,37 @@ impl ModernHopfield {
     /// of a hetero-associative memory, or `tol` is negative or NaN.
     pub fn retrieve(
         &self,
-        queries: &[f32],
+        queries: &[T],
         d: usize,
         beta: Beta,
         steps: Steps,
-    ) -> Result<Retrieved> {
+    ) -> Result<Retrieved<T>> {
+        self.retrieve_cued(queries, d, beta, steps, Cue::default())
+    }
+
+    /// [`retrieve`](Self::retrieve) from a partial cue (see the module
+    /// docs); without masks it is `retrieve`. Each query iterates on its
+    /// own, so its result does not depend on the batch.
+    ///
+    /// # Errors
+    /// As [`retrieve`](Self::retrieve); `Shape` when a mask is not `(B, d)`;
+    /// `Value` for a clamp on a hetero-associative memory.
+    pub fn retrieve_cued(
+        &self,
+        queries: &[T],
+        d: usize,
+        beta: Beta,
+        steps: Steps,
+        cue: Cue<'_>,
+    ) -> Result<Retrieved<T>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
+        for (name, mask) in [("clamp", cue.clamp), ("known", cue.known)] {
+            if mask.is_some_and(|m| m.len() != nq * d) {
+                return Err(Error::Shape(format!(
+                    "{name} must be a ({nq}, {d}) mask, one row per query"
+                )));
+            }
+        }
         let (limit, tol) = match steps {
             Steps::Fixed(n) => (n.get(), None),
             Steps::Until { tol, max_steps } => {
@@ -172,48 +217,81 @@ impl ModernHopfield {
                 (max_steps.get(), Some(tol))
             }
         };
-        if (limit > 1 || tol.is_some()) && self.values.is_some() {
-            return Err(Error::Value(
-                "iterating needs auto-association (keys = values): \
-                 store patterns without values, or use steps=1"
-                    .into(),
-            ));
+        if self.values.is_some() {
+            if cue.clamp.is_some() {
+                return Err(Error::Value(
+                    "clamp and iterating need auto-association (keys = values): \
+                     store patterns without values, or use steps=1 and known= only"
+                        .into(),
+                ));
+            }
+            if limit > 1 || tol.is_some() {
+                return Err(Error::Value(
+                    "iterating needs auto-association (keys = values): \
+                     store patterns without values, or use steps=1"
+                        .into(),
+                ));
+            }
         }
         let dv = self.dv;
-        let mut states = try_filled("the retrieved states", nq * dv, 0.0f32)?;
+        let zero = T::default();
+        let mut states = try_filled("the retrieved states", nq * dv, zero)?;
         let mut steps_done = vec![0u32; nq];
         let mut converged = vec![false; nq];
-        let mut current: Vec<f32> = queries.to_vec();
+        let mut current: Vec<T> = queries.to_vec();
         let mut active: Vec<usize> = (0..nq).collect();
-        let mut next = try_filled("the retrieved states", nq * dv, 0.0f32)?;
+        let mut next = try_filled("the retrieved states", nq * dv, zero)?;
+        let scored_len = if cue.known.is_some() { nq * d } else { 0 };
+        let mut scored = try_filled("the scored states", scored_len, zero)?;
         for t in 1..=limit {
             let n_active = active.len();
-            self.step_into(
-                &current[..n_active * d],
-                beta.get(),
-                &mut next[..n_active * dv],
-            )?;
+            let input = match cue.known {
+                None => &current[..n_active * d],
+                Some(known) => {
+                    for (i, &q) in active.iter().enumerate() {
+                        let mask = &known[q * d..(q + 1) * d];
+                        for ((s, &x), &k) in scored[i * d..(i + 1) * d]
+                            .iter_mut()
+                            .zip(&current[i * d..(i + 1) * d])
+                            .zip(mask)
+                        {
+                            *s = if k { x } else { zero };
+                        }
+                    }
+                    &scored[..n_active * d]
+                }
+            };
+            self.step_into(input, beta.get(), &mut next[..n_active * dv])?;
             let mut still = Vec::new();
-            let mut gathered: Vec<f32> = Vec::new();
+            let mut gathered: Vec<T> = Vec::new();
             for (i, &q) in active.iter().enumerate() {
-                let new = &next[i * dv..(i + 1) * dv];
+                let new = &mut next[i * dv..(i + 1) * dv];
+                if let Some(clamp) = cue.clamp {
+                    let held = &clamp[q * d..(q + 1) * d];
+                    let cue = &queries[q * d..(q + 1) * d];
+                    for ((x, &c), &h) in new.iter_mut().zip(cue).zip(held) {
+                        if h {
+                            *x = c;
+                        }
+                    }
+                }
                 let change = if dv == d {
                     new.iter()
                         .zip(&current[i * d..(i + 1) * d])
-                        .map(|(a, b)| (a - b).abs() as f64)
+                        .map(|(&a, &b)| T::change(a, b))
                         .fold(0.0, f64::max)
                 } else {
                     f64::INFINITY
                 };
-                let top = new.iter().map(|x| x.abs() as f64).fold(0.0, f64::max);
-                let ok = change <= tol.unwrap_or(1e-6 * (1.0 + top));
+                let top = new
+                    .iter()
+                    .map(|&x| Into::<f64>::into(x).abs())
+                    .fold(0.0, f64::max);
+                let ok = change <= tol.unwrap_or(T::TOL * (1.0 + top));
                 states[q * dv..(q + 1) * dv].copy_from_slice(new);
                 steps_done[q] = t;
                 converged[q] = ok;
-                let stop = match tol {
-                    Some(_) => ok,
-                    None => false,
-                };
+                let stop = tol.is_some() && ok;
                 if !stop && t < limit {
                     still.push(q);
                     gathered.extend_from_slice(new);
@@ -243,7 +321,7 @@ impl ModernHopfield {
     /// As [`step`](Self::step).
     pub fn softmax_state(
         &self,
-        queries: &[f32],
+        queries: &[T],
         d: usize,
         beta: Beta,
     ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
@@ -259,31 +337,56 @@ impl ModernHopfield {
     }
 
     /// `E(ξ) = −β⁻¹ lse(β, Kξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²` of every row of
-    /// `states` (`(B, d)` row-major), computed in float64 from the float32
-    /// keys and states ([`super::float64::energy_of_f32`]: exact products,
-    /// float64 sums and softmax, no weight skipped), so that the energy
-    /// is accurate to float64 rounding, not float32's.
+    /// `states` (`(B, d)` row-major), computed in float64 whatever `T`: the
+    /// float64 kernel on the keys and states widened (exact products,
+    /// float64 sums and softmax, no weight skipped), so that the energy is
+    /// accurate to float64 rounding, not float32's.
     ///
     /// # Errors
     /// As [`step`](Self::step).
-    pub fn energy(&self, states: &[f32], d: usize, beta: Beta) -> Result<Vec<f64>> {
+    pub fn energy(&self, states: &[T], d: usize, beta: Beta) -> Result<Vec<f64>> {
         self.check_queries(states, d, beta, "states")?;
-        Ok(super::float64::energy_of_f32(
-            &self.keys,
-            self.rows,
-            d,
-            self.max_norm_sq,
-            states,
-            beta.get(),
-        ))
+        let beta = beta.get();
+        let wide: Vec<f64> = states.iter().map(|&x| x.into()).collect();
+        let chunk = |q: &[f64], _: &(), range, _: Option<&[f64]>, part: &mut Partial| {
+            let stream = Stream {
+                keys: &self.keys,
+                values: None,
+                spins: None,
+                d,
+                dv: 0,
+                queries: q,
+                beta,
+            };
+            stream.chunk(range, part);
+        };
+        // All patterns as one chunk: one float64 log-sum-exp in pattern
+        // order (no stage merges), the same bits for either float type.
+        let whole = (WIDE_BLOCK, self.rows);
+        let parts = self.blocks(&wide, whole, 0, |_| Ok(()), chunk)?;
+        let log_p = (self.rows as f64).ln();
+        let block = block_rows(wide.len() / d, WIDE_BLOCK);
+        let mut out = Vec::with_capacity(wide.len() / d);
+        for (part, states) in parts.iter().zip(wide.chunks(block * d)) {
+            for (b, xi) in states.chunks_exact(d).enumerate() {
+                let lse = part.m[b] + part.l[b].ln();
+                out.push(
+                    -lse / beta
+                        + 0.5 * super::store::norm_sq(xi)
+                        + log_p / beta
+                        + 0.5 * self.max_norm_sq,
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The softmax weights `softmax(β K q)` of every query, `(B, P)`
-    /// row-major float64, from the same float32 scores as the update.
+    /// row-major float64, from the same scores as the update.
     ///
     /// # Errors
     /// As [`step`](Self::step); `Memory` when `B·P` weights cannot be had.
-    pub fn attention(&self, queries: &[f32], d: usize, beta: Beta) -> Result<Vec<f64>> {
+    pub fn attention(&self, queries: &[T], d: usize, beta: Beta) -> Result<Vec<f64>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
         let beta = beta.get();
         let p = self.rows;
@@ -296,22 +399,7 @@ impl ModernHopfield {
         out.par_chunks_mut(p)
             .zip(queries.par_chunks_exact(d))
             .for_each(|(row, q)| {
-                let mut s = vec![0.0f32; TILE];
-                for start in (0..p).step_by(TILE) {
-                    let rows = (p - start).min(TILE);
-                    scores(
-                        &self.keys[start * d..(start + rows) * d],
-                        rows,
-                        q,
-                        1,
-                        d,
-                        &mut s,
-                        TILE,
-                    );
-                    for (o, &x) in row[start..start + rows].iter_mut().zip(&s) {
-                        *o = x as f64 * beta;
-                    }
-                }
+                T::attention_scores(&self.keys, q, beta, row);
                 let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let mut sum = 0.0;
                 for x in row.iter_mut() {
@@ -324,4 +412,11 @@ impl ModernHopfield {
             });
         Ok(out)
     }
+}
+
+/// Queries per block for a batch of `nq`: `most`, or fewer so that a small
+/// batch still gives every thread of the pool a block. A query's result
+/// does not depend on its block.
+fn block_rows(nq: usize, most: usize) -> usize {
+    most.min(nq.div_ceil(crate::par::threads_here())).max(1)
 }

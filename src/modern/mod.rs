@@ -1,11 +1,12 @@
 //! The continuous modern Hopfield network (Ramsauer et al. 2020).
 //!
 //! Keys `K` (`P × d`) and values `V` (`P × d_v`, the keys themselves for
-//! auto-association) are float32 rows. One update of a query `q` is
+//! auto-association) are float32 rows (float64 in a [`ModernHopfield64`],
+//! see below). One update of a query `q` is
 //! `Vᵀ softmax(β K q)`; with `V = K` that is `ξ ← Xᵀ softmax(β X ξ)`, the
 //! descent on `E(ξ) = −β⁻¹ lse(β, Xξ) + ½ ξ·ξ + β⁻¹ log P + ½ M²`.
 //!
-//! # The kernel
+//! # The float32 kernel
 //!
 //! Queries are taken in blocks of [`QUERY_BLOCK`] rows, fewer for a batch
 //! too small to give every thread a full block (rayon splits the blocks);
@@ -67,28 +68,46 @@
 //!
 //! # Files
 //!
+//! * `float.rs`: the float types a memory stores ([`float::Float`]: `f32`
+//!   by default, `f64`) and the kernels that differ between them; all the
+//!   rest is written once over `T: Float`:
 //! * `store.rs`: storing patterns and checking inputs;
-//! * `driver.rs`: the retrieval drivers (query blocks, chunk stages, steps,
-//!   energy, attention);
-//! * `stream.rs`: the streaming online softmax and value accumulation;
-//! * `masked.rs`: retrieval from a partial cue (`clamp`, `known`) around
-//!   the same update;
-//! * `scores.rs`: the score kernels (float lanes, ±1 popcount);
+//! * `driver.rs`: the retrieval drivers (query blocks, chunk stages, steps
+//!   with an optional partial cue (`clamp`, `known`), energy, attention);
+//! * `stream.rs`: the float32 streaming online softmax and value accumulation;
+//! * `scores.rs`: the float32 score kernels (float lanes, ±1 popcount);
 //! * `x86.rs`: their AVX-512 micro-kernels;
 //! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits);
-//! * `float64.rs`: the float64 memory ([`float64::ModernHopfield64`]) and
-//!   the float64 energy of this one (same structure, `dgemm` scores).
+//! * `float64.rs`: the float64 kernel (`dgemm` score tiles, exact `exp`,
+//!   `dgemm` value sums, ±1 popcount scores), which also computes the
+//!   energy of either memory in float64.
+//!
+//! # Float64 storage
+//!
+//! A [`ModernHopfield64`] (`ModernHopfield<f64>`) stores float64 keys and
+//! runs the same drivers: query blocks of at most 64 rows, the chunk
+//! stages, the same steps and cues. Within a chunk its kernel scores a
+//! block against a tile of 256 keys with one `dgemm`, folds the tile into
+//! the online softmax with the exact `exp` and no weight skipped (the
+//! float32 kernel's `e^−20` cut-off would end precision at `1e-9`), and
+//! adds the weighted values with a second `dgemm`. The `dgemm` sums each
+//! element in an order fixed by the inner dimension only, so results do
+//! not depend on threads or batches either. ±1 keys and queries take the
+//! popcount path here too (`β·(d − 2·hamming)`, exact: the `dgemm` of ±1
+//! numbers sums exact integers, so both paths give the same bits).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod driver;
-pub mod float64;
-mod masked;
+pub mod float;
+mod float64;
 mod scores;
 mod store;
 mod stream;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests64;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -118,17 +137,36 @@ const LANES: usize = 16;
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const LANE_ORDER: [usize; LANES] = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
 
-/// A modern Hopfield memory: float32 keys, optional separate values.
-#[derive(Debug, Clone, Default)]
-pub struct ModernHopfield {
+/// A modern Hopfield memory: keys of `T` (float32 by default, or float64,
+/// see [`float::Float`]), optional separate values.
+#[derive(Debug, Clone)]
+pub struct ModernHopfield<T = f32> {
     d: usize,
     dv: usize,
     rows: usize,
-    keys: Vec<f32>,
-    values: Option<Vec<f32>>,
+    keys: Vec<T>,
+    values: Option<Vec<T>>,
     /// Bit-packed keys while every stored key is ±1.
     spins: Option<SpinMatrix>,
     max_norm_sq: f64,
+}
+
+/// A modern Hopfield memory of float64 keys (and values): fixed points to
+/// `1e-12` (see the module docs).
+pub type ModernHopfield64 = ModernHopfield<f64>;
+
+impl<T> Default for ModernHopfield<T> {
+    fn default() -> Self {
+        ModernHopfield {
+            d: 0,
+            dv: 0,
+            rows: 0,
+            keys: Vec::new(),
+            values: None,
+            spins: None,
+            max_norm_sq: 0.0,
+        }
+    }
 }
 
 /// The inverse temperature `β`: a finite number `> 0`, checked when made.
@@ -177,20 +215,21 @@ pub struct Cue<'a> {
     pub known: Option<&'a [bool]>,
 }
 
-/// Result of [`ModernHopfield::retrieve`]: row-major states and per-query
-/// bookkeeping.
+/// Result of [`ModernHopfield::retrieve`]: row-major states (of the
+/// memory's float type) and per-query bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Retrieved {
+pub struct Retrieved<T = f32> {
     /// `(B, d_v)` final states.
-    pub states: Vec<f32>,
+    pub states: Vec<T>,
     /// Updates applied to each query.
     pub steps: Vec<u32>,
     /// Whether the last update moved the query by at most the tolerance
-    /// (`tol`, or `1e-6·(1 + max|ξ|)` for a fixed number of steps).
+    /// (`tol`, or for a fixed number of steps `1e-6·(1 + max|ξ|)` in
+    /// float32, `1e-12·(1 + max|ξ|)` in float64).
     pub converged: Vec<bool>,
 }
 
-impl ModernHopfield {
+impl<T> ModernHopfield<T> {
     /// An empty memory; the first [`store`](Self::store) fixes the widths.
     pub fn new() -> Self {
         Self::default()
@@ -212,12 +251,12 @@ impl ModernHopfield {
     }
 
     /// Row-major `(P, d)` keys.
-    pub fn keys(&self) -> &[f32] {
+    pub fn keys(&self) -> &[T] {
         &self.keys
     }
 
     /// Row-major `(P, d_v)` values, `None` for auto-association.
-    pub fn values(&self) -> Option<&[f32]> {
+    pub fn values(&self) -> Option<&[T]> {
         self.values.as_deref()
     }
 
@@ -233,11 +272,11 @@ impl ModernHopfield {
 
     /// Bytes held.
     pub fn nbytes(&self) -> usize {
-        4 * (self.keys.len() + self.values.as_ref().map_or(0, Vec::len))
+        std::mem::size_of::<T>() * (self.keys.len() + self.values.as_ref().map_or(0, Vec::len))
             + self.spins.as_ref().map_or(0, SpinMatrix::nbytes)
     }
 
-    pub(super) fn value_rows(&self) -> &[f32] {
+    pub(super) fn value_rows(&self) -> &[T] {
         self.values.as_deref().unwrap_or(&self.keys)
     }
 }

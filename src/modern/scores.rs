@@ -116,19 +116,6 @@ impl Packed {
     }
 }
 
-/// The unit of a block's query count at this level: the group of the
-/// packed score kernel (AVX-512: half of one, which it packs too; 1 when
-/// there is none). [`QUERY_BLOCK`](super::QUERY_BLOCK) is a multiple of it.
-pub(super) fn block_unit() -> usize {
-    #[cfg(target_arch = "x86_64")]
-    match crate::simd::level() {
-        crate::simd::Level::Avx512 => return super::x86::QV / 2,
-        crate::simd::Level::Avx2 => return super::avx2::QC,
-        _ => {}
-    }
-    1
-}
-
 /// The packed queries of a block, when a packed kernel will score them.
 /// A last group less than half full is left to the row kernel (padding it
 /// would waste more than the packed kernel gains).

@@ -1,10 +1,11 @@
 //! Storing patterns and checking inputs.
 
+use super::float::Float;
 use super::{Beta, ModernHopfield, MAX_ABS, MAX_SCORE};
 use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
 
-impl ModernHopfield {
+impl<T: Float> ModernHopfield<T> {
     /// Appends `rows` keys of width `d` and, for hetero-association, their
     /// values (`(rows, d_v)` row-major). The first call fixes `d`, `d_v` and
     /// whether values are kept.
@@ -16,10 +17,10 @@ impl ModernHopfield {
     /// storage cannot grow.
     pub fn store(
         &mut self,
-        keys: &[f32],
+        keys: &[T],
         rows: usize,
         d: usize,
-        values: Option<(&[f32], usize)>,
+        values: Option<(&[T], usize)>,
     ) -> Result<()> {
         if d == 0 {
             return Err(Error::Shape(
@@ -78,10 +79,8 @@ impl ModernHopfield {
             }
             check_finite(v, dv, "values")?;
         }
-        let binary = keys.iter().all(|&x| x == 1.0 || x == -1.0);
-        let new_spins = if binary && (self.rows == 0 || self.spins.is_some()) {
-            let s: Vec<i8> = keys.iter().map(|&x| x as i8).collect();
-            Some(SpinMatrix::from_spins(&s, rows, d)?)
+        let new_spins = if self.rows == 0 || self.spins.is_some() {
+            spins_of(keys, rows, d)?
         } else {
             None
         };
@@ -116,7 +115,7 @@ impl ModernHopfield {
 
     pub(super) fn check_queries(
         &self,
-        queries: &[f32],
+        queries: &[T],
         d: usize,
         beta: Beta,
         what: &str,
@@ -143,34 +142,57 @@ impl ModernHopfield {
         let bound = beta.get() * (qmax * self.max_norm_sq).sqrt();
         if bound > MAX_SCORE {
             return Err(Error::Value(format!(
-                "beta·‖pattern‖·‖{what}‖ reaches {bound:.3e}, beyond float32 scores; \
-                 scale the inputs or lower beta"
+                "beta·‖pattern‖·‖{what}‖ reaches {bound:.3e}, beyond {} scores; \
+                 scale the inputs or lower beta",
+                T::NAME
             )));
         }
         Ok(queries.len() / d)
     }
 }
 
-fn reserve(v: &mut Vec<f32>, more: usize, what: &str) -> Result<()> {
+/// `rows` rows of `d` bit-packed, when every value is ±1.
+pub(super) fn spins_of<T: Float>(
+    values: &[T],
+    rows: usize,
+    d: usize,
+) -> Result<Option<SpinMatrix>> {
+    if !values.iter().all(|&x| {
+        let x: f64 = x.into();
+        x == 1.0 || x == -1.0
+    }) {
+        return Ok(None);
+    }
+    let s: Vec<i8> = values.iter().map(|&x| Into::<f64>::into(x) as i8).collect();
+    SpinMatrix::from_spins(&s, rows, d).map(Some)
+}
+
+fn reserve<T>(v: &mut Vec<T>, more: usize, what: &str) -> Result<()> {
     v.try_reserve(more).map_err(|_| {
         Error::Memory(format!(
             "{what} would need {} more bytes, more than can be allocated",
-            4 * more as u128
+            std::mem::size_of::<T>() as u128 * more as u128
         ))
     })
 }
 
-pub(super) fn norm_sq(row: &[f32]) -> f64 {
-    row.iter().map(|&x| x as f64 * x as f64).sum()
+/// `Σ x²` in float64.
+pub(super) fn norm_sq<T: Into<f64> + Copy>(row: &[T]) -> f64 {
+    row.iter()
+        .map(|&x| {
+            let x: f64 = x.into();
+            x * x
+        })
+        .sum()
 }
 
-fn check_finite(values: &[f32], d: usize, what: &str) -> Result<()> {
-    if let Some(i) = values
-        .iter()
-        .position(|&x| !(x.is_finite() && (x.abs() as f64) <= MAX_ABS))
-    {
+fn check_finite<T: Float>(values: &[T], d: usize, what: &str) -> Result<()> {
+    if let Some(i) = values.iter().position(|&x| {
+        let x: f64 = x.into();
+        !(x.is_finite() && x.abs() <= MAX_ABS)
+    }) {
         let x = values[i];
-        let why = if x.is_finite() {
+        let why = if Into::<f64>::into(x).is_finite() {
             "magnitude above 1e30"
         } else {
             "not finite"

@@ -146,15 +146,18 @@ impl PyDiluted {
 
     /// Samples the Boltzmann distribution with the validated `options`,
     /// chains from `init` (int8 (B, N); with `single` its one row for every
-    /// chain) or from random states.
-    #[pyo3(signature = (options, init = None, single = false))]
+    /// chain) or from random states; the neurons at +1 in `clamp` (int8
+    /// ±1, one row for every chain or one per chain) keep their starting
+    /// values.
+    #[pyo3(signature = (options, init = None, single = false, clamp = None))]
     fn sample(
         &self,
         py: Python<'_>,
         options: PyRef<'_, SampleOptions>,
         init: Option<PyReadonlyArray2<'_, i8>>,
         single: bool,
+        clamp: Option<PyReadonlyArray2<'_, i8>>,
     ) -> PyResult<PySampled> {
-        spin::sample(py, &*self.model.snapshot(), &options, init, single)
+        spin::sample(py, &*self.model.snapshot(), &options, init, single, clamp)
     }
 }

@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 
 use super::convert::{cube, matrix, vector};
 use super::run::{in_chunks, thread_count};
-use crate::engine::flow::{check_step, integrate, Flowed, FLOW_BLOCK};
+use crate::engine::clamp::Clamp;
+use crate::engine::flow::{check_step, clamp_words, integrate_clamped, Flowed, FLOW_BLOCK};
 use crate::engine::leaky::{FlowOptions, LeakyModel};
 use crate::error::{Error, Result};
 
@@ -37,15 +38,49 @@ pub fn options(
     FlowOptions::new(dt, max_steps, tol, record, trajectory)
 }
 
+/// Bool clamp masks `(1, cols)` or `(rows, cols)` (True = held) over the
+/// first `cols` of `dim` components, bit-packed
+/// ([`clamp_words`]`(dim)` words per mask, the components from `cols` on
+/// free); `None` when no component is held.
+fn packed_masks(
+    mask: &PyReadonlyArray2<'_, bool>,
+    cols: usize,
+    rows: usize,
+    dim: usize,
+) -> Result<Option<(Vec<u64>, bool)>> {
+    let view = mask.as_array();
+    let (count, width) = view.dim();
+    if width != cols || (count != 1 && count != rows) {
+        return Err(Error::Shape(format!(
+            "clamp must have shape (1, {cols}) or ({rows}, {cols}), got ({count}, {width})"
+        )));
+    }
+    let words = clamp_words(dim);
+    let mut packed = vec![0u64; count * words];
+    let mut any = false;
+    for (r, row) in view.outer_iter().enumerate() {
+        for (i, &held) in row.iter().enumerate() {
+            if held {
+                packed[r * words + i / 64] |= 1 << (i % 64);
+                any = true;
+            }
+        }
+    }
+    Ok(any.then_some((packed, count == 1)))
+}
+
 /// Integrates the rows of `states` under `model` (see
-/// [`crate::engine::flow::integrate`]) in chunks with Ctrl-C checked
-/// between them; a row's result does not depend on its chunk.
+/// [`crate::engine::flow::integrate_clamped`]) in chunks with Ctrl-C
+/// checked between them; a row's result does not depend on its chunk.
+/// `clamp`: bool masks `(1, cols)` or `(B, cols)` holding components among
+/// the first `cols` at their starting values.
 pub fn run<'py, M: LeakyModel>(
     py: Python<'py>,
     model: &M,
     states: &PyReadonlyArray2<'_, f64>,
     opts: &FlowOptions,
     threads: Option<NonZeroUsize>,
+    clamp: Option<(&PyReadonlyArray2<'_, bool>, usize)>,
 ) -> PyResult<FlowArrays<'py>> {
     let view = states.as_array();
     let (rows, cols) = view.dim();
@@ -56,6 +91,16 @@ pub fn run<'py, M: LeakyModel>(
         ))
         .into());
     }
+    let masks = match clamp {
+        Some((mask, width)) => packed_masks(mask, width, rows, dim)?,
+        None => None,
+    };
+    let words = clamp_words(dim);
+    let clamp = match &masks {
+        None => Clamp::None,
+        Some((m, true)) => Clamp::Shared(m),
+        Some((m, false)) => Clamp::PerRow(m),
+    };
     let values: Vec<f64> = match view.as_slice() {
         Some(s) => s.to_vec(),
         None => view.iter().copied().collect(),
@@ -73,7 +118,14 @@ pub fn run<'py, M: LeakyModel>(
     }
     let granule = thread_count(threads) * FLOW_BLOCK;
     let parts = in_chunks(py, threads, rows, (granule, 1), |r| {
-        integrate(model, &values[r.start * dim..r.end * dim], r.len(), opts)
+        let held = clamp.rows(r.start, r.len(), words);
+        integrate_clamped(
+            model,
+            &values[r.start * dim..r.end * dim],
+            r.len(),
+            opts,
+            held,
+        )
     })?;
     let parts = parts.into_iter().collect::<Result<Vec<Flowed>>>()?;
     let records = opts.records();

@@ -118,8 +118,10 @@ impl PyGraded {
     /// Integrates float64 `(B, n)` potentials `u`: exponential-Euler steps
     /// of `dt`, at most `max_steps`, a state stopping once `max |du/dt|` is
     /// at most `tol`; the energy (and with `trajectory` the state) every
-    /// `record` steps.
-    #[pyo3(signature = (states, *, dt, max_steps, tol, record, trajectory))]
+    /// `record` steps. The neurons True in `clamp` (bool `(1, n)` or
+    /// `(B, n)`) keep their starting potentials; the rate is over the free
+    /// ones.
+    #[pyo3(signature = (states, *, dt, max_steps, tol, record, trajectory, clamp = None))]
     #[allow(clippy::too_many_arguments)]
     fn integrate<'py>(
         &self,
@@ -130,6 +132,7 @@ impl PyGraded {
         tol: &Bound<'_, PyAny>,
         record: &Bound<'_, PyAny>,
         trajectory: bool,
+        clamp: Option<PyReadonlyArray2<'_, bool>>,
     ) -> PyResult<FlowArrays<'py>> {
         let record = if record.is_none() {
             None
@@ -143,6 +146,7 @@ impl PyGraded {
             record,
             trajectory,
         )?;
-        run(py, &self.model, &states, &opts, self.threads)
+        let clamp = clamp.as_ref().map(|m| (m, self.model.n()));
+        run(py, &self.model, &states, &opts, self.threads, clamp)
     }
 }

@@ -147,17 +147,20 @@ impl PyHebbian {
 
     /// Samples the Boltzmann distribution with the validated `options`,
     /// chains from `init` (int8 (B, N); with `single` its one row for every
-    /// chain) or from random states.
-    #[pyo3(signature = (options, init = None, single = false))]
+    /// chain) or from random states; the neurons at +1 in `clamp` (int8
+    /// ±1, one row for every chain or one per chain) keep their starting
+    /// values.
+    #[pyo3(signature = (options, init = None, single = false, clamp = None))]
     fn sample(
         &self,
         py: Python<'_>,
         options: PyRef<'_, SampleOptions>,
         init: Option<PyReadonlyArray2<'_, i8>>,
         single: bool,
+        clamp: Option<PyReadonlyArray2<'_, i8>>,
     ) -> PyResult<PySampled> {
         self.prepared(py, |p| {
-            with_hebbian_lanes!(p, |k| spin::sample(py, k, &options, init, single))
+            with_hebbian_lanes!(p, |k| spin::sample(py, k, &options, init, single, clamp))
         })
     }
 }

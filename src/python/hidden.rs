@@ -121,8 +121,9 @@ impl PyHidden {
     }
 
     /// Integrates float64 `(B, n + P)` states `[x | h]` (see
-    /// `_core.Graded.integrate` for the options).
-    #[pyo3(signature = (states, *, dt, max_steps, tol, record, trajectory))]
+    /// `_core.Graded.integrate` for the options). `clamp` (bool `(1, n)` or
+    /// `(B, n)`) holds feature neurons only; the hidden ones are free.
+    #[pyo3(signature = (states, *, dt, max_steps, tol, record, trajectory, clamp = None))]
     #[allow(clippy::too_many_arguments)]
     fn integrate<'py>(
         &self,
@@ -133,6 +134,7 @@ impl PyHidden {
         tol: &Bound<'_, PyAny>,
         record: &Bound<'_, PyAny>,
         trajectory: bool,
+        clamp: Option<PyReadonlyArray2<'_, bool>>,
     ) -> PyResult<FlowArrays<'py>> {
         let record = if record.is_none() {
             None
@@ -146,6 +148,7 @@ impl PyHidden {
             record,
             trajectory,
         )?;
-        run(py, &self.model, &states, &opts, self.threads)
+        let clamp = clamp.as_ref().map(|m| (m, self.model.n()));
+        run(py, &self.model, &states, &opts, self.threads, clamp)
     }
 }

@@ -19,7 +19,6 @@ mod graded;
 mod hebbian;
 mod hidden;
 mod modern;
-mod modern64;
 mod options;
 mod results;
 mod run;
@@ -100,7 +99,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<diluted::PyDiluted>()?;
     m.add_class::<weights::PyWeights>()?;
     m.add_class::<modern::PyModern>()?;
-    m.add_class::<modern64::PyModern64>()?;
     m.add_class::<graded::PyGraded>()?;
     m.add_class::<hidden::PyHidden>()?;
     m.add_class::<spiking::PySpiking>()?;

@@ -151,9 +151,9 @@ impl PySampled {
 /// What the modern network's retrieval returned, one entry per query.
 #[pyclass(frozen, name = "ModernOutcomes", module = "hopfield._core")]
 pub struct ModernOutcomes {
-    /// Final states, float32 (B, d_v).
+    /// Final states, (B, d_v) of the memory's dtype (float32 or float64).
     #[pyo3(get)]
-    states: Py<PyArray2<f32>>,
+    states: Py<PyAny>,
     /// Updates applied to each query, int64 (B,).
     #[pyo3(get)]
     steps: Py<PyArray1<i64>>,
@@ -165,7 +165,12 @@ pub struct ModernOutcomes {
 
 impl ModernOutcomes {
     /// The arrays of `rows` queries' results of width `width`, retrieved in parts.
-    pub fn new(py: Python<'_>, parts: Vec<Retrieved>, rows: usize, width: usize) -> PyResult<Self> {
+    pub fn new<T: numpy::Element + Copy>(
+        py: Python<'_>,
+        parts: Vec<Retrieved<T>>,
+        rows: usize,
+        width: usize,
+    ) -> PyResult<Self> {
         let mut states = Vec::with_capacity(rows * width);
         let mut steps = Vec::with_capacity(rows);
         let mut converged = Vec::with_capacity(rows);
@@ -175,7 +180,7 @@ impl ModernOutcomes {
             converged.extend_from_slice(&p.converged);
         }
         Ok(ModernOutcomes {
-            states: matrix(py, states, rows, width)?.unbind(),
+            states: matrix(py, states, rows, width)?.into_any().unbind(),
             steps: vector(py, steps).unbind(),
             converged: vector(py, converged).unbind(),
         })

@@ -37,18 +37,7 @@ pub fn retrieve<M: EnergyModel>(
         Some(c) => Some(pack(c, "clamp", model.n())?),
         None => None,
     };
-    let clamp = match &masks {
-        None => Clamp::None,
-        Some(m) if m.rows() == 1 => Clamp::Shared(m.as_words()),
-        Some(m) if m.rows() == rows => Clamp::PerRow(m.as_words()),
-        Some(m) => {
-            return Err(Error::Shape(format!(
-                "clamp must have 1 row or one per query ({rows}), got {}",
-                m.rows()
-            ))
-            .into())
-        }
-    };
+    let clamp = clamp_of(masks.as_ref(), rows, "query")?;
     let (schedule, threads, base) = (&options.schedule, options.threads, options.first_row);
     let data = states.as_words_mut();
     let outcomes = if rows <= INLINE_ROWS {
@@ -68,15 +57,35 @@ pub fn retrieve<M: EnergyModel>(
     Ok(Outcomes::new(result, schedule.track_energy()))
 }
 
+/// The packed masks `masks` (one row, or one per `what` of `rows`) as the
+/// drivers take them.
+fn clamp_of<'a>(masks: Option<&'a SpinMatrix>, rows: usize, what: &str) -> PyResult<Clamp<'a>> {
+    Ok(match masks {
+        None => Clamp::None,
+        Some(m) if m.rows() == 1 => Clamp::Shared(m.as_words()),
+        Some(m) if m.rows() == rows => Clamp::PerRow(m.as_words()),
+        Some(m) => {
+            return Err(Error::Shape(format!(
+                "clamp must have 1 row or one per {what} ({rows}), got {}",
+                m.rows()
+            ))
+            .into())
+        }
+    })
+}
+
 /// Samples the Boltzmann distribution of `model` with `options`. The
 /// chains start from `init` (int8 (B, N), one chain per row; with `single`
-/// its one row for every chain) or, without it, from random states.
+/// its one row for every chain) or, without it, from random states. The
+/// neurons at +1 in `clamp` (int8 ±1, one row or one per chain) are held
+/// at their starting values.
 pub fn sample<M: EnergyModel>(
     py: Python<'_>,
     model: &M,
     options: &SampleOptions,
     init: Option<PyReadonlyArray2<'_, i8>>,
     single: bool,
+    clamp: Option<PyReadonlyArray2<'_, i8>>,
 ) -> PyResult<PySampled> {
     let (plan, threads) = (options.plan, options.threads);
     let chains = options.chains.map(|c| c.get() as usize);
@@ -100,7 +109,26 @@ pub fn sample<M: EnergyModel>(
             Starts::Rows(rows)
         }
     };
-    let mut sampler = parallel(py, threads, || Sampler::new(model, starts, plan))??;
+    let count = match starts {
+        Starts::Random(c) | Starts::Repeat(_, c) => c,
+        Starts::Rows(rows) => rows.rows(),
+    };
+    if clamp.is_some() && matches!(starts, Starts::Random(_)) {
+        return Err(Error::Value(
+            "clamp needs init: the clamped neurons keep their starting values, \
+             so give the starting states (a partial cue) with init="
+                .into(),
+        )
+        .into());
+    }
+    let masks = match &clamp {
+        Some(c) => Some(pack(c, "clamp", model.n())?),
+        None => None,
+    };
+    let clamp = clamp_of(masks.as_ref(), count, "chain")?;
+    let mut sampler = parallel(py, threads, || {
+        Sampler::new(model, starts, plan).and_then(|s| s.clamped(clamp))
+    })??;
     in_chunks(py, threads, plan.burn_in() as usize, (1, 1), |r| {
         sampler.burn(r.len() as u32)
     })?;

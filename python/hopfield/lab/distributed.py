@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import _validate
 from .._core import RetrieveOptions
 from .._spin_model import SpinModel
 from ..modern import ModernHopfield, ModernRetrieval
@@ -184,14 +185,51 @@ def _check_queries(queries: Any, width: int, dim: str) -> tuple[int, ...]:
     return tuple(int(r) for r in rows)
 
 
-def _spin_chunk(model: SpinModel, block: np.ndarray, first_row: int, options: dict) -> tuple:
-    res = model.retrieve(block, first_row=first_row, **options)
+def _spin_chunk(
+    model: SpinModel, block: np.ndarray, first_row: int, options: dict, masks: dict
+) -> tuple:
+    res = model.retrieve(block, first_row=first_row, **options, **masks)
     return res.states, res.converged, res.sweeps, res.energy, res.cycled
 
 
-def _modern_chunk(model: ModernHopfield, block: np.ndarray, options: dict) -> tuple:
-    res = model.retrieve(np.asarray(block), **options)
+def _modern_chunk(model: ModernHopfield, block: np.ndarray, options: dict, masks: dict) -> tuple:
+    res = model.retrieve(np.asarray(block), **options, **masks)
     return res.states, res.steps, res.converged
+
+
+def _mask_chunks(
+    masks: dict[str, Any], width: int, dim: str, rows: tuple[int, ...], total: int
+) -> list[dict[str, Any]]:
+    """Each chunk's share of the masks ``masks`` (``clamp=``, ``known=``): a
+    ``(width,)`` mask goes whole with every chunk; a ``(B, width)`` one (NumPy,
+    or Dask, rechunked to the queries' rows) goes by rows with its chunk.
+    Checked here, so that a bad mask fails now, not on a worker."""
+    out: list[dict[str, Any]] = [{} for _ in rows]
+    for name, value in masks.items():
+        if value is None:
+            continue
+        if isinstance(value, da.Array):
+            if value.dtype != np.bool_:
+                raise TypeError(
+                    f"{name} must be a boolean mask (dtype bool, True = held), "
+                    f"got dtype {value.dtype}"
+                )
+            if value.shape != (total, width):
+                raise ValueError(
+                    f"{name} as a Dask array must have shape (B, {dim}) = ({total}, {width}) "
+                    f"(one row per query), got shape {value.shape}"
+                )
+            parts = value.rechunk((rows, (width,))).to_delayed()[:, 0]
+        else:
+            m = _validate.mask(value, width, total, name)
+            if m.shape[0] == 1:
+                parts = [m[0]] * len(rows)
+            else:
+                starts = np.concatenate([[0], np.cumsum(rows)]).astype(int)
+                parts = [m[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        for chunk, part in zip(out, parts, strict=True):
+            chunk[name] = part
+    return out
 
 
 def _pick(part: tuple, i: int) -> np.ndarray:
@@ -236,9 +274,13 @@ def retrieve(
         Compute the results on that client (the tasks refer to the model there).
     **options
         The model's ``retrieve`` options: ``update``, ``max_sweeps``, ``order``,
-        ``seed``, ``threads``, ``temperature``, ``sweeps``, ``schedule`` for a
-        binary model (``seed=None`` draws one seed here, for every chunk);
-        ``steps``, ``tol``, ``max_steps`` for a modern network.
+        ``seed``, ``threads``, ``temperature``, ``sweeps``, ``schedule``,
+        ``clamp`` for a binary model (``seed=None`` draws one seed here, for
+        every chunk); ``steps``, ``tol``, ``max_steps``, ``clamp``, ``known``
+        for a modern network. A mask (``clamp=``, ``known=``) is a boolean
+        array of shape ``(N,)`` (or ``(d,)``), sent with every chunk, or
+        ``(B, N)``, NumPy or Dask, of which each chunk gets its own rows (a
+        Dask mask is rechunked to the queries' rows); it is checked here.
 
     Returns
     -------
@@ -250,11 +292,13 @@ def retrieve(
     Raises
     ------
     TypeError
-        When ``queries`` is no Dask array, or ``model`` no model of the package.
+        When ``queries`` is no Dask array, ``model`` no model of the package,
+        or a mask not boolean.
     ValueError
         When a chunk splits rows, the width is not the model's, an option is bad
-        (named as by ``retrieve``), or for ``track_energy=True`` (traces have
-        a length per batch; retrieve the rows of interest locally).
+        (named as by ``retrieve``), a mask has the wrong shape, or for
+        ``track_energy=True`` (traces have a length per batch; retrieve the
+        rows of interest locally).
 
     Examples
     --------
@@ -268,14 +312,19 @@ def retrieve(
     True
     """
     if isinstance(model, ModernHopfield):
+        masks: dict[str, Any] = {k: options.pop(k) for k in ("clamp", "known") if k in options}
         unknown = sorted(set(options) - set(_MODERN_OPTIONS))
         if unknown:
             raise TypeError(f"ModernHopfield.retrieve takes no option {unknown[0]!r}")
         model._check_stored()
         rows = _check_queries(queries, model.dim, "d")
+        chunk_masks = _mask_chunks(masks, model.dim, "d", rows, int(queries.shape[0]))
         shipped = _ship(model, client)
         task = dask.delayed(_modern_chunk, pure=True)
-        parts = [task(shipped, block, options) for block in queries.to_delayed()[:, 0]]
+        parts = [
+            task(shipped, block, options, m)
+            for block, m in zip(queries.to_delayed()[:, 0], chunk_masks, strict=True)
+        ]
         layout = [((model.value_dim,), np.float32), ((), np.uint32), ((), np.bool_)]
         return DaskModernRetrieval(*_columns(parts, rows, layout))
     if not isinstance(model, SpinModel):
@@ -289,6 +338,7 @@ def retrieve(
             "as long as its batch's longest run; retrieve the rows you want to trace locally"
         )
     options.pop("track_energy", None)
+    masks = {"clamp": options.pop("clamp")} if "clamp" in options else {}
     if "first_row" in options:
         raise TypeError("first_row is set per chunk by distributed.retrieve; leave it out")
     unknown = sorted(set(options) - set(_SPIN_OPTIONS))
@@ -309,12 +359,13 @@ def retrieve(
     )
     options = {**options, "seed": checked.seed}
     rows = _check_queries(queries, model.n, "N")
+    chunk_masks = _mask_chunks(masks, model.n, "N", rows, int(queries.shape[0]))
     shipped = _ship(model, client)
     task = dask.delayed(_spin_chunk, pure=True)
     starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int)
     parts = [
-        task(shipped, block, int(k), options)
-        for block, k in zip(queries.to_delayed()[:, 0], starts, strict=True)
+        task(shipped, block, int(k), options, m)
+        for block, k, m in zip(queries.to_delayed()[:, 0], starts, chunk_masks, strict=True)
     ]
     n = model.n
     layout = [((n,), np.int8), ((), np.bool_), ((), np.uint32), ((), np.float64), ((), np.bool_)]

@@ -118,6 +118,7 @@ def glauber_dense(
     uniforms: ArrayLike,
     temperatures: ArrayLike,
     theta: ArrayLike = 0.0,
+    clamp: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Glauber sweeps of the quadratic energy ``E = -½ sᵀWs + θᵀs`` over an
     explicit symmetric weight matrix ``W`` (zero diagonal), e.g. an Ising
@@ -135,12 +136,15 @@ def glauber_dense(
     uniforms = np.asarray(uniforms, dtype=np.float64)
     theta = np.broadcast_to(np.asarray(theta, dtype=np.float64), (n,))
     rows = np.arange(b)
+    held = _held(clamp, b, n)
     for t, temp in enumerate(temps):
         for k in range(n):
             idx = orders[:, t, k]
             cur = S[rows, idx]
             h = np.einsum("bn,bn->b", W[idx], S) - theta[idx]
             new = _decide(2.0 * h, cur, uniforms[:, t, k], float(temp))
+            if held is not None:
+                new = np.where(held[rows, idx], cur, new)
             S[rows, idx] = new
     Sf = S.astype(np.float64)
     energy = -0.5 * np.einsum("bi,ij,bj->b", Sf, W, Sf) + Sf @ theta

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._common import _held
+
 __all__ = [
     "graded_drive",
     "graded_energy",
@@ -100,14 +102,21 @@ def graded_integrate(
     dt: float = 0.1,
     max_steps: int = 1000,
     tol: float = 1e-6,
+    clamp: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrate every row of ``U0``; returns final potentials, steps, converged.
 
     Each row stops at the first step ``k`` (before updating) where
     ``max_i |D_i − u_i| / τ ≤ tol``, or at ``k = max_steps``.
+
+    ``clamp`` (bool ``(N,)`` or ``(B, N)``, True = held): the held neurons
+    keep their starting potentials (their drive is taken to be their
+    potential, so ``du/dt = 0`` there and the step leaves them exactly as
+    they are); the rate, and so convergence, is over the free neurons.
     """
     U = np.array(U0, dtype=np.float64, ndmin=2)
     B = U.shape[0]
+    held = _held(clamp, B, U.shape[1])
     decay = np.exp(-dt / tau)
     steps = np.full(B, max_steps, dtype=np.int64)
     converged = np.zeros(B, dtype=bool)
@@ -117,6 +126,8 @@ def graded_integrate(
             break
         Ua = U[active]
         D = graded_drive(Ua, gain, W=W, X=X, I=I, activation=activation)
+        if held is not None:
+            D = np.where(held[active], Ua, D)
         rate = np.abs(D - Ua).max(axis=1) / tau
         done = (rate <= tol) | (k == max_steps)
         steps[active[done]] = k

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._common import _held
+
 __all__ = [
     "hidden_drive",
     "hidden_energy",
@@ -110,12 +112,18 @@ def hidden_integrate(
     max_steps: int = 1000,
     tol: float = 1e-6,
     I: ArrayLike | float = 0.0,  # noqa: E741
+    clamp: ArrayLike | None = None,
     **kw,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrate every row of ``S0``; returns final states, steps, converged.
 
     A row stops at the first step (before updating) where
     ``max_i |D_i − s_i| / τ_i ≤ tol``, or at ``max_steps``.
+
+    ``clamp`` (bool ``(N,)`` or ``(B, N)`` over the *feature* neurons, True =
+    held): the held features keep their starting values (their drive is
+    taken to be their value: ``dx_i/dt = 0``); the hidden neurons are never
+    held; the rate is over the free components.
     """
     X = np.asarray(X, dtype=np.float64)
     S = np.array(S0, dtype=np.float64, ndmin=2)
@@ -125,12 +133,17 @@ def hidden_integrate(
     B = S.shape[0]
     steps = np.full(B, max_steps, dtype=np.int64)
     converged = np.zeros(B, dtype=bool)
+    held = _held(clamp, B, n)
+    if held is not None:
+        held = np.concatenate([held, np.zeros((B, p), dtype=bool)], axis=1)
     active = np.arange(B)
     for k in range(max_steps + 1):
         if active.size == 0:
             break
         Sa = S[active]
         D = hidden_drive(Sa, X, I, **kw)
+        if held is not None:
+            D = np.where(held[active], Sa, D)
         rate = (np.abs(D - Sa) / tau).max(axis=1)
         done = (rate <= tol) | (k == max_steps)
         steps[active[done]] = k

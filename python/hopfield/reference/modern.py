@@ -63,11 +63,29 @@ def modern_update(
     return out
 
 
-def modern_retrieve(K: ArrayLike, Q: ArrayLike, beta: float, steps: int = 1) -> np.ndarray:
-    """``steps`` updates ``ξ ← Kᵀ softmax(β K ξ)`` of every query, float64."""
-    X = np.asarray(Q, dtype=np.float64)
+def modern_retrieve(
+    K: ArrayLike,
+    Q: ArrayLike,
+    beta: float,
+    steps: int = 1,
+    clamp: ArrayLike | None = None,
+    known: ArrayLike | None = None,
+) -> np.ndarray:
+    """``steps`` updates ``ξ ← Kᵀ softmax(β K ξ)`` of every query, float64.
+
+    A partial cue, as :meth:`hopfield.ModernHopfield.retrieve` takes it:
+    ``known`` (bool ``(d,)`` or ``(B, d)``): each update scores the state
+    with its unknown coordinates set to zero; ``clamp`` (the same shapes):
+    after each update the clamped coordinates are reset to the query's.
+    """
+    Q0 = np.asarray(Q, dtype=np.float64)
+    held = None if clamp is None else np.broadcast_to(np.asarray(clamp, dtype=bool), Q0.shape)
+    seen = None if known is None else np.broadcast_to(np.asarray(known, dtype=bool), Q0.shape)
+    X = Q0
     for _ in range(steps):
-        X = modern_update(K, X, beta)
+        X = modern_update(K, X if seen is None else np.where(seen, X, 0.0), beta)
+        if held is not None:
+            X = np.where(held, Q0, X)
     return X
 
 
