@@ -28,9 +28,14 @@
 //!   broadcast, the 16 lane results then summed in the same tree (no
 //!   horizontal sums, and enough independent chains to keep both FMA ports
 //!   busy). Each lane is a depth panel: only the tree's partials live
-//!   between lanes, never 16 partials per pair. The remaining queries, and
-//!   every query at AVX2, take the row kernels (AVX-512: 4 keys × 6
-//!   queries, 8 keys × 1 query; AVX2: 2 × 4, 4 × 1).
+//!   between lanes, never 16 partials per pair. At AVX2 the block's
+//!   queries are packed once in groups of 6 (each step's 16 features of
+//!   the 6 queries side by side, so that a group's rows do not alias in
+//!   the L1 cache at d = 1024) and a 2 keys × 6 queries row kernel (12 FMA
+//!   chains per lane half) runs over sub-tiles of keys that stay in L2; a
+//!   last group at least half full is padded. The remaining queries take
+//!   the row kernels (AVX-512: 4 keys × 6 queries, 8 keys × 1 query;
+//!   AVX2: 4 keys × 1 query, both lane halves in one pass).
 //! * ±1 keys and queries (when every stored key is ±1) take a popcount path:
 //!   `k·q = d − 2·popcount(k xor q)` on bit-packed rows, exact, and equal to
 //!   the float score, so the result does not depend on which path ran.
@@ -43,12 +48,23 @@
 //!   with no earlier stage, is scored whole before its softmax, against its
 //!   own maximum; a block of 16 scores that are
 //!   all that small is skipped without computing `exp`, and a stored pattern
-//!   whose weights are zero for a group of queries is left out of their value
-//!   accumulation. At a retrieval β almost every weight is such, so the
-//!   second product mostly vanishes.
+//!   whose weight is zero for a query is left out of its value sums. At a
+//!   retrieval β almost every weight is such, so the second product mostly
+//!   vanishes. (At β = 1/√d with noisy copies of stored patterns it does
+//!   not: at P = 10⁴ about 470 weights per query stay above the threshold,
+//!   2,300 at P = 2·10⁴.)
 //! * Values: `Σ_p w_p v_p` in float32 within a tile (fused multiply-add,
 //!   in pattern order), added into float64 accumulators between tiles; the
-//!   final division by `l` is float64.
+//!   final division by `l` is float64. Each query sums its own nonzero
+//!   weights, over panels of 128 value columns (copied side by side when
+//!   the block reads them more than twice over); a group of 12 queries
+//!   whose weights are mostly nonzero (spread-out attention) sums the
+//!   union of theirs together, sharing every value load. A zero weight
+//!   adds `0·v`, which changes nothing, so the grouping does not change
+//!   the bits.
+//! * One query (up to 4) per call in a pool scores each chunk's tiles side
+//!   by side on the pool's threads before the softmax runs over them in
+//!   order, so that both threads read keys in every chunk stage.
 //!
 //! # Files
 //!

@@ -84,40 +84,70 @@ pub(super) fn pack_queries(queries: &[f32], nq: usize, d: usize, qv: usize) -> V
     out
 }
 
-/// The queries of a block packed for the AVX-512 lane-outer kernel
-/// (`x86::scores_packed_avx512`): the first `n` queries, a multiple of its
-/// group or all of them.
+/// The queries of a block packed for a kernel that reads them packed: the
+/// first `n` queries, a multiple of its group or all of them.
 pub(super) struct Packed {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     data: Vec<f32>,
     n: usize,
     width: usize,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    kind: Kind,
+}
+
+/// Which kernel a [`Packed`] is for.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// AVX-512 lane-outer (`x86::scores_packed_avx512`, [`pack_queries`]).
+    Lanes,
+    /// AVX2 row kernel over query groups (`avx2::scores_packed_avx2`,
+    /// `avx2::pack_groups`).
+    Groups,
 }
 
 impl Packed {
     /// Floats of the key-major scratch a tile of [`TILE`](super::TILE) rows needs.
     pub(super) fn scratch_len(&self) -> usize {
-        super::TILE * self.width
+        match self.kind {
+            Kind::Lanes => super::TILE * self.width,
+            Kind::Groups => 0,
+        }
     }
 }
 
-/// The packed queries of a block, when the AVX-512 kernel will score them.
+/// The packed queries of a block, when a packed kernel will score them.
 /// A last group less than half full is left to the row kernel (padding it
 /// would waste more than the packed kernel gains).
 pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::simd::level() != crate::simd::Level::Avx512 {
-            return None;
+        let level = crate::simd::level();
+        if level == crate::simd::Level::Avx512 {
+            let qv = super::x86::QV;
+            let n = if nq % qv >= qv / 2 { nq } else { nq - nq % qv };
+            if n > 0 {
+                return Some(Packed {
+                    data: pack_queries(queries, n, d, qv),
+                    n,
+                    width: n.div_ceil(qv) * qv,
+                    kind: Kind::Lanes,
+                });
+            }
         }
-        let qv = super::x86::QV;
-        let n = if nq % qv >= qv / 2 { nq } else { nq - nq % qv };
-        if n > 0 {
-            return Some(Packed {
-                data: pack_queries(queries, n, d, qv),
-                n,
-                width: n.div_ceil(qv) * qv,
-            });
+        if level == crate::simd::Level::Avx2 {
+            // A last group of at least half the queries is padded: the row
+            // kernel takes fewer.
+            let qc = super::avx2::QC;
+            let n = if nq % qc >= qc / 2 { nq } else { nq - nq % qc };
+            if n > 0 {
+                return Some(Packed {
+                    data: super::avx2::pack_groups(queries, n, d),
+                    n,
+                    width: n,
+                    kind: Kind::Groups,
+                });
+            }
         }
     }
     let _ = (queries, nq, d);
@@ -141,10 +171,17 @@ pub(super) fn scores_tile(
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = packed {
-        // SAFETY: `pack` built `p` only at the AVX-512 level, which is never
-        // above what the CPU supports; sizes are checked inside.
+        // SAFETY: `pack` built `p` only at the level of its kernel, which is
+        // never above what the CPU supports; sizes are checked inside.
         unsafe {
-            super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld);
+            match p.kind {
+                Kind::Lanes => {
+                    super::x86::scores_packed_avx512(keys, rows, &p.data, p.n, d, scratch, out, ld)
+                }
+                Kind::Groups => {
+                    super::avx2::scores_packed_avx2(keys, rows, &p.data, p.n, d, out, ld)
+                }
+            }
         }
         done = p.n;
     }

@@ -1,6 +1,8 @@
 //! The streaming online softmax over tiles of stored patterns and the
 //! value accumulation of the nonzero weights.
 
+use rayon::prelude::*;
+
 use super::scores::{popcount_scores, scores_tile, Packed};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
@@ -90,9 +92,11 @@ fn chunk_body(
     part: &mut Partial,
 ) {
     let (d, dv, nb) = (mem.d, mem.dv, pass.nb);
-    let mut scratch = vec![0.0f32; packed.map_or(0, Packed::scratch_len)];
-    let mut score = |start: usize, rows: usize, out: &mut [f32]| match (qspins, mem.spins.as_ref())
-    {
+    let scratch_len = packed.map_or(0, Packed::scratch_len);
+    let score = |start: usize, rows: usize, out: &mut [f32], scratch: &mut [f32]| match (
+        qspins,
+        mem.spins.as_ref(),
+    ) {
         (Some(q), Some(k)) => popcount_scores(k, start, rows, q, d, out, TILE),
         _ => scores_tile(
             &mem.keys[start * d..(start + rows) * d],
@@ -101,7 +105,7 @@ fn chunk_body(
             nb,
             d,
             packed,
-            &mut scratch,
+            scratch,
             out,
             TILE,
         ),
@@ -111,18 +115,36 @@ fn chunk_body(
     // Without a floor (the first stage) score the whole chunk first and take
     // its maximum as the floor, so that weights are skipped against it from
     // the first tile on rather than against a running maximum that a later
-    // tile may still raise by far.
-    let prescan = floor.is_none();
+    // tile may still raise by far. A few queries (one per call) also score
+    // the whole chunk first, its tiles side by side on the pool's threads:
+    // they only read keys, so two threads read them at twice the rate; the
+    // softmax then runs in tile order as always, on the same scores.
+    let few = nb <= FEW && tiles > 1 && crate::par::in_pool();
+    let prescan = floor.is_none() || few;
     let mut held = vec![0.0f32; if prescan { tiles } else { 1 } * size];
+    let mut scratch = vec![0.0f32; scratch_len];
+    if prescan {
+        let score_tile = |t: usize, buf: &mut [f32], scratch: &mut [f32]| {
+            let start = range.start + t * TILE;
+            score(start, (range.end - start).min(TILE), buf, scratch);
+        };
+        if few {
+            held.par_chunks_mut(size).enumerate().for_each(|(t, buf)| {
+                score_tile(t, buf, &mut vec![0.0f32; scratch_len]);
+            });
+        } else {
+            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+                score_tile(t, buf, &mut scratch);
+            }
+        }
+    }
     let mut own = Vec::new();
     let floor = match floor {
         Some(f) => f,
         None => {
             own.resize(nb, f64::NEG_INFINITY);
-            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
-                let start = range.start + t * TILE;
-                let rows = (range.end - start).min(TILE);
-                score(start, rows, buf);
+            for (t, buf) in held.chunks_exact(size).enumerate() {
+                let rows = (range.end - range.start - t * TILE).min(TILE);
                 for (b, f) in own.iter_mut().enumerate() {
                     let top = max_of(&buf[b * TILE..b * TILE + rows]) as f64 * pass.beta;
                     *f = f.max(top);
@@ -131,8 +153,8 @@ fn chunk_body(
             &own[..]
         }
     };
-    let groups = value_groups(nb);
-    let mut lists: Vec<Vec<u32>> = vec![Vec::with_capacity(TILE); groups.len()];
+    let mut lists = ValueLists::new(nb);
+    let mut panel = Vec::with_capacity(TILE * PANEL);
     let mut any = vec![false; nb];
     let values = mem.value_rows();
     for t in 0..tiles {
@@ -141,7 +163,7 @@ fn chunk_body(
         let tile = if prescan {
             &mut held[t * size..(t + 1) * size]
         } else {
-            score(start, rows, &mut held);
+            score(start, rows, &mut held, &mut scratch);
             &mut held[..]
         };
         for b in 0..nb {
@@ -161,28 +183,160 @@ fn chunk_body(
             );
         }
         if pass.values {
-            for (g, list) in groups.iter().zip(lists.iter_mut()) {
-                list.clear();
-                if !any[g.clone()].iter().any(|&a| a) {
-                    continue;
-                }
-                for p in 0..rows {
-                    if g.clone().any(|b| tile[b * TILE + p] != 0.0) {
-                        list.push(p as u32);
-                    }
-                }
-                accumulate(
-                    &tile[g.start * TILE..],
-                    g.len(),
-                    list,
-                    &values[start * dv..(start + rows) * dv],
-                    dv,
-                    &mut part.o[g.start * dv..g.end * dv],
-                );
-            }
+            lists.fill(tile, rows, &any);
+            value_sums(
+                tile,
+                &lists,
+                &values[start * dv..(start + rows) * dv],
+                dv,
+                &mut panel,
+                &mut part.o,
+            );
         }
     }
 }
+
+/// Columns of the value rows that every query's sums take before the next
+/// ones: a panel of `TILE × PANEL` floats (96 KB) stays in the L2 cache
+/// while all the block's queries pass over it, instead of each query
+/// reading the whole tile (768 KB at `d_v` = 1024) from further away.
+const PANEL: usize = 128;
+
+/// The patterns of a tile that each query's value sums take: per query
+/// the patterns of nonzero weight, and per full group of [`GROUP`]
+/// queries whose weights are mostly nonzero (spread-out attention) the
+/// union of theirs, which the group's kernel takes together, sharing every
+/// value load. A pattern of zero weight adds `0·v` to the query's chain,
+/// which changes nothing, so either way every query gets the same bits.
+struct ValueLists {
+    groups: Vec<std::ops::Range<usize>>,
+    own: Vec<Vec<u32>>,
+    union: Vec<Vec<u32>>,
+    /// Whether group `g` runs as a group (its union list) or query by query.
+    together: Vec<bool>,
+    /// Value rows the sums read (a group's union once per set of four).
+    reads: usize,
+}
+
+impl ValueLists {
+    fn new(nb: usize) -> ValueLists {
+        let groups = value_groups(nb);
+        let n = groups.len();
+        ValueLists {
+            groups,
+            own: vec![Vec::with_capacity(TILE); nb],
+            union: vec![Vec::with_capacity(TILE); n],
+            together: vec![false; n],
+            reads: 0,
+        }
+    }
+
+    /// The lists of a tile of weights (`nb` rows of stride [`TILE`], `rows`
+    /// used); `any[b]`: whether query `b` has a nonzero weight.
+    fn fill(&mut self, tile: &[f32], rows: usize, any: &[bool]) {
+        for (b, list) in self.own.iter_mut().enumerate() {
+            list.clear();
+            if any[b] {
+                let w = &tile[b * TILE..b * TILE + rows];
+                list.extend((0..rows as u32).filter(|&p| w[p as usize] != 0.0));
+            }
+        }
+        for (g, range) in self.groups.iter().enumerate() {
+            let list = &mut self.union[g];
+            list.clear();
+            self.together[g] = false;
+            if range.len() < GROUP {
+                continue;
+            }
+            let total: usize = self.own[range.clone()].iter().map(Vec::len).sum();
+            // Cheap bound first: the union has at least the longest list.
+            let longest = self.own[range.clone()].iter().map(Vec::len).max();
+            if total == 0 || 2 * total <= GROUP * longest.unwrap_or(0) {
+                continue;
+            }
+            list.extend(
+                (0..rows as u32)
+                    .filter(|&p| range.clone().any(|b| tile[b * TILE + p as usize] != 0.0)),
+            );
+            // Together when more than half of the group's weights over the
+            // union are nonzero: the group kernel then does at most twice
+            // the multiply-adds of single queries, on a quarter of the loads.
+            self.together[g] = 2 * total > GROUP * list.len();
+        }
+        self.reads = 0;
+        for (g, range) in self.groups.iter().enumerate() {
+            self.reads += if self.together[g] {
+                self.union[g].len() * GROUP / 4
+            } else {
+                self.own[range.clone()].iter().map(Vec::len).sum()
+            };
+        }
+    }
+}
+
+/// `o[b] += Σ_p w[b][p]·v[p]` over the lists of a tile, a panel of
+/// [`PANEL`] value columns at a time. When the sums read the tile's rows
+/// more than twice over, each panel is first copied into `panel`, rows side
+/// by side: the rows of a tile sit `4·d_v` bytes apart (4 KB at `d_v` =
+/// 1024), where a panel of them would fall into a few L1 cache sets and
+/// span one page per row.
+fn value_sums(
+    tile: &[f32],
+    lists: &ValueLists,
+    values: &[f32],
+    dv: usize,
+    panel: &mut Vec<f32>,
+    o: &mut [f64],
+) {
+    let rows = values.len() / dv.max(1);
+    // The copy reads every row once: worth it when the sums read them more
+    // often (a few queries, one per call, read a few rows each: no copy).
+    let copy = lists.reads >= 2 * rows;
+    let mut j = 0;
+    while j < dv {
+        let cols = (dv - j).min(PANEL);
+        let (v, vs) = if copy {
+            panel.clear();
+            for p in 0..rows {
+                panel.extend_from_slice(&values[p * dv + j..p * dv + j + cols]);
+            }
+            (&panel[..], cols)
+        } else {
+            (&values[j..], dv)
+        };
+        for (g, range) in lists.groups.iter().enumerate() {
+            if lists.together[g] {
+                accumulate(
+                    &tile[range.start * TILE..],
+                    range.len(),
+                    &lists.union[g],
+                    v,
+                    vs,
+                    cols,
+                    dv,
+                    &mut o[range.start * dv + j..],
+                );
+                continue;
+            }
+            for b in range.clone() {
+                accumulate(
+                    &tile[b * TILE..],
+                    1,
+                    &lists.own[b],
+                    v,
+                    vs,
+                    cols,
+                    dv,
+                    &mut o[b * dv + j..],
+                );
+            }
+        }
+        j += cols;
+    }
+}
+
+/// At most this many queries in a block score a chunk's tiles side by side.
+const FEW: usize = 4;
 
 /// Queries per group of the value accumulation.
 pub(super) const GROUP: usize = 12;
@@ -336,21 +490,34 @@ fn weight(z: f64, skip: f64) -> f32 {
 }
 
 /// `o[b][j] += Σ_{p ∈ list} w[b][p]·v[p][j]` for `nb` queries (weights
-/// row stride [`TILE`]), summed in float32 in list order, then added.
+/// row stride [`TILE`]) and the first `cols` columns (value rows of stride
+/// `vs`, rows of `o` of stride `os`), summed in float32 in list order, then
+/// added.
 #[inline(always)]
-fn accumulate(w: &[f32], nb: usize, list: &[u32], values: &[f32], dv: usize, o: &mut [f64]) {
+#[allow(clippy::too_many_arguments)]
+fn accumulate(
+    w: &[f32],
+    nb: usize,
+    list: &[u32],
+    values: &[f32],
+    vs: usize,
+    cols: usize,
+    os: usize,
+    o: &mut [f64],
+) {
     if list.is_empty() {
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if crate::simd::level() == crate::simd::Level::Avx512 && (nb == GROUP || nb == 1) {
         // SAFETY: the level is never above what the CPU supports; `w` holds
-        // `nb` rows of TILE, `values` the listed rows of `dv`, `o` `nb × dv`.
+        // `nb` rows of TILE, `values` the listed rows' first `cols` columns
+        // (stride `vs`), `o` `nb` rows of stride `os` (sizes checked inside).
         unsafe {
             if nb == GROUP {
-                super::x86::accumulate_avx512::<GROUP, 2>(w, list, values, dv, o)
+                super::x86::accumulate_avx512::<GROUP, 2>(w, list, values, vs, cols, os, o)
             } else {
-                super::x86::accumulate_avx512::<1, 4>(w, list, values, dv, o)
+                super::x86::accumulate_avx512::<1, 4>(w, list, values, vs, cols, os, o)
             }
         };
         return;
@@ -366,24 +533,26 @@ fn accumulate(w: &[f32], nb: usize, list: &[u32], values: &[f32], dv: usize, o: 
                         &w[4 * s * TILE..],
                         list,
                         values,
-                        dv,
-                        &mut o[4 * s * dv..],
+                        vs,
+                        cols,
+                        os,
+                        &mut o[4 * s * os..],
                     );
                 }
             } else {
-                super::avx2::accumulate_avx2::<1, 8>(w, list, values, dv, o)
+                super::avx2::accumulate_avx2::<1, 8>(w, list, values, vs, cols, os, o)
             }
         };
         return;
     }
     for b in 0..nb {
         let wb = &w[b * TILE..];
-        for j in 0..dv {
+        for j in 0..cols {
             let mut acc = 0.0f32;
             for &p in list {
-                acc = wb[p as usize].mul_add(values[p as usize * dv + j], acc);
+                acc = wb[p as usize].mul_add(values[p as usize * vs + j], acc);
             }
-            o[b * dv + j] += acc as f64;
+            o[b * os + j] += acc as f64;
         }
     }
 }

@@ -87,6 +87,16 @@ fn levels_batches_and_threads_agree_bit_for_bit() {
         .flat_map(|c| mem.step(&q[c * d..(c + 1) * d], d, b(3.0)).unwrap())
         .collect();
     assert_eq!(base, single);
+    // One query at a time inside a pool: each chunk's tiles are scored side
+    // by side on the pool's threads before its softmax.
+    let pooled: Vec<f32> =
+        crate::engine::batch::with_threads(std::num::NonZeroUsize::new(2), || {
+            (0..20)
+                .flat_map(|c| mem.step(&q[c * d..(c + 1) * d], d, b(3.0)).unwrap())
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(base[..20 * d], pooled);
     let one = crate::engine::batch::with_threads(std::num::NonZeroUsize::new(1), || {
         mem.step(&q, d, b(3.0)).unwrap()
     })

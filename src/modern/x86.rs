@@ -317,7 +317,9 @@ pub unsafe fn popcount_scores_avx512(
     }
 }
 
-/// AVX-512 version of [`super::stream::accumulate`] for `B` queries; same bits.
+/// AVX-512 version of [`super::stream::accumulate`] for `B` queries and the
+/// first `cols` columns of the value rows (stride `vs`; rows of `o` of stride `os`);
+/// same bits.
 ///
 /// # Safety
 /// AVX-512F/DQ and FMA; sizes as in `accumulate`.
@@ -326,17 +328,19 @@ pub unsafe fn accumulate_avx512<const B: usize, const Z: usize>(
     w: &[f32],
     list: &[u32],
     values: &[f32],
-    dv: usize,
+    vs: usize,
+    cols: usize,
+    os: usize,
     o: &mut [f64],
 ) {
-    assert!(w.len() >= B * TILE && o.len() >= B * dv);
+    assert!(cols <= vs && cols <= os && w.len() >= B * TILE && o.len() >= (B - 1) * os + cols);
     assert!(list
         .iter()
-        .all(|&p| (p as usize) < TILE && (p as usize + 1) * dv <= values.len()));
+        .all(|&p| (p as usize) < TILE && p as usize * vs + cols <= values.len()));
     let (vp, wp) = (values.as_ptr(), w.as_ptr());
     let mut j = 0;
-    while j < dv {
-        let width = (dv - j).min(16 * Z);
+    while j < cols {
+        let width = (cols - j).min(16 * Z);
         let masks: [__mmask16; Z] = std::array::from_fn(|z| {
             let lanes = width.saturating_sub(16 * z).min(16);
             ((1u32 << lanes) - 1) as u16
@@ -346,8 +350,8 @@ pub unsafe fn accumulate_avx512<const B: usize, const Z: usize>(
             let p = p as usize;
             let mut v = [_mm512_setzero_ps(); Z];
             for z in 0..Z {
-                // SAFETY: masked lanes stay within row p (checked above).
-                v[z] = unsafe { _mm512_maskz_loadu_ps(masks[z], vp.add(p * dv + j + 16 * z)) };
+                // SAFETY: masked lanes stay within the first `cols` of row p (checked above).
+                v[z] = unsafe { _mm512_maskz_loadu_ps(masks[z], vp.add(p * vs + j + 16 * z)) };
             }
             for b in 0..B {
                 // SAFETY: b·TILE + p < B·TILE <= w.len().
@@ -363,14 +367,14 @@ pub unsafe fn accumulate_avx512<const B: usize, const Z: usize>(
                 if lanes == 0 {
                     break;
                 }
-                let at = b * dv + j + 16 * z;
+                let at = b * os + j + 16 * z;
                 let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(acc[b][z]));
                 let hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(acc[b][z], 1));
                 let (m0, m1) = (
                     (1u32 << lanes.min(8)) - 1,
                     (1u32 << lanes.saturating_sub(8)) - 1,
                 );
-                // SAFETY: lanes below `lanes` lie within row b of o (at + lanes <= (b+1)·dv).
+                // SAFETY: lanes below `lanes` lie within row b of o (at + lanes <= b·os + cols).
                 unsafe {
                     let p = o.as_mut_ptr().add(at);
                     let x = _mm512_maskz_loadu_pd(m0 as u8, p);
