@@ -801,20 +801,27 @@ mod tests {
         (h, xs)
     }
 
+    /// The integer Hebbian weights `Σ_μ ξ^μ_i ξ^μ_j`, zero diagonal,
+    /// row-major `n × n`, from the explicit sum.
+    fn explicit_weights(xs: &[i8], p: usize, n: usize) -> Vec<i64> {
+        (0..n * n)
+            .map(|ij| {
+                let (i, j) = (ij / n, ij % n);
+                match i == j {
+                    true => 0,
+                    false => (0..p)
+                        .map(|mu| xs[mu * n + i] as i64 * xs[mu * n + j] as i64)
+                        .sum(),
+                }
+            })
+            .collect()
+    }
+
     /// Fields from the explicit double sum.
     fn naive_integer_fields(xs: &[i8], p: usize, n: usize, s: &[i8]) -> Vec<i64> {
+        let w = explicit_weights(xs, p, n);
         (0..n)
-            .map(|i| {
-                (0..n)
-                    .filter(|&j| j != i)
-                    .map(|j| {
-                        let w: i64 = (0..p)
-                            .map(|mu| xs[mu * n + i] as i64 * xs[mu * n + j] as i64)
-                            .sum();
-                        w * s[j] as i64
-                    })
-                    .sum()
-            })
+            .map(|i| (0..n).map(|j| w[i * n + j] * s[j] as i64).sum())
             .collect()
     }
 
@@ -916,17 +923,11 @@ mod tests {
         let (p, n) = (3, 10);
         let (h, xs) = memory(p, n, 2);
         let w = h.weights().unwrap();
+        let expect = explicit_weights(&xs, p, n);
         for i in 0..n {
             assert_eq!(w[i * n + i], 0.0);
             for j in 0..n {
-                let expect: i64 = if i == j {
-                    0
-                } else {
-                    (0..p)
-                        .map(|mu| (xs[mu * n + i] * xs[mu * n + j]) as i64)
-                        .sum()
-                };
-                assert_eq!(w[i * n + j], expect as f64 / n as f64);
+                assert_eq!(w[i * n + j], expect[i * n + j] as f64 / n as f64);
             }
         }
     }
@@ -964,18 +965,7 @@ mod tests {
                 NonZeroU32::new(sweeps).unwrap(),
                 4,
             );
-            let w: Vec<i64> = (0..n * n)
-                .map(|ij| {
-                    let (i, j) = (ij / n, ij % n);
-                    if i == j {
-                        0
-                    } else {
-                        (0..p)
-                            .map(|mu| (xs[mu * n + i] * xs[mu * n + j]) as i64)
-                            .sum()
-                    }
-                })
-                .collect();
+            let w = explicit_weights(&xs, p, n);
             for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
                 let used = simd::set_level(cap);
                 let narrow = PreparedHebbian::<i16>::new(&h).unwrap();
@@ -1059,18 +1049,7 @@ mod tests {
                 NonZeroU32::new(sweeps).unwrap(),
                 1,
             );
-            let w: Vec<i64> = (0..n * n)
-                .map(|ij| {
-                    let (i, j) = (ij / n, ij % n);
-                    if i == j {
-                        0
-                    } else {
-                        (0..p)
-                            .map(|mu| (xs[mu * n + i] * xs[mu * n + j]) as i64)
-                            .sum()
-                    }
-                })
-                .collect();
+            let w = explicit_weights(&xs, p, n);
             let mut expect = Vec::new();
             for q in 0..rows {
                 let mut s = qs[q * n..(q + 1) * n].to_vec();
