@@ -276,6 +276,19 @@ impl Weights {
             transpose_in_place(&mut cols, n);
         }
         let small = Small::of(&cols, n, grid).or_else(|| Small::common_factor(&cols, n));
+        Ok(Self::assemble(n, cols, threshold, grid, symmetric, small))
+    }
+
+    /// The model of checked column-major weights `cols` and their
+    /// small-integer form, if any: the diagonal and the flags derived once.
+    fn assemble(
+        n: usize,
+        cols: Vec<f32>,
+        threshold: Vec<f64>,
+        grid: i32,
+        symmetric: bool,
+        small: Option<Small>,
+    ) -> Self {
         // The diagonal of the model: α·c_ii when the weights are α·c.
         let diag: Vec<f64> = match &small {
             Some(sm) => (0..n)
@@ -283,7 +296,7 @@ impl Weights {
                 .collect(),
             None => (0..n).map(|i| cols[i * n + i] as f64).collect(),
         };
-        Ok(Weights {
+        Weights {
             small,
             n,
             zero_diagonal: diag.iter().all(|&d| d == 0.0),
@@ -293,7 +306,7 @@ impl Weights {
             grid,
             symmetric,
             cols,
-        })
+        }
     }
 
     /// A symmetric model from row-major weights already on the grid
@@ -327,23 +340,7 @@ impl Weights {
         } else {
             None
         };
-        let diag: Vec<f64> = match &small {
-            Some(sm) => (0..n)
-                .map(|i| sm.cols[i * n + i] as f64 * sm.scale)
-                .collect(),
-            None => (0..n).map(|i| weights[i * n + i] as f64).collect(),
-        };
-        Ok(Weights {
-            small,
-            n,
-            zero_diagonal: diag.iter().all(|&d| d == 0.0),
-            diag,
-            zero_threshold: threshold.iter().all(|&t| t == 0.0),
-            threshold,
-            grid,
-            symmetric: true,
-            cols: weights,
-        })
+        Ok(Self::assemble(n, weights, threshold, grid, true, small))
     }
 
     /// Number of neurons.
