@@ -705,6 +705,26 @@ def test_nbytes(p: int, n: int) -> None:
     assert net.nbytes == p * -(-n // 64) * 8 + 8 * n
 
 
+@pytest.mark.parametrize(("p", "n"), [(3, 65), (9, 130), (130, 70)])
+def test_nbytes_counts_what_retrieval_keeps(p: int, n: int) -> None:
+    """A retrieval's kept layout counts in nbytes, and the int8 weights once
+    built (after 64 queries, where P <= 127); a store drops both."""
+    net = hf.HopfieldNetwork(n)
+    x = hf.random_patterns(p, n, seed=2)
+    net.store(x)
+    packed = p * -(-n // 64) * 8
+    own = packed + 8 * n
+    words = -(-p // 64)
+    layout = packed + 2 * n * 64 * words + 8 * n * words + 64 * -(-n // 16) * -(-p // 2)
+    assert net.nbytes == own
+    net.retrieve(x[0], seed=0)
+    assert net.nbytes == own + layout
+    net.retrieve(np.repeat(x[:1], 64, axis=0), seed=0)
+    assert net.nbytes == own + layout + (n * n if p <= 127 else 0)
+    net.store(x[0])
+    assert net.nbytes == own + -(-n // 64) * 8
+
+
 # ---------------------------------------------------------------------------
 # input forms
 

@@ -58,7 +58,8 @@ class Hebbian:
         """Number of stored patterns."""
     @property
     def nbytes(self) -> int:
-        """Bytes held by the memory."""
+        """Bytes held by the memory, including caches built by retrieval (the
+        kept layout, and the int8 weights once built)."""
     def store(self, patterns: NDArray[np.int8]) -> None:
         """Appends patterns, an int8 (P, N) array of ±1."""
     def patterns(self) -> NDArray[np.int8]:

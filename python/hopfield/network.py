@@ -297,8 +297,14 @@ class HopfieldNetwork(SpinModel):
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory the network holds. Hebbian: ``P·⌈N/64⌉·8`` for the
-        packed patterns plus ``8·N`` for the thresholds. Other rules: the
+        """Bytes of memory the network holds, including caches built by
+        retrieval. Hebbian: ``P·⌈N/64⌉·8`` for the packed patterns plus
+        ``8·N`` for the thresholds; once a retrieval has run, the layout it
+        prepared, kept until the next ``store`` (a copy of the packed
+        patterns, the patterns by neuron as int16, ``2·N·⌈P/64⌉·64`` bytes,
+        their bit planes, ``8·N·⌈P/64⌉``, and by pattern pairs,
+        ``64·⌈N/16⌉·⌈P/2⌉``); after 64 queries, where ``P ≤ 127`` and
+        ``N ≤ 2048``, the integer weights as int8, ``N²`` bytes. Other rules: the
         float32 ``N × N`` weights, the packed patterns, Storkey's ``8·P·N``
         bytes of factors and ``16·N`` for thresholds and diagonal (no float64
         matrix is kept). Weights that are small integers times one common

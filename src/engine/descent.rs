@@ -89,7 +89,7 @@ fn async_block_body<M: EnergyModel>(
 ) -> Vec<Outcome> {
     let caches = {
         let states: Vec<&[u64]> = rows.chunks_exact(words).collect();
-        model.caches(&states)
+        model.descent_caches(&states)
     };
     // A plain loop, not an iterator chain: the closure of `map` would be
     // compiled as its own function without this version's target features.

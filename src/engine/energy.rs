@@ -60,6 +60,17 @@ pub trait EnergyModel: Sync {
         caches
     }
 
+    /// The caches of a block of queries about to run asynchronous descent:
+    /// what [`caches`](EnergyModel::caches) gives, but a model may also
+    /// compute here, for the whole block at once, what every query's first
+    /// sweep is sure to need (such as all its fields). Kept apart from
+    /// `caches`, which energies and stochastic runs use too, so that those
+    /// never pay for it. Each cache must behave exactly as `cache`'s alone.
+    #[inline(always)]
+    fn descent_caches(&self, states: &[&[u64]]) -> Vec<Self::Cache> {
+        self.caches(states)
+    }
+
     /// How many of `rows` queries, run on `threads` threads, a block of
     /// `update` dynamics should hold: an async block builds its caches
     /// together ([`caches`](EnergyModel::caches)), a sync block computes its

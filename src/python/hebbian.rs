@@ -57,7 +57,8 @@ impl PyHebbian {
         self.model.snapshot().patterns().rows()
     }
 
-    /// Bytes held by the memory.
+    /// Bytes held by the memory, including caches built by retrieval (the
+    /// kept layout, and the int8 weights once built).
     #[getter]
     fn nbytes(&self) -> usize {
         self.model.snapshot().nbytes()

@@ -20,11 +20,10 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     #[inline(always)]
     fn cache(&self, state: &[u64]) -> HebbianCache<L> {
         let mut m = vec![L::default(); self.p_pad];
-        for (mu, o) in m[..self.p].iter_mut().enumerate() {
-            *o = L::from_i32(spins::overlap(self.memory.patterns.row(mu), state, self.n));
-        }
+        self.count_overlaps(&mut m, state);
         HebbianCache {
             m,
+            m_stale: false,
             fields: Vec::new(),
             fields_valid: false,
             recording: false,
@@ -36,13 +35,41 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             weighted: self.weights_for_query(),
             dense: Vec::new(),
             dense_valid: false,
+            narrow: Vec::new(),
+            in_narrow: false,
+            headroom: 0,
             deferred: false,
         }
     }
 
+    /// Where the queries keep their fields by byte-weight rows, those
+    /// fields, which the first sweep's mask needs, are computed here for
+    /// the block, four queries at a time by the blocked kernel (each pattern
+    /// pair loaded once for four), instead of one query at a time.
+    #[inline(always)]
+    fn descent_caches(&self, states: &[&[u64]]) -> Vec<HebbianCache<L>> {
+        let mut caches = self.caches(states);
+        let mut weighted = Vec::with_capacity(caches.len());
+        let mut weighted_states = Vec::with_capacity(caches.len());
+        for (cache, &state) in caches.iter_mut().zip(states) {
+            if cache.weighted {
+                weighted.push(cache);
+                weighted_states.push(state);
+            }
+        }
+        self.refresh_dense(&mut weighted, &weighted_states);
+        caches
+    }
+
     #[inline(always)]
     fn gap(&self, cache: &HebbianCache<L>, state: &[u64], i: usize) -> f64 {
-        2.0 * self.field_from_integer(self.integer_field(cache, state, i), i)
+        let a = if cache.m_stale {
+            // Stale overlaps: the byte-weight fields are exact (flips applied).
+            Self::dense_field(cache, i)
+        } else {
+            self.integer_field(cache, state, i)
+        };
+        2.0 * self.field_from_integer(a, i)
     }
 
     /// With zero thresholds the field's sign is that of the integer `A`
@@ -52,7 +79,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     fn drive(&self, cache: &mut HebbianCache<L>, state: &[u64], i: usize) -> f64 {
         if cache.weighted {
             self.ensure_dense(cache, state);
-            return self.drive_from_integer(cache.dense[i] as i64, i);
+            return self.drive_from_integer(Self::dense_field(cache, i), i);
         }
         if cache.fields_valid {
             self.apply_pending(cache);
@@ -103,7 +130,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     ) -> bool {
         if cache.weighted {
             self.ensure_dense(cache, state);
-            self.dense_mask(&cache.dense, state, mask);
+            self.dense_mask(cache, state, mask);
             return true;
         }
         // A recording sweep begins, or tracking stopped (too many flips)
@@ -136,15 +163,21 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     fn flip(&self, cache: &mut HebbianCache<L>, state: &mut [u64], i: usize) {
         spins::flip(state, i);
         let new = spins::spin(state, i);
-        // m_μ += 2·new·ξ^μ_i; padding columns are 0, so padding stays 0.
-        add_scaled(&mut cache.m, self.column(i), 2 * new);
+        if cache.weighted && cache.dense_valid && !cache.deferred {
+            // The fields take the row now; the overlaps wait (m_stale).
+            self.add_rows(cache, &[(i as u32, new)]);
+            cache.m_stale = true;
+            return;
+        }
+        if cache.m_stale {
+            self.fresh_overlaps(cache, state);
+        } else {
+            // m_μ += 2·new·ξ^μ_i; padding columns are 0, so padding stays 0.
+            add_scaled(&mut cache.m, self.column(i), 2 * new);
+        }
         if cache.weighted {
             if cache.dense_valid {
-                if cache.deferred {
-                    cache.pending.push((i as u32, new));
-                } else {
-                    rows::add_row(&mut cache.dense, self.weight_row(i), new);
-                }
+                cache.pending.push((i as u32, new));
             }
             return;
         }
@@ -191,11 +224,21 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     }
 
     fn energy(&self, cache: &HebbianCache<L>, state: &[u64]) -> f64 {
-        let squares: i128 = cache.m[..self.p]
-            .iter()
-            .map(|&x| (x.to_i32() as i128).pow(2))
-            .sum();
-        let integer = squares - (self.p as i128) * (self.n as i128);
+        let integer = if cache.m_stale {
+            // Σ_i s_i·A_i = Σ_μ m_μ² − P·N, from the exact fields.
+            debug_assert!(cache.pending.is_empty());
+            if cache.in_narrow {
+                rows::spin_sum(&cache.narrow, state) as i128
+            } else {
+                rows::spin_sum(&cache.dense, state) as i128
+            }
+        } else {
+            let squares: i128 = cache.m[..self.p]
+                .iter()
+                .map(|&x| (x.to_i32() as i128).pow(2))
+                .sum();
+            squares - (self.p as i128) * (self.n as i128)
+        };
         let mut e = -(integer as f64) / (2 * self.n) as f64;
         if !self.zero_threshold {
             let theta_s: f64 = self
@@ -230,7 +273,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         }
         self.dense_update(caches, states);
         for ((cache, &state), mask) in caches.iter().zip(states).zip(masks.iter_mut()) {
-            self.dense_mask(&cache.dense, state, mask);
+            self.dense_mask(cache, state, mask);
         }
         true
     }
@@ -339,10 +382,62 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
         if !cache.dense_valid {
             self.refresh_dense(&mut [cache], &[state]);
         } else if !cache.pending.is_empty() {
-            for &(j, new) in &cache.pending {
-                rows::add_row(&mut cache.dense, self.weight_row(j as usize), new);
-            }
+            let pending = std::mem::take(&mut cache.pending);
+            self.add_rows(cache, &pending);
+            cache.pending = pending;
             cache.pending.clear();
+        }
+    }
+
+    /// The exact integer field of neuron `i` of a `weighted` cache whose
+    /// fields are valid.
+    #[inline(always)]
+    pub(super) fn dense_field(cache: &HebbianCache<L>, i: usize) -> i64 {
+        if cache.in_narrow {
+            cache.narrow[i] as i64
+        } else {
+            cache.dense[i] as i64
+        }
+    }
+
+    /// The fields just written to `cache.dense` kept as 16-bit integers
+    /// where a row fits on top of the largest.
+    #[inline(always)]
+    fn narrow_dense(&self, cache: &mut HebbianCache<L>) {
+        let room = rows::headroom(rows::max_abs32(&cache.dense), self.p);
+        cache.in_narrow = room > 0;
+        if cache.in_narrow {
+            cache.headroom = room;
+            cache.narrow.clear();
+            cache.narrow.extend(cache.dense.iter().map(|&a| a as i16));
+        }
+    }
+
+    /// The rows of the flips `(j, new)` added to the exact fields of a
+    /// `weighted` cache: in 16 bits while the headroom lasts (recounted from
+    /// the fields when it runs out), else, once they outgrow 16 bits, in 32.
+    #[inline(always)]
+    fn add_rows(&self, cache: &mut HebbianCache<L>, flips: &[(u32, i32)]) {
+        let mut rest = flips;
+        while !rest.is_empty() {
+            if cache.in_narrow && cache.headroom == 0 {
+                cache.headroom = rows::headroom(rows::max_abs16(&cache.narrow), self.p);
+                if cache.headroom == 0 {
+                    cache.dense.clear();
+                    cache.dense.extend(cache.narrow.iter().map(|&a| a as i32));
+                    cache.in_narrow = false;
+                }
+            }
+            if !cache.in_narrow {
+                for &(j, new) in rest {
+                    rows::add_row(&mut cache.dense, self.weight_row(j as usize), new);
+                }
+                return;
+            }
+            let now = rest.len().min(cache.headroom);
+            rows::add_rows16(&mut cache.narrow, self.weight_rows(), self.n, &rest[..now]);
+            cache.headroom -= now;
+            rest = &rest[now..];
         }
     }
 
@@ -350,6 +445,9 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
     /// overlaps, four queries at a time by the blocked kernel.
     #[inline(always)]
     fn refresh_dense(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
+        for (cache, &state) in caches.iter_mut().zip(states) {
+            self.fresh_overlaps(cache, state);
+        }
         for (group, sts) in caches.chunks_mut(4).zip(states.chunks(4)) {
             let mut fields: Vec<Vec<i32>> = group
                 .iter_mut()
@@ -365,6 +463,7 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
                         .map(|i| self.integer_field(c, s, i) as i32)
                         .collect()
                 };
+                self.narrow_dense(c);
                 c.dense_valid = true;
                 c.pending.clear();
             }
@@ -374,16 +473,21 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
     /// [`unstable_neurons`](EnergyModel::unstable_neurons) from exact
     /// byte-weight fields.
     #[inline(always)]
-    fn dense_mask(&self, fields: &[i32], state: &[u64], mask: &mut [u64]) {
+    fn dense_mask(&self, cache: &HebbianCache<L>, state: &[u64], mask: &mut [u64]) {
         if self.zero_threshold {
-            rows::disagree(fields, state, mask);
+            if cache.in_narrow {
+                rows::disagree16(&cache.narrow, state, mask);
+            } else {
+                rows::disagree(&cache.dense, state, mask);
+            }
             return;
         }
         for (w, (word, &spins)) in mask.iter_mut().zip(state).enumerate() {
             let first = 64 * w;
             let mut bits = 0u64;
-            for (b, &a) in fields[first..self.n.min(first + 64)].iter().enumerate() {
-                let d = self.drive_from_integer(a as i64, first + b);
+            for b in 0..self.n.min(first + 64) - first {
+                let a = Self::dense_field(cache, first + b);
+                let d = self.drive_from_integer(a, first + b);
                 let plus = (spins >> b) & 1 == 1;
                 bits |= ((((d > 0.0) && !plus) || ((d < 0.0) && plus)) as u64) << b;
             }
@@ -397,7 +501,6 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
     /// Later flips wait for the next step.
     #[inline(always)]
     fn dense_update(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
-        let limit = self.rows_limit();
         let mut fresh = Vec::new();
         let mut fresh_states = Vec::new();
         for (cache, &state) in caches.iter_mut().zip(states) {
@@ -405,7 +508,7 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
                 continue;
             }
             cache.deferred = true;
-            if cache.dense_valid && cache.pending.len() <= limit {
+            if cache.dense_valid && cache.pending.len() <= self.rows_limit() {
                 self.ensure_dense(cache, state);
             } else {
                 cache.dense_valid = false;
@@ -426,19 +529,30 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
         outs: &mut [&mut [f64]],
     ) {
         self.dense_update(caches, states);
-        let n = self.n as f64;
         for (cache, out) in caches.iter().zip(outs.iter_mut()) {
             if !cache.weighted {
                 continue;
             }
-            if self.zero_threshold {
-                for (g, &a) in out.iter_mut().zip(&cache.dense) {
-                    *g = a as f64;
-                }
+            if cache.in_narrow {
+                self.write_drives(&cache.narrow, out);
             } else {
-                for ((g, &a), &t) in out.iter_mut().zip(&cache.dense).zip(&self.memory.threshold) {
-                    *g = a as f64 / n - t;
-                }
+                self.write_drives(&cache.dense, out);
+            }
+        }
+    }
+
+    /// The drives of the integer fields `fields`, in the order of
+    /// operations of [`drive_from_integer`](Self::drive_from_integer).
+    #[inline(always)]
+    fn write_drives<T: Copy + Into<i32>>(&self, fields: &[T], out: &mut [f64]) {
+        if self.zero_threshold {
+            for (g, &a) in out.iter_mut().zip(fields) {
+                *g = a.into() as f64;
+            }
+        } else {
+            let n = self.n as f64;
+            for ((g, &a), &t) in out.iter_mut().zip(fields).zip(&self.memory.threshold) {
+                *g = a.into() as f64 / n - t;
             }
         }
     }

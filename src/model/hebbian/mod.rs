@@ -133,9 +133,19 @@ impl Hebbian {
         &self.threshold
     }
 
-    /// Bytes held: the packed patterns and the thresholds.
+    /// Bytes held: the packed patterns and the thresholds, and the caches
+    /// built by retrieval: the kept layout of the last
+    /// [`prepare`](Hebbian::prepare) (with the copy of the patterns it was
+    /// built from) and its byte weights, once built.
     pub fn nbytes(&self) -> usize {
-        self.patterns.nbytes() + self.threshold.len() * std::mem::size_of::<f64>()
+        let kept = self.kept().as_ref().map_or(0, |k| {
+            k.patterns.nbytes()
+                + match &k.layout {
+                    SharedLayout::Narrow(l) => l.nbytes(),
+                    SharedLayout::Wide(l) => l.nbytes(),
+                }
+        });
+        self.patterns.nbytes() + self.threshold.len() * std::mem::size_of::<f64>() + kept
     }
 
     /// The memory prepared for the engine: the patterns laid out by neuron
@@ -281,8 +291,15 @@ fn add_scaled<L: Lane>(a: &mut [L], b: &[L], d: i32) {
 /// flips nothing costs N reads instead of N dot products.
 #[derive(Debug, Clone)]
 pub struct HebbianCache<L> {
-    /// `m_μ = ξ^μ·s`, zero-padded to a multiple of 64 patterns.
+    /// `m_μ = ξ^μ·s`, zero-padded to a multiple of 64 patterns; out of date
+    /// where `m_stale`.
     m: Vec<L>,
+    /// Whether `m` lags the state: an asynchronous flip of a query whose
+    /// fields are kept by byte-weight rows (`dense_valid`, flips applied at
+    /// once) leaves the overlaps alone, since only the energy needs them
+    /// then, and that follows from the exact fields (`Σ_i s_i·A_i =
+    /// Σ_μ m_μ² − P·N`). Whatever else needs them counts them afresh.
+    m_stale: bool,
     /// `A_i = Σ_μ m_μ ξ^μ_i − P·s_i`: exact for every neuron when
     /// `fields_valid`; while `recording`, exact for the neurons visited in
     /// the current async sweep.
@@ -307,9 +324,16 @@ pub struct HebbianCache<L> {
     /// The fields above then serve as scratch only: `dense` holds them.
     weighted: bool,
     /// The integer fields of every neuron, exact when `dense_valid`
-    /// (byte-weight tracking).
+    /// (byte-weight tracking), here where they do not fit `narrow`.
     dense: Vec<i32>,
     dense_valid: bool,
+    /// The same fields as 16-bit integers, where `in_narrow` (`dense` is
+    /// then the kernel's scratch): a row costs half as much.
+    narrow: Vec<i16>,
+    in_narrow: bool,
+    /// Rows `narrow` can take before its fields might leave 16 bits
+    /// ([`rows::headroom`] at the last count of the largest field).
+    headroom: usize,
     /// Synchronous use: flips wait in `pending` for the next step.
     deferred: bool,
 }
@@ -387,6 +411,15 @@ macro_rules! with_hebbian_lanes {
 }
 
 impl<L: Lane> Layout<L> {
+    /// Bytes held: the columns, bit planes and pair layout, and the byte
+    /// weights once built.
+    fn nbytes(&self) -> usize {
+        self.columns.len() * std::mem::size_of::<L>()
+            + self.planes.len() * std::mem::size_of::<u64>()
+            + self.pairs.len() * std::mem::size_of::<i16>()
+            + self.weights.get().map_or(0, Vec::len)
+    }
+
     /// Lays out `patterns` for retrieval with lane type `L`.
     ///
     /// # Errors
@@ -555,9 +588,10 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         }
     }
 
-    /// The integer field `A_i = Σ_μ m_μ ξ^μ_i − P·s_i`.
+    /// The integer field `A_i = Σ_μ m_μ ξ^μ_i − P·s_i` (overlaps up to date).
     #[inline(always)]
     fn integer_field(&self, cache: &HebbianCache<L>, state: &[u64], i: usize) -> i64 {
+        debug_assert!(!cache.m_stale);
         self.projected(&cache.m, i) - self.p as i64 * spins::spin(state, i) as i64
     }
 
@@ -734,6 +768,24 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
         kernel.compute(&mut outs);
     }
 
+    /// The overlaps of `state` into `m` (zero-padded).
+    #[inline(always)]
+    fn count_overlaps(&self, m: &mut [L], state: &[u64]) {
+        for (mu, o) in m[..self.p].iter_mut().enumerate() {
+            *o = L::from_i32(spins::overlap(self.memory.patterns.row(mu), state, self.n));
+        }
+    }
+
+    /// The overlaps of `cache` up to date with `state` (see
+    /// [`HebbianCache::m_stale`]).
+    #[inline(always)]
+    fn fresh_overlaps(&self, cache: &mut HebbianCache<L>, state: &[u64]) {
+        if cache.m_stale {
+            self.count_overlaps(&mut cache.m, state);
+            cache.m_stale = false;
+        }
+    }
+
     /// Brings tracked fields up to date with the flips made since.
     #[inline(always)]
     fn apply_pending(&self, cache: &mut HebbianCache<L>) {
@@ -755,8 +807,12 @@ impl<'a, L: Lane> PreparedHebbian<'a, L> {
 
     /// Flips since the last synchronous step up to which byte-weight rows
     /// bring the fields up to date; beyond, the blocked kernel computes
-    /// them afresh. A row costs about `3N/8` instructions, the kernel about
-    /// `N·P/6` per query.
+    /// them afresh. The kernel costs about `N·P/4` instructions per query,
+    /// a row added to 32-bit fields about `N/2`: break-even near `P/2`.
+    /// Rows added together to 16-bit fields cost about `N/8` instructions
+    /// each, but measured no faster than the kernel at ~P flips (at N =
+    /// 1024, P = 102: the rows stream 1 KiB each from the `N²` bytes, beyond
+    /// the L2 cache), so the limit stays where it was.
     fn rows_limit(&self) -> usize {
         (self.p / 2).max(1)
     }
@@ -815,6 +871,50 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// An async run by a plain loop over the explicit integer weights `w`
+    /// (zero thresholds) from `start`, in the orders of query `query` under
+    /// `seed`: the final spins, the sweeps and the energy.
+    fn explicit_async(
+        w: &[i64],
+        start: &[i8],
+        sweeps: u32,
+        seed: u64,
+        query: u64,
+    ) -> (Vec<i8>, u32, f64) {
+        use crate::engine::descent::sweep_orders;
+        let n = start.len();
+        let mut s = start.to_vec();
+        let orders = sweep_orders(n, sweeps as usize, seed, query);
+        let mut done = 0;
+        for order in orders.chunks_exact(n) {
+            done += 1;
+            let mut flips = 0;
+            for &i in order {
+                let i = i as usize;
+                let a: i64 = (0..n).map(|j| w[i * n + j] * s[j] as i64).sum();
+                if (a > 0 && s[i] < 0) || (a < 0 && s[i] > 0) {
+                    s[i] = -s[i];
+                    flips += 1;
+                }
+            }
+            if flips == 0 {
+                break;
+            }
+        }
+        let energy = explicit_energy(w, &s);
+        (s, done, energy)
+    }
+
+    /// `E = −½·Σ_ij W_ij s_i s_j` of integer weights `w` (`W = w/N`), in
+    /// the order of operations of the model (zero thresholds).
+    fn explicit_energy(w: &[i64], s: &[i8]) -> f64 {
+        let n = s.len();
+        let integer: i64 = (0..n)
+            .map(|i| s[i] as i64 * (0..n).map(|j| w[i * n + j] * s[j] as i64).sum::<i64>())
+            .sum();
+        -(integer as f64) / (2 * n) as f64
     }
 
     /// Fields from the explicit double sum.
@@ -939,7 +1039,6 @@ mod tests {
     #[test]
     fn async_runs_equal_explicit_weights() {
         use crate::engine::batch;
-        use crate::engine::descent::sweep_orders;
         use crate::engine::schedule::{Order, Schedule, Update};
         use crate::simd::{self, Level};
         use std::num::NonZeroU32;
@@ -979,29 +1078,14 @@ mod tests {
                     batch::retrieve(&by_rows, &queries, 0, &schedule).unwrap(),
                 ];
                 for q in 0..12 {
-                    let mut s = qs[q * n..(q + 1) * n].to_vec();
-                    let orders = sweep_orders(n, sweeps as usize, 4, q as u64);
-                    let mut done = 0;
-                    for order in orders.chunks_exact(n) {
-                        done += 1;
-                        let mut flips = 0;
-                        for &i in order {
-                            let i = i as usize;
-                            let a: i64 = (0..n).map(|j| w[i * n + j] * s[j] as i64).sum();
-                            if (a > 0 && s[i] < 0) || (a < 0 && s[i] > 0) {
-                                s[i] = -s[i];
-                                flips += 1;
-                            }
-                        }
-                        if flips == 0 {
-                            break;
-                        }
-                    }
+                    let (s, done, energy) =
+                        explicit_async(&w, &qs[q * n..(q + 1) * n], sweeps, 4, q as u64);
                     let expect = SpinMatrix::from_spins(&s, 1, n).unwrap();
                     for out in &got {
                         let what = format!("p={p} n={n} query {q} at {used:?}");
                         assert_eq!(out.states.row(q), expect.row(0), "{what}");
                         assert_eq!(out.outcomes[q].sweeps, done, "{what}");
+                        assert_eq!(out.outcomes[q].energy, energy, "{what}");
                     }
                 }
             }
@@ -1080,7 +1164,8 @@ mod tests {
                     }
                     older = std::mem::replace(&mut s, next);
                 }
-                expect.push((s, steps, end));
+                let energy = (theta == 0.0).then(|| explicit_energy(&w, &s));
+                expect.push((s, steps, end, energy));
             }
             for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
                 let used = simd::set_level(cap);
@@ -1096,7 +1181,7 @@ mod tests {
                     .map(|k| batch::retrieve(k, &queries, 0, &schedule).unwrap())
                     .collect();
                 got.push(batch::retrieve(&wide, &queries, 0, &schedule).unwrap());
-                for (q, (s, steps, (converged, cycled))) in expect.iter().enumerate() {
+                for (q, (s, steps, (converged, cycled), energy)) in expect.iter().enumerate() {
                     let want = SpinMatrix::from_spins(s, 1, n).unwrap();
                     for (v, out) in got.iter().enumerate() {
                         let what = format!("p={p} n={n} θ={theta} query {q} model {v} at {used:?}");
@@ -1107,10 +1192,163 @@ mod tests {
                             (*steps, *converged, *cycled),
                             "{what}"
                         );
+                        if let Some(e) = energy {
+                            assert_eq!(o.energy, *e, "{what}");
+                        }
                     }
                 }
             }
             simd::set_level(Level::Avx512);
+        }
+    }
+
+    /// Patterns near one another (each a copy of one base pattern with
+    /// `noise` of its bits flipped), so that fields grow large; and queries
+    /// of the base pattern with `flipped` of its bits flipped.
+    fn correlated(
+        p: usize,
+        n: usize,
+        noise: u64,
+        rows: usize,
+        flipped: u64,
+    ) -> (Hebbian, Vec<i8>, Vec<i8>) {
+        let base = lcg_spins(17, n);
+        let noisy = |seed: u64, count: usize, every: u64| -> Vec<i8> {
+            let r = lcg_spins(seed, count * n);
+            (0..count * n)
+                .map(|k| {
+                    let hash = (k as u64 + seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
+                    let flip = hash < every && r[k] > 0;
+                    base[k % n] * if flip { -1 } else { 1 }
+                })
+                .collect()
+        };
+        let xs = noisy(5, p, noise);
+        let mut h = Hebbian::new(n, vec![0.0; n]).unwrap();
+        h.store(&SpinMatrix::from_spins(&xs, p, n).unwrap())
+            .unwrap();
+        (h, xs, noisy(9, rows, flipped))
+    }
+
+    /// 16-bit tracked fields stay exact through flips that use up their
+    /// headroom (recounted from the fields) and widen to 32 bits where the
+    /// fields outgrow 16 bits; the overlaps left stale by async flips are
+    /// counted afresh when a flip needs them, and the energy and gaps
+    /// follow from the fields meanwhile.
+    #[test]
+    fn narrow_fields_recount_and_widen_exactly() {
+        let p = 127;
+        let (mut recounted, mut widened) = (false, false);
+        for (n, noise) in [(300, 1), (360, 8)] {
+            let (h, xs, qs) = correlated(p, n, noise, 1, 24);
+            let w = explicit_weights(&xs, p, n);
+            let k = PreparedHebbian::<i16>::new(&h)
+                .unwrap()
+                .weights_from_start(true);
+            let mut state = SpinMatrix::from_spins(&qs, 1, n).unwrap();
+            let mut cache = k.descent_caches(&[state.row(0)]).pop().unwrap();
+            assert!(cache.weighted && cache.dense_valid && cache.in_narrow);
+            let mut s = qs.clone();
+            let base = lcg_spins(17, n);
+            // Flip every bit that differs from the base pattern back, then a
+            // few away again: fields grow towards P·N, beyond 16 bits.
+            let back: Vec<usize> = (0..n).filter(|&i| s[i] != base[i]).collect();
+            assert!(back.len() > 40, "{} bits differ", back.len());
+            for &i in back.iter().chain(&[3, 250, 7]) {
+                let room = cache.headroom;
+                k.flip(&mut cache, state.row_mut(0), i);
+                s[i] = -s[i];
+                recounted |= cache.in_narrow && room == 0;
+                widened |= !cache.in_narrow;
+                for j in 0..n {
+                    let a: i64 = (0..n).map(|l| w[j * n + l] * s[l] as i64).sum();
+                    let what = format!("n={n} neuron {j} after {i}");
+                    assert_eq!(PreparedHebbian::dense_field(&cache, j), a, "{what}");
+                    assert_eq!(k.gap(&cache, state.row(0), j), 2.0 * a as f64 / n as f64);
+                }
+                assert!(cache.m_stale);
+                assert_eq!(k.energy(&cache, state.row(0)), explicit_energy(&w, &s));
+            }
+            // A synchronous flip counts the overlaps afresh and keeps them.
+            cache.deferred = true;
+            k.flip(&mut cache, state.row_mut(0), 11);
+            s[11] = -s[11];
+            assert!(!cache.m_stale);
+            assert_eq!(cache.m, k.cache(state.row(0)).m);
+            assert_eq!(cache.pending, vec![(11, s[11] as i32)]);
+            assert_eq!(k.energy(&cache, state.row(0)), explicit_energy(&w, &s));
+        }
+        assert!(
+            recounted && widened,
+            "recounted {recounted}, widened {widened}"
+        );
+    }
+
+    /// Async and sync runs of queries whose fields outgrow 16 bits equal
+    /// plain loops over the explicit weights (states, sweeps, energies).
+    #[test]
+    fn runs_with_large_fields_equal_explicit_weights() {
+        use crate::engine::batch;
+        use crate::engine::schedule::{Order, Schedule, Update};
+        use std::num::NonZeroU32;
+        for (p, n, flipped) in [(127usize, 250usize, 20u64), (127, 300, 24), (100, 260, 30)] {
+            let rows = 6;
+            let (h, xs, qs) = correlated(p, n, 2, rows, flipped);
+            let w = explicit_weights(&xs, p, n);
+            let queries = SpinMatrix::from_spins(&qs, rows, n).unwrap();
+            let k = PreparedHebbian::<i16>::new(&h)
+                .unwrap()
+                .weights_from_start(true);
+            let sweeps = NonZeroU32::new(20).unwrap();
+            let schedule = Schedule::deterministic(Update::Async, Order::Random, sweeps, 6);
+            let out = batch::retrieve(&k, &queries, 0, &schedule).unwrap();
+            for q in 0..rows {
+                let (s, done, energy) =
+                    explicit_async(&w, &qs[q * n..(q + 1) * n], 20, 6, q as u64);
+                let what = format!("async p={p} n={n} query {q}");
+                let expect = SpinMatrix::from_spins(&s, 1, n).unwrap();
+                assert_eq!(out.states.row(q), expect.row(0), "{what}");
+                assert_eq!(
+                    (out.outcomes[q].sweeps, out.outcomes[q].energy),
+                    (done, energy),
+                    "{what}"
+                );
+            }
+            let schedule = Schedule::deterministic(Update::Sync, Order::Sequential, sweeps, 6);
+            let out = batch::retrieve(&k, &queries, 0, &schedule).unwrap();
+            for q in 0..rows {
+                let mut s = qs[q * n..(q + 1) * n].to_vec();
+                let mut steps = 0;
+                loop {
+                    steps += 1;
+                    let next: Vec<i8> = (0..n)
+                        .map(|i| {
+                            let a: i64 = (0..n).map(|j| w[i * n + j] * s[j] as i64).sum();
+                            if a > 0 {
+                                1
+                            } else if a < 0 {
+                                -1
+                            } else {
+                                s[i]
+                            }
+                        })
+                        .collect();
+                    if next == s || steps == 20 {
+                        s = next;
+                        break;
+                    }
+                    s = next;
+                }
+                let what = format!("sync p={p} n={n} query {q}");
+                let expect = SpinMatrix::from_spins(&s, 1, n).unwrap();
+                assert_eq!(out.states.row(q), expect.row(0), "{what}");
+                assert!(out.outcomes[q].converged, "{what}");
+                assert_eq!(
+                    (out.outcomes[q].sweeps, out.outcomes[q].energy),
+                    (steps, explicit_energy(&w, &s)),
+                    "{what}"
+                );
+            }
         }
     }
 
@@ -1186,5 +1424,34 @@ mod tests {
         let mut h = Hebbian::new(3, vec![0.0; 3]).unwrap();
         assert!(h.store(&SpinMatrix::new(4).unwrap()).is_err());
         assert_eq!(h.nbytes(), 24);
+    }
+
+    /// `nbytes` counts the kept layout once a retrieval prepared one, and
+    /// its byte weights once built; a store drops both.
+    #[test]
+    fn nbytes_counts_the_kept_layout_and_byte_weights() {
+        let (p, n) = (10usize, 100usize);
+        let (mut h, xs) = memory(p, n, 6);
+        let own = h.patterns.nbytes() + 8 * n;
+        assert_eq!(own, p * 2 * 8 + 8 * n);
+        assert_eq!(h.nbytes(), own);
+        let k = match h.prepare().unwrap() {
+            HebbianLanes::Narrow(k) => k,
+            HebbianLanes::Wide(_) => unreachable!("n = 100"),
+        };
+        // A copy of the patterns, the i16 columns (64 lanes per neuron),
+        // one bit plane per neuron, the pair layout (7 blocks × 5 pairs × 32).
+        let layout = p * 2 * 8 + n * 64 * 2 + n * 8 + 7 * 5 * 32 * 2;
+        assert_eq!(h.nbytes(), own + layout);
+        let state = SpinMatrix::from_spins(&xs[..n], 1, n).unwrap();
+        for _ in 0..=rows::AFTER {
+            k.cache(state.row(0));
+        }
+        assert_eq!(k.weight_rows().len(), n * n);
+        assert_eq!(h.nbytes(), own + layout + n * n);
+        drop(k);
+        h.store(&SpinMatrix::from_spins(&xs[..n], 1, n).unwrap())
+            .unwrap();
+        assert_eq!(h.nbytes(), own + 2 * 8);
     }
 }

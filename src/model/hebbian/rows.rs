@@ -10,7 +10,13 @@
 //! product, and a synchronous step with few flips costs a few rows instead
 //! of a full field computation.
 //!
-//! The fields stay exact in 32 bits: `|A_i| ≤ P·N ≤ 127·2048`.
+//! The fields stay exact in 32 bits: `|A_i| ≤ P·N ≤ 127·2048`. Usually they
+//! are far smaller, and then are kept as 16-bit integers, which halves the
+//! cost of a row: a flip moves a field by at most `2P`, so the fields stay
+//! within 16 bits while `max|A| + 2P·rows ≤ 32767` (the *headroom*, counted
+//! down by the caller and recounted from the exact fields when it runs out;
+//! fields that outgrow 16 bits go back to 32). A synchronous step adds the
+//! rows of all its flips at once ([`add_rows16`]), each field loaded once.
 
 use crate::error::{try_filled, Result};
 
@@ -87,6 +93,125 @@ pub(crate) fn add_row(fields: &mut [i32], row: &[i8], sign: i32) {
     }
 }
 
+/// The largest field magnitude that 16-bit tracked fields hold.
+pub(crate) const NARROW_MAX: usize = i16::MAX as usize;
+
+/// Rows of `p` patterns that fields of largest magnitude `max` can take
+/// and stay within 16 bits: `⌊(32767 − max) / 2p⌋` (each row moves a field
+/// by `2·|N·W_ij| ≤ 2p`), 0 where `max` is beyond.
+#[inline(always)]
+pub(crate) fn headroom(max: usize, p: usize) -> usize {
+    NARROW_MAX.saturating_sub(max) / (2 * p.max(1))
+}
+
+/// `fields += 2·sign·row` (`sign` = ±1) in 16 bits. Wrapping arithmetic:
+/// the result is exact where it fits 16 bits, which the caller's headroom
+/// guarantees.
+#[inline(always)]
+pub(crate) fn add_row16(fields: &mut [i16], row: &[i8], sign: i32) {
+    if sign > 0 {
+        for (a, &w) in fields.iter_mut().zip(row) {
+            *a = a.wrapping_add(2 * w as i16);
+        }
+    } else {
+        for (a, &w) in fields.iter_mut().zip(row) {
+            *a = a.wrapping_sub(2 * w as i16);
+        }
+    }
+}
+
+/// Neurons per chunk of [`add_rows16`]: eight 16-lane registers of sums.
+const CHUNK: usize = 128;
+
+/// `fields += 2·Σ sign·row_j` over the flips `(j, sign)` (rows of the
+/// `n × n` byte weights `weights`), in 16 bits: chunk by chunk, the rows'
+/// sum is gathered in registers and each field loaded and stored once.
+/// Wrapping arithmetic, exact where the results fit 16 bits (the caller's
+/// headroom); partial sums may wrap on the way without harm (modular sums).
+#[inline(always)]
+pub(crate) fn add_rows16(fields: &mut [i16], weights: &[i8], n: usize, flips: &[(u32, i32)]) {
+    if let [(j, sign)] = flips {
+        let j = *j as usize;
+        add_row16(fields, &weights[j * n..(j + 1) * n], *sign);
+        return;
+    }
+    let full = n / CHUNK * CHUNK;
+    for (c, f) in fields[..full].chunks_exact_mut(CHUNK).enumerate() {
+        let first = c * CHUNK;
+        let mut sum = [0i16; CHUNK];
+        for &(j, sign) in flips {
+            let at = j as usize * n + first;
+            let row: &[i8; CHUNK] = match weights[at..at + CHUNK].try_into() {
+                Ok(row) => row,
+                Err(_) => unreachable!("a whole chunk"),
+            };
+            if sign > 0 {
+                for (s, &w) in sum.iter_mut().zip(row) {
+                    *s = s.wrapping_add(w as i16);
+                }
+            } else {
+                for (s, &w) in sum.iter_mut().zip(row) {
+                    *s = s.wrapping_sub(w as i16);
+                }
+            }
+        }
+        for (a, &s) in f.iter_mut().zip(&sum) {
+            *a = a.wrapping_add(s.wrapping_mul(2));
+        }
+    }
+    for &(j, sign) in flips {
+        let j = j as usize;
+        add_row16(
+            &mut fields[full..],
+            &weights[j * n + full..(j + 1) * n],
+            sign,
+        );
+    }
+}
+
+/// `Σ_i s_i·A_i` of the fields `fields` at the packed spins `state`.
+#[inline(always)]
+pub(crate) fn spin_sum<T: Copy + Into<i32>>(fields: &[T], state: &[u64]) -> i64 {
+    let mut sum = 0i64;
+    for (chunk, &spins) in fields.chunks(64).zip(state) {
+        // Exact in 32 bits: 64 fields of |A| ≤ P·N ≤ 127·2048 < 2^18 each.
+        let mut part = 0i32;
+        for (b, &a) in chunk.iter().enumerate() {
+            let a: i32 = a.into();
+            part += if (spins >> b) & 1 == 1 { a } else { -a };
+        }
+        sum += part as i64;
+    }
+    sum
+}
+
+/// The largest `|A_i|` of 16-bit fields.
+#[inline(always)]
+pub(crate) fn max_abs16(fields: &[i16]) -> usize {
+    fields.iter().map(|a| a.unsigned_abs()).max().unwrap_or(0) as usize
+}
+
+/// The largest `|A_i|` of 32-bit fields.
+#[inline(always)]
+pub(crate) fn max_abs32(fields: &[i32]) -> usize {
+    fields.iter().map(|a| a.unsigned_abs()).max().unwrap_or(0) as usize
+}
+
+/// [`disagree`] of 16-bit fields.
+#[inline(always)]
+pub(crate) fn disagree16(fields: &[i16], state: &[u64], mask: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::simd::{level, Level};
+        if level() >= Level::Avx2 {
+            // SAFETY: level() never exceeds the detected instruction set.
+            unsafe { x86::disagree16_avx2(fields, state, mask) };
+            return;
+        }
+    }
+    disagree_portable(fields, state, mask);
+}
+
 /// The neurons whose integer field disagrees with their spin, as a bit
 /// mask (`mask.len()` = `state.len()` words, `fields` one per neuron):
 /// `A_i > 0` at a −1 spin or `A_i < 0` at a +1 spin. Zero thresholds only.
@@ -106,7 +231,7 @@ pub(crate) fn disagree(fields: &[i32], state: &[u64], mask: &mut [u64]) {
 
 /// The portable reference of [`disagree`].
 #[inline(always)]
-fn disagree_portable(fields: &[i32], state: &[u64], mask: &mut [u64]) {
+fn disagree_portable<T: Copy + Into<i32>>(fields: &[T], state: &[u64], mask: &mut [u64]) {
     for ((word, &spins), chunk) in mask.iter_mut().zip(state).zip(fields.chunks(64)) {
         *word = disagree_word(chunk, spins);
     }
@@ -114,9 +239,10 @@ fn disagree_portable(fields: &[i32], state: &[u64], mask: &mut [u64]) {
 
 /// [`disagree`] of one word's neurons (up to 64).
 #[inline(always)]
-fn disagree_word(chunk: &[i32], spins: u64) -> u64 {
+fn disagree_word<T: Copy + Into<i32>>(chunk: &[T], spins: u64) -> u64 {
     let (mut plus, mut minus) = (0u64, 0u64);
     for (b, &a) in chunk.iter().enumerate() {
+        let a: i32 = a.into();
         plus |= ((a > 0) as u64) << b;
         minus |= ((a < 0) as u64) << b;
     }
@@ -154,6 +280,55 @@ mod x86 {
             *word = (plus & !spins) | (minus & spins);
         }
     }
+
+    /// [`disagree16`](crate::model::hebbian::rows::disagree16) with AVX2:
+    /// the signs of 16 fields per compare, two compares packed to bytes in
+    /// neuron order and gathered by `movemask`.
+    ///
+    /// # Safety
+    /// Needs AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn disagree16_avx2(fields: &[i16], state: &[u64], mask: &mut [u64]) {
+        for ((word, &spins), chunk) in mask.iter_mut().zip(state).zip(fields.chunks(64)) {
+            if chunk.len() < 64 {
+                *word = disagree_word(chunk, spins);
+                continue;
+            }
+            // SAFETY: the chunk holds 64 fields, 32 from each start.
+            let (up0, down0) = unsafe { signs32(chunk.as_ptr()) };
+            let (up1, down1) = unsafe { signs32(chunk.as_ptr().add(32)) };
+            let (plus, minus) = (up0 | up1 << 32, down0 | down1 << 32);
+            *word = (plus & !spins) | (minus & spins);
+        }
+    }
+
+    /// The neurons among the 32 16-bit fields at `at` whose field is
+    /// positive, and those whose field is negative, as bits in neuron order.
+    ///
+    /// # Safety
+    /// Needs AVX2; 32 fields readable from `at`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn signs32(at: *const i16) -> (u64, u64) {
+        let zero = _mm256_setzero_si256();
+        // SAFETY: the caller's 32 fields.
+        let (a, b) = unsafe {
+            (
+                _mm256_loadu_si256(at as *const __m256i),
+                _mm256_loadu_si256(at.add(16) as *const __m256i),
+            )
+        };
+        // packs interleaves the 128-bit halves ([a0-7 b0-7 a8-15 b8-15] as
+        // bytes); the permute puts them back in neuron order.
+        let up = _mm256_packs_epi16(_mm256_cmpgt_epi16(a, zero), _mm256_cmpgt_epi16(b, zero));
+        let down = _mm256_packs_epi16(_mm256_cmpgt_epi16(zero, a), _mm256_cmpgt_epi16(zero, b));
+        let up = _mm256_permute4x64_epi64(up, 0b11_01_10_00);
+        let down = _mm256_permute4x64_epi64(down, 0b11_01_10_00);
+        (
+            _mm256_movemask_epi8(up) as u32 as u64,
+            _mm256_movemask_epi8(down) as u32 as u64,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -164,7 +339,12 @@ mod tests {
     #[test]
     fn disagreements_equal_the_sign_test_at_every_level() {
         for n in [1usize, 63, 64, 65, 200, 1024] {
-            let fields: Vec<i32> = (0..n).map(|i| ((i * 7919) % 11) as i32 - 5).collect();
+            // Small values around zero, and large ones near the 16-bit ends.
+            let fields: Vec<i32> = (0..n)
+                .map(|i| ((i * 7919) % 11) as i32 - 5)
+                .map(|a| if a.abs() == 4 { a * 8191 } else { a })
+                .collect();
+            let narrow: Vec<i16> = fields.iter().map(|&a| a as i16).collect();
             let mut state: Vec<u64> = (0..n.div_ceil(64))
                 .map(|w| 0x9E37_79B9_7F4A_7C15u64.rotate_left(w as u32))
                 .collect();
@@ -184,6 +364,9 @@ mod tests {
                 let mut mask = vec![u64::MAX; state.len()];
                 disagree(&fields, &state, &mut mask);
                 assert_eq!(mask, expect, "n={n} at {used:?}");
+                let mut mask = vec![u64::MAX; state.len()];
+                disagree16(&narrow, &state, &mut mask);
+                assert_eq!(mask, expect, "n={n} at {used:?}, 16-bit fields");
             }
             simd::set_level(Level::Avx512);
         }
@@ -213,5 +396,47 @@ mod tests {
         let mut fields = vec![3i32; n];
         add_row(&mut fields, &w[2 * n..3 * n], -1);
         assert_eq!(fields[5], 3 - 2 * w[2 * n + 5] as i32);
+    }
+
+    /// The rows of many flips added at once in 16 bits equal the rows added
+    /// one by one in 32 bits, at every level, where the results fit (the
+    /// partial sums may wrap on the way).
+    #[test]
+    fn rows_added_together_equal_rows_added_alone() {
+        for n in [1usize, 63, 64, 130, 1024] {
+            let weights: Vec<i8> = (0..n * n)
+                .map(|k| ((k * 2654435761) % 255) as i32 - 127)
+                .map(|w| w as i8)
+                .collect();
+            let start: Vec<i32> = (0..n).map(|i| (i as i32 * 37) % 4001 - 2000).collect();
+            for count in [1usize, 2, 5, 70, 200] {
+                let flips: Vec<(u32, i32)> = (0..count)
+                    .map(|k| (((k * 7919) % n) as u32, if k % 3 == 0 { -1 } else { 1 }))
+                    .collect();
+                let mut expect = start.clone();
+                for &(j, sign) in &flips {
+                    let j = j as usize;
+                    add_row(&mut expect, &weights[j * n..(j + 1) * n], sign);
+                }
+                for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
+                    let used = simd::set_level(cap);
+                    let mut narrow: Vec<i16> = start.iter().map(|&a| a as i16).collect();
+                    add_rows16(&mut narrow, &weights, n, &flips);
+                    for (i, (&got, &want)) in narrow.iter().zip(&expect).enumerate() {
+                        if want.unsigned_abs() as usize <= NARROW_MAX {
+                            assert_eq!(got as i32, want, "n={n} {count} rows at {used:?}, {i}");
+                        }
+                    }
+                    assert_eq!(
+                        max_abs16(&narrow),
+                        max_abs32(&narrow.iter().map(|&a| a as i32).collect::<Vec<_>>())
+                    );
+                }
+                simd::set_level(Level::Avx512);
+            }
+        }
+        assert_eq!(headroom(32767 - 204, 102), 1);
+        assert_eq!(headroom(32767 - 203, 102), 0);
+        assert_eq!(headroom(40000, 102), 0);
     }
 }
