@@ -63,11 +63,16 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
 
     #[inline(always)]
     fn gap(&self, cache: &HebbianCache<L>, state: &[u64], i: usize) -> f64 {
-        let a = if cache.m_stale {
-            // Stale overlaps: the byte-weight fields are exact (flips applied).
-            Self::dense_field(cache, i)
-        } else {
-            self.integer_field(cache, state, i)
+        let a = match (cache.m_stale, cache.pending.is_empty()) {
+            // Stale overlaps, flips applied: the byte-weight fields are exact.
+            (true, true) => Self::dense_field(cache, i),
+            // Stale overlaps and fields: from the state (never on a hot path).
+            (true, false) => {
+                let mut m = vec![L::default(); self.p_pad];
+                self.count_overlaps(&mut m, state);
+                self.projected(&m, i) - self.p as i64 * spins::spin(state, i) as i64
+            }
+            (false, _) => self.integer_field(cache, state, i),
         };
         2.0 * self.field_from_integer(a, i)
     }
@@ -163,9 +168,14 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     fn flip(&self, cache: &mut HebbianCache<L>, state: &mut [u64], i: usize) {
         spins::flip(state, i);
         let new = spins::spin(state, i);
-        if cache.weighted && cache.dense_valid && !cache.deferred {
-            // The fields take the row now; the overlaps wait (m_stale).
-            self.add_rows(cache, &[(i as u32, new)]);
+        if cache.weighted && cache.dense_valid {
+            // The fields take the row now (async) or at the next step
+            // (sync); the overlaps wait (m_stale).
+            if cache.deferred {
+                cache.pending.push((i as u32, new));
+            } else {
+                self.add_rows(cache, &[(i as u32, new)]);
+            }
             cache.m_stale = true;
             return;
         }
@@ -176,9 +186,6 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
             add_scaled(&mut cache.m, self.column(i), 2 * new);
         }
         if cache.weighted {
-            if cache.dense_valid {
-                cache.pending.push((i as u32, new));
-            }
             return;
         }
         if cache.fields_valid || cache.recording {
@@ -224,20 +231,25 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
     }
 
     fn energy(&self, cache: &HebbianCache<L>, state: &[u64]) -> f64 {
-        let integer = if cache.m_stale {
-            // Σ_i s_i·A_i = Σ_μ m_μ² − P·N, from the exact fields.
-            debug_assert!(cache.pending.is_empty());
-            if cache.in_narrow {
-                rows::spin_sum(&cache.narrow, state) as i128
-            } else {
-                rows::spin_sum(&cache.dense, state) as i128
-            }
-        } else {
-            let squares: i128 = cache.m[..self.p]
+        let squares = |m: &[L]| -> i128 {
+            let squares: i128 = m[..self.p]
                 .iter()
                 .map(|&x| (x.to_i32() as i128).pow(2))
                 .sum();
             squares - (self.p as i128) * (self.n as i128)
+        };
+        let integer = match (cache.m_stale, cache.pending.is_empty()) {
+            // Σ_i s_i·A_i = Σ_μ m_μ² − P·N, from the exact fields.
+            (true, true) if cache.in_narrow => rows::spin_sum(&cache.narrow, state) as i128,
+            (true, true) => rows::spin_sum(&cache.dense, state) as i128,
+            // Flips wait for a synchronous step that did not come (a
+            // cycle, the last step, a traced energy): overlaps afresh.
+            (true, false) => {
+                let mut m = vec![L::default(); self.p_pad];
+                self.count_overlaps(&mut m, state);
+                squares(&m)
+            }
+            (false, _) => squares(&cache.m),
         };
         let mut e = -(integer as f64) / (2 * self.n) as f64;
         if !self.zero_threshold {
@@ -444,7 +456,7 @@ impl<L: Lane + SpecialisedSweep> PreparedHebbian<'_, L> {
     /// The byte-weight fields of `caches` computed afresh from their
     /// overlaps, four queries at a time by the blocked kernel.
     #[inline(always)]
-    fn refresh_dense(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
+    pub(super) fn refresh_dense(&self, caches: &mut [&mut HebbianCache<L>], states: &[&[u64]]) {
         for (cache, &state) in caches.iter_mut().zip(states) {
             self.fresh_overlaps(cache, state);
         }

@@ -294,11 +294,13 @@ pub struct HebbianCache<L> {
     /// `m_μ = ξ^μ·s`, zero-padded to a multiple of 64 patterns; out of date
     /// where `m_stale`.
     m: Vec<L>,
-    /// Whether `m` lags the state: an asynchronous flip of a query whose
-    /// fields are kept by byte-weight rows (`dense_valid`, flips applied at
-    /// once) leaves the overlaps alone, since only the energy needs them
-    /// then, and that follows from the exact fields (`Σ_i s_i·A_i =
-    /// Σ_μ m_μ² − P·N`). Whatever else needs them counts them afresh.
+    /// Whether `m` lags the state: a flip of a query whose fields are kept
+    /// by byte-weight rows (`dense_valid`) leaves the overlaps alone. Async
+    /// runs then need them only for the energy, which follows from the
+    /// exact fields (`Σ_i s_i·A_i = Σ_μ m_μ² − P·N`); a sync step needs
+    /// them only where it computes the fields afresh after many flips, and
+    /// one count from the state costs less than a column update per flip.
+    /// Whatever needs them counts them afresh.
     m_stale: bool,
     /// `A_i = Σ_μ m_μ ξ^μ_i − P·s_i`: exact for every neuron when
     /// `fields_valid`; while `recording`, exact for the neurons visited in
@@ -1269,14 +1271,21 @@ mod tests {
                 assert!(cache.m_stale);
                 assert_eq!(k.energy(&cache, state.row(0)), explicit_energy(&w, &s));
             }
-            // A synchronous flip counts the overlaps afresh and keeps them.
+            // A synchronous flip waits; the energy and gaps come from the
+            // state then, and the overlaps are counted afresh when the
+            // fields are.
             cache.deferred = true;
             k.flip(&mut cache, state.row_mut(0), 11);
             s[11] = -s[11];
-            assert!(!cache.m_stale);
-            assert_eq!(cache.m, k.cache(state.row(0)).m);
             assert_eq!(cache.pending, vec![(11, s[11] as i32)]);
+            assert!(cache.m_stale);
             assert_eq!(k.energy(&cache, state.row(0)), explicit_energy(&w, &s));
+            let a: i64 = (0..n).map(|l| w[5 * n + l] * s[l] as i64).sum();
+            assert_eq!(k.gap(&cache, state.row(0), 5), 2.0 * a as f64 / n as f64);
+            k.refresh_dense(&mut [&mut cache], &[state.row(0)]);
+            assert!(!cache.m_stale && cache.pending.is_empty());
+            assert_eq!(cache.m, k.cache(state.row(0)).m);
+            assert_eq!(PreparedHebbian::dense_field(&cache, 5), a);
         }
         assert!(
             recounted && widened,

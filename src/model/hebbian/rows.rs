@@ -177,8 +177,10 @@ pub(crate) fn spin_sum<T: Copy + Into<i32>>(fields: &[T], state: &[u64]) -> i64 
         // Exact in 32 bits: 64 fields of |A| ≤ P·N ≤ 127·2048 < 2^18 each.
         let mut part = 0i32;
         for (b, &a) in chunk.iter().enumerate() {
+            // −a = (a ^ −1) + 1 where the spin is −1: no branch.
+            let minus = (((spins >> b) & 1) ^ 1) as i32;
             let a: i32 = a.into();
-            part += if (spins >> b) & 1 == 1 { a } else { -a };
+            part += (a ^ -minus) + minus;
         }
         sum += part as i64;
     }
