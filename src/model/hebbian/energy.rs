@@ -240,7 +240,7 @@ impl<L: Lane + SpecialisedSweep> EnergyModel for PreparedHebbian<'_, L> {
         };
         let integer = match (cache.m_stale, cache.pending.is_empty()) {
             // Σ_i s_i·A_i = Σ_μ m_μ² − P·N, from the exact fields.
-            (true, true) if cache.in_narrow => rows::spin_sum(&cache.narrow, state) as i128,
+            (true, true) if cache.in_narrow => rows::spin_sum16(&cache.narrow, state) as i128,
             (true, true) => rows::spin_sum(&cache.dense, state) as i128,
             // Flips wait for a synchronous step that did not come (a
             // cycle, the last step, a traced energy): overlaps afresh.

@@ -169,22 +169,34 @@ pub(crate) fn add_rows16(fields: &mut [i16], weights: &[i8], n: usize, flips: &[
     }
 }
 
-/// `Σ_i s_i·A_i` of the fields `fields` at the packed spins `state`.
+/// `Σ_i s_i·A_i` of the fields `fields` at the packed spins `state`:
+/// `2·Σ_{s_i = +1} A_i − Σ_i A_i`.
 #[inline(always)]
 pub(crate) fn spin_sum<T: Copy + Into<i32>>(fields: &[T], state: &[u64]) -> i64 {
-    let mut sum = 0i64;
+    let all: i64 = fields.iter().map(|&a| a.into() as i64).sum();
+    let mut plus = 0i64;
     for (chunk, &spins) in fields.chunks(64).zip(state) {
-        // Exact in 32 bits: 64 fields of |A| ≤ P·N ≤ 127·2048 < 2^18 each.
-        let mut part = 0i32;
-        for (b, &a) in chunk.iter().enumerate() {
-            // −a = (a ^ −1) + 1 where the spin is −1: no branch.
-            let minus = (((spins >> b) & 1) ^ 1) as i32;
-            let a: i32 = a.into();
-            part += (a ^ -minus) + minus;
+        let mut bits = spins;
+        while bits != 0 {
+            plus += chunk[bits.trailing_zeros() as usize].into() as i64;
+            bits &= bits - 1;
         }
-        sum += part as i64;
     }
-    sum
+    2 * plus - all
+}
+
+/// [`spin_sum`] of 16-bit fields.
+#[inline(always)]
+pub(crate) fn spin_sum16(fields: &[i16], state: &[u64]) -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::simd::{level, Level};
+        if level() >= Level::Avx2 {
+            // SAFETY: level() never exceeds the detected instruction set.
+            return unsafe { x86::spin_sum16_avx2(fields, state) };
+        }
+    }
+    spin_sum(fields, state)
 }
 
 /// The largest `|A_i|` of 16-bit fields.
@@ -302,6 +314,60 @@ mod x86 {
             let (plus, minus) = (up0 | up1 << 32, down0 | down1 << 32);
             *word = (plus & !spins) | (minus & spins);
         }
+    }
+
+    /// [`spin_sum16`](crate::model::hebbian::rows::spin_sum16) with AVX2:
+    /// 16 fields at a time negated where their spin is −1 (`psignw`; no
+    /// field is −32768) and summed in 32-bit lanes (exact: `N ≤ 2048`
+    /// fields of at most 32767).
+    ///
+    /// # Safety
+    /// Needs AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn spin_sum16_avx2(fields: &[i16], state: &[u64]) -> i64 {
+        let select = _mm256_setr_epi16(
+            1,
+            2,
+            4,
+            8,
+            16,
+            32,
+            64,
+            128,
+            256,
+            512,
+            1024,
+            2048,
+            4096,
+            8192,
+            16384,
+            i16::MIN,
+        );
+        let (zero, ones) = (_mm256_setzero_si256(), _mm256_set1_epi16(1));
+        let mut acc = _mm256_setzero_si256();
+        let full = fields.len() / 16;
+        for g in 0..full {
+            let bits = (state[g / 4] >> (16 * (g % 4))) as u16 as i16;
+            let minus = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16(bits), select), zero);
+            // −1 where the spin is −1, +1 where it is +1.
+            let sign = _mm256_or_si256(minus, ones);
+            // SAFETY: 16g + 16 ≤ fields.len().
+            let a = unsafe { _mm256_loadu_si256(fields.as_ptr().add(16 * g) as *const __m256i) };
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_sign_epi16(a, sign), ones));
+        }
+        let mut lanes = [0i32; 8];
+        // SAFETY: eight i32.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc) };
+        let mut sum: i64 = lanes.iter().map(|&x| x as i64).sum();
+        for i in 16 * full..fields.len() {
+            let plus = (state[i / 64] >> (i % 64)) & 1 == 1;
+            sum += if plus {
+                fields[i] as i64
+            } else {
+                -(fields[i] as i64)
+            };
+        }
+        sum
     }
 
     /// The neurons among the 32 16-bit fields at `at` whose field is
@@ -438,6 +504,32 @@ mod tests {
             }
         }
         assert_eq!(headroom(32767 - 204, 102), 1);
+        // The spin sums of 16- and 32-bit fields equal the plain sum.
+        for n in [1usize, 15, 16, 17, 64, 100, 1024, 2048] {
+            let fields: Vec<i32> = (0..n)
+                .map(|i| ((i * 7919) % 65535) as i32 - 32767)
+                .collect();
+            let narrow: Vec<i16> = fields.iter().map(|&a| a as i16).collect();
+            let mut state: Vec<u64> = (0..n.div_ceil(64))
+                .map(|w| 0x9E37_79B9_7F4A_7C15u64.rotate_left(3 * w as u32))
+                .collect();
+            if n % 64 != 0 {
+                // Packed states keep their padding bits clear.
+                *state.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
+            }
+            let expect: i64 = (0..n)
+                .map(|i| match (state[i / 64] >> (i % 64)) & 1 {
+                    1 => fields[i] as i64,
+                    _ => -(fields[i] as i64),
+                })
+                .sum();
+            assert_eq!(spin_sum(&fields, &state), expect, "n={n}");
+            for cap in [Level::Portable, Level::Avx2, Level::Avx512] {
+                let used = simd::set_level(cap);
+                assert_eq!(spin_sum16(&narrow, &state), expect, "n={n} at {used:?}");
+            }
+            simd::set_level(Level::Avx512);
+        }
         assert_eq!(headroom(32767 - 203, 102), 0);
         assert_eq!(headroom(40000, 102), 0);
     }
