@@ -463,7 +463,7 @@ impl<T: Float> ModernHopfield<T> {
 /// queries on 2 threads: 6 blocks of 167 and a last of 165, not 5 of 192
 /// and one of 40 that leaves a thread idle). A query's result does not
 /// depend on its block.
-fn block_rows(nq: usize, most: usize) -> usize {
+pub(super) fn block_rows(nq: usize, most: usize) -> usize {
     let threads = crate::par::threads_here().max(1);
     let blocks = nq.div_ceil(most.max(1)).div_ceil(threads) * threads;
     nq.div_ceil(blocks.max(1)).clamp(1, most.max(1))

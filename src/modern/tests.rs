@@ -409,3 +409,51 @@ fn small_batches_and_awkward_memories_agree() {
         assert_eq!(portable, whole, "p {p} d {d}: portable level");
     }
 }
+
+#[test]
+fn blocks_share_a_batch_evenly_over_threads() {
+    let two = std::num::NonZeroUsize::new(2);
+    let rows = |nq| crate::engine::batch::with_threads(two, || driver::block_rows(nq, 192));
+    // 1000 queries: six blocks (five of 167, one of 165), three per thread.
+    assert_eq!(rows(1000).unwrap(), 167);
+    assert_eq!(rows(10).unwrap(), 5);
+    assert_eq!(rows(1).unwrap(), 1);
+    assert_eq!(rows(384).unwrap(), 192);
+    assert_eq!(rows(385).unwrap(), 97);
+    assert_eq!(driver::block_rows(0, 192), 1);
+    // Results do not depend on the blocks: 400 queries on two threads
+    // (blocks of 134, 134, 132) equal each query alone.
+    let (p, d) = (300, 29);
+    let k = lcg(21, p * d);
+    let q = lcg(22, 400 * d);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let whole = crate::engine::batch::with_threads(two, || mem.step(&q, d, b(0.7)).unwrap());
+    let whole = whole.unwrap();
+    for c in [0, 133, 134, 267, 268, 399] {
+        let alone = mem.step(&q[c * d..(c + 1) * d], d, b(0.7)).unwrap();
+        assert_eq!(alone, whole[c * d..(c + 1) * d], "query {c}");
+    }
+}
+
+#[test]
+fn a_raised_cancel_flag_interrupts_a_retrieval() {
+    use std::sync::atomic::AtomicBool;
+    let (p, d) = (CHUNK + 100, 16);
+    let k = lcg(23, p * d);
+    let q = lcg(24, 30 * d);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let steps = Steps::Fixed(NonZeroU32::new(2).unwrap());
+    let cue = Cue::default();
+    let raised = AtomicBool::new(true);
+    let err = mem
+        .retrieve_cued_until(&q, d, b(1.0), steps, cue, &raised)
+        .unwrap_err();
+    assert!(matches!(err, Error::Interrupted), "{err:?}");
+    let lowered = AtomicBool::new(false);
+    let r = mem
+        .retrieve_cued_until(&q, d, b(1.0), steps, cue, &lowered)
+        .unwrap();
+    assert_eq!(r, mem.retrieve(&q, d, b(1.0), steps).unwrap());
+}
