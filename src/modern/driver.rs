@@ -41,6 +41,7 @@ impl<T: Float> ModernHopfield<T> {
         let skip = 20.0 + (self.rows as f64).ln();
         let d = self.d;
         let width = if values { self.dv } else { 0 };
+        let codes = T::code_keys(self, queries.len() / d);
         let prepare = |q: &[T]| -> Result<_> {
             let nb = q.len() / d;
             let spins = match self.spins {
@@ -57,6 +58,7 @@ impl<T: Float> ModernHopfield<T> {
                 skip,
                 values,
                 prepared,
+                codes: codes.as_ref(),
             };
             T::chunk(self, &block, Chunk { range, floor, part });
         };
