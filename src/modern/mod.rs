@@ -60,7 +60,7 @@
 //!   float32 scores only for the keys whose weight can be nonzero under
 //!   the rule above (upper bound not below the best lower bound minus `T`):
 //!   every other key's weight is zero anyway, so the result keeps its bits.
-//!   A tile where more than 1 in 16 scores are needed takes the tile kernel
+//!   A tile where more than 1 in 32 scores are needed takes the tile kernel
 //!   instead, and a call where that keeps happening stops screening.
 //! * Values: `Σ_p w_p v_p` in float32 within a tile (fused multiply-add,
 //!   in pattern order), added into float64 accumulators between tiles; the

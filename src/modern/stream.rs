@@ -75,8 +75,7 @@ crate::simd::multiversion! {
         mem: &ModernHopfield,
         pass: &Pass<'_>,
         qspins: Option<&SpinMatrix>,
-        packed: Option<&Packed>,
-        codes: Option<&KeyCodes>,
+        kernels: (Option<&Packed>, Option<&KeyCodes>),
         range: std::ops::Range<usize>,
         floor: Option<&[f64]>,
         part: &mut Partial,
@@ -88,8 +87,7 @@ fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
-    packed: Option<&Packed>,
-    codes: Option<&KeyCodes>,
+    (packed, codes): (Option<&Packed>, Option<&KeyCodes>),
     range: std::ops::Range<usize>,
     floor: Option<&[f64]>,
     part: &mut Partial,
@@ -250,9 +248,10 @@ fn chunk_body(
 
 /// Fewest queries in a block that screen their scores (see [`Screen`]).
 const SCREEN_MIN: usize = 8;
-/// A tile screens its scores when at most 1 in `DENSE` of them is needed
-/// (each exact score of a screened tile costs several of the tile kernel's).
-const DENSE: usize = 16;
+/// A tile screens its scores when at most 1 in `DENSE` of them is needed:
+/// an exact score of a screened tile, its key row read for one query,
+/// costs about ten of the tile kernel's, and the bounds about half a tile.
+const DENSE: usize = 32;
 
 /// Whether a block of `nb` queries of width `d` screens its scores: a
 /// level with the 8-bit kernel, enough queries to share the key codes.
