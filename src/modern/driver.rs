@@ -17,6 +17,7 @@
 //!   clamped ones do not move).
 
 use std::ops::Range;
+use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
@@ -25,14 +26,22 @@ use super::float64::{Stream, BLOCK as WIDE_BLOCK};
 use super::store::spins_of;
 use super::stream::Partial;
 use super::{Beta, Cue, ModernHopfield, Retrieved, Steps, CHUNK, STAGE};
-use crate::error::{try_filled, Error, Result};
+use crate::error::{interrupted, try_filled, Error, Result};
 
 impl<T: Float> ModernHopfield<T> {
-    /// The softmax state of every query block (`values`: accumulate values).
-    fn pass(&self, queries: &[T], beta: f64, values: bool) -> Result<Vec<Partial>> {
+    /// The softmax state of every query block (`values`: accumulate values);
+    /// `Interrupted` once `cancel` is raised (looked at between chunk stages).
+    fn pass(
+        &self,
+        queries: &[T],
+        beta: f64,
+        values: bool,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Partial>> {
         let skip = 20.0 + (self.rows as f64).ln();
         let d = self.d;
         let width = if values { self.dv } else { 0 };
+        let codes = T::code_keys(self, queries.len() / d);
         let prepare = |q: &[T]| -> Result<_> {
             let nb = q.len() / d;
             let spins = match self.spins {
@@ -49,27 +58,31 @@ impl<T: Float> ModernHopfield<T> {
                 skip,
                 values,
                 prepared,
+                codes: codes.as_ref(),
             };
             T::chunk(self, &block, Chunk { range, floor, part });
         };
-        self.blocks(queries, (T::BLOCK, CHUNK), width, prepare, chunk)
+        self.blocks(queries, (T::BLOCK, CHUNK), width, cancel, prepare, chunk)
     }
 
     /// The softmax state of every block of `queries` (`(B, d)` row-major):
     /// blocks of at most `most` rows over rayon, each block's chunks of
     /// `chunk_rows` patterns in stages, a chunk streamed by `chunk` (after
-    /// `prepare` of the block) into a state of value width `width`.
+    /// `prepare` of the block) into a state of value width `width`;
+    /// `Interrupted` once `cancel` is raised (looked at between stages).
     fn blocks<Q: Sync, P: Sync>(
         &self,
         queries: &[Q],
         (most, chunk_rows): (usize, usize),
         width: usize,
+        cancel: &AtomicBool,
         prepare: impl Fn(&[Q]) -> Result<P> + Sync,
         chunk: impl Fn(&[Q], &P, Range<usize>, Option<&[f64]>, &mut Partial) + Sync,
     ) -> Result<Vec<Partial>> {
         let run = |q: &[Q]| {
             let prepared = prepare(q)?;
-            self.block(q.len() / self.d, width, chunk_rows, |range, floor, part| {
+            let rows = (q.len() / self.d, chunk_rows);
+            self.block(rows, width, cancel, |range, floor, part| {
                 chunk(q, &prepared, range, floor, part)
             })
         };
@@ -93,12 +106,13 @@ impl<T: Float> ModernHopfield<T> {
     }
 
     /// The softmax state of one block of `nb` queries, its chunks of
-    /// `chunk_rows` patterns streamed by `run`.
+    /// `chunk_rows` patterns streamed by `run`; `Interrupted` once `cancel`
+    /// is raised (looked at before each stage).
     fn block(
         &self,
-        nb: usize,
+        (nb, chunk_rows): (usize, usize),
         width: usize,
-        chunk_rows: usize,
+        cancel: &AtomicBool,
         run: impl Fn(Range<usize>, Option<&[f64]>, &mut Partial) + Sync,
     ) -> Result<Partial> {
         let chunks = self.rows.div_ceil(chunk_rows);
@@ -115,6 +129,7 @@ impl<T: Float> ModernHopfield<T> {
         let mut first = 0;
         let mut size = 1;
         while first < chunks {
+            interrupted(cancel)?;
             let end = (first + size).min(chunks);
             let floor = state.as_ref().map(|s| s.m.clone());
             let parts: Vec<Result<Partial>> = if end - first == 1 || !crate::par::in_pool() {
@@ -148,15 +163,23 @@ impl<T: Float> ModernHopfield<T> {
     pub fn step(&self, queries: &[T], d: usize, beta: Beta) -> Result<Vec<T>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
         let mut out = try_filled("the retrieved states", nq * self.dv, T::default())?;
-        self.step_into(queries, beta.get(), &mut out)?;
+        self.step_into(queries, beta.get(), &mut out, &AtomicBool::new(false))?;
         Ok(out)
     }
 
-    fn step_into(&self, queries: &[T], beta: f64, out: &mut [T]) -> Result<()> {
-        let parts = self.pass(queries, beta, true)?;
+    fn step_into(
+        &self,
+        queries: &[T],
+        beta: f64,
+        out: &mut [T],
+        cancel: &AtomicBool,
+    ) -> Result<()> {
+        let parts = self.pass(queries, beta, true, cancel)?;
         let dv = self.dv;
-        let block = block_rows(queries.len() / self.d, T::BLOCK);
-        for (part, out) in parts.iter().zip(out.chunks_mut(block * dv)) {
+        let mut rest = out;
+        for part in &parts {
+            let (out, next) = std::mem::take(&mut rest).split_at_mut(part.l.len() * dv);
+            rest = next;
             for (b, row) in out.chunks_exact_mut(dv).enumerate() {
                 let l = part.l[b];
                 for (x, &o) in row.iter_mut().zip(&part.o[b * dv..(b + 1) * dv]) {
@@ -197,6 +220,25 @@ impl<T: Float> ModernHopfield<T> {
         beta: Beta,
         steps: Steps,
         cue: Cue<'_>,
+    ) -> Result<Retrieved<T>> {
+        self.retrieve_cued_until(queries, d, beta, steps, cue, &AtomicBool::new(false))
+    }
+
+    /// [`retrieve_cued`](Self::retrieve_cued), looking at `cancel` between
+    /// chunk stages of every query block: a caller raises it (say, on
+    /// Ctrl-C, from another thread) to stop a long retrieval promptly.
+    ///
+    /// # Errors
+    /// As [`retrieve_cued`](Self::retrieve_cued); `Interrupted` once
+    /// `cancel` is raised.
+    pub fn retrieve_cued_until(
+        &self,
+        queries: &[T],
+        d: usize,
+        beta: Beta,
+        steps: Steps,
+        cue: Cue<'_>,
+        cancel: &AtomicBool,
     ) -> Result<Retrieved<T>> {
         let nq = self.check_queries(queries, d, beta, "queries")?;
         for (name, mask) in [("clamp", cue.clamp), ("known", cue.known)] {
@@ -261,7 +303,7 @@ impl<T: Float> ModernHopfield<T> {
                     &scored[..n_active * d]
                 }
             };
-            self.step_into(input, beta.get(), &mut next[..n_active * dv])?;
+            self.step_into(input, beta.get(), &mut next[..n_active * dv], cancel)?;
             let mut still = Vec::new();
             let mut gathered: Vec<T> = Vec::new();
             for (i, &q) in active.iter().enumerate() {
@@ -326,7 +368,7 @@ impl<T: Float> ModernHopfield<T> {
         beta: Beta,
     ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
         self.check_queries(queries, d, beta, "queries")?;
-        let parts = self.pass(queries, beta.get(), true)?;
+        let parts = self.pass(queries, beta.get(), true, &AtomicBool::new(false))?;
         let (mut m, mut l, mut o) = (Vec::new(), Vec::new(), Vec::new());
         for part in parts {
             m.extend_from_slice(&part.m);
@@ -363,11 +405,14 @@ impl<T: Float> ModernHopfield<T> {
         // All patterns as one chunk: one float64 log-sum-exp in pattern
         // order (no stage merges), the same bits for either float type.
         let whole = (WIDE_BLOCK, self.rows);
-        let parts = self.blocks(&wide, whole, 0, |_| Ok(()), chunk)?;
+        let never = AtomicBool::new(false);
+        let parts = self.blocks(&wide, whole, 0, &never, |_| Ok(()), chunk)?;
         let log_p = (self.rows as f64).ln();
-        let block = block_rows(wide.len() / d, WIDE_BLOCK);
         let mut out = Vec::with_capacity(wide.len() / d);
-        for (part, states) in parts.iter().zip(wide.chunks(block * d)) {
+        let mut rest = &wide[..];
+        for part in &parts {
+            let (states, next) = rest.split_at(part.l.len() * d);
+            rest = next;
             for (b, xi) in states.chunks_exact(d).enumerate() {
                 let lse = part.m[b] + part.l[b].ln();
                 out.push(
@@ -414,9 +459,14 @@ impl<T: Float> ModernHopfield<T> {
     }
 }
 
-/// Queries per block for a batch of `nq`: `most`, or fewer so that a small
-/// batch still gives every thread of the pool a block. A query's result
-/// does not depend on its block.
-fn block_rows(nq: usize, most: usize) -> usize {
-    most.min(nq.div_ceil(crate::par::threads_here())).max(1)
+/// Queries per block for a batch of `nq`: at most `most`, as evenly as the
+/// pool's threads share them: the number of blocks is rounded up to a
+/// multiple of the threads and the rows spread evenly over them (1000
+/// queries on 2 threads: 6 blocks of 167 and a last of 165, not 5 of 192
+/// and one of 40 that leaves a thread idle). A query's result does not
+/// depend on its block.
+pub(super) fn block_rows(nq: usize, most: usize) -> usize {
+    let threads = crate::par::threads_here().max(1);
+    let blocks = nq.div_ceil(most.max(1)).div_ceil(threads) * threads;
+    nq.div_ceil(blocks.max(1)).clamp(1, most.max(1))
 }

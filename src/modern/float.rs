@@ -10,7 +10,8 @@ use std::fmt::{Debug, Display};
 use std::ops::Range;
 
 use super::scores::{pack, scores, Packed};
-use super::stream::{chunk as stream_chunk, Partial, Pass};
+use super::screen::{code_keys, KeyCodes};
+use super::stream::{chunk as stream_chunk, screens, Partial, Pass};
 use super::{float64, ModernHopfield, TILE};
 use crate::spins::SpinMatrix;
 
@@ -39,6 +40,8 @@ pub struct Block<'a, T> {
     /// Whether to accumulate values.
     pub(super) values: bool,
     pub(super) prepared: &'a Prepared,
+    /// The call's key codes, when its blocks screen their scores.
+    pub(super) codes: Option<&'a KeyCodes>,
 }
 
 /// One chunk of stored patterns and the softmax state it folds into.
@@ -73,6 +76,11 @@ pub trait Float:
     #[doc(hidden)]
     fn prepare(queries: &[Self], nb: usize, d: usize, spins: Option<SpinMatrix>) -> Prepared;
 
+    /// The stored keys coded for score screening (`screen.rs`), when a call
+    /// of `nq` queries screens (float32 at a level with the 8-bit kernel).
+    #[doc(hidden)]
+    fn code_keys(mem: &ModernHopfield<Self>, nq: usize) -> Option<KeyCodes>;
+
     /// Streams one chunk of stored patterns through the online softmax of
     /// one block (weights may be dropped against the chunk's floor where
     /// the type's kernel does that).
@@ -83,6 +91,11 @@ pub trait Float:
     /// and one query, as the update scores them.
     fn attention_scores(keys: &[Self], q: &[Self], beta: f64, out: &mut [f64]);
 }
+
+/// Fewest queries in a call that screens its scores.
+const SCREEN_CALL_MIN: usize = 256;
+/// Most bytes of key codes a call makes for screening.
+const CODES_MAX: usize = 1 << 28;
 
 impl Float for f32 {
     const NAME: &'static str = "float32";
@@ -106,6 +119,23 @@ impl Float for f32 {
         Prepared { spins, packed }
     }
 
+    fn code_keys(mem: &ModernHopfield<Self>, nq: usize) -> Option<KeyCodes> {
+        // Coding a key costs about what scoring it costs 30 queries; the
+        // screening saves about half the scoring: worth it from a few
+        // hundred queries per call. The codes (a byte per feature) are
+        // left out when they would not fit in `CODES_MAX` bytes or memory.
+        let bytes = mem.rows.saturating_mul(mem.d.div_ceil(32) * 32);
+        if nq < SCREEN_CALL_MIN || bytes > CODES_MAX || mem.spins.is_some() {
+            return None;
+        }
+        if !screens(nq.min(super::QUERY_BLOCK), mem.d) {
+            return None;
+        }
+        let mut codes = KeyCodes::with_capacity(bytes)?;
+        code_keys(&mem.keys, mem.rows, mem.d, &mut codes);
+        Some(codes)
+    }
+
     fn chunk(mem: &ModernHopfield<Self>, block: &Block<'_, Self>, chunk: Chunk<'_>) {
         let pass = Pass {
             queries: block.queries,
@@ -120,7 +150,7 @@ impl Float for f32 {
             mem,
             &pass,
             spins,
-            packed,
+            (packed, block.codes),
             chunk.range,
             chunk.floor,
             chunk.part,
@@ -158,6 +188,10 @@ impl Float for f64 {
             spins,
             packed: None,
         }
+    }
+
+    fn code_keys(_: &ModernHopfield<Self>, _: usize) -> Option<KeyCodes> {
+        None
     }
 
     fn chunk(mem: &ModernHopfield<Self>, block: &Block<'_, Self>, chunk: Chunk<'_>) {

@@ -53,6 +53,15 @@
 //!   vanishes. (At β = 1/√d with noisy copies of stored patterns it does
 //!   not: at P = 10⁴ about 470 weights per query stay above the threshold,
 //!   2,300 at P = 2·10⁴.)
+//! * Screening (`screen.rs`): a call of at least 256 queries at the AVX2
+//!   level codes the keys once in bytes; each block codes its queries and
+//!   bounds every score of a tile rigorously from the 8-bit code products
+//!   (`vpmaddubsw`, over twice the float32 FMA rate), then computes exact
+//!   float32 scores only for the keys whose weight can be nonzero under
+//!   the rule above (upper bound not below the best lower bound minus `T`):
+//!   every other key's weight is zero anyway, so the result keeps its bits.
+//!   A tile where more than 1 in 32 scores are needed takes the tile kernel
+//!   instead, and a call where that keeps happening stops screening.
 //! * Values: `Σ_p w_p v_p` in float32 within a tile (fused multiply-add,
 //!   in pattern order), added into float64 accumulators between tiles; the
 //!   final division by `l` is float64. Each query sums its own nonzero
@@ -76,6 +85,7 @@
 //!   with an optional partial cue (`clamp`, `known`), energy, attention);
 //! * `stream.rs`: the float32 streaming online softmax and value accumulation;
 //! * `scores.rs`: the float32 score kernels (float lanes, ±1 popcount);
+//! * `screen.rs`: the 8-bit codes and score bounds of the screening;
 //! * `x86.rs`: their AVX-512 micro-kernels;
 //! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits);
 //! * `float64.rs`: the float64 kernel (`dgemm` score tiles, exact `exp`,
@@ -102,6 +112,7 @@ mod driver;
 pub mod float;
 mod float64;
 mod scores;
+mod screen;
 mod store;
 mod stream;
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use super::scores::{popcount_scores, scores_tile, Packed};
+use super::screen::{self, Bounds, KeyCodes, QueryCodes, SKIPPED};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
 use crate::spins::SpinMatrix;
@@ -74,7 +75,7 @@ crate::simd::multiversion! {
         mem: &ModernHopfield,
         pass: &Pass<'_>,
         qspins: Option<&SpinMatrix>,
-        packed: Option<&Packed>,
+        kernels: (Option<&Packed>, Option<&KeyCodes>),
         range: std::ops::Range<usize>,
         floor: Option<&[f64]>,
         part: &mut Partial,
@@ -86,7 +87,7 @@ fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
-    packed: Option<&Packed>,
+    (packed, codes): (Option<&Packed>, Option<&KeyCodes>),
     range: std::ops::Range<usize>,
     floor: Option<&[f64]>,
     part: &mut Partial,
@@ -123,6 +124,15 @@ fn chunk_body(
     let prescan = floor.is_none() || few;
     let mut held = vec![0.0f32; if prescan { tiles } else { 1 } * size];
     let mut scratch = vec![0.0f32; scratch_len];
+    let popcount = qspins.is_some() && mem.spins.is_some();
+    let mut screen = codes
+        .filter(|k| !popcount && !few && screens(nb, d) && k.pays())
+        .map(|k| Screen::new(pass.queries, nb, d, k));
+    let tile_keys = |t: usize| {
+        let start = range.start + t * TILE;
+        let rows = (range.end - start).min(TILE);
+        (start, rows, &mem.keys[start * d..(start + rows) * d])
+    };
     if prescan {
         let score_tile = |t: usize, buf: &mut [f32], scratch: &mut [f32]| {
             let start = range.start + t * TILE;
@@ -132,6 +142,29 @@ fn chunk_body(
             held.par_chunks_mut(size).enumerate().for_each(|(t, buf)| {
                 score_tile(t, buf, &mut vec![0.0f32; scratch_len]);
             });
+        } else if let Some(sc) = screen.as_mut().filter(|_| tiles > 0) {
+            // Bounds of every tile first: the threshold comes from all of
+            // them (the chunk's maximum is the floor of its own softmax).
+            let mut lo = vec![f64::NEG_INFINITY; nb];
+            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+                let (start, rows, _) = tile_keys(t);
+                sc.bound(start, rows, buf, &mut lo);
+            }
+            let tops = Screen::tops(&lo, None, pass.beta);
+            let mut dense = 0;
+            for (t, buf) in held.chunks_exact_mut(size).enumerate() {
+                let (_, rows, keys) = tile_keys(t);
+                let screened = sc.resolve(keys, rows, buf, &tops, pass);
+                sc.k.tally(screened);
+                if !screened {
+                    score_tile(t, buf, &mut scratch);
+                    dense += 1;
+                }
+            }
+            // Mostly nonzero weights: the tile kernel in the rest of the chunk.
+            if 2 * dense > tiles {
+                screen = None;
+            }
         } else {
             for (t, buf) in held.chunks_exact_mut(size).enumerate() {
                 score_tile(t, buf, &mut scratch);
@@ -163,7 +196,24 @@ fn chunk_body(
         let tile = if prescan {
             &mut held[t * size..(t + 1) * size]
         } else {
-            score(start, rows, &mut held, &mut scratch);
+            let keys = &mem.keys[start * d..(start + rows) * d];
+            // Not a closure: a closure would not inherit the level's features.
+            let screened = match screen.as_mut() {
+                Some(sc) => {
+                    let mut lo = vec![f64::NEG_INFINITY; nb];
+                    sc.bound(start, rows, &mut held, &mut lo);
+                    let tops = Screen::tops(&lo, Some(floor), pass.beta);
+                    let screened = sc.resolve(keys, rows, &mut held, &tops, pass);
+                    sc.k.tally(screened);
+                    screened
+                }
+                None => false,
+            };
+            if !screened {
+                // Mostly nonzero weights: no more screening in this chunk.
+                screen = None;
+                score(start, rows, &mut held, &mut scratch);
+            }
             &mut held[..]
         };
         for b in 0..nb {
@@ -193,6 +243,140 @@ fn chunk_body(
                 &mut part.o,
             );
         }
+    }
+}
+
+/// Fewest queries in a block that screen their scores (see [`Screen`]).
+const SCREEN_MIN: usize = 8;
+/// A tile screens its scores when at most 1 in `DENSE` of them is needed:
+/// an exact score of a screened tile, its key row read for one query,
+/// costs about ten of the tile kernel's, and the bounds about half a tile.
+const DENSE: usize = 32;
+
+/// Whether a block of `nb` queries of width `d` screens its scores: a
+/// level with the 8-bit kernel, enough queries to share the key codes.
+pub(super) fn screens(nb: usize, d: usize) -> bool {
+    nb >= SCREEN_MIN && d <= screen::MAX_D && crate::simd::level() >= crate::simd::Level::Avx2
+}
+
+/// Score screening of one block (see `screen.rs`): the block's query
+/// codes, the call's key codes, a tile's code products.
+struct Screen<'a> {
+    queries: &'a [f32],
+    nb: usize,
+    d: usize,
+    q: QueryCodes,
+    k: &'a KeyCodes,
+    dots: Vec<i32>,
+}
+
+impl<'a> Screen<'a> {
+    #[inline(always)]
+    fn new(queries: &'a [f32], nb: usize, d: usize, k: &'a KeyCodes) -> Screen<'a> {
+        let mut q = QueryCodes::new();
+        screen::code_queries(queries, nb, d, &mut q);
+        Screen {
+            queries,
+            nb,
+            d,
+            q,
+            k,
+            dots: vec![0; nb * TILE],
+        }
+    }
+
+    /// Writes into `out` (row stride [`TILE`]) an upper bound of every
+    /// score of the tile's `rows` keys (float32, rounded up), and raises
+    /// `lo[b]` to a lower bound of query `b`'s largest score there.
+    #[inline(always)]
+    fn bound(&mut self, start: usize, rows: usize, out: &mut [f32], lo: &mut [f64]) {
+        screen::code_dots(
+            &self.q,
+            (self.k, start),
+            self.nb,
+            rows,
+            &mut self.dots,
+            TILE,
+        );
+        let bounds = Bounds::new(&self.q, self.k, self.d);
+        for (b, low) in lo.iter_mut().enumerate() {
+            let span = b * TILE..b * TILE + rows;
+            let top = bounds.row(b, start, &self.dots[span.clone()], &mut out[span]);
+            *low = low.max(top);
+        }
+    }
+
+    /// Lower bounds of each query's `top` in `softmax_row` (the larger of
+    /// its running maximum and its floor, in `β·score` units): the floor,
+    /// and `β` times the largest lower bound `lo` of a score seen.
+    #[inline(always)]
+    fn tops(lo: &[f64], floor: Option<&[f64]>, beta: f64) -> Vec<f64> {
+        let floor = |b: usize| floor.map_or(f64::NEG_INFINITY, |f| f[b]);
+        lo.iter()
+            .enumerate()
+            .map(|(b, &l)| floor(b).max(l * beta))
+            .collect()
+    }
+
+    /// The threshold on `β·hi` for a query whose `top` is at least `top`
+    /// (see [`tops`](Self::tops)): a key whose bound is below it has a
+    /// zero weight.
+    #[inline(always)]
+    fn limit(top: f64, pass: &Pass<'_>) -> f64 {
+        // Generous against the float64 rounding of this and of the test in
+        // `softmax_row` (a few units in the last place of these magnitudes).
+        top - pass.skip - 1e-9 * (top.abs() + pass.skip) - 1e-300
+    }
+
+    /// Whether key bound `hi` (raw) must be scored exactly against `limit`.
+    #[inline(always)]
+    fn needed(hi: f32, limit: f64, beta: f64) -> bool {
+        let h = hi as f64 * beta;
+        h + 1e-9 * h.abs() >= limit
+    }
+
+    /// How many scores of a bounded tile must be computed exactly.
+    #[inline(always)]
+    fn count(&self, rows: usize, bounds: &[f32], tops: &[f64], pass: &Pass<'_>) -> usize {
+        let mut n = 0;
+        for (b, &top) in tops.iter().enumerate() {
+            let limit = Self::limit(top, pass);
+            n += bounds[b * TILE..b * TILE + rows]
+                .iter()
+                .filter(|&&h| Self::needed(h, limit, pass.beta))
+                .count();
+        }
+        n
+    }
+
+    /// Replaces the bounds in `tile` by the exact scores where needed and
+    /// [`SKIPPED`] elsewhere; `false` (tile untouched) when more than 1 in
+    /// [`DENSE`] are needed: the tile kernel is faster then.
+    #[inline(always)]
+    fn resolve(
+        &self,
+        keys: &[f32],
+        rows: usize,
+        tile: &mut [f32],
+        tops: &[f64],
+        pass: &Pass<'_>,
+    ) -> bool {
+        if self.count(rows, tile, tops, pass) * DENSE > self.nb * rows {
+            return false;
+        }
+        let d = self.d;
+        for (b, &top) in tops.iter().enumerate() {
+            let limit = Self::limit(top, pass);
+            let q = &self.queries[b * d..(b + 1) * d];
+            for (r, x) in tile[b * TILE..b * TILE + rows].iter_mut().enumerate() {
+                *x = if Self::needed(*x, limit, pass.beta) {
+                    screen::exact(&keys[r * d..(r + 1) * d], q)
+                } else {
+                    SKIPPED
+                };
+            }
+        }
+        true
     }
 }
 

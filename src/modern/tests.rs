@@ -409,3 +409,203 @@ fn small_batches_and_awkward_memories_agree() {
         assert_eq!(portable, whole, "p {p} d {d}: portable level");
     }
 }
+
+#[test]
+fn blocks_share_a_batch_evenly_over_threads() {
+    let two = std::num::NonZeroUsize::new(2);
+    let rows = |nq| crate::engine::batch::with_threads(two, || driver::block_rows(nq, 192));
+    // 1000 queries: six blocks (five of 167, one of 165), three per thread.
+    assert_eq!(rows(1000).unwrap(), 167);
+    assert_eq!(rows(10).unwrap(), 5);
+    assert_eq!(rows(1).unwrap(), 1);
+    assert_eq!(rows(384).unwrap(), 192);
+    assert_eq!(rows(385).unwrap(), 97);
+    assert_eq!(driver::block_rows(0, 192), 1);
+    // Results do not depend on the blocks: 400 queries on two threads
+    // (blocks of 134, 134, 132) equal each query alone.
+    let (p, d) = (300, 29);
+    let k = lcg(21, p * d);
+    let q = lcg(22, 400 * d);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let whole = crate::engine::batch::with_threads(two, || mem.step(&q, d, b(0.7)).unwrap());
+    let whole = whole.unwrap();
+    for c in [0, 133, 134, 267, 268, 399] {
+        let alone = mem.step(&q[c * d..(c + 1) * d], d, b(0.7)).unwrap();
+        assert_eq!(alone, whole[c * d..(c + 1) * d], "query {c}");
+    }
+}
+
+#[test]
+fn a_raised_cancel_flag_interrupts_a_retrieval() {
+    use std::sync::atomic::AtomicBool;
+    let (p, d) = (CHUNK + 100, 16);
+    let k = lcg(23, p * d);
+    let q = lcg(24, 30 * d);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let steps = Steps::Fixed(NonZeroU32::new(2).unwrap());
+    let cue = Cue::default();
+    let raised = AtomicBool::new(true);
+    let err = mem
+        .retrieve_cued_until(&q, d, b(1.0), steps, cue, &raised)
+        .unwrap_err();
+    assert!(matches!(err, Error::Interrupted), "{err:?}");
+    let lowered = AtomicBool::new(false);
+    let r = mem
+        .retrieve_cued_until(&q, d, b(1.0), steps, cue, &lowered)
+        .unwrap();
+    assert_eq!(r, mem.retrieve(&q, d, b(1.0), steps).unwrap());
+}
+
+/// Rows of awkward magnitudes for the screening bounds: zeros, one large
+/// entry among small ones, tiny and huge scales.
+fn awkward_rows(seed: u64, rows: usize, d: usize) -> Vec<f32> {
+    let mut x = lcg(seed, rows * d);
+    for (r, row) in x.chunks_exact_mut(d).enumerate() {
+        match r % 6 {
+            0 => row.fill(0.0),
+            1 => row[r % d] = 1e3,
+            2 => row.iter_mut().for_each(|v| *v *= 1e-20),
+            // Large, yet every score stays a finite float32 (as stored
+            // and queried values must: see `MAX_SCORE`).
+            3 => row.iter_mut().for_each(|v| *v *= 1e15),
+            _ => {}
+        }
+    }
+    x
+}
+
+#[test]
+fn screening_bounds_hold_every_exact_score() {
+    use super::screen::{code_dots, code_keys, code_queries, exact, Bounds, KeyCodes, QueryCodes};
+    for d in [1, 7, 32, 33, 100, 1024] {
+        let (nb, rows) = (11, 13);
+        let q = awkward_rows(30 + d as u64, nb, d);
+        let k = awkward_rows(31 + d as u64, rows, d);
+        let (mut qc, mut kc) = (QueryCodes::new(), KeyCodes::new());
+        code_queries(&q, nb, d, &mut qc);
+        code_keys(&k, rows, d, &mut kc);
+        let mut dots = vec![0i32; nb * rows];
+        code_dots(&qc, (&kc, 0), nb, rows, &mut dots, rows);
+        // From a later key on: the same products.
+        let mut later = vec![0i32; nb * rows];
+        code_dots(&qc, (&kc, 5), nb, rows - 5, &mut later, rows);
+        for b in 0..nb {
+            assert_eq!(
+                later[b * rows..b * rows + rows - 5],
+                dots[b * rows + 5..(b + 1) * rows]
+            );
+        }
+        let best = crate::simd::level();
+        set_level(Level::Portable);
+        let mut portable = vec![0i32; nb * rows];
+        code_dots(&qc, (&kc, 0), nb, rows, &mut portable, rows);
+        set_level(best);
+        assert_eq!(dots, portable, "d {d}: code products differ between levels");
+        let bounds = Bounds::new(&qc, &kc, d);
+        for b in 0..nb {
+            let mut hi = vec![0.0f32; rows];
+            let lo = bounds.row(b, 0, &dots[b * rows..(b + 1) * rows], &mut hi);
+            let s: Vec<f32> = (0..rows)
+                .map(|r| exact(&k[r * d..(r + 1) * d], &q[b * d..(b + 1) * d]))
+                .collect();
+            let top = s.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            assert!(
+                lo <= top,
+                "d {d} query {b}: lower bound {lo} above the largest {top}"
+            );
+            for r in 0..rows {
+                assert!(
+                    s[r] <= hi[r],
+                    "d {d} query {b} key {r}: {} above {}",
+                    s[r],
+                    hi[r]
+                );
+            }
+            // Tight for ordinary rows: a zero query or key scores 0 exactly.
+            if b % 6 == 0 {
+                assert!(
+                    hi.iter().all(|&h| h.abs() < 1e-20),
+                    "d {d}: zero query {hi:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Stored Gaussian-like patterns and noisy copies of them as queries.
+fn copies(p: usize, d: usize, nq: usize) -> (Vec<f32>, Vec<f32>) {
+    let k = lcg(40, p * d);
+    let noise = lcg(41, nq * d);
+    let q = (0..nq * d)
+        .map(|i| k[(i / d * 7 % p) * d + i % d] + 0.2 * noise[i])
+        .collect();
+    (k, q)
+}
+
+#[test]
+fn screening_is_tight_at_a_retrieval_beta() {
+    use super::screen::{code_dots, code_keys, code_queries, Bounds, KeyCodes, QueryCodes};
+    // β = 1 at d = 256 (entries uniform in ±1): the own score is about 85,
+    // the others' largest about 15, far below 85 − (20 + ln P); the bounds
+    // are within about 1 of the scores, so only the own key is needed.
+    let (p, d, nb, beta) = (TILE, 256, 16, 1.0);
+    let (k, q) = copies(p, d, nb);
+    let (mut qc, mut kc) = (QueryCodes::new(), KeyCodes::new());
+    code_queries(&q, nb, d, &mut qc);
+    code_keys(&k, p, d, &mut kc);
+    let mut dots = vec![0i32; nb * p];
+    code_dots(&qc, (&kc, 0), nb, p, &mut dots, p);
+    let bounds = Bounds::new(&qc, &kc, d);
+    let skip = 20.0 + (p as f64).ln();
+    let mut needed = 0;
+    for b in 0..nb {
+        let mut hi = vec![0.0f32; p];
+        let top = bounds.row(b, 0, &dots[b * p..(b + 1) * p], &mut hi) * beta;
+        needed += hi
+            .iter()
+            .filter(|&&h| h as f64 * beta >= top - skip)
+            .count();
+    }
+    assert!(needed <= 2 * nb, "{needed} of {} scores needed", nb * p);
+}
+
+#[test]
+fn screened_scores_keep_the_bits() {
+    // One chunk (the prescan path) and several (later stages screen tile by
+    // tile against the floor), at retrieval β (screened) and at a β where
+    // most weights stay (the tile kernel): the screening level against the
+    // portable one, which never screens.
+    for &(p, d, beta) in &[
+        (3 * TILE + 50, 96, 1.0),
+        (CHUNK + 2 * TILE + 7, 64, 1.5),
+        (CHUNK + 300, 64, 0.02),
+        (2 * CHUNK + 5, 33, 2.5),
+    ] {
+        // Enough queries for a call to screen (at least 256).
+        let (k, q) = copies(p, d, 300);
+        let mut mem = ModernHopfield::new();
+        mem.store(&k, p, d, None).unwrap();
+        let best = crate::simd::level();
+        if best >= Level::Avx2 {
+            let codes = <f32 as float::Float>::code_keys(&mem, 300);
+            assert!(
+                codes.is_some(),
+                "p {p} d {d}: a call of 300 queries screens"
+            );
+        }
+        let fast = mem.step(&q, d, b(beta)).unwrap();
+        let (m, l, o) = mem.softmax_state(&q, d, b(beta)).unwrap();
+        set_level(Level::Portable);
+        let portable = mem.step(&q, d, b(beta)).unwrap();
+        let state = mem.softmax_state(&q, d, b(beta)).unwrap();
+        set_level(best);
+        assert_eq!(fast, portable, "p {p} d {d} beta {beta}");
+        assert_eq!((m, l, o), state, "p {p} d {d} beta {beta}: softmax state");
+        for c in [0, 17, 299] {
+            let want = naive(&k, &k, d, d, &q[c * d..(c + 1) * d], beta);
+            close(&fast[c * d..(c + 1) * d], &want, 1e-5);
+        }
+    }
+}
