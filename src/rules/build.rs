@@ -16,27 +16,29 @@
 //! kernels do the same operations in the same order as [`Tiles::tile`]).
 //! It is rounded once to `f32`.
 //!
-//! # Triangle and mirror
+//! # Bands
 //!
-//! The matrix is written in square blocks of [`B`] × [`B`]: a task owns a
-//! block row `bi` and computes the blocks `(bi, bj)`, `bj ≥ bi`, of the
-//! upper triangle (a diagonal block whole), writes them in place and copies
-//! each off-diagonal one transposed to `(bj, bi)`. By the symmetry above the
-//! copy holds the very bits the lower triangle would have been computed to,
-//! at half the arithmetic. Every weight is written by exactly one task.
+//! The matrix is written in bands of [`B`] rows, in parallel, each band
+//! start to end, in square blocks of [`B`] × [`B`] (the factors of a block
+//! row and a block column stay in L1). Every band is computed whole,
+//! although the matrix is symmetric: the system zeroes a fresh page of the
+//! matrix when it is first touched, and a band's pages are still in cache
+//! when they are filled. Computing one triangle and copying it to the other
+//! halves the arithmetic but costs more in memory (see [`write_bands`]).
+//! Every weight is written by exactly one task.
 //!
-//! # The grid in one pass
+//! # The grid first, then one pass
 //!
 //! The model keeps its weights on the grid `2^−k` fixed by the largest
-//! `|W_ij|` (see [`crate::model::Weights`]); only weights below
-//! `max|W|·2^(⌈log₂N⌉−26)` move. The maximum is known only at the end, so
-//! blocks are written as plain `f32` while every weight below a bound
-//! (a few times the grid's, estimated from rows spread over the matrix)
-//! has its index kept; when the final maximum confirms the estimate (the
-//! usual case), only those are rounded onto the grid, else every weight
-//! is. Either way the result equals rounding the whole `f32` matrix onto
-//! the grid. The largest and smallest magnitudes and finiteness are kept
-//! in registers while the blocks are written.
+//! `|W_ij|` (see [`crate::model::Weights`]). The grid is found before
+//! anything is written ([`exponent`]): the largest weight of rows spread
+//! over the matrix gives its binade; row bounds of each rule clear most
+//! blocks of holding a larger one, and the largest weight of the few
+//! others is computed (not written). Then every weight is rounded onto the
+//! grid as it is written, so the result equals rounding the whole `f32`
+//! matrix onto the grid, in one pass over memory. The largest and smallest
+//! magnitudes are kept in registers while the blocks are written; the
+//! largest confirms the grid.
 
 use std::sync::atomic::AtomicBool;
 
@@ -191,9 +193,27 @@ impl Tiles for Gram {
 /// `W_ij = Σ_μ (x_μi u_μj + u_μi x_μj)`.
 pub struct Sym2 {
     /// The `x` factors (`±1`).
-    pub x: Factors,
+    x: Factors,
     /// The `u` factors.
-    pub u: Factors,
+    u: Factors,
+    /// The sign bits of the `x` factors (`±0.0`), for the AVX2 kernel.
+    signs: Factors,
+}
+
+impl Sym2 {
+    /// The matrix of the factors `x` (`±1`) and `u`, of the same shape.
+    pub fn new(x: Factors, u: Factors) -> Sym2 {
+        debug_assert_eq!((x.rank, x.values.len()), (u.rank, u.values.len()));
+        let signs = Factors {
+            values: x
+                .values
+                .iter()
+                .map(|v| f64::from_bits(v.to_bits() & (1 << 63)))
+                .collect(),
+            rank: x.rank,
+        };
+        Sym2 { x, u, signs }
+    }
 }
 
 impl Tiles for Sym2 {
@@ -218,7 +238,7 @@ impl Tiles for Sym2 {
     #[inline(always)]
     unsafe fn tile_avx2(&self, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
         // SAFETY: the caller guarantees AVX2 and FMA.
-        unsafe { avx2::sym2(&self.x, &self.u, rows, j, acc) }
+        unsafe { avx2::sym2(&self.x, &self.u, &self.signs, rows, j, acc) }
     }
 
     /// `b_i = Σ_μ |u_μi|`: `|W_ij| ≤ b_i + b_j` (`x = ±1`).
@@ -328,7 +348,15 @@ impl Tiles for Counts {
         match &self.spins {
             // SAFETY: the caller guarantees AVX2 and FMA.
             Some((x, a)) => unsafe {
-                avx2::counts(x, self.p as usize, a, [self.m, self.pm2, self.scale], rows, j, acc)
+                avx2::counts(
+                    x,
+                    self.p as usize,
+                    a,
+                    [self.m, self.pm2, self.scale],
+                    rows,
+                    j,
+                    acc,
+                )
             },
             None => self.tile(rows, j, acc),
         }
@@ -395,24 +423,26 @@ mod avx2 {
     /// [`Sym2`](crate::rules::build::Sym2): `acc += fma(x_j, u_i, x_i·u_j)` over μ, from
     /// zero. The fused sum is one rounding of the exact `x_j u_i + x_i u_j`
     /// (both products exact as `x = ±1`), here as `fma(x_i, u_j, x_j·u_i)`
-    /// with `x_j·u_i` taken by flipping the sign of `u_i`: the same value,
-    /// and the same sign of a zero (negative only when both terms are).
+    /// with `x_j·u_i` taken by flipping the sign of `u_i` by that of `x_j`
+    /// (`signs`): the same value, and the same sign of a zero (negative
+    /// only when both terms are).
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(super) unsafe fn sym2(
         x: &Factors,
         u: &Factors,
+        signs: &Factors,
         rows: [usize; R],
         j: usize,
         acc: &mut [[f64; L]; R],
     ) {
         let mut a = [[_mm256_setzero_pd(); 2]; R];
-        let sign = _mm256_set1_pd(-0.0);
-        let (xb, ub) = (x.values.as_ptr(), u.values.as_ptr());
+        let (xb, ub, sb) = (x.values.as_ptr(), u.values.as_ptr(), signs.values.as_ptr());
         // Reads below, rank·L apart from these, lie in the padded panels
-        // (rows < n, j < n a multiple of L; x and u have the same shape).
-        let (xcol, ucol) = (
-            xb.wrapping_add(x.offset(0, j)),
+        // (rows < n, j < n a multiple of L; x, u and the signs of x have
+        // the same shape).
+        let (scol, ucol) = (
+            sb.wrapping_add(signs.offset(0, j)),
             ub.wrapping_add(u.offset(0, j)),
         );
         let xrow = rows.map(|i| xb.wrapping_add(x.offset(0, i)));
@@ -422,8 +452,8 @@ mod avx2 {
             // SAFETY: in the panels (see above).
             let (s0, s1, u0, u1) = unsafe {
                 (
-                    _mm256_and_pd(_mm256_loadu_pd(xcol.add(at)), sign),
-                    _mm256_and_pd(_mm256_loadu_pd(xcol.add(at + 4)), sign),
+                    _mm256_loadu_pd(scol.add(at)),
+                    _mm256_loadu_pd(scol.add(at + 4)),
                     _mm256_loadu_pd(ucol.add(at)),
                     _mm256_loadu_pd(ucol.add(at + 4)),
                 )
@@ -556,8 +586,16 @@ mod avx2 {
             let small = small.into_iter().min().unwrap_or(u32::MAX).wrapping_add(1);
             let finite = big <= f32::MAX.to_bits();
             (
-                if finite { f32::from_bits(big) } else { f32::INFINITY },
-                if small == 0 { f32::INFINITY } else { f32::from_bits(small) },
+                if finite {
+                    f32::from_bits(big)
+                } else {
+                    f32::INFINITY
+                },
+                if small == 0 {
+                    f32::INFINITY
+                } else {
+                    f32::from_bits(small)
+                },
                 finite,
             )
         }
@@ -1029,7 +1067,12 @@ fn blocks_max<K: Tiles>(
 /// The blocks `(bi, bj ≥ bi)` of the upper triangle that may hold a weight
 /// of `|w| ≥ threshold`, by the row bounds of `k` (their largest value
 /// over each band, `bounds`); all of them without bounds.
-fn suspects<K: Tiles>(k: &K, n: usize, bounds: Option<&[f64]>, threshold: f64) -> Vec<(usize, usize)> {
+fn suspects<K: Tiles>(
+    k: &K,
+    n: usize,
+    bounds: Option<&[f64]>,
+    threshold: f64,
+) -> Vec<(usize, usize)> {
     let bands = n.div_ceil(B);
     let mut out = Vec::new();
     for bi in 0..bands {
@@ -1386,10 +1429,11 @@ mod tests {
         crate::simd::set_level(before);
     }
 
-    /// Blocks below the estimate's binade are rounded as they are written,
-    /// the others (here those of a column 1.6 times larger, which holds the
-    /// largest weight, in a higher binade) keep candidates: the result is
-    /// the same, for every kind of tiles, size and diagonal.
+    /// The grid is found from the blocks the bounds do not clear (here
+    /// those of a column 1.6 times larger, which holds the largest weight,
+    /// in a higher binade than the estimate) and every weight is rounded as
+    /// it is written: the result is that of rounding the whole matrix, for
+    /// every kind of tiles, size and diagonal.
     #[test]
     fn rounding_in_place_where_bounded_equals_rounding_the_whole_matrix() {
         for n in [200, 301] {
@@ -1398,10 +1442,10 @@ mod tests {
             let y = Gram(Factors::new(&factors(p, n, c, hot, false, 1), p, n).unwrap());
             check_all_ways(&y, n, true, true, "gram");
             check_all_ways(&y, n, false, true, "gram, diagonal kept");
-            let s = Sym2 {
-                x: Factors::new(&factors(p, n, 1.0, hot, true, 2), p, n).unwrap(),
-                u: Factors::new(&factors(p, n, 0.0625, hot, false, 3), p, n).unwrap(),
-            };
+            let s = Sym2::new(
+                Factors::new(&factors(p, n, 1.0, hot, true, 2), p, n).unwrap(),
+                Factors::new(&factors(p, n, 0.0625, hot, false, 3), p, n).unwrap(),
+            );
             check_all_ways(&s, n, true, true, "sym2");
             let spins: Vec<i8> = factors(p, n, 1.0, hot, true, 4)
                 .iter()
@@ -1412,6 +1456,67 @@ mod tests {
                 let k = Counts::new(&x, m, 1.0 / (n as f64 * (1.0 - m * m))).unwrap();
                 check_all_ways(&k, n, true, false, "counts");
             }
+        }
+    }
+
+    /// Weights so large that the grid exponent is negative, or so small
+    /// that it is above 126, are rounded in `f64` by the AVX2 kernels (in
+    /// `f32` in between): the same bits as the whole matrix rounded.
+    #[test]
+    fn every_grid_exponent_rounds_as_the_whole_matrix() {
+        let (n, p, hot) = (150, 5, 40);
+        for (c, grids) in [(28, i32::MIN..0), (-36, 0..127), (-46, 127..i32::MAX)] {
+            let y = Gram(Factors::new(&factors(p, n, 2f64.powi(c), hot, false, 5), p, n).unwrap());
+            let built = write(&y, n, true, true, &AtomicBool::new(false)).unwrap();
+            assert!(
+                grids.contains(&built.grid),
+                "c = 2^{c}: grid {}",
+                built.grid
+            );
+            check_all_ways(&y, n, true, true, "gram, scaled");
+        }
+        let spins: Vec<i8> = factors(p, n, 1.0, hot, true, 6)
+            .iter()
+            .map(|&v| v as i8)
+            .collect();
+        let x = crate::spins::SpinMatrix::from_spins(&spins, p, n).unwrap();
+        for (scale, grids) in [(60, i32::MIN..0), (-90, 127..i32::MAX)] {
+            let k = Counts::new(&x, -0.2, 2f64.powi(scale)).unwrap();
+            let built = write(&k, n, true, true, &AtomicBool::new(false)).unwrap();
+            assert!(
+                grids.contains(&built.grid),
+                "scale 2^{scale}: grid {}",
+                built.grid
+            );
+            check_all_ways(&k, n, true, false, "counts, scaled");
+        }
+    }
+
+    /// The weights are the same bits whatever the number of threads.
+    #[test]
+    fn the_weights_do_not_depend_on_the_number_of_threads() {
+        let (n, p) = (333, 7);
+        let y = Gram(Factors::new(&factors(p, n, 0.3, 100, false, 7), p, n).unwrap());
+        let s = Sym2::new(
+            Factors::new(&factors(p, n, 1.0, 100, true, 8), p, n).unwrap(),
+            Factors::new(&factors(p, n, 0.01, 100, false, 9), p, n).unwrap(),
+        );
+        let none = AtomicBool::new(false);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                (
+                    write(&y, n, false, true, &none).unwrap().weights,
+                    write(&s, n, true, true, &none).unwrap().weights,
+                )
+            })
+        };
+        let one = on(1);
+        for threads in [2, 3] {
+            assert!(on(threads) == one, "{threads} threads");
         }
     }
 }
