@@ -91,6 +91,13 @@ pub trait Tiles: Sync {
     fn pair_bound(&self, _a: f64, _b: f64) -> f64 {
         f64::INFINITY
     }
+
+    /// Whether a weight costs so much arithmetic that computing only one
+    /// triangle pays for the slower memory traffic of writing each block
+    /// to both its places (see [`write_bands`]).
+    fn heavy(&self) -> bool {
+        true
+    }
 }
 
 /// The largest rank for which the row bounds' factor `1 + 2⁻³⁰` covers the
@@ -188,6 +195,11 @@ impl Tiles for Gram {
     fn pair_bound(&self, a: f64, b: f64) -> f64 {
         (a * b).sqrt()
     }
+
+    /// Above rank 24 (measured near the break-even at `N = 16,384`).
+    fn heavy(&self) -> bool {
+        self.0.rank > 24
+    }
 }
 
 /// `W_ij = Σ_μ (x_μi u_μj + u_μi x_μj)`.
@@ -257,6 +269,11 @@ impl Tiles for Sym2 {
 
     fn pair_bound(&self, a: f64, b: f64) -> f64 {
         a + b
+    }
+
+    /// Above rank 16 (at rank 14 both ways cost the same at `N = 16,384`).
+    fn heavy(&self) -> bool {
+        self.x.rank > 16
     }
 }
 
@@ -382,6 +399,11 @@ impl Tiles for Counts {
     fn pair_bound(&self, a: f64, b: f64) -> f64 {
         let top = self.p as f64 * (1.0 + self.m.abs()).powi(2);
         self.scale.abs() * ((a * b).sqrt() + top * pow2(-40))
+    }
+
+    /// Without the AVX2 kernel (popcounts) or above 40 patterns.
+    fn heavy(&self) -> bool {
+        self.spins.is_none() || self.p > 40
     }
 }
 
@@ -679,6 +701,48 @@ mod avx2 {
             book.smallest = _mm256_min_epu32(_mm256_sub_epi32(m_on, one), book.smallest);
         }
     }
+
+    /// Copies the 8 × 8 block at `src` (rows `n` apart) transposed to `dst`.
+    ///
+    /// # Safety
+    /// Both 8 × 8 blocks must be in bounds, `dst` writable.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn transpose8(src: *const f32, dst: *mut f32, n: usize) {
+        // SAFETY: the caller vouches for both blocks.
+        unsafe {
+            let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(src.add(k * n)));
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let o = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (k, v) in o.iter().enumerate() {
+                _mm256_storeu_ps(dst.add(k * n), *v);
+            }
+        }
+    }
 }
 
 /// Where the rows `i0..` and columns `j0..` of the matrix go: `w_ij` at
@@ -831,6 +895,38 @@ unsafe fn finish_scalar(
             unsafe { out.set(i, j + l, on) };
             book.note(w, on);
         }
+    }
+}
+
+/// Copies rows `i0..i1`, columns `j0..j1` (written) transposed to rows
+/// `j0..j1`, columns `i0..i1`.
+///
+/// # Safety
+/// Both blocks are this task's, in bounds of `out`, the first written.
+#[inline(always)]
+unsafe fn mirror_block(out: Out, i0: usize, i1: usize, j0: usize, j1: usize, avx2: bool) {
+    let mut i = i0;
+    while i < i1 {
+        let mut j = j0;
+        while j < j1 {
+            if avx2 && i + 8 <= i1 && j + 8 <= j1 {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX2 is the caller's word; the 8 × 8 blocks are in
+                // bounds and this task's.
+                unsafe {
+                    avx2::transpose8(out.at(i, j), out.at(j, i), out.stride)
+                };
+            } else {
+                for a in i..(i + 8).min(i1) {
+                    for b in j..(j + 8).min(j1) {
+                        // SAFETY: the caller's word.
+                        unsafe { out.set(b, a, out.at(a, b).read()) };
+                    }
+                }
+            }
+            j += 8;
+        }
+        i += 8;
     }
 }
 
@@ -994,17 +1090,21 @@ fn band(bi: usize, n: usize) -> (usize, usize) {
 }
 
 /// Writes the whole `n × n` matrix of `k` into `out` (rounded onto `grid`),
-/// a band of [`B`] rows at a time, in parallel, each band start to end
-/// (block by block, from the left).
+/// a band of [`B`] rows at a time, in parallel, in blocks from the left.
 ///
-/// Each band is computed whole, although the matrix is symmetric: the
-/// system zeroes each fresh page of the matrix when it is first touched,
-/// and a band's pages are still in the cache when they are filled. Taking
-/// the other triangle from the blocks already written costs more than it
-/// saves: writing each block to both its places at once touches every
-/// page of the matrix in the first tasks, so that every later write reads
-/// its line back from memory first; copying the blocks above the band
-/// later reads them back, short rows far apart (measured at `N = 16,384`).
+/// Unless `k` is [`heavy`](Tiles::heavy), each band is computed whole,
+/// although the matrix is symmetric, and written start to end: the system
+/// zeroes a fresh page of the matrix when it is first touched, and a
+/// band's pages are still in the cache when they are filled. Computing only
+/// the blocks `(bi, bj ≥ bi)` and copying each transposed to `(bj, bi)`
+/// halves the arithmetic, but touches every page of the matrix in the first
+/// tasks, so that every later write reads its line back from memory first
+/// (about as costly, at `N = 16,384`, as Storkey's arithmetic at rank 14;
+/// copying the blocks above a band later costs as much, reading short rows
+/// far apart). For heavy tiles (high rank) the triangle is written so. By
+/// the symmetry of the sums (module docs) the copy holds the very bits the
+/// other triangle would have been computed to; either way every weight is
+/// written by exactly one task.
 ///
 /// Stops with `Interrupted` between bands once `cancel` is raised.
 fn write_bands<K: Tiles>(
@@ -1015,18 +1115,26 @@ fn write_bands<K: Tiles>(
     grid: Option<Grid>,
     cancel: &AtomicBool,
 ) -> Result<Written> {
+    let (triangle, avx2) = (k.heavy(), crate::simd::level() >= crate::simd::Level::Avx2);
     (0..n.div_ceil(B))
         .into_par_iter()
         .map(|bi| {
             interrupted(cancel)?;
             let mut book = Written::new();
-            for j0 in (0..n).step_by(B) {
-                // SAFETY: the block is in bounds, and this task's (band bi
-                // is written by its task only).
-                let part = unsafe {
-                    write_block(k, out, n, band(bi, n), band(j0 / B, n), zero_diagonal, grid)
-                };
+            let (i0, i1) = band(bi, n);
+            let first = if triangle { i0 } else { 0 };
+            for j0 in (first..n).step_by(B) {
+                let (j0, j1) = band(j0 / B, n);
+                // SAFETY: the block is in bounds, and this task's (band bi,
+                // and with the triangle the mirror of its blocks from the
+                // diagonal on, are written by its task only).
+                let part =
+                    unsafe { write_block(k, out, n, (i0, i1), (j0, j1), zero_diagonal, grid) };
                 book = book.merged(part);
+                if triangle && j0 != i0 {
+                    // SAFETY: as above; the block was just written.
+                    unsafe { mirror_block(out, i0, i1, j0, j1, avx2) };
+                }
             }
             Ok(book)
         })
