@@ -824,9 +824,15 @@ pub struct PreparedExponential {
     before_tab: Vec<i64>,
     /// `e^{−βj}` for `j = 0..=2n`, for energies and gaps.
     decay: Vec<f64>,
-    /// Whether a synchronous step may sum over the nonzero terms only
-    /// (see [`PreparedExponential::sparse_drives`]); tests switch it off.
-    sparse_sync: bool,
+    /// The largest `u` whose `high` or `low` term is nonzero: a pattern's
+    /// terms are nonzero exactly when `(M − m)/2 ≤ reach` (`T` never
+    /// increases with `u`).
+    reach: usize,
+    /// Whether steps and visits may sum over the nonzero terms only (see
+    /// [`PreparedExponential::sparse_drives`] and
+    /// [`sparse_delta`](PreparedExponential::sparse_delta)); tests switch
+    /// it off.
+    sparse_sums: bool,
 }
 
 /// Per-query cache of the prepared exponential.
@@ -844,11 +850,17 @@ pub struct ExponentialCache {
     low_total: i64,
     /// Bit set for the patterns of overlap `M`.
     top: Vec<u64>,
+    /// The patterns whose `high` or `low` term is nonzero, in order, when
+    /// they are at most one in [`SPARSE_SHARE`] (`sparse`): every other
+    /// pattern adds 0 to every sum. While `sparse`, only these entries of
+    /// `high`, `low` and `top` are kept current.
+    nonzero: Vec<u32>,
+    sparse: bool,
     eager: bool,
     stale: bool,
 }
 
-/// A synchronous step of the exponential sums over the nonzero terms only
+/// Steps and visits of the exponential sum over the nonzero terms only
 /// while they are at most one in this many patterns.
 const SPARSE_SHARE: usize = 8;
 
@@ -877,9 +889,13 @@ impl PreparedExponential {
         let before_tab: Vec<i64> = (0..=n)
             .map(|u| if u == 0 { 0 } else { fixed[u - 1] })
             .collect();
-        let high_tab = (0..=n).map(|u| fixed[u] + fixed[u + 1]).collect();
-        let low_tab = (0..=n).map(|u| fixed[u] + before_tab[u]).collect();
+        let high_tab: Vec<i64> = (0..=n).map(|u| fixed[u] + fixed[u + 1]).collect();
+        let low_tab: Vec<i64> = (0..=n).map(|u| fixed[u] + before_tab[u]).collect();
         let decay = (0..=2 * n).map(|j| (-beta * j as f64).exp()).collect();
+        let reach = (0..=n)
+            .rev()
+            .find(|&u| high_tab[u] | low_tab[u] != 0)
+            .unwrap_or(0);
         Ok(PreparedExponential {
             layout: Layout::new(&memory.patterns)?,
             beta,
@@ -888,7 +904,8 @@ impl PreparedExponential {
             low_tab,
             before_tab,
             decay,
-            sparse_sync: true,
+            reach,
+            sparse_sums: true,
         })
     }
 
@@ -918,21 +935,15 @@ impl PreparedExponential {
     /// pattern of overlap `M` (always nonzero, `T[0] = 2^S`) disagrees.
     #[inline(always)]
     fn sparse_drives(&self, cache: &ExponentialCache, state: &[u64], out: &mut [f64]) -> bool {
-        let (p, n) = (self.layout.p, self.layout.n);
-        let limit = p / SPARSE_SHARE;
-        let mut nonzero = Vec::new();
-        for (mu, (&h, &l)) in cache.high[..p].iter().zip(&cache.low[..p]).enumerate() {
-            if h != 0 || l != 0 {
-                if nonzero.len() == limit {
-                    return false;
-                }
-                nonzero.push(mu);
-            }
+        if !cache.sparse {
+            return false;
         }
+        let n = self.layout.n;
         let mut high_sums = vec![0i64; n];
         let mut low_sums = vec![0i64; n];
         let mut top_disagrees = vec![0u64; state.len()];
-        for &mu in &nonzero {
+        for &mu in &cache.nonzero {
+            let mu = mu as usize;
             let row = self.layout.patterns.row(mu);
             let top = (cache.top[mu / 64] >> (mu % 64)) & 1 == 1;
             let (h, l) = (cache.high[mu], cache.low[mu]);
@@ -975,24 +986,77 @@ impl PreparedExponential {
         let (high, low) = (&self.high_tab[..=n], &self.low_tab[..=n]);
         let (fixed, before) = (&self.fixed[..=n], &self.before_tab[..=n]);
         let (mut high_total, mut low_total) = (0i64, 0i64);
-        for ((h, l), &m) in cache
+        let limit = self.layout.p / SPARSE_SHARE;
+        cache.nonzero.clear();
+        for (mu, ((h, l), &m)) in cache
             .high
             .iter_mut()
             .zip(cache.low.iter_mut())
             .zip(&cache.m)
+            .enumerate()
         {
             let u = (((top - m) >> 1) as u32 as usize).min(n);
             *h = high[u];
             *l = low[u];
             high_total += fixed[u];
             low_total += before[u];
+            if (*h | *l) != 0 && cache.nonzero.len() <= limit {
+                cache.nonzero.push(mu as u32);
+            }
         }
+        cache.sparse = cache.nonzero.len() <= limit;
         for (word, chunk) in cache.top.iter_mut().zip(cache.m.chunks(64)) {
             let mut bits = 0u64;
             for (k, &m) in chunk.iter().enumerate() {
                 bits |= ((m == top) as u64) << k;
             }
             *word = bits;
+        }
+        cache.high_total = high_total;
+        cache.low_total = low_total;
+    }
+
+    /// [`rebuild`](Self::rebuild) of a cache that was sparse: only the new
+    /// nonzero terms are written, so a flip costs a pass over the overlaps
+    /// instead of P table lookups.
+    /// Falls back to the full rebuild when the terms are no longer few.
+    #[inline(always)]
+    fn rebuild_sparse(&self, cache: &mut ExponentialCache) {
+        debug_assert!(cache.sparse);
+        // Entries outside `nonzero` are left as they are: the sparse sums
+        // never read them, and the full rebuild writes every entry.
+        cache.nonzero.clear();
+        let top = cache.m.iter().copied().max().unwrap_or(0);
+        // u = (top − m)/2 ≤ reach, i.e. m ≥ top − 2·reach (same parity).
+        let floor = top.saturating_sub((2 * self.reach).min(i32::MAX as usize) as i32);
+        let limit = self.layout.p / SPARSE_SHARE;
+        for (w, chunk) in cache.m.chunks(64).enumerate() {
+            let mut bits = 0u64;
+            for (k, &m) in chunk.iter().enumerate() {
+                bits |= ((m >= floor) as u64) << k;
+            }
+            while bits != 0 {
+                if cache.nonzero.len() == limit {
+                    return self.rebuild(cache);
+                }
+                cache
+                    .nonzero
+                    .push((64 * w + bits.trailing_zeros() as usize) as u32);
+                bits &= bits - 1;
+            }
+        }
+        let n = self.layout.n;
+        let (mut high_total, mut low_total) = (0i64, 0i64);
+        for &mu in &cache.nonzero {
+            let mu = mu as usize;
+            let m = cache.m[mu];
+            let u = (((top - m) >> 1) as u32 as usize).min(n);
+            cache.high[mu] = self.high_tab[u];
+            cache.low[mu] = self.low_tab[u];
+            high_total += self.fixed[u];
+            low_total += self.before_tab[u];
+            let bit = 1u64 << (mu % 64);
+            cache.top[mu / 64] = (cache.top[mu / 64] & !bit) | (bit * (m == top) as u64);
         }
         cache.high_total = high_total;
         cache.low_total = low_total;
@@ -1010,6 +1074,9 @@ impl PreparedExponential {
     /// `D_i` (see the module docs): the sign of `ΔE_i`, in fixed point.
     #[inline(always)]
     fn delta(&self, cache: &ExponentialCache, spin: i32, i: usize) -> i64 {
+        if cache.sparse && self.sparse_sums {
+            return self.sparse_delta(cache, spin, i);
+        }
         let plane = self.layout.plane(i);
         let invert = Layout::invert(spin);
         let high = cache
@@ -1021,6 +1088,28 @@ impl PreparedExponential {
             masked::sum_i64(&cache.high, plane, invert) - cache.high_total
         } else {
             masked::sum_i64(&cache.low, plane, invert) - cache.low_total
+        }
+    }
+
+    /// [`delta`](Self::delta) over the nonzero terms only: the same
+    /// integers added in another order (every other term is 0), in
+    /// O(nonzero) instead of O(P) per visit.
+    #[inline(always)]
+    fn sparse_delta(&self, cache: &ExponentialCache, spin: i32, i: usize) -> i64 {
+        let (mut high, mut high_sum, mut low_sum) = (false, 0i64, 0i64);
+        for &mu in &cache.nonzero {
+            let mu = mu as usize;
+            if self.layout.agrees(i, mu, spin) {
+                high_sum = high_sum.wrapping_add(cache.high[mu]);
+                low_sum = low_sum.wrapping_add(cache.low[mu]);
+            } else if (cache.top[mu / 64] >> (mu % 64)) & 1 == 1 {
+                high = true;
+            }
+        }
+        if high {
+            high_sum.wrapping_sub(cache.high_total)
+        } else {
+            low_sum.wrapping_sub(cache.low_total)
         }
     }
 
@@ -1049,6 +1138,8 @@ impl EnergyModel for PreparedExponential {
             low: vec![0; padded],
             low_total: 0,
             top: vec![0; self.layout.pw],
+            nonzero: Vec::new(),
+            sparse: false,
             eager: true,
             stale: false,
         };
@@ -1111,7 +1202,11 @@ impl EnergyModel for PreparedExponential {
         if cache.eager && !cache.stale {
             self.layout
                 .flip_overlaps(&mut cache.m, i, spins::spin(state, i));
-            self.rebuild(cache);
+            if cache.sparse && self.sparse_sums {
+                self.rebuild_sparse(cache);
+            } else {
+                self.rebuild(cache);
+            }
         } else {
             cache.stale = true;
         }
@@ -1146,7 +1241,7 @@ impl EnergyModel for PreparedExponential {
         for ((cache, &state), out) in caches.iter_mut().zip(states).zip(outs.iter_mut()) {
             cache.eager = false;
             self.refresh(cache, state);
-            if self.sparse_sync && self.sparse_drives(cache, state, out) {
+            if self.sparse_sums && self.sparse_drives(cache, state, out) {
                 continue;
             }
             for (w, (chunk, &word)) in out.chunks_mut(64).zip(state).enumerate() {
@@ -1443,7 +1538,7 @@ mod tests {
     }
 
     #[test]
-    fn sparse_exponential_sync_equals_the_masked_sums_on_awkward_sizes() {
+    fn sparse_exponential_sums_equal_the_masked_sums_on_awkward_sizes() {
         let mut sparse_seen = 0;
         for beta in [0.05, 0.5, 3.0] {
             for (p, n) in [(9usize, 1usize), (70, 65), (300, 130), (513, 200)] {
@@ -1469,26 +1564,103 @@ mod tests {
                     if k.sparse_drives(&cache, states.row(r), &mut got) {
                         sparse_seen += 1;
                         let spin = |i| spins::spin(states.row(r), i);
-                        let want: Vec<f64> = (0..n)
-                            .map(|i| signed(k.delta(&cache, spin(i), i) as f64, spin(i)))
-                            .collect();
-                        assert_eq!(got, want, "beta {beta} p {p} n {n} row {r}");
+                        let visit = |k: &PreparedExponential| -> Vec<f64> {
+                            (0..n)
+                                .map(|i| signed(k.delta(&cache, spin(i), i) as f64, spin(i)))
+                                .collect()
+                        };
+                        // One visit at a time over the nonzero terms, then
+                        // over every pattern's masked sum.
+                        assert_eq!(got, visit(&k), "beta {beta} p {p} n {n} row {r}");
+                        k.sparse_sums = false;
+                        assert_eq!(got, visit(&k), "beta {beta} p {p} n {n} row {r}");
+                        k.sparse_sums = true;
                     }
                 }
-                let s = Schedule::deterministic(
-                    Update::Sync,
-                    Order::Random,
-                    NonZeroU32::new(30).unwrap(),
-                    1,
-                );
-                let a = batch::retrieve(&k, &states, 0, &s).unwrap();
-                k.sparse_sync = false;
-                let b = batch::retrieve(&k, &states, 0, &s).unwrap();
-                assert_eq!(a.states, b.states, "beta {beta} p {p} n {n}");
-                assert_eq!(a.outcomes, b.outcomes, "beta {beta} p {p} n {n}");
+                for update in [Update::Sync, Update::Async] {
+                    let s = Schedule::deterministic(
+                        update,
+                        Order::Random,
+                        NonZeroU32::new(30).unwrap(),
+                        1,
+                    );
+                    k.sparse_sums = true;
+                    let a = batch::retrieve(&k, &states, 0, &s).unwrap();
+                    k.sparse_sums = false;
+                    let b = batch::retrieve(&k, &states, 0, &s).unwrap();
+                    let at = format!("{update:?} beta {beta} p {p} n {n}");
+                    assert_eq!(a.states, b.states, "{at}");
+                    assert_eq!(a.outcomes, b.outcomes, "{at}");
+                }
             }
         }
         assert!(sparse_seen >= 20, "the sparse path ran {sparse_seen} times");
+    }
+
+    /// After every flip of an async descent, the incrementally kept sparse
+    /// cache holds what a cache built afresh from the state holds, also
+    /// when another pattern takes the top (queries half one pattern, half
+    /// another).
+    #[test]
+    fn sparse_flips_keep_the_cache_of_a_fresh_build() {
+        let (mut top_changes, mut sparse_flips) = (0, 0);
+        for beta in [0.3, 1.0, 3.0] {
+            let (p, n) = (80usize, 150usize);
+            let (d, xs) = memory(
+                p,
+                n,
+                40 + (10.0 * beta) as u64,
+                Interaction::Exponential { beta },
+            );
+            let k = PreparedExponential::new(&d).unwrap();
+            for r in 0..20 {
+                let (a, b) = (r % p, (r + 1 + r / 3) % p);
+                let mut s: Vec<i8> = (0..n)
+                    .map(|j| {
+                        if j < n / 2 + r % 7 {
+                            xs[a * n + j]
+                        } else {
+                            xs[b * n + j]
+                        }
+                    })
+                    .collect();
+                for v in s.iter_mut().skip(r).step_by(11) {
+                    *v = -*v;
+                }
+                let mut state = SpinMatrix::from_spins(&s, 1, n).unwrap();
+                let mut cache = k.cache(state.row(0));
+                for sweep in 0..4 {
+                    for i in (0..n).map(|i| (i * 37 + sweep * 11 + r) % n) {
+                        let was_top = cache.top.clone();
+                        let sparse = cache.sparse;
+                        let drive = k.drive(&mut cache, state.row(0), i);
+                        if drive >= 0.0 {
+                            continue;
+                        }
+                        k.flip(&mut cache, state.as_words_mut(), i);
+                        let fresh = k.cache(state.row(0));
+                        assert_eq!(cache.m, fresh.m);
+                        assert_eq!(cache.sparse, fresh.sparse, "beta {beta} row {r}");
+                        assert_eq!(cache.nonzero, fresh.nonzero, "beta {beta} row {r}");
+                        assert_eq!(cache.high_total, fresh.high_total);
+                        assert_eq!(cache.low_total, fresh.low_total);
+                        for &mu in &fresh.nonzero {
+                            let mu = mu as usize;
+                            assert_eq!(cache.high[mu], fresh.high[mu]);
+                            assert_eq!(cache.low[mu], fresh.low[mu]);
+                            let bit = |t: &[u64]| (t[mu / 64] >> (mu % 64)) & 1;
+                            assert_eq!(bit(&cache.top), bit(&fresh.top), "beta {beta} row {r}");
+                        }
+                        if sparse && fresh.sparse {
+                            sparse_flips += 1;
+                            top_changes += (was_top != fresh.top) as usize;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(sparse_flips >= 100, "{sparse_flips} sparse flips");
+        assert!(top_changes >= 5, "the top changed {top_changes} times");
     }
 
     #[test]
