@@ -36,7 +36,10 @@
 //! blocks of holding a larger one, and the largest weight of the few
 //! others is computed (not written). Then every weight is rounded onto the
 //! grid as it is written, so the result equals rounding the whole `f32`
-//! matrix onto the grid, in one pass over memory. The largest and smallest
+//! matrix onto the grid, in one pass over memory. (When most blocks may
+//! hold the largest weight, the matrix is written as plain `f32` and
+//! rounded after: a second pass over memory, cheaper than computing them
+//! twice.) The largest and smallest
 //! magnitudes are kept in registers while the blocks are written; the
 //! largest confirms the grid.
 
@@ -1258,8 +1261,9 @@ fn binade_top(estimate: f64) -> f64 {
 ///   a few) is computed; with the estimate it has the binade, and so the
 ///   grid exponent, of the largest weight of all.
 ///
-/// Without bounds (or without a finite, non-zero estimate) every block is
-/// suspect: the largest weight is computed over the whole matrix.
+/// `None` when more than a quarter of the blocks are suspect (always
+/// without bounds, or without a finite, non-zero estimate): computing them
+/// twice would cost more than rounding the matrix once it is written.
 ///
 /// # Errors
 /// `Value` when a weight computed is not finite in `f32`; `Interrupted`
@@ -1270,7 +1274,7 @@ fn exponent<K: Tiles>(
     zero_diagonal: bool,
     bounded: bool,
     cancel: &AtomicBool,
-) -> Result<i32> {
+) -> Result<Option<i32>> {
     let estimate = estimate(k, n, zero_diagonal);
     let bounds = if bounded && estimate > 0.0 && estimate.is_finite() {
         band_bounds(k, n)
@@ -1278,11 +1282,18 @@ fn exponent<K: Tiles>(
         None
     };
     let blocks = suspects(k, n, bounds.as_deref(), binade_top(estimate));
+    let all = n.div_ceil(B) * (n.div_ceil(B) + 1) / 2;
+    if bounds.is_none() || 4 * blocks.len() > all {
+        return Ok(None);
+    }
     let suspect = blocks_max(k, n, zero_diagonal, &blocks, cancel)?;
     if !suspect.finite {
         return Err(not_finite());
     }
-    Ok(grid_exponent(n, suspect.max.max(estimate as f32) as f64))
+    Ok(Some(grid_exponent(
+        n,
+        suspect.max.max(estimate as f32) as f64,
+    )))
 }
 
 /// Asks the kernel to back the `bytes` at `ptr` with transparent huge
@@ -1312,6 +1323,26 @@ fn advise_huge_pages(ptr: *mut f32, bytes: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_ptr: *mut f32, _bytes: usize) {}
+
+crate::simd::multiversion! {
+    /// [`round_onto`] for the best instruction set (a rounding instruction
+    /// rather than a call per weight).
+    fn round_all(part: &mut [f32], grid: Grid) -> f32 => round_onto
+}
+
+/// Rounds `part` onto `grid` ([`on_grid`]); returns the smallest `|w|` not
+/// zero after.
+#[inline(always)]
+fn round_onto(part: &mut [f32], grid: Grid) -> f32 {
+    let mut least = f32::INFINITY;
+    for x in part {
+        *x = on_grid(*x, grid.up, grid.down);
+        if *x != 0.0 {
+            least = least.min(x.abs());
+        }
+    }
+    least
+}
 
 /// `round_half_even(w·2^k)·2^−k`, the model's grid rounding.
 #[inline(always)]
@@ -1357,9 +1388,11 @@ pub fn write<K: Tiles>(
 
 /// [`write`], finding the grid first ([`exponent`], from the row bounds of
 /// `k` when `bounded`) and then writing every weight once, already on it
-/// ([`write_bands`]). Should the bounds ever fail (the grid of the largest
-/// weight written differs from the one found), everything is written again
-/// without them.
+/// ([`write_bands`]); or, when most blocks may hold the largest weight
+/// (high rank, or no bounds), writing them as plain `f32` and rounding the
+/// matrix onto the grid of the largest weight after. Should the bounds ever
+/// fail (the grid of the largest weight written differs from the one
+/// found), everything is written again without them.
 fn write_bounded<K: Tiles>(
     k: &K,
     n: usize,
@@ -1380,33 +1413,46 @@ fn write_bounded<K: Tiles>(
     })?;
     advise_huge_pages(w.as_mut_ptr(), count * 4);
     let exponent = if grid {
-        Some(exponent(k, n, zero_diagonal, bounded, cancel)?)
+        exponent(k, n, zero_diagonal, bounded, cancel)?
     } else {
         None
     };
     interrupted(cancel)?;
     let out = Out::matrix(w.as_mut_ptr(), n);
     let book = write_bands(k, out, n, zero_diagonal, exponent.map(Grid::new), cancel)?;
-    // SAFETY: write_bands returned Ok, so every band was written: its
-    // blocks from the diagonal on, and left of it their mirror; all `count`
+    // SAFETY: write_bands returned Ok, so every band was written (whole,
+    // or its blocks from the diagonal on and their mirror); all `count`
     // elements are initialised.
     unsafe { w.set_len(count) };
     if !book.finite {
         return Err(not_finite());
     }
     let of_max = grid_exponent(n, book.max as f64);
-    if bounded && exponent.is_some_and(|e| e != of_max) {
-        // The bounds failed (they cannot, short of a bug): start again
-        // without them (then the largest weight is computed exactly).
-        debug_assert!(false, "row bounds below the largest weight");
-        drop(w);
-        return write_bounded(k, n, zero_diagonal, grid, cancel, false);
-    }
+    let min = match exponent {
+        Some(e) if e != of_max => {
+            // The bounds failed (they cannot, short of a bug): start again
+            // without them.
+            debug_assert!(false, "row bounds below the largest weight");
+            drop(w);
+            return write_bounded(k, n, zero_diagonal, grid, cancel, false);
+        }
+        Some(_) => book.min,
+        None if !grid => book.min,
+        None => {
+            // Written as plain f32 (most blocks may hold the largest
+            // weight): rounded onto its grid now.
+            interrupted(cancel)?;
+            let g = Grid::new(of_max);
+            w.par_chunks_mut(1 << 16)
+                .map(|part| round_all(part, g))
+                .reduce(|| f32::INFINITY, f32::min)
+        }
+    };
     Ok(Built {
         weights: w,
-        grid: exponent.unwrap_or(of_max),
+        grid: of_max,
         max: book.max,
-        min: book.min,
+        min,
     })
 }
 
