@@ -1,7 +1,7 @@
 //! Exact block products of ±1 patterns with integer weights: for a block of
 //! queries `q`, `out[q][i] += Σ_μ w[q][μ]·ξ^μ_i`. This is the synchronous
 //! step of the dense associative memory written as one matrix product
-//! (see the dense model, `dense.rs`): `w` holds each query's per-pattern gains, the
+//! (see the dense model, `dense/polynomial.rs`): `w` holds each query's per-pattern gains, the
 //! patterns are the ±1 matrix.
 //!
 //! # Why float32 is exact here
