@@ -16,27 +16,32 @@
 //! kernels do the same operations in the same order as [`Tiles::tile`]).
 //! It is rounded once to `f32`.
 //!
-//! # Triangle and mirror
+//! # Bands
 //!
-//! The matrix is written in square blocks of [`B`] × [`B`]: a task owns a
-//! block row `bi` and computes the blocks `(bi, bj)`, `bj ≥ bi`, of the
-//! upper triangle (a diagonal block whole), writes them in place and copies
-//! each off-diagonal one transposed to `(bj, bi)`. By the symmetry above the
-//! copy holds the very bits the lower triangle would have been computed to,
-//! at half the arithmetic. Every weight is written by exactly one task.
+//! The matrix is written in bands of [`B`] rows, in parallel, each band
+//! start to end, in square blocks of [`B`] × [`B`] (the factors of a block
+//! row and a block column stay in L1). Every band is computed whole,
+//! although the matrix is symmetric: the system zeroes a fresh page of the
+//! matrix when it is first touched, and a band's pages are still in cache
+//! when they are filled. Computing one triangle and copying it to the other
+//! halves the arithmetic but costs more in memory (see [`write_bands`]).
+//! Every weight is written by exactly one task.
 //!
-//! # The grid in one pass
+//! # The grid first, then one pass
 //!
 //! The model keeps its weights on the grid `2^−k` fixed by the largest
-//! `|W_ij|` (see [`crate::model::Weights`]); only weights below
-//! `max|W|·2^(⌈log₂N⌉−26)` move. The maximum is known only at the end, so
-//! blocks are written as plain `f32` while every weight below a bound
-//! (a few times the grid's, estimated from rows spread over the matrix)
-//! has its index kept; when the final maximum confirms the estimate (the
-//! usual case), only those are rounded onto the grid, else every weight
-//! is. Either way the result equals rounding the whole `f32` matrix onto
-//! the grid. The largest and smallest magnitudes and finiteness are kept
-//! in registers while the blocks are written.
+//! `|W_ij|` (see [`crate::model::Weights`]). The grid is found before
+//! anything is written ([`exponent`]): the largest weight of rows spread
+//! over the matrix gives its binade; row bounds of each rule clear most
+//! blocks of holding a larger one, and the largest weight of the few
+//! others is computed (not written). Then every weight is rounded onto the
+//! grid as it is written, so the result equals rounding the whole `f32`
+//! matrix onto the grid, in one pass over memory. (When most blocks may
+//! hold the largest weight, the matrix is written as plain `f32` and
+//! rounded after: a second pass over memory, cheaper than computing them
+//! twice.) The largest and smallest
+//! magnitudes are kept in registers while the blocks are written; the
+//! largest confirms the grid.
 
 use std::sync::atomic::AtomicBool;
 
@@ -53,9 +58,6 @@ pub const L: usize = 8;
 /// [`R`] and [`L`]): the factors of a block row and a block column stay
 /// in L1, and a block is still in cache when it is copied transposed.
 const B: usize = 64;
-/// How many binary orders of magnitude above the estimated grid bound a
-/// weight is still kept as a candidate for rounding.
-const MARGIN: i32 = 1;
 /// Largest `P` for which [`Counts`] sums the overlaps as `±1` products in
 /// `f64` (exact) on AVX2; above it the bit-packed popcounts are cheaper.
 const COUNTS_AS_PRODUCTS: usize = 64;
@@ -91,6 +93,13 @@ pub trait Tiles: Sync {
     /// their largest values over two blocks of rows).
     fn pair_bound(&self, _a: f64, _b: f64) -> f64 {
         f64::INFINITY
+    }
+
+    /// Whether a weight costs so much arithmetic that computing only one
+    /// triangle pays for the slower memory traffic of writing each block
+    /// to both its places (see [`write_bands`]).
+    fn heavy(&self) -> bool {
+        true
     }
 }
 
@@ -189,14 +198,37 @@ impl Tiles for Gram {
     fn pair_bound(&self, a: f64, b: f64) -> f64 {
         (a * b).sqrt()
     }
+
+    /// Above rank 24 (measured near the break-even at `N = 16,384`).
+    fn heavy(&self) -> bool {
+        self.0.rank > 24
+    }
 }
 
 /// `W_ij = Σ_μ (x_μi u_μj + u_μi x_μj)`.
 pub struct Sym2 {
     /// The `x` factors (`±1`).
-    pub x: Factors,
+    x: Factors,
     /// The `u` factors.
-    pub u: Factors,
+    u: Factors,
+    /// The sign bits of the `x` factors (`±0.0`), for the AVX2 kernel.
+    signs: Factors,
+}
+
+impl Sym2 {
+    /// The matrix of the factors `x` (`±1`) and `u`, of the same shape.
+    pub fn new(x: Factors, u: Factors) -> Sym2 {
+        debug_assert_eq!((x.rank, x.values.len()), (u.rank, u.values.len()));
+        let signs = Factors {
+            values: x
+                .values
+                .iter()
+                .map(|v| f64::from_bits(v.to_bits() & (1 << 63)))
+                .collect(),
+            rank: x.rank,
+        };
+        Sym2 { x, u, signs }
+    }
 }
 
 impl Tiles for Sym2 {
@@ -221,7 +253,7 @@ impl Tiles for Sym2 {
     #[inline(always)]
     unsafe fn tile_avx2(&self, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
         // SAFETY: the caller guarantees AVX2 and FMA.
-        unsafe { avx2::sym2(&self.x, &self.u, rows, j, acc) }
+        unsafe { avx2::sym2(&self.x, &self.u, &self.signs, rows, j, acc) }
     }
 
     /// `b_i = Σ_μ |u_μi|`: `|W_ij| ≤ b_i + b_j` (`x = ±1`).
@@ -241,6 +273,11 @@ impl Tiles for Sym2 {
     fn pair_bound(&self, a: f64, b: f64) -> f64 {
         a + b
     }
+
+    /// Above rank 16 (at rank 14 both ways cost the same at `N = 16,384`).
+    fn heavy(&self) -> bool {
+        self.x.rank > 16
+    }
 }
 
 /// `W_ij = (C_ij − m(a_i + a_j) + P m²)·scale`, `C_ij = P − 2·popcount` of
@@ -251,9 +288,10 @@ pub struct Counts {
     words: usize,
     /// `a_j = Σ_μ ξ_μj`, padded.
     sums: Vec<i64>,
-    /// For `P ≤ COUNTS_AS_PRODUCTS`: the patterns as `±1.0` and the `a_j`
-    /// as `f64`, for the AVX2 kernel (`C_ij` summed exactly in `f64`).
-    spins: Option<(Factors, Vec<f64>)>,
+    /// For `P ≤ COUNTS_AS_PRODUCTS`: the patterns as `±1.0` in `f32` (laid
+    /// out as [`Factors`]) and the `a_j` as `f64`, for the AVX2 kernel
+    /// (`C_ij` summed exactly in `f32`: integers of at most 64).
+    spins: Option<(Vec<f32>, Vec<f64>)>,
     p: i64,
     m: f64,
     pm2: f64,
@@ -287,8 +325,9 @@ impl Counts {
                     *v = crate::spins::spin(row, j) as f64;
                 }
             }
+            let panels = Factors::new(&rows, p, n)?;
             Some((
-                Factors::new(&rows, p, n)?,
+                panels.values.iter().map(|&v| v as f32).collect(),
                 sums.iter().map(|&a| a as f64).collect(),
             ))
         } else {
@@ -329,7 +368,15 @@ impl Tiles for Counts {
         match &self.spins {
             // SAFETY: the caller guarantees AVX2 and FMA.
             Some((x, a)) => unsafe {
-                avx2::counts(x, a, [self.m, self.pm2, self.scale], rows, j, acc)
+                avx2::counts(
+                    x,
+                    self.p as usize,
+                    a,
+                    [self.m, self.pm2, self.scale],
+                    rows,
+                    j,
+                    acc,
+                )
             },
             None => self.tile(rows, j, acc),
         }
@@ -355,6 +402,11 @@ impl Tiles for Counts {
     fn pair_bound(&self, a: f64, b: f64) -> f64 {
         let top = self.p as f64 * (1.0 + self.m.abs()).powi(2);
         self.scale.abs() * ((a * b).sqrt() + top * pow2(-40))
+    }
+
+    /// Without the AVX2 kernel (popcounts) or above 40 patterns.
+    fn heavy(&self) -> bool {
+        self.spins.is_none() || self.p > 40
     }
 }
 
@@ -396,24 +448,26 @@ mod avx2 {
     /// [`Sym2`](crate::rules::build::Sym2): `acc += fma(x_j, u_i, x_i·u_j)` over μ, from
     /// zero. The fused sum is one rounding of the exact `x_j u_i + x_i u_j`
     /// (both products exact as `x = ±1`), here as `fma(x_i, u_j, x_j·u_i)`
-    /// with `x_j·u_i` taken by flipping the sign of `u_i`: the same value,
-    /// and the same sign of a zero (negative only when both terms are).
+    /// with `x_j·u_i` taken by flipping the sign of `u_i` by that of `x_j`
+    /// (`signs`): the same value, and the same sign of a zero (negative
+    /// only when both terms are).
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(super) unsafe fn sym2(
         x: &Factors,
         u: &Factors,
+        signs: &Factors,
         rows: [usize; R],
         j: usize,
         acc: &mut [[f64; L]; R],
     ) {
         let mut a = [[_mm256_setzero_pd(); 2]; R];
-        let sign = _mm256_set1_pd(-0.0);
-        let (xb, ub) = (x.values.as_ptr(), u.values.as_ptr());
+        let (xb, ub, sb) = (x.values.as_ptr(), u.values.as_ptr(), signs.values.as_ptr());
         // Reads below, rank·L apart from these, lie in the padded panels
-        // (rows < n, j < n a multiple of L; x and u have the same shape).
-        let (xcol, ucol) = (
-            xb.wrapping_add(x.offset(0, j)),
+        // (rows < n, j < n a multiple of L; x, u and the signs of x have
+        // the same shape).
+        let (scol, ucol) = (
+            sb.wrapping_add(signs.offset(0, j)),
             ub.wrapping_add(u.offset(0, j)),
         );
         let xrow = rows.map(|i| xb.wrapping_add(x.offset(0, i)));
@@ -423,8 +477,8 @@ mod avx2 {
             // SAFETY: in the panels (see above).
             let (s0, s1, u0, u1) = unsafe {
                 (
-                    _mm256_and_pd(_mm256_loadu_pd(xcol.add(at)), sign),
-                    _mm256_and_pd(_mm256_loadu_pd(xcol.add(at + 4)), sign),
+                    _mm256_loadu_pd(scol.add(at)),
+                    _mm256_loadu_pd(scol.add(at + 4)),
                     _mm256_loadu_pd(ucol.add(at)),
                     _mm256_loadu_pd(ucol.add(at + 4)),
                 )
@@ -446,41 +500,45 @@ mod avx2 {
         store(&a, acc);
     }
 
-    /// [`Counts`](crate::rules::build::Counts) from `±1` factors: `C_ij` as the exact sum
-    /// `fma(x_i, x_j, C)` (integers below 2⁵³), then
-    /// `((C − m·a) + P m²)·scale` with `a = a_i + a_j` (exact), the scalar
-    /// expression's roundings in its order. `k = [m, P m², scale]`.
+    /// [`Counts`](crate::rules::build::Counts) from `±1` factors (`f32`, `rank`
+    /// of them, laid out as [`Factors`]): `C_ij` as the exact sum
+    /// `fma(x_i, x_j, C)` in `f32` (integers of at most 64, eight columns a
+    /// vector), then in `f64` `((C − m·a) + P m²)·scale` with
+    /// `a = a_i + a_j` (exact), the scalar expression's roundings in its
+    /// order. `k = [m, P m², scale]`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(super) unsafe fn counts(
-        x: &Factors,
+        x: &[f32],
+        rank: usize,
         sums: &[f64],
         k: [f64; 3],
         rows: [usize; R],
         j: usize,
         acc: &mut [[f64; L]; R],
     ) {
-        let mut c = [[_mm256_setzero_pd(); 2]; R];
-        let base = x.values.as_ptr();
+        let mut sum = [_mm256_setzero_ps(); R];
+        let base = x.as_ptr();
+        let offset = |i: usize| (i / L) * rank * L + i % L;
         // Reads below, rank·L apart from these, lie in the padded panels
         // (rows < n, j < n a multiple of L).
-        let col = base.wrapping_add(x.offset(0, j));
-        let row = rows.map(|i| base.wrapping_add(x.offset(0, i)));
-        for mu in 0..x.rank {
+        let col = base.wrapping_add(offset(j));
+        let row = rows.map(|i| base.wrapping_add(offset(i)));
+        for mu in 0..rank {
             // SAFETY: in the panels (see above).
-            let (c0, c1) = unsafe {
-                (
-                    _mm256_loadu_pd(col.add(mu * L)),
-                    _mm256_loadu_pd(col.add(mu * L + 4)),
-                )
-            };
+            let c = unsafe { _mm256_loadu_ps(col.add(mu * L)) };
             for r in 0..R {
                 // SAFETY: in the panels (see above).
-                let xi = unsafe { _mm256_broadcast_sd(&*row[r].add(mu * L)) };
-                c[r][0] = _mm256_fmadd_pd(xi, c0, c[r][0]);
-                c[r][1] = _mm256_fmadd_pd(xi, c1, c[r][1]);
+                let xi = unsafe { _mm256_broadcast_ss(&*row[r].add(mu * L)) };
+                sum[r] = _mm256_fmadd_ps(xi, c, sum[r]);
             }
         }
+        let mut c: [[__m256d; 2]; R] = sum.map(|s| {
+            [
+                _mm256_cvtps_pd(_mm256_castps256_ps128(s)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(s)),
+            ]
+        });
         let (m, pm2, scale) = (
             _mm256_set1_pd(k[0]),
             _mm256_set1_pd(k[1]),
@@ -516,12 +574,13 @@ mod avx2 {
         }
     }
 
-    /// The largest `|w|`, the smallest `|w| ≥ lo`, whether every `|w|` is
-    /// at most `f32::MAX`, lane by lane.
+    /// The largest `|w|` and the smallest `|w|` not zero, lane by lane, as
+    /// the bits of `|w|` (which order non-negative floats as integers, with
+    /// infinity and then NaN above every finite value); the smallest less
+    /// one, wrapping (so that zero comes last).
     pub(super) struct Book {
-        pub largest: __m256,
-        pub smallest: __m256,
-        pub finite: __m256,
+        pub largest: __m256i,
+        pub smallest: __m256i,
     }
 
     impl Book {
@@ -529,60 +588,85 @@ mod avx2 {
         #[inline]
         pub(super) fn new() -> Book {
             Book {
-                largest: _mm256_setzero_ps(),
-                smallest: _mm256_set1_ps(f32::INFINITY),
-                finite: _mm256_castsi256_ps(_mm256_set1_epi32(-1)),
+                largest: _mm256_setzero_si256(),
+                smallest: _mm256_set1_epi32(-1),
             }
         }
 
-        /// Reduces the lanes: `(largest, smallest, finite)`.
+        /// Reduces the lanes: `(largest, smallest, finite)`: the largest
+        /// `|w|` (infinite when not all are finite), the smallest `|w|` not
+        /// zero (infinite when there is none), whether every `|w|` is at
+        /// most `f32::MAX`.
         #[target_feature(enable = "avx2")]
         #[inline]
         pub(super) fn lanes(&self) -> (f32, f32, bool) {
-            let mut big = [0.0f32; 8];
-            let mut small = [0.0f32; 8];
+            let mut big = [0u32; 8];
+            let mut small = [0u32; 8];
             // SAFETY: 8 lanes each.
             unsafe {
-                _mm256_storeu_ps(big.as_mut_ptr(), self.largest);
-                _mm256_storeu_ps(small.as_mut_ptr(), self.smallest);
+                _mm256_storeu_si256(big.as_mut_ptr().cast(), self.largest);
+                _mm256_storeu_si256(small.as_mut_ptr().cast(), self.smallest);
             }
+            let big = big.into_iter().max().unwrap_or(0);
+            let small = small.into_iter().min().unwrap_or(u32::MAX).wrapping_add(1);
+            let finite = big <= f32::MAX.to_bits();
             (
-                big.iter().fold(0.0f32, |m, &x| if x > m { x } else { m }),
-                small
-                    .iter()
-                    .fold(f32::INFINITY, |m, &x| if x < m { x } else { m }),
-                _mm256_movemask_ps(self.finite) == 0xff,
+                if finite {
+                    f32::from_bits(big)
+                } else {
+                    f32::INFINITY
+                },
+                if small == 0 {
+                    f32::INFINITY
+                } else {
+                    f32::from_bits(small)
+                },
+                finite,
             )
         }
     }
 
-    /// Rounds the `R × L` tile `acc` to `f32` (and, with `grid`, onto the
-    /// grid: `round_ties_even(w·2^k)·2^−k` as [`on_grid`](crate::rules::build::on_grid)),
-    /// stores row `r` at `out + r·n`, and notes it in `book` (the largest
-    /// and finiteness before the grid, the smallest after); returns a mask
-    /// of the lanes below `bound` and not zero (bit `8r + l`), the
-    /// candidates.
+    /// How [`finish`] rounds: to `f32` only, or onto the grid
+    /// `round_ties_even(w·2^k)·2^−k` (as [`on_grid`](crate::rules::build::on_grid)) in
+    /// `f32` (`Single(2^k, 2^−k)`, exact for `0 ≤ k ≤ 126`: see
+    /// [`Grid`](crate::rules::build::Grid)) or in `f64` (`Double`).
+    #[derive(Clone, Copy)]
+    pub(super) enum Round {
+        None,
+        Single(__m256, __m256),
+        Double(__m256d, __m256d),
+    }
+
+    impl Round {
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        pub(super) fn of(grid: Option<crate::rules::build::Grid>) -> Round {
+            match grid {
+                None => Round::None,
+                Some(g) if g.single => {
+                    Round::Single(_mm256_set1_ps(g.up as f32), _mm256_set1_ps(g.down as f32))
+                }
+                Some(g) => Round::Double(_mm256_set1_pd(g.up), _mm256_set1_pd(g.down)),
+            }
+        }
+    }
+
+    /// Rounds the `R × L` tile `acc` to `f32` (and onto the grid, as
+    /// `round` says), stores row `r` at `out + r·stride`, and notes it in
+    /// `book` (the largest before the grid, the smallest after).
     ///
     /// # Safety
-    /// `out + r·n .. + L` must be writable for every `r < R`.
+    /// `out + r·stride .. + L` must be writable for every `r < R`.
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(super) unsafe fn finish(
         acc: &[[f64; L]; R],
         out: *mut f32,
-        n: usize,
+        stride: usize,
         book: &mut Book,
-        bound: __m256,
-        lo: __m256,
-        grid: Option<(__m256d, __m256d)>,
-    ) -> u32 {
-        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
-        let (max, zero, inf) = (
-            _mm256_set1_ps(f32::MAX),
-            _mm256_setzero_ps(),
-            _mm256_set1_ps(f32::INFINITY),
-        );
-        let mut below = 0u32;
+        round: Round,
+    ) {
+        let (abs_mask, one) = (_mm256_set1_epi32(i32::MAX), _mm256_set1_epi32(1));
         for (r, a) in acc.iter().enumerate() {
             // SAFETY: a holds 8 values.
             let w = unsafe {
@@ -590,8 +674,15 @@ mod avx2 {
                 let hi4 = _mm256_cvtpd_ps(_mm256_loadu_pd(a.as_ptr().add(4)));
                 _mm256_set_m128(hi4, lo4)
             };
-            let on = match grid {
-                Some((up, down)) => {
+            let on = match round {
+                Round::None => w,
+                Round::Single(up, down) => _mm256_mul_ps(
+                    _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                        _mm256_mul_ps(w, up),
+                    ),
+                    down,
+                ),
+                Round::Double(up, down) => {
                     let round = |x: __m256d| {
                         _mm256_mul_pd(
                             _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
@@ -604,25 +695,14 @@ mod avx2 {
                     let hi8 = round(_mm256_cvtps_pd(_mm256_extractf128_ps::<1>(w)));
                     _mm256_set_m128(_mm256_cvtpd_ps(hi8), _mm256_cvtpd_ps(lo8))
                 }
-                None => w,
             };
             // SAFETY: the caller vouches for out.
-            unsafe { _mm256_storeu_ps(out.add(r * n), on) };
-            let m = _mm256_and_ps(w, abs_mask);
-            // max(m, largest) keeps `largest` when m is NaN, as the scalar
-            // `if m > largest`.
-            book.largest = _mm256_max_ps(m, book.largest);
-            book.finite = _mm256_and_ps(book.finite, _mm256_cmp_ps::<_CMP_LE_OQ>(m, max));
-            let m_on = _mm256_and_ps(on, abs_mask);
-            let kept = _mm256_cmp_ps::<_CMP_GE_OQ>(m_on, lo);
-            book.smallest = _mm256_min_ps(_mm256_blendv_ps(inf, m_on, kept), book.smallest);
-            let cand = _mm256_and_ps(
-                _mm256_cmp_ps::<_CMP_LT_OQ>(m, bound),
-                _mm256_cmp_ps::<_CMP_GT_OQ>(m, zero),
-            );
-            below |= (_mm256_movemask_ps(cand) as u32) << (8 * r);
+            unsafe { _mm256_storeu_ps(out.add(r * stride), on) };
+            let m = _mm256_and_si256(_mm256_castps_si256(w), abs_mask);
+            book.largest = _mm256_max_epi32(m, book.largest);
+            let m_on = _mm256_and_si256(_mm256_castps_si256(on), abs_mask);
+            book.smallest = _mm256_min_epu32(_mm256_sub_epi32(m_on, one), book.smallest);
         }
-        below
     }
 
     /// Copies the 8 × 8 block at `src` (rows `n` apart) transposed to `dst`.
@@ -668,64 +748,61 @@ mod avx2 {
     }
 }
 
-/// The row-major `N × N` output, shared by the tasks: each writes only
-/// its own block row and the mirror of it (see the module docs).
+/// Where the rows `i0..` and columns `j0..` of the matrix go: `w_ij` at
+/// `ptr + (i − i0)·stride + (j − j0)`. Either the row-major `N × N` output
+/// (`i0 = j0 = 0`, `stride = n`), shared by the tasks of [`write_bands`],
+/// or a task's own scratch block.
 #[derive(Clone, Copy)]
 struct Out {
     ptr: *mut f32,
-    n: usize,
+    stride: usize,
+    i0: usize,
+    j0: usize,
 }
 
 // SAFETY: tasks write disjoint elements through it (each weight belongs to
-// exactly one task) and read only what they wrote themselves.
+// exactly one task) and read only what they wrote themselves or what
+// another task wrote before it said so (see `write_bands`).
 unsafe impl Send for Out {}
 // SAFETY: as above.
 unsafe impl Sync for Out {}
 
 impl Out {
-    /// Writes `w_ij`.
-    ///
-    /// # Safety
-    /// `i, j < n`, and no other task touches `(i, j)`.
-    #[inline(always)]
-    unsafe fn set(self, i: usize, j: usize, w: f32) {
-        // SAFETY: in bounds by the caller's word.
-        unsafe { self.ptr.add(i * self.n + j).write(w) }
-    }
-
-    /// Rounds element `at` (`i·n + j`) onto the grid; returns it.
-    ///
-    /// # Safety
-    /// `at < n²`, written, and no other task touches it.
-    #[inline(always)]
-    unsafe fn round(self, at: usize, up: f64, down: f64) -> f32 {
-        // SAFETY: the caller's word.
-        unsafe {
-            let p = self.ptr.add(at);
-            *p = on_grid(*p, up, down);
-            *p
+    /// The matrix `ptr`, row-major `n × n`.
+    fn matrix(ptr: *mut f32, n: usize) -> Out {
+        Out {
+            ptr,
+            stride: n,
+            i0: 0,
+            j0: 0,
         }
     }
 
-    /// Reads `w_ij` (written by this task).
+    /// Where `w_ij` goes (`i ≥ i0`, `j ≥ j0`).
+    #[inline(always)]
+    fn at(self, i: usize, j: usize) -> *mut f32 {
+        self.ptr
+            .wrapping_add((i - self.i0) * self.stride + (j - self.j0))
+    }
+
+    /// Writes `w_ij`.
     ///
     /// # Safety
-    /// As [`set`](Out::set), and `(i, j)` was written.
+    /// `(i, j)` is in bounds, and no other task touches it.
     #[inline(always)]
-    unsafe fn get(self, i: usize, j: usize) -> f32 {
-        // SAFETY: as above.
-        unsafe { self.ptr.add(i * self.n + j).read() }
+    unsafe fn set(self, i: usize, j: usize, w: f32) {
+        // SAFETY: the caller's word.
+        unsafe { self.at(i, j).write(w) }
     }
 }
 
-/// What a task reports: the largest `|w|` it wrote, the smallest `|w|` not
-/// below the candidate bound and not zero, whether every value was finite,
-/// and the indices (`i·n + j`) of its weights below the bound (candidates).
+/// What was written: the largest `|w|` (before the grid), the smallest
+/// `|w|` not zero (after it), whether every value was finite.
+#[derive(Clone, Copy)]
 struct Written {
     max: f32,
     min: f32,
     finite: bool,
-    candidates: Vec<usize>,
 }
 
 impl Written {
@@ -734,13 +811,12 @@ impl Written {
             max: 0.0,
             min: f32::INFINITY,
             finite: true,
-            candidates: Vec::new(),
         }
     }
 
-    /// Notes the weight `w`, stored rounded onto the grid as `on`.
+    /// Notes the weight `w`, stored (rounded onto the grid) as `on`.
     #[inline(always)]
-    fn note_rounded(&mut self, w: f32, on: f32) {
+    fn note(&mut self, w: f32, on: f32) {
         let m = w.abs();
         if m > self.max {
             self.max = m;
@@ -751,23 +827,35 @@ impl Written {
         self.finite &= m <= f32::MAX;
     }
 
-    /// Notes the weight `w` at `(i, j)` (and, with `mirror`, at `(j, i)`).
-    #[inline(always)]
-    fn note(&mut self, w: f32, i: usize, j: usize, n: usize, bound: f32, mirror: bool) {
-        let m = w.abs();
-        if m > self.max {
-            self.max = m;
+    /// Both notes together.
+    fn merged(self, other: Written) -> Written {
+        Written {
+            max: self.max.max(other.max),
+            min: self.min.min(other.min),
+            finite: self.finite && other.finite,
         }
-        // Candidates may move on the grid: counted after.
-        if m >= bound && m > 0.0 && m < self.min {
-            self.min = m;
-        }
-        self.finite &= m <= f32::MAX;
-        if m < bound && w != 0.0 {
-            self.candidates.push(i * n + j);
-            if mirror {
-                self.candidates.push(j * n + i);
-            }
+    }
+}
+
+/// The grid `2^−k` the weights are rounded onto as they are written:
+/// `round_ties_even(w·2^k)·2^−k`, in `f64` ([`on_grid`]) or, with `single`,
+/// in `f32`, which is the same value when `0 ≤ k ≤ 126`: `w·2^k` is exact
+/// (`|w·2^k| < 2^50` for every `|w|` up to the largest, by the choice of
+/// `k`), so is its rounding to an integer `m`, and `m·2^−k` is a multiple of
+/// `2^−149` with at most 24 significant bits, an `f32`.
+#[derive(Clone, Copy)]
+struct Grid {
+    up: f64,
+    down: f64,
+    single: bool,
+}
+
+impl Grid {
+    fn new(k: i32) -> Grid {
+        Grid {
+            up: pow2(k),
+            down: pow2(-k),
+            single: (0..=126).contains(&k),
         }
     }
 }
@@ -775,44 +863,13 @@ impl Written {
 /// `1 + 2⁻³⁰`, the factor of [`Tiles::row_bounds`].
 const SLACK: f64 = 1.0 + 1.0 / (1u64 << 30) as f64;
 
-/// Which blocks a pass over the matrix writes, and how.
-#[derive(Clone, Copy)]
-struct Pass<'a> {
-    /// The largest row bound of each block of rows (`None`: no bounds, so
-    /// every block is suspect).
-    blocks: Option<&'a [f64]>,
-    /// A block is suspect (may hold a weight this large) unless its bound
-    /// is below this.
-    threshold: f64,
-    /// Write the suspect blocks (`true`) or the others.
-    suspect: bool,
-    /// Weights (not zero) below this are kept as candidates.
-    bound: f32,
-    /// `(2^k, 2^−k)`: round onto the grid `2^−k` as the block is written.
-    grid: Option<(f64, f64)>,
-}
-
-impl Pass<'_> {
-    /// Whether this pass writes block `(bi, bj)`.
-    #[inline(always)]
-    fn takes<K: Tiles>(&self, k: &K, bi: usize, bj: usize) -> bool {
-        let suspect = match self.blocks {
-            // A NaN bound is suspect too.
-            Some(b) => (k.pair_bound(b[bi], b[bj]) * SLACK)
-                .partial_cmp(&self.threshold)
-                .is_none_or(|o| o.is_ge()),
-            None => true,
-        };
-        suspect == self.suspect
-    }
-}
-
 /// Rounds the tile at rows `rows[..live]` and columns `j..j + width` to
-/// `f32` and writes it (zeroing `(i, i)` with `zero_diagonal`), lane by
-/// lane: tiles on the diagonal or an edge, and everything without AVX2.
+/// `f32` (and onto `grid`) and writes it (zeroing `(i, i)` with
+/// `zero_diagonal`), lane by lane: tiles on the diagonal or an edge, and
+/// everything without AVX2.
 ///
 /// # Safety
-/// The tile is this task's, in bounds.
+/// The tile is this task's, in bounds of `out`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn finish_scalar(
@@ -823,8 +880,7 @@ unsafe fn finish_scalar(
     j: usize,
     width: usize,
     zero_diagonal: bool,
-    pass: Pass,
-    mirror: bool,
+    grid: Option<Grid>,
     book: &mut Written,
 ) {
     for (&i, a) in rows.iter().zip(acc).take(live) {
@@ -834,19 +890,13 @@ unsafe fn finish_scalar(
             } else {
                 v as f32
             };
-            match pass.grid {
-                Some((up, down)) => {
-                    let on = on_grid(w, up, down);
-                    // SAFETY: the caller's word.
-                    unsafe { out.set(i, j + l, on) };
-                    book.note_rounded(w, on);
-                }
-                None => {
-                    // SAFETY: the caller's word.
-                    unsafe { out.set(i, j + l, w) };
-                    book.note(w, i, j + l, out.n, pass.bound, mirror);
-                }
-            }
+            let on = match grid {
+                Some(g) => on_grid(w, g.up, g.down),
+                None => w,
+            };
+            // SAFETY: the caller's word.
+            unsafe { out.set(i, j + l, on) };
+            book.note(w, on);
         }
     }
 }
@@ -855,7 +905,7 @@ unsafe fn finish_scalar(
 /// `j0..j1`, columns `i0..i1`.
 ///
 /// # Safety
-/// Both blocks are this task's, in bounds.
+/// Both blocks are this task's, in bounds of `out`, the first written.
 #[inline(always)]
 unsafe fn mirror_block(out: Out, i0: usize, i1: usize, j0: usize, j1: usize, avx2: bool) {
     let mut i = i0;
@@ -867,17 +917,13 @@ unsafe fn mirror_block(out: Out, i0: usize, i1: usize, j0: usize, j1: usize, avx
                 // SAFETY: AVX2 is the caller's word; the 8 × 8 blocks are in
                 // bounds and this task's.
                 unsafe {
-                    avx2::transpose8(
-                        out.ptr.add(i * out.n + j),
-                        out.ptr.add(j * out.n + i),
-                        out.n,
-                    )
+                    avx2::transpose8(out.at(i, j), out.at(j, i), out.stride)
                 };
             } else {
                 for a in i..(i + 8).min(i1) {
                     for b in j..(j + 8).min(j1) {
                         // SAFETY: the caller's word.
-                        unsafe { out.set(b, a, out.get(a, b)) };
+                        unsafe { out.set(b, a, out.at(a, b).read()) };
                     }
                 }
             }
@@ -887,36 +933,113 @@ unsafe fn mirror_block(out: Out, i0: usize, i1: usize, j0: usize, j1: usize, avx
     }
 }
 
-/// Writes the blocks `(bi, bj)`, `bj ≥ bi`, that `pass` takes (see the
-/// module docs) lane by lane: for CPUs without AVX2 and FMA (the same bits
-/// as [`block_row_avx2`]).
+/// Writes rows `rows.0..rows.1`, columns `cols.0..cols.1` of the `n × n`
+/// matrix of `k` to `out` (see [`write_block`]) lane by lane: for CPUs
+/// without AVX2 and FMA (the same bits as [`block_avx2`]).
 ///
 /// # Safety
-/// Block row `bi` and its mirror are this task's; `n ≥ 1`.
+/// As [`write_block`].
 #[inline(always)]
-unsafe fn block_row_body<K: Tiles>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_body<K: Tiles>(
     k: &K,
     out: Out,
-    bi: usize,
+    n: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
     zero_diagonal: bool,
-    pass: Pass,
+    grid: Option<Grid>,
 ) -> Written {
-    let n = out.n;
     let mut book = Written::new();
     let mut acc = [[0.0f64; L]; R];
-    let (i0, i1) = (bi * B, ((bi + 1) * B).min(n));
-    for j0 in (i0..n).step_by(B) {
-        if !pass.takes(k, bi, j0 / B) {
-            continue;
+    let ((i0, i1), (j0, j1)) = (rows, cols);
+    for r0 in (i0..i1).step_by(R) {
+        let rows: [usize; R] = std::array::from_fn(|r| (r0 + r).min(n - 1));
+        let live = (i1 - r0).min(R);
+        for j in (j0..j1).step_by(L) {
+            k.tile(rows, j, &mut acc);
+            let width = (j1 - j).min(L);
+            // SAFETY: the caller's word.
+            unsafe {
+                finish_scalar(
+                    &acc,
+                    out,
+                    rows,
+                    live,
+                    j,
+                    width,
+                    zero_diagonal,
+                    grid,
+                    &mut book,
+                )
+            };
         }
-        let j1 = (j0 + B).min(n);
-        let mirror = j0 != i0;
-        for r0 in (i0..i1).step_by(R) {
-            let rows: [usize; R] = std::array::from_fn(|r| (r0 + r).min(n - 1));
-            let live = (i1 - r0).min(R);
-            for j in (j0..j1).step_by(L) {
-                k.tile(rows, j, &mut acc);
-                let width = (j1 - j).min(L);
+    }
+    book
+}
+
+crate::simd::multiversion! {
+    /// [`block_body`] for the best instruction set below AVX2 (same bits).
+    fn block_any<K: Tiles>(
+        k: &K,
+        out: Out,
+        n: usize,
+        rows: (usize, usize),
+        cols: (usize, usize),
+        zero_diagonal: bool,
+        grid: Option<Grid>
+    ) -> Written => block_safe
+}
+
+/// [`block_body`], for the multiversion macro.
+#[inline(always)]
+fn block_safe<K: Tiles>(
+    k: &K,
+    out: Out,
+    n: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    zero_diagonal: bool,
+    grid: Option<Grid>,
+) -> Written {
+    // SAFETY: only called by `write_block`, whose caller vouches.
+    unsafe { block_body(k, out, n, rows, cols, zero_diagonal, grid) }
+}
+
+/// [`block_body`] with the AVX2 kernels: whole tiles off the diagonal
+/// are rounded, stored and noted eight lanes at a time.
+///
+/// # Safety
+/// As [`write_block`], and the CPU supports AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_avx2<K: Tiles>(
+    k: &K,
+    out: Out,
+    n: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    zero_diagonal: bool,
+    grid: Option<Grid>,
+) -> Written {
+    let mut book = Written::new();
+    let mut lanes = avx2::Book::new();
+    let round = avx2::Round::of(grid);
+    let mut acc = [[0.0f64; L]; R];
+    let ((i0, i1), (j0, j1)) = (rows, cols);
+    for r0 in (i0..i1).step_by(R) {
+        let rows: [usize; R] = std::array::from_fn(|r| (r0 + r).min(n - 1));
+        let live = (i1 - r0).min(R);
+        for j in (j0..j1).step_by(L) {
+            // SAFETY: AVX2 and FMA are the caller's word.
+            unsafe { k.tile_avx2(rows, j, &mut acc) };
+            let width = (j1 - j).min(L);
+            let on_diagonal = zero_diagonal && r0 < j + L && j < r0 + R;
+            if live == R && width == L && !on_diagonal {
+                // SAFETY: rows r0..r0 + R, columns j..j + L are in bounds
+                // of out and this task's.
+                unsafe { avx2::finish(&acc, out.at(r0, j), out.stride, &mut lanes, round) };
+            } else {
                 // SAFETY: the caller's word.
                 unsafe {
                     finish_scalar(
@@ -927,197 +1050,250 @@ unsafe fn block_row_body<K: Tiles>(
                         j,
                         width,
                         zero_diagonal,
-                        pass,
-                        mirror,
+                        grid,
                         &mut book,
                     )
                 };
             }
         }
-        if mirror {
-            // SAFETY: the caller's word.
-            unsafe { mirror_block(out, i0, i1, j0, j1, false) };
-        }
-    }
-    book
-}
-
-crate::simd::multiversion! {
-    /// [`block_row_body`] for the best instruction set below AVX2 (same bits).
-    fn block_row_any<K: Tiles>(
-        k: &K,
-        out: Out,
-        bi: usize,
-        zero_diagonal: bool,
-        pass: Pass
-    ) -> Written => block_row_safe
-}
-
-/// [`block_row_body`], for the multiversion macro.
-#[inline(always)]
-fn block_row_safe<K: Tiles>(
-    k: &K,
-    out: Out,
-    bi: usize,
-    zero_diagonal: bool,
-    pass: Pass,
-) -> Written {
-    // SAFETY: only called by `write_block_row`, whose caller vouches.
-    unsafe { block_row_body(k, out, bi, zero_diagonal, pass) }
-}
-
-/// [`block_row_body`] with the AVX2 kernels: whole tiles off the diagonal
-/// are rounded, stored and noted eight lanes at a time.
-///
-/// # Safety
-/// As [`block_row_body`], and the CPU supports AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_row_avx2<K: Tiles>(
-    k: &K,
-    out: Out,
-    bi: usize,
-    zero_diagonal: bool,
-    pass: Pass,
-) -> Written {
-    use std::arch::x86_64::{_mm256_set1_pd, _mm256_set1_ps};
-    let n = out.n;
-    let mut book = Written::new();
-    let mut lanes = avx2::Book::new();
-    let vbound = _mm256_set1_ps(pass.bound);
-    // |w| ≥ lo ⇔ |w| ≥ bound and w ≠ 0 (lo = bound, or the least subnormal).
-    let vlo = _mm256_set1_ps(pass.bound.max(f32::from_bits(1)));
-    let grid = pass
-        .grid
-        .map(|(up, down)| (_mm256_set1_pd(up), _mm256_set1_pd(down)));
-    let mut acc = [[0.0f64; L]; R];
-    let (i0, i1) = (bi * B, ((bi + 1) * B).min(n));
-    for j0 in (i0..n).step_by(B) {
-        if !pass.takes(k, bi, j0 / B) {
-            continue;
-        }
-        let j1 = (j0 + B).min(n);
-        let mirror = j0 != i0;
-        for r0 in (i0..i1).step_by(R) {
-            let rows: [usize; R] = std::array::from_fn(|r| (r0 + r).min(n - 1));
-            let live = (i1 - r0).min(R);
-            for j in (j0..j1).step_by(L) {
-                // SAFETY: AVX2 and FMA are the caller's word.
-                unsafe { k.tile_avx2(rows, j, &mut acc) };
-                let width = (j1 - j).min(L);
-                let on_diagonal = zero_diagonal && r0 < j + L && j < r0 + R;
-                if live == R && width == L && !on_diagonal {
-                    // SAFETY: rows r0..r0 + R, columns j..j + L are in
-                    // bounds and this task's.
-                    let below = unsafe {
-                        avx2::finish(
-                            &acc,
-                            out.ptr.add(r0 * n + j),
-                            n,
-                            &mut lanes,
-                            vbound,
-                            vlo,
-                            grid,
-                        )
-                    };
-                    if below != 0 {
-                        for bit in 0..R * L {
-                            if below >> bit & 1 == 1 {
-                                let (i, c) = (r0 + bit / L, j + bit % L);
-                                book.candidates.push(i * n + c);
-                                if mirror {
-                                    book.candidates.push(c * n + i);
-                                }
-                            }
-                        }
-                    }
-                } else {
-                    // SAFETY: the caller's word.
-                    unsafe {
-                        finish_scalar(
-                            &acc,
-                            out,
-                            rows,
-                            live,
-                            j,
-                            width,
-                            zero_diagonal,
-                            pass,
-                            mirror,
-                            &mut book,
-                        )
-                    };
-                }
-            }
-        }
-        if mirror {
-            // SAFETY: the caller's word; AVX2 is there.
-            unsafe { mirror_block(out, i0, i1, j0, j1, true) };
-        }
     }
     let (max, min, finite) = lanes.lanes();
-    if max > book.max {
-        book.max = max;
-    }
-    if min < book.min {
-        book.min = min;
-    }
-    book.finite &= finite;
-    book
+    book.merged(Written { max, min, finite })
 }
 
-/// Writes the blocks of block row `bi` that `pass` takes, with the best
-/// kernels the CPU has.
+/// Writes rows `rows.0..rows.1`, columns `cols.0..cols.1` of the `n × n`
+/// matrix of `k`, rounded to `f32` (and onto `grid`), `(i, i)` zeroed with
+/// `zero_diagonal`, to `out`, with the best kernels the CPU has.
 ///
 /// # Safety
-/// Block row `bi` and its mirror are this task's; `n ≥ 1`.
-unsafe fn write_block_row<K: Tiles>(
+/// `rows.0 < rows.1 ≤ n`, `cols.0 < cols.1 ≤ n`, and the block is in bounds
+/// of `out` and this task's.
+#[allow(clippy::too_many_arguments)]
+unsafe fn write_block<K: Tiles>(
     k: &K,
     out: Out,
-    bi: usize,
+    n: usize,
+    rows: (usize, usize),
+    cols: (usize, usize),
     zero_diagonal: bool,
-    pass: Pass,
+    grid: Option<Grid>,
 ) -> Written {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::level() >= crate::simd::Level::Avx2 {
         // SAFETY: level() never exceeds what the CPU supports; the rest is
         // the caller's word.
-        return unsafe { block_row_avx2(k, out, bi, zero_diagonal, pass) };
+        return unsafe { block_avx2(k, out, n, rows, cols, zero_diagonal, grid) };
     }
-    block_row_any(k, out, bi, zero_diagonal, pass)
+    block_any(k, out, n, rows, cols, zero_diagonal, grid)
 }
 
-/// One pass over every block row (in parallel): what was written, with the
-/// candidates of each task apart. Stops with `Interrupted` once `cancel`
-/// is raised.
-fn run_pass<K: Tiles>(
+/// Rows `bi·B .. (bi + 1)·B` (or `n`).
+fn band(bi: usize, n: usize) -> (usize, usize) {
+    (bi * B, ((bi + 1) * B).min(n))
+}
+
+/// Writes the whole `n × n` matrix of `k` into `out` (rounded onto `grid`),
+/// a band of [`B`] rows at a time, in parallel, in blocks from the left.
+///
+/// Unless `k` is [`heavy`](Tiles::heavy), each band is computed whole,
+/// although the matrix is symmetric, and written start to end: the system
+/// zeroes a fresh page of the matrix when it is first touched, and a
+/// band's pages are still in the cache when they are filled. Computing only
+/// the blocks `(bi, bj ≥ bi)` and copying each transposed to `(bj, bi)`
+/// halves the arithmetic, but touches every page of the matrix in the first
+/// tasks, so that every later write reads its line back from memory first
+/// (about as costly, at `N = 16,384`, as Storkey's arithmetic at rank 14;
+/// copying the blocks above a band later costs as much, reading short rows
+/// far apart). For heavy tiles (high rank) the triangle is written so. By
+/// the symmetry of the sums (module docs) the copy holds the very bits the
+/// other triangle would have been computed to; either way every weight is
+/// written by exactly one task.
+///
+/// Stops with `Interrupted` between bands once `cancel` is raised.
+fn write_bands<K: Tiles>(
     k: &K,
     out: Out,
+    n: usize,
     zero_diagonal: bool,
-    pass: Pass,
+    grid: Option<Grid>,
     cancel: &AtomicBool,
-) -> Result<(Written, Vec<Vec<usize>>)> {
-    let parts: Vec<Result<Written>> = (0..out.n.div_ceil(B))
+) -> Result<Written> {
+    let (triangle, avx2) = (k.heavy(), crate::simd::level() >= crate::simd::Level::Avx2);
+    (0..n.div_ceil(B))
         .into_par_iter()
         .map(|bi| {
             interrupted(cancel)?;
-            // SAFETY: each block row (and its mirror) goes to one task, the
-            // output holds n² values, and n ≥ 1 (there is a block row).
-            Ok(unsafe { write_block_row(k, out, bi, zero_diagonal, pass) })
+            let mut book = Written::new();
+            let (i0, i1) = band(bi, n);
+            let first = if triangle { i0 } else { 0 };
+            for j0 in (first..n).step_by(B) {
+                let (j0, j1) = band(j0 / B, n);
+                // SAFETY: the block is in bounds, and this task's (band bi,
+                // and with the triangle the mirror of its blocks from the
+                // diagonal on, are written by its task only).
+                let part =
+                    unsafe { write_block(k, out, n, (i0, i1), (j0, j1), zero_diagonal, grid) };
+                book = book.merged(part);
+                if triangle && j0 != i0 {
+                    // SAFETY: as above; the block was just written.
+                    unsafe { mirror_block(out, i0, i1, j0, j1, avx2) };
+                }
+            }
+            Ok(book)
         })
-        .collect();
-    let mut all = Written::new();
-    let mut lists = Vec::with_capacity(parts.len());
-    for part in parts {
-        let part = part?;
-        all.max = all.max.max(part.max);
-        all.min = all.min.min(part.min);
-        all.finite &= part.finite;
-        if !part.candidates.is_empty() {
-            lists.push(part.candidates);
+        .try_reduce(Written::new, |a, b| Ok(a.merged(b)))
+}
+
+/// The largest `|w|` (before the grid; and whether all are finite) of the
+/// blocks `(bi, bj)` of `blocks`, computed into a scratch block per task and
+/// not kept. Stops with `Interrupted` once `cancel` is raised.
+fn blocks_max<K: Tiles>(
+    k: &K,
+    n: usize,
+    zero_diagonal: bool,
+    blocks: &[(usize, usize)],
+    cancel: &AtomicBool,
+) -> Result<Written> {
+    blocks
+        .par_iter()
+        .map_init(
+            || vec![0.0f32; B * B],
+            |scratch, &(bi, bj)| {
+                interrupted(cancel)?;
+                let (rows, cols) = (band(bi, n), band(bj, n));
+                let out = Out {
+                    ptr: scratch.as_mut_ptr(),
+                    stride: B,
+                    i0: rows.0,
+                    j0: cols.0,
+                };
+                // SAFETY: the block fits the scratch (B × B), which is this
+                // task's.
+                Ok(unsafe { write_block(k, out, n, rows, cols, zero_diagonal, None) })
+            },
+        )
+        .try_reduce(Written::new, |a, b| Ok(a.merged(b)))
+}
+
+/// The blocks `(bi, bj ≥ bi)` of the upper triangle that may hold a weight
+/// of `|w| ≥ threshold`, by the row bounds of `k` (their largest value
+/// over each band, `bounds`); all of them without bounds.
+fn suspects<K: Tiles>(
+    k: &K,
+    n: usize,
+    bounds: Option<&[f64]>,
+    threshold: f64,
+) -> Vec<(usize, usize)> {
+    let bands = n.div_ceil(B);
+    let mut out = Vec::new();
+    for bi in 0..bands {
+        for bj in bi..bands {
+            let suspect = match bounds {
+                // A NaN bound is suspect too.
+                Some(b) => (k.pair_bound(b[bi], b[bj]) * SLACK)
+                    .partial_cmp(&threshold)
+                    .is_none_or(|o| o.is_ge()),
+                None => true,
+            };
+            if suspect {
+                out.push((bi, bj));
+            }
         }
     }
-    Ok((all, lists))
+    out
+}
+
+/// The largest `|w|` (as `f32`, the diagonal left out with
+/// `zero_diagonal`) of `R` rows spread over the `n × n` matrix of `k`.
+fn estimate<K: Tiles>(k: &K, n: usize, zero_diagonal: bool) -> f64 {
+    let mut acc = [[0.0f64; L]; R];
+    let first: [usize; R] = std::array::from_fn(|r| (r * n / R).min(n - 1));
+    let mut estimate = 0.0f64;
+    for j in (0..n).step_by(L) {
+        k.tile(first, j, &mut acc);
+        for (r, a) in acc.iter().enumerate() {
+            for (l, &v) in a.iter().enumerate().take(n - j) {
+                if !(zero_diagonal && first[r] == j + l) {
+                    estimate = estimate.max((v as f32).abs() as f64);
+                }
+            }
+        }
+    }
+    estimate
+}
+
+/// The largest row bound of `k` over each band (NaN ones as infinite).
+fn band_bounds<K: Tiles>(k: &K, n: usize) -> Option<Vec<f64>> {
+    k.row_bounds(n).map(|b| {
+        b.chunks(B)
+            .map(|c| {
+                c.iter().fold(
+                    0.0f64,
+                    |m, &x| {
+                        if x.is_nan() {
+                            f64::INFINITY
+                        } else {
+                            m.max(x)
+                        }
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+/// The top of the binade `[2^(e−1), 2^e)` of `estimate`, less an `f32`
+/// step: no weight of a block whose bound is below it is in a higher
+/// binade.
+fn binade_top(estimate: f64) -> f64 {
+    let binade = ((estimate.to_bits() >> 52) & 0x7ff) as i32 - 1022;
+    pow2(binade.clamp(-1000, 1000)) * (1.0 - pow2(-23))
+}
+
+/// The grid exponent of the `n × n` matrix of `k` (see the module docs),
+/// from the largest weight of `R` rows spread over the matrix
+/// ([`estimate`]), the row bounds (when `bounded`) and the blocks that may
+/// hold a larger weight, computed but not written:
+///
+/// * the estimate lies in the binade `[2^(e−1), 2^e)`; a block whose bound
+///   is below `2^e` (less an `f32` step) holds no weight in a higher binade;
+/// * the largest weight of the others ("suspect" blocks; usually none, or
+///   a few) is computed; with the estimate it has the binade, and so the
+///   grid exponent, of the largest weight of all.
+///
+/// `None` when more than a quarter of the blocks are suspect (always
+/// without bounds, or without a finite, non-zero estimate): computing them
+/// twice would cost more than rounding the matrix once it is written.
+///
+/// # Errors
+/// `Value` when a weight computed is not finite in `f32`; `Interrupted`
+/// once `cancel` is raised.
+fn exponent<K: Tiles>(
+    k: &K,
+    n: usize,
+    zero_diagonal: bool,
+    bounded: bool,
+    cancel: &AtomicBool,
+) -> Result<Option<i32>> {
+    let estimate = estimate(k, n, zero_diagonal);
+    let bounds = if bounded && estimate > 0.0 && estimate.is_finite() {
+        band_bounds(k, n)
+    } else {
+        None
+    };
+    let blocks = suspects(k, n, bounds.as_deref(), binade_top(estimate));
+    let all = n.div_ceil(B) * (n.div_ceil(B) + 1) / 2;
+    if bounds.is_none() || 4 * blocks.len() > all {
+        return Ok(None);
+    }
+    let suspect = blocks_max(k, n, zero_diagonal, &blocks, cancel)?;
+    if !suspect.finite {
+        return Err(not_finite());
+    }
+    Ok(Some(grid_exponent(
+        n,
+        suspect.max.max(estimate as f32) as f64,
+    )))
 }
 
 /// Asks the kernel to back the `bytes` at `ptr` with transparent huge
@@ -1148,6 +1324,26 @@ fn advise_huge_pages(ptr: *mut f32, bytes: usize) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_ptr: *mut f32, _bytes: usize) {}
 
+crate::simd::multiversion! {
+    /// [`round_onto`] for the best instruction set (a rounding instruction
+    /// rather than a call per weight).
+    fn round_all(part: &mut [f32], grid: Grid) -> f32 => round_onto
+}
+
+/// Rounds `part` onto `grid` ([`on_grid`]); returns the smallest `|w|` not
+/// zero after.
+#[inline(always)]
+fn round_onto(part: &mut [f32], grid: Grid) -> f32 {
+    let mut least = f32::INFINITY;
+    for x in part {
+        *x = on_grid(*x, grid.up, grid.down);
+        if *x != 0.0 {
+            least = least.min(x.abs());
+        }
+    }
+    least
+}
+
 /// `round_half_even(w·2^k)·2^−k`, the model's grid rounding.
 #[inline(always)]
 fn on_grid(w: f32, up: f64, down: f64) -> f32 {
@@ -1157,13 +1353,6 @@ fn on_grid(w: f32, up: f64, down: f64) -> f32 {
 /// `2^e` for `|e| ≤ 1000`.
 fn pow2(e: i32) -> f64 {
     f64::from_bits(((e + 1023) as u64) << 52)
-}
-
-/// Weights `|w|` below which the grid for a largest weight of `max` may move
-/// a weight: `2^(e + ⌈log₂N⌉ − 26)`, `e` the exponent of `max`.
-fn grid_bound(n: usize, max: f64) -> f64 {
-    // k = 50 − c − e; a weight moves only if its ulp 2^(exp−24) < 2^−k.
-    pow2((24 - grid_exponent(n, max)).clamp(-1000, 1000))
 }
 
 /// What [`write`] built: the row-major `f32` weights, their grid exponent
@@ -1176,8 +1365,7 @@ pub struct Built {
     /// `max |w|`.
     pub max: f32,
     /// The smallest non-zero `|w|` (infinite when all are zero), after the
-    /// grid rounding (with `grid`; before it, and ignoring the weights below
-    /// the candidate bound, without).
+    /// grid rounding (with `grid`).
     pub min: f32,
 }
 
@@ -1198,22 +1386,13 @@ pub fn write<K: Tiles>(
     write_bounded(k, n, zero_diagonal, grid, cancel, true)
 }
 
-/// [`write`], using the row bounds of `k` (when `bounded`) to round most
-/// blocks onto the grid as they are written:
-///
-/// 1. the largest weight of `R` rows spread over the matrix, `estimate`,
-///    is in the binade `[2^(e−1), 2^e)`; a block whose bound is below `2^e`
-///    (less an `f32` step) holds no weight in a higher binade;
-/// 2. the other ("suspect") blocks are written first, as plain `f32`,
-///    keeping candidates for the grid as before; with them the binade of
-///    the largest weight, and so the grid, is known exactly;
-/// 3. the blocks left are written rounded onto that grid (no candidates);
-/// 4. the candidates of step 2 are rounded (or, if the estimate was too
-///    far off, every weight: rounding a weight already on the grid keeps
-///    it).
-///
-/// Should the bounds ever fail (the grid of the largest weight differs from
-/// the one of step 2), everything is written again without them.
+/// [`write`], finding the grid first ([`exponent`], from the row bounds of
+/// `k` when `bounded`) and then writing every weight once, already on it
+/// ([`write_bands`]); or, when most blocks may hold the largest weight
+/// (high rank, or no bounds), writing them as plain `f32` and rounding the
+/// matrix onto the grid of the largest weight after. Should the bounds ever
+/// fail (the grid of the largest weight written differs from the one
+/// found), everything is written again without them.
 fn write_bounded<K: Tiles>(
     k: &K,
     n: usize,
@@ -1233,143 +1412,46 @@ fn write_bounded<K: Tiles>(
         ))
     })?;
     advise_huge_pages(w.as_mut_ptr(), count * 4);
-    // The estimate: the largest weight of R rows spread over the matrix.
-    let mut acc = [[0.0f64; L]; R];
-    let first: [usize; R] = std::array::from_fn(|r| (r * n / R).min(n - 1));
-    let mut estimate = 0.0f64;
-    for j in (0..n).step_by(L) {
-        k.tile(first, j, &mut acc);
-        for (r, a) in acc.iter().enumerate() {
-            for (l, &v) in a.iter().enumerate().take(n - j) {
-                if !(zero_diagonal && first[r] == j + l) {
-                    estimate = estimate.max((v as f32).abs() as f64);
-                }
-            }
-        }
-    }
-    let bound = if grid {
-        (grid_bound(n, estimate) * pow2(MARGIN)).min(f32::MAX as f64) as f32
-    } else {
-        0.0
-    };
-    // The largest row bound of each block of rows, and the top of the
-    // estimate's binade less an f32 step (NaN or infinite estimates and
-    // bounds leave every block suspect).
-    let blocks: Option<Vec<f64>> = if grid && bounded && estimate > 0.0 && estimate.is_finite() {
-        k.row_bounds(n).map(|b| {
-            b.chunks(B)
-                .map(|c| {
-                    c.iter().fold(
-                        0.0f64,
-                        |m, &x| {
-                            if x.is_nan() {
-                                f64::INFINITY
-                            } else {
-                                m.max(x)
-                            }
-                        },
-                    )
-                })
-                .collect()
-        })
+    let exponent = if grid {
+        exponent(k, n, zero_diagonal, bounded, cancel)?
     } else {
         None
     };
-    let binade = ((estimate.to_bits() >> 52) & 0x7ff) as i32 - 1022;
-    let threshold = pow2(binade.clamp(-1000, 1000)) * (1.0 - pow2(-23));
-    let out = Out {
-        ptr: w.as_mut_ptr(),
-        n,
-    };
-    let suspect = Pass {
-        blocks: blocks.as_deref(),
-        threshold,
-        suspect: true,
-        bound,
-        grid: None,
-    };
-    let (first_pass, candidates) = run_pass(k, out, zero_diagonal, suspect, cancel)?;
-    let (mut max, mut min, mut finite) = (first_pass.max, first_pass.min, first_pass.finite);
-    if !finite {
-        return Err(not_finite());
-    }
-    // With the suspect blocks written, the binade of the largest weight
-    // is known: the others hold none above 2^binade.
-    let exponent = grid_exponent(n, max.max(estimate as f32) as f64);
-    let (up, down) = (pow2(exponent), pow2(-exponent));
-    if blocks.is_some() {
-        interrupted(cancel)?;
-        let rest = Pass {
-            suspect: false,
-            bound: 0.0,
-            grid: Some((up, down)),
-            ..suspect
-        };
-        let (second, _) = run_pass(k, out, zero_diagonal, rest, cancel)?;
-        max = max.max(second.max);
-        min = min.min(second.min);
-        finite &= second.finite;
-    }
-    // SAFETY: both passes ran to the end (neither was interrupted), and
-    // between them they took every block of the upper triangle, each
-    // written with its mirror, so all `count` elements are initialised.
-    unsafe { w.set_len(count) };
-    if !finite {
-        return Err(not_finite());
-    }
     interrupted(cancel)?;
-    let exponent_of_max = grid_exponent(n, max as f64);
-    if !grid {
-        return Ok(Built {
-            weights: w,
-            grid: exponent_of_max,
-            max,
-            min,
-        });
+    let out = Out::matrix(w.as_mut_ptr(), n);
+    let book = write_bands(k, out, n, zero_diagonal, exponent.map(Grid::new), cancel)?;
+    // SAFETY: write_bands returned Ok, so every band was written (whole,
+    // or its blocks from the diagonal on and their mirror); all `count`
+    // elements are initialised.
+    unsafe { w.set_len(count) };
+    if !book.finite {
+        return Err(not_finite());
     }
-    if exponent_of_max != exponent {
-        // The bounds failed (they cannot, short of a bug): start again
-        // without them.
-        debug_assert!(false, "row bounds below the largest weight");
-        drop(w);
-        return write_bounded(k, n, zero_diagonal, grid, cancel, false);
-    }
-    if grid_bound(n, max as f64) <= bound as f64 {
-        // The estimate held: every weight of the suspect blocks the grid
-        // can move is a candidate.
-        let out = Out {
-            ptr: w.as_mut_ptr(),
-            n,
-        };
-        let moved = candidates
-            .par_iter()
-            .map(|list| {
-                let mut least = f32::INFINITY;
-                for &at in list {
-                    // SAFETY: `at < n²`, and each index is in one list only
-                    // (each weight was written by one task), so no two
-                    // tasks touch the same element.
-                    let x = unsafe { out.round(at, up, down) };
-                    if x != 0.0 {
-                        least = least.min(x.abs());
-                    }
-                }
-                least
-            })
-            .reduce(|| f32::INFINITY, f32::min);
-        min = min.min(moved);
-    } else {
-        w.par_iter_mut().for_each(|x| *x = on_grid(*x, up, down));
-        min = w
-            .par_iter()
-            .filter(|x| **x != 0.0)
-            .map(|x| x.abs())
-            .reduce(|| f32::INFINITY, f32::min);
-    }
+    let of_max = grid_exponent(n, book.max as f64);
+    let min = match exponent {
+        Some(e) if e != of_max => {
+            // The bounds failed (they cannot, short of a bug): start again
+            // without them.
+            debug_assert!(false, "row bounds below the largest weight");
+            drop(w);
+            return write_bounded(k, n, zero_diagonal, grid, cancel, false);
+        }
+        Some(_) => book.min,
+        None if !grid => book.min,
+        None => {
+            // Written as plain f32 (most blocks may hold the largest
+            // weight): rounded onto its grid now.
+            interrupted(cancel)?;
+            let g = Grid::new(of_max);
+            w.par_chunks_mut(1 << 16)
+                .map(|part| round_all(part, g))
+                .reduce(|| f32::INFINITY, f32::min)
+        }
+    };
     Ok(Built {
         weights: w,
-        grid: exponent,
-        max,
+        grid: of_max,
+        max: book.max,
         min,
     })
 }
@@ -1451,37 +1533,8 @@ mod tests {
 
     /// How many blocks of the upper triangle are suspect.
     fn suspect_blocks<K: Tiles>(k: &K, n: usize, zero_diagonal: bool) -> usize {
-        let mut acc = [[0.0f64; L]; R];
-        let first: [usize; R] = std::array::from_fn(|r| (r * n / R).min(n - 1));
-        let mut estimate = 0.0f64;
-        for j in (0..n).step_by(L) {
-            k.tile(first, j, &mut acc);
-            for (r, a) in acc.iter().enumerate() {
-                for (l, &v) in a.iter().enumerate().take(n - j) {
-                    if !(zero_diagonal && first[r] == j + l) {
-                        estimate = estimate.max((v as f32).abs() as f64);
-                    }
-                }
-            }
-        }
-        let blocks: Vec<f64> = k
-            .row_bounds(n)
-            .unwrap()
-            .chunks(B)
-            .map(|c| c.iter().fold(0.0f64, |m, &x| m.max(x)))
-            .collect();
-        let binade = ((estimate.to_bits() >> 52) & 0x7ff) as i32 - 1022;
-        let pass = Pass {
-            blocks: Some(&blocks),
-            threshold: pow2(binade) * (1.0 - pow2(-23)),
-            suspect: true,
-            bound: 0.0,
-            grid: None,
-        };
-        let nb = n.div_ceil(B);
-        (0..nb)
-            .map(|a| (a..nb).filter(|&b| pass.takes(k, a, b)).count())
-            .sum()
+        let top = binade_top(estimate(k, n, zero_diagonal));
+        suspects(k, n, band_bounds(k, n).as_deref(), top).len()
     }
 
     /// The bounds hold for every weight, and the matrix written (both
@@ -1530,10 +1583,11 @@ mod tests {
         crate::simd::set_level(before);
     }
 
-    /// Blocks below the estimate's binade are rounded as they are written,
-    /// the others (here those of a column 1.6 times larger, which holds the
-    /// largest weight, in a higher binade) keep candidates: the result is
-    /// the same, for every kind of tiles, size and diagonal.
+    /// The grid is found from the blocks the bounds do not clear (here
+    /// those of a column 1.6 times larger, which holds the largest weight,
+    /// in a higher binade than the estimate) and every weight is rounded as
+    /// it is written: the result is that of rounding the whole matrix, for
+    /// every kind of tiles, size and diagonal.
     #[test]
     fn rounding_in_place_where_bounded_equals_rounding_the_whole_matrix() {
         for n in [200, 301] {
@@ -1542,10 +1596,10 @@ mod tests {
             let y = Gram(Factors::new(&factors(p, n, c, hot, false, 1), p, n).unwrap());
             check_all_ways(&y, n, true, true, "gram");
             check_all_ways(&y, n, false, true, "gram, diagonal kept");
-            let s = Sym2 {
-                x: Factors::new(&factors(p, n, 1.0, hot, true, 2), p, n).unwrap(),
-                u: Factors::new(&factors(p, n, 0.0625, hot, false, 3), p, n).unwrap(),
-            };
+            let s = Sym2::new(
+                Factors::new(&factors(p, n, 1.0, hot, true, 2), p, n).unwrap(),
+                Factors::new(&factors(p, n, 0.0625, hot, false, 3), p, n).unwrap(),
+            );
             check_all_ways(&s, n, true, true, "sym2");
             let spins: Vec<i8> = factors(p, n, 1.0, hot, true, 4)
                 .iter()
@@ -1556,6 +1610,67 @@ mod tests {
                 let k = Counts::new(&x, m, 1.0 / (n as f64 * (1.0 - m * m))).unwrap();
                 check_all_ways(&k, n, true, false, "counts");
             }
+        }
+    }
+
+    /// Weights so large that the grid exponent is negative, or so small
+    /// that it is above 126, are rounded in `f64` by the AVX2 kernels (in
+    /// `f32` in between): the same bits as the whole matrix rounded.
+    #[test]
+    fn every_grid_exponent_rounds_as_the_whole_matrix() {
+        let (n, p, hot) = (150, 5, 40);
+        for (c, grids) in [(28, i32::MIN..0), (-36, 0..127), (-46, 127..i32::MAX)] {
+            let y = Gram(Factors::new(&factors(p, n, 2f64.powi(c), hot, false, 5), p, n).unwrap());
+            let built = write(&y, n, true, true, &AtomicBool::new(false)).unwrap();
+            assert!(
+                grids.contains(&built.grid),
+                "c = 2^{c}: grid {}",
+                built.grid
+            );
+            check_all_ways(&y, n, true, true, "gram, scaled");
+        }
+        let spins: Vec<i8> = factors(p, n, 1.0, hot, true, 6)
+            .iter()
+            .map(|&v| v as i8)
+            .collect();
+        let x = crate::spins::SpinMatrix::from_spins(&spins, p, n).unwrap();
+        for (scale, grids) in [(60, i32::MIN..0), (-90, 127..i32::MAX)] {
+            let k = Counts::new(&x, -0.2, 2f64.powi(scale)).unwrap();
+            let built = write(&k, n, true, true, &AtomicBool::new(false)).unwrap();
+            assert!(
+                grids.contains(&built.grid),
+                "scale 2^{scale}: grid {}",
+                built.grid
+            );
+            check_all_ways(&k, n, true, false, "counts, scaled");
+        }
+    }
+
+    /// The weights are the same bits whatever the number of threads.
+    #[test]
+    fn the_weights_do_not_depend_on_the_number_of_threads() {
+        let (n, p) = (333, 7);
+        let y = Gram(Factors::new(&factors(p, n, 0.3, 100, false, 7), p, n).unwrap());
+        let s = Sym2::new(
+            Factors::new(&factors(p, n, 1.0, 100, true, 8), p, n).unwrap(),
+            Factors::new(&factors(p, n, 0.01, 100, false, 9), p, n).unwrap(),
+        );
+        let none = AtomicBool::new(false);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                (
+                    write(&y, n, false, true, &none).unwrap().weights,
+                    write(&s, n, true, true, &none).unwrap().weights,
+                )
+            })
+        };
+        let one = on(1);
+        for threads in [2, 3] {
+            assert!(on(threads) == one, "{threads} threads");
         }
     }
 }

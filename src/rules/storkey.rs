@@ -114,9 +114,6 @@ impl Storkey {
                 u[nu * n + j] = w[nu] * self.v[nu * n + j];
             }
         }
-        Ok(Sym2 {
-            x: Factors::new(&x, q, n)?,
-            u: Factors::new(&u, q, n)?,
-        })
+        Ok(Sym2::new(Factors::new(&x, q, n)?, Factors::new(&u, q, n)?))
     }
 }
