@@ -163,9 +163,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         )
         return
     floors = config.stash.get(_FLOORS, None)
+    if floors is None:
+        # `-q` skips the report header, where the floors are usually measured.
+        floors = machine.measure_floors()
     works = config.stash.get(_WORK, {})
     tr.write_sep("-", "hopfield: Rust vs NumPy reference (median, same inputs, same results)")
     tr.write_line(machine.blas_description())
+    tr.write_line("machine floors (measured now): " + "; ".join(floors.lines()))
     width = max(28, *(len(g) for g in timed))
     tr.write_line(
         f"{'group':<{width}} {'rust us/query':>14} {'ref us/query':>14} {'speed-up':>9}"
