@@ -5,9 +5,7 @@
 //! memories and dispatches to it.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
-use std::time::Duration;
 
 use numpy::{Element, PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
@@ -15,9 +13,8 @@ use pyo3::prelude::*;
 use super::args;
 use super::convert::{matrix, vector};
 use super::results::ModernOutcomes;
-use super::run::{in_chunks, on_this_thread, parallel, thread_count, INLINE_ROWS};
+use super::run::{in_chunks, interruptible, on_this_thread, parallel, thread_count, INLINE_ROWS};
 use super::shared::Shared;
-use crate::engine::batch;
 use crate::error::{Error, Result};
 use crate::modern::float::Float;
 use crate::modern::{Beta, Cue, ModernHopfield, Steps};
@@ -369,51 +366,6 @@ fn retrieve<T: Float + Element>(
         model.retrieve_cued_until(&q, d, beta, steps, cue, cancel)
     })?;
     ModernOutcomes::new(py, vec![part], rows, model.dv())
-}
-
-/// How often [`interruptible`] looks for pending signals.
-const SIGNAL_POLL: Duration = Duration::from_millis(20);
-
-/// Runs `work` on this process's pool of `threads` (see
-/// [`batch::with_threads`]), started from a helper thread, while the
-/// calling thread waits with the GIL released and, every [`SIGNAL_POLL`],
-/// takes it to check for pending signals. On a signal's exception (Ctrl-C:
-/// `KeyboardInterrupt`) it raises the flag `work` looks at between its
-/// chunks, waits for `work` to return and raises that exception; whatever
-/// `work` built is dropped.
-fn interruptible<T: Send>(
-    py: Python<'_>,
-    threads: Option<NonZeroUsize>,
-    work: impl FnOnce(&AtomicBool) -> Result<T> + Send,
-) -> PyResult<T> {
-    let cancel = AtomicBool::new(false);
-    let caller = std::thread::current();
-    std::thread::scope(|scope| {
-        let flag = &cancel;
-        let worker = scope.spawn(move || {
-            let out = batch::with_threads(threads, || work(flag));
-            // Wakes the caller now rather than at its next poll.
-            caller.unpark();
-            out
-        });
-        let mut signal: Option<PyErr> = None;
-        while !worker.is_finished() {
-            py.detach(|| std::thread::park_timeout(SIGNAL_POLL));
-            if signal.is_none() && !worker.is_finished() {
-                if let Err(e) = py.check_signals() {
-                    cancel.store(true, Ordering::Relaxed);
-                    signal = Some(e);
-                }
-            }
-        }
-        let out = worker
-            .join()
-            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("a worker thread panicked"))?;
-        match signal {
-            Some(e) => Err(e),
-            None => Ok(out??),
-        }
-    })
 }
 
 fn energy<'py, T: Float + Element>(

@@ -5,7 +5,6 @@
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -83,7 +82,7 @@ pub fn thread_count(threads: Option<NonZeroUsize>) -> usize {
     threads.map_or_else(batch::default_threads, NonZeroUsize::get)
 }
 
-/// How often [`watched`] looks for pending signals.
+/// How often [`watched`] and [`interruptible`] look for pending signals.
 const SIGNAL_POLL: Duration = Duration::from_millis(20);
 
 /// Runs `work` on another thread, on this process's default pool, while
@@ -100,16 +99,50 @@ pub fn watched<T: Send>(
     cancel: &AtomicBool,
     work: impl FnOnce() -> Result<T> + Send,
 ) -> PyResult<T> {
+    supervised(py, cancel, None, false, work)
+}
+
+/// Runs `work` on this process's pool of `threads` (see
+/// [`batch::with_threads`]) as [`watched`] does, but the calling thread
+/// waits with the GIL released, taking it only to check for signals:
+/// for one long call (a whole batch) that looks at the flag it is given
+/// between its chunks.
+pub fn interruptible<T: Send>(
+    py: Python<'_>,
+    threads: Option<NonZeroUsize>,
+    work: impl FnOnce(&AtomicBool) -> Result<T> + Send,
+) -> PyResult<T> {
+    let cancel = AtomicBool::new(false);
+    supervised(py, &cancel, threads, true, || work(&cancel))
+}
+
+/// [`watched`] and [`interruptible`]: `work` on a helper thread, on the
+/// pool of `threads`; this thread polls for signals every [`SIGNAL_POLL`]
+/// (with the GIL released between polls when `release` is set) and is
+/// woken as soon as `work` returns.
+fn supervised<T: Send>(
+    py: Python<'_>,
+    cancel: &AtomicBool,
+    threads: Option<NonZeroUsize>,
+    release: bool,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> PyResult<T> {
+    let caller = std::thread::current();
     std::thread::scope(|scope| {
-        let (done, finished) = mpsc::channel::<()>();
         let worker = scope.spawn(move || {
-            let out = batch::with_threads(None, work);
-            let _ = done.send(());
+            let out = batch::with_threads(threads, work);
+            // Wakes the caller now rather than at its next poll.
+            caller.unpark();
             out
         });
         let mut signal: Option<PyErr> = None;
-        while let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(SIGNAL_POLL) {
-            if signal.is_none() {
+        while !worker.is_finished() {
+            if release {
+                py.detach(|| std::thread::park_timeout(SIGNAL_POLL));
+            } else {
+                std::thread::park_timeout(SIGNAL_POLL);
+            }
+            if signal.is_none() && !worker.is_finished() {
                 if let Err(e) = py.check_signals() {
                     cancel.store(true, Ordering::Relaxed);
                     signal = Some(e);
