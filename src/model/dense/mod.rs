@@ -21,7 +21,9 @@
 //!
 //! The per-query cache holds `m`, `h` and the total; a flip changes every
 //! overlap by ±2 and rebuilds `h` from a table (O(P)); a decision is one
-//! masked sum (O(P) adds, 8 lanes per AVX-512 instruction).
+//! masked sum (O(P) adds, 8 lanes per AVX-512 instruction). The exponential
+//! near a stored pattern has only a few nonzero terms, and then sums over
+//! those alone, in steps, visits and flips (see `exponential.rs`).
 //!
 //! **Polynomial**: every quantity is an exact integer. The model adds in
 //! `i64` when `P · 5(N+2)^d < 2^63` and in `i128` otherwise; a memory for
