@@ -863,40 +863,48 @@ impl Grid {
 /// `1 + 2⁻³⁰`, the factor of [`Tiles::row_bounds`].
 const SLACK: f64 = 1.0 + 1.0 / (1u64 << 30) as f64;
 
-/// Rounds the tile at rows `rows[..live]` and columns `j..j + width` to
-/// `f32` (and onto `grid`) and writes it (zeroing `(i, i)` with
-/// `zero_diagonal`), lane by lane: tiles on the diagonal or an edge, and
-/// everything without AVX2.
-///
-/// # Safety
-/// The tile is this task's, in bounds of `out`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn finish_scalar(
-    acc: &[[f64; L]; R],
+/// Where and how a block is written: the output, whether `(i, i)` is
+/// zeroed, and the grid the weights are rounded onto (none: `f32` only).
+#[derive(Clone, Copy)]
+struct Dest {
     out: Out,
-    rows: [usize; R],
-    live: usize,
-    j: usize,
-    width: usize,
     zero_diagonal: bool,
     grid: Option<Grid>,
-    book: &mut Written,
-) {
-    for (&i, a) in rows.iter().zip(acc).take(live) {
-        for (l, &v) in a.iter().enumerate().take(width) {
-            let w = if zero_diagonal && i == j + l {
-                0.0
-            } else {
-                v as f32
-            };
-            let on = match grid {
-                Some(g) => on_grid(w, g.up, g.down),
-                None => w,
-            };
-            // SAFETY: the caller's word.
-            unsafe { out.set(i, j + l, on) };
-            book.note(w, on);
+}
+
+impl Dest {
+    /// Rounds the tile at rows `rows[..live]` and columns `j..j + width`
+    /// to `f32` (and onto the grid), writes it (zeroing `(i, i)` if asked)
+    /// and notes it in `book`, lane by lane: tiles on the diagonal or an
+    /// edge, and everything without AVX2.
+    ///
+    /// # Safety
+    /// The tile is this task's, in bounds of `out`.
+    #[inline(always)]
+    unsafe fn lanes(
+        self,
+        acc: &[[f64; L]; R],
+        rows: [usize; R],
+        live: usize,
+        j: usize,
+        width: usize,
+        book: &mut Written,
+    ) {
+        for (&i, a) in rows.iter().zip(acc).take(live) {
+            for (l, &v) in a.iter().enumerate().take(width) {
+                let w = if self.zero_diagonal && i == j + l {
+                    0.0
+                } else {
+                    v as f32
+                };
+                let on = match self.grid {
+                    Some(g) => on_grid(w, g.up, g.down),
+                    None => w,
+                };
+                // SAFETY: the caller's word.
+                unsafe { self.out.set(i, j + l, on) };
+                book.note(w, on);
+            }
         }
     }
 }
@@ -933,22 +941,92 @@ unsafe fn mirror_block(out: Out, i0: usize, i1: usize, j0: usize, j1: usize, avx
     }
 }
 
+/// The micro-kernels of a block: how a tile is computed, and how a whole
+/// tile (all `R × L` weights in the block, none on a zeroed diagonal) is
+/// written. Both kinds give the same bits.
+trait Micro {
+    /// The tile of `k` at the rows `rows` and the columns `j..j + L`.
+    ///
+    /// # Safety
+    /// The CPU supports what the kernel uses.
+    unsafe fn tile<K: Tiles>(&self, k: &K, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]);
+
+    /// Writes the whole tile `acc` to `at` (rows `stride` apart) and notes
+    /// it, or returns `false` to have it written lane by lane
+    /// ([`Dest::lanes`]).
+    ///
+    /// # Safety
+    /// As [`tile`](Micro::tile); `at + r·stride .. + L` is writable, and
+    /// this task's, for every `r < R`.
+    unsafe fn whole(&mut self, acc: &[[f64; L]; R], at: *mut f32, stride: usize) -> bool;
+
+    /// What the whole tiles held.
+    fn written(&self) -> Written;
+}
+
+/// Lane by lane, for CPUs without AVX2 and FMA.
+struct Lanes;
+
+impl Micro for Lanes {
+    #[inline(always)]
+    unsafe fn tile<K: Tiles>(&self, k: &K, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
+        k.tile(rows, j, acc)
+    }
+
+    #[inline(always)]
+    unsafe fn whole(&mut self, _acc: &[[f64; L]; R], _at: *mut f32, _stride: usize) -> bool {
+        false
+    }
+
+    fn written(&self) -> Written {
+        Written::new()
+    }
+}
+
+/// The AVX2 kernels: whole tiles rounded, stored and noted eight lanes at
+/// a time.
+#[cfg(target_arch = "x86_64")]
+struct Avx2 {
+    book: avx2::Book,
+    round: avx2::Round,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Micro for Avx2 {
+    #[inline(always)]
+    unsafe fn tile<K: Tiles>(&self, k: &K, rows: [usize; R], j: usize, acc: &mut [[f64; L]; R]) {
+        // SAFETY: AVX2 and FMA are the caller's word.
+        unsafe { k.tile_avx2(rows, j, acc) }
+    }
+
+    #[inline(always)]
+    unsafe fn whole(&mut self, acc: &[[f64; L]; R], at: *mut f32, stride: usize) -> bool {
+        // SAFETY: the caller's word.
+        unsafe { avx2::finish(acc, at, stride, &mut self.book, self.round) };
+        true
+    }
+
+    fn written(&self) -> Written {
+        // SAFETY: a Book exists only where AVX2 does (made in block_avx2).
+        let (max, min, finite) = unsafe { self.book.lanes() };
+        Written { max, min, finite }
+    }
+}
+
 /// Writes rows `rows.0..rows.1`, columns `cols.0..cols.1` of the `n × n`
-/// matrix of `k` to `out` (see [`write_block`]) lane by lane: for CPUs
-/// without AVX2 and FMA (the same bits as [`block_avx2`]).
+/// matrix of `k` to `dest` (see [`write_block`]) with the micro-kernels
+/// `micro`, a tile of `R × L` at a time.
 ///
 /// # Safety
-/// As [`write_block`].
+/// As [`write_block`], and the CPU supports what `micro` uses.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn block_body<K: Tiles>(
+unsafe fn block_body<K: Tiles, M: Micro>(
     k: &K,
-    out: Out,
+    micro: &mut M,
+    dest: Dest,
     n: usize,
     rows: (usize, usize),
     cols: (usize, usize),
-    zero_diagonal: bool,
-    grid: Option<Grid>,
 ) -> Written {
     let mut book = Written::new();
     let mut acc = [[0.0f64; L]; R];
@@ -957,57 +1035,54 @@ unsafe fn block_body<K: Tiles>(
         let rows: [usize; R] = std::array::from_fn(|r| (r0 + r).min(n - 1));
         let live = (i1 - r0).min(R);
         for j in (j0..j1).step_by(L) {
-            k.tile(rows, j, &mut acc);
-            let width = (j1 - j).min(L);
             // SAFETY: the caller's word.
+            unsafe { micro.tile(k, rows, j, &mut acc) };
+            let width = (j1 - j).min(L);
+            let on_diagonal = dest.zero_diagonal && r0 < j + L && j < r0 + R;
+            // SAFETY: a whole tile (rows r0..r0 + R, columns j..j + L) is
+            // in bounds of the output and this task's; the rest is the
+            // caller's word.
             unsafe {
-                finish_scalar(
-                    &acc,
-                    out,
-                    rows,
-                    live,
-                    j,
-                    width,
-                    zero_diagonal,
-                    grid,
-                    &mut book,
-                )
-            };
+                if !(live == R
+                    && width == L
+                    && !on_diagonal
+                    && micro.whole(&acc, dest.out.at(r0, j), dest.out.stride))
+                {
+                    dest.lanes(&acc, rows, live, j, width, &mut book);
+                }
+            }
         }
     }
-    book
+    book.merged(micro.written())
 }
 
 crate::simd::multiversion! {
-    /// [`block_body`] for the best instruction set below AVX2 (same bits).
+    /// [`block_body`] lane by lane, for the best instruction set below
+    /// AVX2 (the same bits).
     fn block_any<K: Tiles>(
         k: &K,
-        out: Out,
+        dest: Dest,
         n: usize,
         rows: (usize, usize),
-        cols: (usize, usize),
-        zero_diagonal: bool,
-        grid: Option<Grid>
+        cols: (usize, usize)
     ) -> Written => block_safe
 }
 
-/// [`block_body`], for the multiversion macro.
+/// [`block_body`] lane by lane, for the multiversion macro.
 #[inline(always)]
 fn block_safe<K: Tiles>(
     k: &K,
-    out: Out,
+    dest: Dest,
     n: usize,
     rows: (usize, usize),
     cols: (usize, usize),
-    zero_diagonal: bool,
-    grid: Option<Grid>,
 ) -> Written {
-    // SAFETY: only called by `write_block`, whose caller vouches.
-    unsafe { block_body(k, out, n, rows, cols, zero_diagonal, grid) }
+    // SAFETY: only called by `write_block`, whose caller vouches; the
+    // lane-by-lane kernels need nothing of the CPU.
+    unsafe { block_body(k, &mut Lanes, dest, n, rows, cols) }
 }
 
-/// [`block_body`] with the AVX2 kernels: whole tiles off the diagonal
-/// are rounded, stored and noted eight lanes at a time.
+/// [`block_body`] with the AVX2 kernels.
 ///
 /// # Safety
 /// As [`write_block`], and the CPU supports AVX2 and FMA.
@@ -1015,76 +1090,40 @@ fn block_safe<K: Tiles>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block_avx2<K: Tiles>(
     k: &K,
-    out: Out,
+    dest: Dest,
     n: usize,
     rows: (usize, usize),
     cols: (usize, usize),
-    zero_diagonal: bool,
-    grid: Option<Grid>,
 ) -> Written {
-    let mut book = Written::new();
-    let mut lanes = avx2::Book::new();
-    let round = avx2::Round::of(grid);
-    let mut acc = [[0.0f64; L]; R];
-    let ((i0, i1), (j0, j1)) = (rows, cols);
-    for r0 in (i0..i1).step_by(R) {
-        let rows: [usize; R] = std::array::from_fn(|r| (r0 + r).min(n - 1));
-        let live = (i1 - r0).min(R);
-        for j in (j0..j1).step_by(L) {
-            // SAFETY: AVX2 and FMA are the caller's word.
-            unsafe { k.tile_avx2(rows, j, &mut acc) };
-            let width = (j1 - j).min(L);
-            let on_diagonal = zero_diagonal && r0 < j + L && j < r0 + R;
-            if live == R && width == L && !on_diagonal {
-                // SAFETY: rows r0..r0 + R, columns j..j + L are in bounds
-                // of out and this task's.
-                unsafe { avx2::finish(&acc, out.at(r0, j), out.stride, &mut lanes, round) };
-            } else {
-                // SAFETY: the caller's word.
-                unsafe {
-                    finish_scalar(
-                        &acc,
-                        out,
-                        rows,
-                        live,
-                        j,
-                        width,
-                        zero_diagonal,
-                        grid,
-                        &mut book,
-                    )
-                };
-            }
-        }
-    }
-    let (max, min, finite) = lanes.lanes();
-    book.merged(Written { max, min, finite })
+    let mut micro = Avx2 {
+        book: avx2::Book::new(),
+        round: avx2::Round::of(dest.grid),
+    };
+    // SAFETY: the caller's word.
+    unsafe { block_body(k, &mut micro, dest, n, rows, cols) }
 }
 
 /// Writes rows `rows.0..rows.1`, columns `cols.0..cols.1` of the `n × n`
-/// matrix of `k`, rounded to `f32` (and onto `grid`), `(i, i)` zeroed with
-/// `zero_diagonal`, to `out`, with the best kernels the CPU has.
+/// matrix of `k`, rounded to `f32` (and onto the grid), `(i, i)` zeroed if
+/// asked, to `dest`, with the best kernels the CPU has.
 ///
 /// # Safety
 /// `rows.0 < rows.1 ≤ n`, `cols.0 < cols.1 ≤ n`, and the block is in bounds
-/// of `out` and this task's.
-#[allow(clippy::too_many_arguments)]
+/// of the output and this task's.
 unsafe fn write_block<K: Tiles>(
     k: &K,
-    out: Out,
+    dest: Dest,
     n: usize,
     rows: (usize, usize),
     cols: (usize, usize),
-    zero_diagonal: bool,
-    grid: Option<Grid>,
 ) -> Written {
     #[cfg(target_arch = "x86_64")]
     if crate::simd::level() >= crate::simd::Level::Avx2 {
         // SAFETY: level() never exceeds what the CPU supports; the rest is
         // the caller's word.
-        return unsafe { block_avx2(k, out, n, rows, cols, zero_diagonal, grid) };
+        return unsafe { block_avx2(k, dest, n, rows, cols) };
     }
-    block_any(k, out, n, rows, cols, zero_diagonal, grid)
+    block_any(k, dest, n, rows, cols)
 }
 
 /// Rows `bi·B .. (bi + 1)·B` (or `n`).
@@ -1119,6 +1158,11 @@ fn write_bands<K: Tiles>(
     cancel: &AtomicBool,
 ) -> Result<Written> {
     let (triangle, avx2) = (k.heavy(), crate::simd::level() >= crate::simd::Level::Avx2);
+    let dest = Dest {
+        out,
+        zero_diagonal,
+        grid,
+    };
     (0..n.div_ceil(B))
         .into_par_iter()
         .map(|bi| {
@@ -1131,8 +1175,7 @@ fn write_bands<K: Tiles>(
                 // SAFETY: the block is in bounds, and this task's (band bi,
                 // and with the triangle the mirror of its blocks from the
                 // diagonal on, are written by its task only).
-                let part =
-                    unsafe { write_block(k, out, n, (i0, i1), (j0, j1), zero_diagonal, grid) };
+                let part = unsafe { write_block(k, dest, n, (i0, i1), (j0, j1)) };
                 book = book.merged(part);
                 if triangle && j0 != i0 {
                     // SAFETY: as above; the block was just written.
@@ -1169,7 +1212,12 @@ fn blocks_max<K: Tiles>(
                 };
                 // SAFETY: the block fits the scratch (B × B), which is this
                 // task's.
-                Ok(unsafe { write_block(k, out, n, rows, cols, zero_diagonal, None) })
+                let dest = Dest {
+                    out,
+                    zero_diagonal,
+                    grid: None,
+                };
+                Ok(unsafe { write_block(k, dest, n, rows, cols) })
             },
         )
         .try_reduce(Written::new, |a, b| Ok(a.merged(b)))
