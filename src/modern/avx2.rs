@@ -20,6 +20,7 @@
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
+use super::aligned::Aligned;
 use super::TILE;
 use std::arch::x86_64::*;
 
@@ -200,9 +201,11 @@ unsafe fn micro_row<const R: usize>(k: [*const f32; R], q: *const f32, d: usize)
 /// last group).
 /// A group is then one contiguous block: its rows no longer sit 4 KB apart
 /// (at d = 1024), where they would all fall into the same L1 cache sets.
-pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
+/// `None` when the memory cannot be had.
+pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Option<Aligned<f32>> {
     let steps = d.div_ceil(16);
-    let mut out = vec![0.0f32; nq.div_ceil(QC) * QC * steps * 16];
+    // On cache lines: every 32-byte load of a step stays within one line.
+    let mut out = Aligned::zeros(nq.div_ceil(QC) * QC * steps * 16)?;
     for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
         let (g, x) = (c / QC, c % QC);
         for (i, part) in q.chunks(16).enumerate() {
@@ -210,7 +213,7 @@ pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
             out[at..at + part.len()].copy_from_slice(part);
         }
     }
-    out
+    Some(out)
 }
 
 /// The scores of `rows` keys and the query groups `group(c)` (`c` the

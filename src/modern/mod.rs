@@ -106,6 +106,7 @@
 //! popcount path here too (`β·(d − 2·hamming)`, exact: the `dgemm` of ±1
 //! numbers sums exact integers, so both paths give the same bits).
 
+mod aligned;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod driver;
@@ -126,6 +127,7 @@ use std::num::NonZeroU32;
 
 use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
+use aligned::Aligned;
 
 /// Most queries per block (the unit rayon schedules).
 pub const QUERY_BLOCK: usize = 192;
@@ -155,11 +157,14 @@ pub struct ModernHopfield<T = f32> {
     d: usize,
     dv: usize,
     rows: usize,
-    keys: Vec<T>,
-    values: Option<Vec<T>>,
+    keys: Aligned<T>,
+    values: Option<Aligned<T>>,
     /// Bit-packed keys while every stored key is ±1.
     spins: Option<SpinMatrix>,
     max_norm_sq: f64,
+    /// The keys' 8-bit codes of the score screening, made as calls need
+    /// them (float32 only; emptied by every store).
+    codes: screen::CodeCache,
 }
 
 /// A modern Hopfield memory of float64 keys (and values): fixed points to
@@ -172,10 +177,11 @@ impl<T> Default for ModernHopfield<T> {
             d: 0,
             dv: 0,
             rows: 0,
-            keys: Vec::new(),
+            keys: Aligned::default(),
             values: None,
             spins: None,
             max_norm_sq: 0.0,
+            codes: screen::CodeCache::default(),
         }
     }
 }
@@ -240,7 +246,7 @@ pub struct Retrieved<T = f32> {
     pub converged: Vec<bool>,
 }
 
-impl<T> ModernHopfield<T> {
+impl<T: float::Float> ModernHopfield<T> {
     /// An empty memory; the first [`store`](Self::store) fixes the widths.
     pub fn new() -> Self {
         Self::default()
@@ -281,9 +287,14 @@ impl<T> ModernHopfield<T> {
         self.max_norm_sq
     }
 
-    /// Bytes held.
+    /// Bytes held: keys, values, the bit-packed ±1 keys, and the 8-bit
+    /// key codes that screening calls have made so far (float32, calls of
+    /// 256+ queries: at most about a quarter of the keys' bytes, plus 28
+    /// bytes per key).
     pub fn nbytes(&self) -> usize {
-        std::mem::size_of::<T>() * (self.keys.len() + self.values.as_ref().map_or(0, Vec::len))
+        self.keys.nbytes()
+            + self.values.as_ref().map_or(0, Aligned::nbytes)
+            + self.codes.nbytes()
             + self.spins.as_ref().map_or(0, SpinMatrix::nbytes)
     }
 

@@ -23,8 +23,10 @@
 //! tile kernels), so the result keeps its bits.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use super::scores::dot_lanes;
+use super::TILE;
 
 /// Widest key this screening takes (the integer sums stay far inside `i32`).
 pub(super) const MAX_D: usize = 1 << 16;
@@ -58,12 +60,6 @@ pub struct Codes<B> {
     norm: Vec<f64>,
     /// Keys: the sum of the codes (for the query offset); queries: unused.
     sum: Vec<i32>,
-    /// Keys: tiles of the call screened and tiles that needed the tile
-    /// kernel after all (bounds too loose, weights mostly nonzero), so
-    /// that a call where screening does not pay stops trying. Which tiles
-    /// screen never changes a result, so the counts may race.
-    screened: AtomicUsize,
-    dense: AtomicUsize,
 }
 
 impl<B: Copy> Codes<B> {
@@ -75,8 +71,6 @@ impl<B: Copy> Codes<B> {
             err: Vec::new(),
             norm: Vec::new(),
             sum: Vec::new(),
-            screened: AtomicUsize::new(0),
-            dense: AtomicUsize::new(0),
         }
     }
 
@@ -99,8 +93,10 @@ impl<B: Copy> Codes<B> {
         self.codes.resize(rows * dp, to(offset));
         for v in [&mut self.scale, &mut self.err, &mut self.norm] {
             v.clear();
+            v.reserve_exact(rows);
         }
         self.sum.clear();
+        self.sum.reserve_exact(rows);
         for (r, row) in x.chunks_exact(d).take(rows).enumerate() {
             let mut lanes = [0.0f32; 16];
             let mut blocks = row.chunks_exact(16);
@@ -160,6 +156,145 @@ impl<B: Copy> Codes<B> {
         }
     }
 
+    /// Empty codes with room for `bytes` codes, `None` when that much
+    /// memory cannot be had.
+    pub(super) fn with_capacity(bytes: usize) -> Option<Codes<B>> {
+        let mut codes = Vec::new();
+        codes.try_reserve_exact(bytes).ok()?;
+        Some(Codes {
+            codes,
+            ..Codes::new()
+        })
+    }
+}
+
+impl<B> Codes<B> {
+    /// Bytes held (codes and per-row numbers).
+    fn nbytes(&self) -> usize {
+        std::mem::size_of::<B>() * self.codes.capacity()
+            + 8 * (self.scale.capacity() + self.err.capacity() + self.norm.capacity())
+            + 4 * self.sum.capacity()
+    }
+}
+
+/// Query codes: unsigned bytes `1..=127` (`u − 64` the signed code).
+pub(super) type QueryCodes = Codes<u8>;
+/// Key codes: signed bytes `−127..=127`.
+pub type KeyCodes = Codes<i8>;
+
+/// The codes of a memory's keys, made tile by tile ([`TILE`] keys) the
+/// first time a screening call needs them and kept with the memory (until
+/// the next store), so that later calls do not code the keys again and a
+/// call that stops screening early codes only the tiles it bounded.
+#[derive(Default)]
+pub struct CodeCache {
+    /// Per tile: not coded yet, coded, or `None` when the codes could not
+    /// be allocated (that tile is not screened).
+    tiles: Vec<OnceLock<Option<KeyCodes>>>,
+}
+
+impl CodeCache {
+    /// An empty cache for `rows` keys.
+    pub(super) fn new(rows: usize) -> CodeCache {
+        CodeCache {
+            tiles: (0..rows.div_ceil(TILE)).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Bytes of the codes made so far.
+    pub(super) fn nbytes(&self) -> usize {
+        self.tiles
+            .iter()
+            .filter_map(|t| t.get().and_then(Option::as_ref))
+            .map(Codes::nbytes)
+            .sum()
+    }
+}
+
+impl Clone for CodeCache {
+    fn clone(&self) -> Self {
+        CodeCache {
+            tiles: self
+                .tiles
+                .iter()
+                .map(|t| match t.get() {
+                    Some(codes) => OnceLock::from(codes.clone()),
+                    None => OnceLock::new(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Clone for Codes<i8> {
+    fn clone(&self) -> Self {
+        Codes {
+            dp: self.dp,
+            codes: self.codes.clone(),
+            scale: self.scale.clone(),
+            err: self.err.clone(),
+            norm: self.norm.clone(),
+            sum: self.sum.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CodeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let coded = self.tiles.iter().filter(|t| t.get().is_some()).count();
+        write!(f, "CodeCache({coded} of {} tiles coded)", self.tiles.len())
+    }
+}
+
+/// The key codes one call screens with: the memory's [`CodeCache`], filled
+/// as tiles are needed, and whether screening still pays in this call.
+pub struct CallCodes<'a> {
+    cache: &'a CodeCache,
+    keys: &'a [f32],
+    rows: usize,
+    d: usize,
+    /// Tiles of the call screened and tiles that needed the tile kernel
+    /// after all (bounds too loose, weights mostly nonzero), so that a call
+    /// where screening does not pay stops trying (and stops coding). Which
+    /// tiles screen never changes a result, so the counts may race.
+    screened: AtomicUsize,
+    dense: AtomicUsize,
+}
+
+impl<'a> CallCodes<'a> {
+    /// A call's view of `cache`, the codes of `rows` keys `keys` of width `d`.
+    pub(super) fn new(cache: &'a CodeCache, keys: &'a [f32], rows: usize, d: usize) -> Self {
+        CallCodes {
+            cache,
+            keys,
+            rows,
+            d,
+            screened: AtomicUsize::new(0),
+            dense: AtomicUsize::new(0),
+        }
+    }
+
+    /// The codes of the tile of keys from `start` (a multiple of [`TILE`]),
+    /// coded now if no call has yet; `None` when they cannot be allocated.
+    pub(super) fn tile(&self, start: usize) -> Option<&'a KeyCodes> {
+        let t = start / TILE;
+        debug_assert_eq!(start % TILE, 0, "tiles start at multiples of TILE");
+        let cell = self.cache.tiles.get(t)?;
+        cell.get_or_init(|| {
+            let rows = (self.rows - start).min(TILE);
+            let d = self.d;
+            let mut codes = KeyCodes::with_capacity(rows * d.div_ceil(STEP) * STEP)?;
+            code_keys(
+                &self.keys[start * d..(start + rows) * d],
+                rows,
+                d,
+                &mut codes,
+            );
+            Some(codes)
+        })
+        .as_ref()
+    }
+
     /// Whether screening still pays in this call: at most a few tiles
     /// more needed the tile kernel than were screened.
     pub(super) fn pays(&self) -> bool {
@@ -175,23 +310,7 @@ impl<B: Copy> Codes<B> {
         };
         count.fetch_add(1, Ordering::Relaxed);
     }
-
-    /// Empty codes with room for `bytes` codes, `None` when that much
-    /// memory cannot be had.
-    pub(super) fn with_capacity(bytes: usize) -> Option<Codes<B>> {
-        let mut codes = Vec::new();
-        codes.try_reserve_exact(bytes).ok()?;
-        Some(Codes {
-            codes,
-            ..Codes::new()
-        })
-    }
 }
-
-/// Query codes: unsigned bytes `1..=127` (`u − 64` the signed code).
-pub(super) type QueryCodes = Codes<u8>;
-/// Key codes: signed bytes `−127..=127`.
-pub type KeyCodes = Codes<i8>;
 
 /// Codes `nb` queries of width `d`.
 #[inline(always)]
