@@ -609,3 +609,53 @@ fn screened_scores_keep_the_bits() {
         }
     }
 }
+
+#[test]
+fn screening_codes_are_made_as_calls_need_them_and_kept() {
+    let d = 64;
+    let keys_bytes = |mem: &ModernHopfield| 4 * mem.rows() * d;
+    // Retrieval β: the call screens every chunk, so it codes every tile;
+    // the codes stay for the next call, which gives the same bits.
+    let p = 2 * CHUNK + 5;
+    let (k, q) = copies(p, d, 300);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    assert_eq!(mem.nbytes(), keys_bytes(&mem));
+    let first = mem.step(&q, d, b(4.0)).unwrap();
+    let coded = mem.nbytes() - keys_bytes(&mem);
+    let second = mem.step(&q, d, b(4.0)).unwrap();
+    assert_eq!(first, second, "cached codes change nothing");
+    assert_eq!(mem.nbytes() - keys_bytes(&mem), coded, "codes made once");
+    let screening = crate::simd::level() >= Level::Avx2;
+    if screening {
+        // A byte per feature (d = 64 is two code steps) and 28 bytes of
+        // per-key numbers, for every key.
+        assert_eq!(coded, p * (d + 28));
+    } else {
+        assert_eq!(coded, 0, "no 8-bit kernel, no codes");
+    }
+    // A store empties them (new keys, new tiles).
+    mem.store(&k[..3 * d], 3, d, None).unwrap();
+    assert_eq!(mem.nbytes(), keys_bytes(&mem));
+    assert_eq!(mem.keys().as_ptr() as usize % 64, 0, "keys on cache lines");
+    // A β where most weights stay: the first chunk's tiles are coded and
+    // bounded, screening does not pay there, and the call stops: the later
+    // chunks' keys are never coded.
+    let p = 4 * CHUNK;
+    let (k, q) = copies(p, d, 300);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let dense = mem.step(&q, d, b(0.02)).unwrap();
+    let coded = mem.nbytes() - keys_bytes(&mem);
+    if screening {
+        assert!(coded > 0, "the first chunk is bounded");
+        assert!(
+            coded <= CHUNK * (d + 28),
+            "{coded} bytes coded: more than the first chunk"
+        );
+    }
+    for c in [0, 150, 299] {
+        let want = naive(&k, &k, d, d, &q[c * d..(c + 1) * d], 0.02);
+        close(&dense[c * d..(c + 1) * d], &want, 1e-5);
+    }
+}
