@@ -54,8 +54,12 @@
 //!   not: at P = 10⁴ about 470 weights per query stay above the threshold,
 //!   2,300 at P = 2·10⁴.)
 //! * Screening (`screen.rs`): a call of at least 256 queries at the AVX2
-//!   level codes the keys once in bytes; each block codes its queries and
-//!   bounds every score of a tile rigorously from the 8-bit code products
+//!   level screens with the keys coded in bytes, a tile at a time as the
+//!   call first needs it (kept with the memory until the next store, so
+//!   that later calls do not code again, and a call that stops screening
+//!   after its first chunk codes only that chunk); each block codes its
+//!   queries and bounds every score of a tile rigorously from the 8-bit
+//!   code products
 //!   (`vpmaddubsw`, over twice the float32 FMA rate), then computes exact
 //!   float32 scores only for the keys whose weight can be nonzero under
 //!   the rule above (upper bound not below the best lower bound minus `T`):
@@ -86,6 +90,8 @@
 //! * `stream.rs`: the float32 streaming online softmax and value accumulation;
 //! * `scores.rs`: the float32 score kernels (float lanes, ±1 popcount);
 //! * `screen.rs`: the 8-bit codes and score bounds of the screening;
+//! * `aligned.rs`: the storage of keys, values and packed queries, on
+//!   64-byte cache lines (no 32-byte load straddles two lines);
 //! * `x86.rs`: their AVX-512 micro-kernels;
 //! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits);
 //! * `float64.rs`: the float64 kernel (`dgemm` score tiles, exact `exp`,
