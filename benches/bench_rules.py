@@ -12,11 +12,11 @@ would write it, then converts it to float32 (what the network holds):
   pattern, ``H = Wξ`` (two outer products per pattern).
 
 Also timed: writing the float32 ``N × N`` matrix once (``np.ones``), the
-memory's floor. Both sides agree (every weight within one float32 step)
-before timing. Run with ``--benchmark-only`` for timings at N = 16,384 (about
-3 GiB of memory for the NumPy Storkey formula); with
-``--benchmark-disable`` (the benches as tests, as CI runs them) the same
-code runs once at N = 1,024.
+memory's floor. Every case is timed after one untimed round (``WARMUP``).
+Both sides agree (every weight within one float32 step) before timing. Run
+with ``--benchmark-only`` for timings at N = 16,384 (about 3 GiB of memory
+for the NumPy Storkey formula); with ``--benchmark-disable`` (the benches as
+tests, as CI runs them) the same code runs once at N = 1,024.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ import pytest
 
 P = 14
 ACTIVITY = 0.3
+# Every case, Rust, NumPy and the write floor alike, is timed after one
+# untimed round: on a virtual machine the first touches of guest memory
+# not used since boot can be slow and erratic (``np.ones`` of 1 GiB took
+# 1.4 s the first two times in a process here, 0.14 s after).
+WARMUP = 1
 
 
 def _size(config: pytest.Config) -> int:
@@ -94,7 +99,7 @@ def test_store(benchmark, record_ratio, case: dict, rule: str, impl: str) -> Non
     benchmark.group = f"store {rule} N={n} P={P}"
     benchmark.extra_info.update(impl=impl, rule=rule, n=n, patterns=P, cpus=os.cpu_count())
     run = _rust if impl == "rust" else _numpy
-    benchmark.pedantic(run, args=(case, rule), rounds=2, iterations=1)
+    benchmark.pedantic(run, args=(case, rule), rounds=2, warmup_rounds=WARMUP, iterations=1)
     seconds = benchmark.stats.stats.median if benchmark.stats else None
     record_ratio(benchmark.group, impl, seconds)
 
@@ -102,5 +107,7 @@ def test_store(benchmark, record_ratio, case: dict, rule: str, impl: str) -> Non
 def test_write_floor(benchmark, case: dict) -> None:
     n = case["n"]
     benchmark.group = f"write float32 N²  N={n}"
-    out = benchmark.pedantic(lambda: np.ones((n, n), np.float32), rounds=2, iterations=1)
+    out = benchmark.pedantic(
+        lambda: np.ones((n, n), np.float32), rounds=2, warmup_rounds=WARMUP, iterations=1
+    )
     assert out.shape == (n, n)

@@ -41,7 +41,6 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::error::{interrupted, try_filled, Error, Result};
-use crate::model::weights::grid_exponent;
 use crate::model::Weights;
 use crate::spins::{self, SpinMatrix};
 
@@ -319,7 +318,7 @@ impl Learner {
             // out zeroed, so that a new network costs nothing until a store
             // replaces them.
             let count = square(n, "a weight matrix")?;
-            return Weights::from_grid(n, zeros(count)?, threshold, grid_exponent(n, 0.0), false);
+            return Weights::zero(n, zeros(count)?, threshold);
         }
         let built = match self.matrix(cancel)? {
             Matrix::Gram(t) => build::write(&t, n, zero, grid, cancel)?,
@@ -873,6 +872,8 @@ mod tests {
                 assert_eq!(got.is_small(), want.is_small());
                 assert_eq!(got.has_zero_diagonal(), want.has_zero_diagonal());
                 assert_eq!(got.nbytes(), want.nbytes());
+                // Every field, the diagonal and flags included.
+                assert_eq!(format!("{got:?}"), format!("{want:?}"));
             }
         }
     }
