@@ -12,7 +12,17 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-use super::float::Float;
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The element types an [`Aligned`] holds: `f32` and `f64` (sealed), whose
+/// every bit pattern is a value.
+pub trait Plain: sealed::Sealed + Copy {}
+impl Plain for f32 {}
+impl Plain for f64 {}
 
 /// One cache line of storage.
 #[derive(Clone, Copy)]
@@ -39,7 +49,7 @@ impl<T> Default for Aligned<T> {
     }
 }
 
-impl<T: Float> Aligned<T> {
+impl<T: Plain> Aligned<T> {
     const PER_LINE: usize = 64 / std::mem::size_of::<T>();
 
     /// `len` zeros (`None` when that much memory cannot be had).
@@ -77,7 +87,7 @@ impl<T: Float> Aligned<T> {
     }
 }
 
-impl<T: Float> Deref for Aligned<T> {
+impl<T: Plain> Deref for Aligned<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
@@ -88,7 +98,7 @@ impl<T: Float> Deref for Aligned<T> {
     }
 }
 
-impl<T: Float> DerefMut for Aligned<T> {
+impl<T: Plain> DerefMut for Aligned<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in `deref`, borrowed mutably through `self`.
         unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<T>(), self.len) }

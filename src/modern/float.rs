@@ -9,6 +9,7 @@
 use std::fmt::{Debug, Display};
 use std::ops::Range;
 
+use super::aligned::Plain;
 use super::scores::{pack, scores, Packed};
 use super::screen::CallCodes;
 use super::stream::{chunk as stream_chunk, screens, Partial, Pass};
@@ -55,7 +56,7 @@ pub struct Chunk<'a> {
 
 /// A float type a [`ModernHopfield`] can store: `f32` or `f64` (sealed).
 pub trait Float:
-    sealed::Sealed + Copy + Default + PartialEq + Into<f64> + Send + Sync + Debug + Display
+    sealed::Sealed + Plain + Default + PartialEq + Into<f64> + Send + Sync + Debug + Display
 {
     /// Its NumPy name, for messages.
     const NAME: &'static str;

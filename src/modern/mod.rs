@@ -89,7 +89,9 @@
 //!   with an optional partial cue (`clamp`, `known`), energy, attention);
 //! * `stream.rs`: the float32 streaming online softmax and value accumulation;
 //! * `scores.rs`: the float32 score kernels (float lanes, ±1 popcount);
-//! * `screen.rs`: the 8-bit codes and score bounds of the screening;
+//! * `codes.rs`: the 8-bit codes of the screening and the memory's cache
+//!   of key codes;
+//! * `screen.rs`: the score bounds of the screening;
 //! * `aligned.rs`: the storage of keys, values and packed queries, on
 //!   64-byte cache lines (no 32-byte load straddles two lines);
 //! * `x86.rs`: their AVX-512 micro-kernels;
@@ -115,6 +117,7 @@
 mod aligned;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod codes;
 mod driver;
 pub mod float;
 mod float64;
@@ -170,7 +173,7 @@ pub struct ModernHopfield<T = f32> {
     max_norm_sq: f64,
     /// The keys' 8-bit codes of the score screening, made as calls need
     /// them (float32 only; emptied by every store).
-    codes: screen::CodeCache,
+    codes: codes::CodeCache,
 }
 
 /// A modern Hopfield memory of float64 keys (and values): fixed points to
@@ -187,7 +190,7 @@ impl<T> Default for ModernHopfield<T> {
             values: None,
             spins: None,
             max_norm_sq: 0.0,
-            codes: screen::CodeCache::default(),
+            codes: codes::CodeCache::default(),
         }
     }
 }
@@ -252,7 +255,7 @@ pub struct Retrieved<T = f32> {
     pub converged: Vec<bool>,
 }
 
-impl<T: float::Float> ModernHopfield<T> {
+impl<T: aligned::Plain> ModernHopfield<T> {
     /// An empty memory; the first [`store`](Self::store) fixes the widths.
     pub fn new() -> Self {
         Self::default()

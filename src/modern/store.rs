@@ -111,7 +111,7 @@ impl<T: Float> ModernHopfield<T> {
         self.dv = values.map_or(d, |(_, dv)| dv);
         self.rows += rows;
         // New keys, new tiles: the screening codes are made again as needed.
-        self.codes = super::screen::CodeCache::new(self.rows);
+        self.codes = super::codes::CodeCache::new(self.rows, super::TILE);
         Ok(())
     }
 
