@@ -277,6 +277,32 @@ def test_store_appends_and_strided_inputs() -> None:
     assert "num_patterns=40" in repr(net)
 
 
+def test_screening_codes_are_kept_and_counted_in_nbytes(simd_level: None) -> None:
+    # A call of 256+ queries at a retrieval beta screens its scores with
+    # 8-bit codes of the keys (AVX2 and up): made as tiles need them, kept
+    # for later calls (nbytes counts them: a byte per feature, padded to
+    # 32, and 28 bytes per key), dropped by the next store; same bits.
+    rng = _rng(13)
+    p, d = 4000, 64
+    x = rng.uniform(-1, 1, (p, d)).astype(np.float32)
+    q = x[:300] + 0.2 * rng.uniform(-1, 1, (300, d)).astype(np.float32)
+    net = _net(x, 4.0)
+    assert net.nbytes == 4 * p * d
+    first = net.retrieve(q).states
+    coded = net.nbytes - 4 * p * d
+    if _core.simd_level() in ("avx2", "avx512"):
+        assert coded == p * (d + 28)
+    else:
+        assert coded == 0
+    np.testing.assert_array_equal(net.retrieve(q).states, first)
+    assert net.nbytes == 4 * p * d + coded
+    _core.set_simd_level("portable")  # never screens
+    np.testing.assert_array_equal(net.retrieve(q).states, first)
+    _rel_close(first[:5], ref.modern_update(x, q[:5], 4.0))
+    net.store(x[:2])
+    assert net.nbytes == 4 * (p + 2) * d
+
+
 # -- bad input --------------------------------------------------------------------
 
 

@@ -396,7 +396,8 @@ class Modern:
         """M² = max_μ ‖k_μ‖²."""
     @property
     def nbytes(self) -> int:
-        """Bytes held by the memory."""
+        """Bytes held by the memory, including the 8-bit key codes that
+        screening retrievals have made (kept until the next store)."""
     def store(self, patterns: _Floats, values: _Floats | None = None) -> None:
         """Appends (P, d) keys and, for hetero-association, (P, d_v) values,
         both arrays of the memory's dtype."""

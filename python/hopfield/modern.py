@@ -207,7 +207,10 @@ class ModernHopfield(Persistent):
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the stored patterns and values."""
+        """Bytes held by the stored patterns and values, and by the 8-bit key
+        codes that screened retrievals have made (float32, calls of 256 or more
+        queries on AVX2 and up: a byte per feature, padded to 32, and 28 per
+        pattern, kept until the next :meth:`store`)."""
         return self._engine.nbytes
 
     @property

@@ -14,12 +14,25 @@
 //!   tried at AVX2: 6 keys × 16 queries per lane, L2-sized sub-tiles. It
 //!   cut L2 misses tenfold but ran 5–20 % slower on two Zen cores at
 //!   P = 10⁴–2·10⁴, so it was taken out.)
+//!
+//!   What limits it (Zen 3, one core, d = 1024): per step and half, 2 key
+//!   and 6 query loads feed 12 FMAs (0.67 loads per FMA, 15 of the 16
+//!   registers), the ratio of a 6 × 16 broadcast `sgemm` kernel; with the
+//!   2 keys and 6 queries in L1 it runs at 83–88 GFLOP/s (peak about 96).
+//!   On a tile, keys and packed queries on cache lines (`aligned.rs`), it
+//!   runs at 70–75 GFLOP/s (60 when half the loads straddled two lines).
+//!   Tried there, none faster beyond noise: depth blocks of 8–32 steps
+//!   with both halves while the lines are in L1 (the partial sums carried
+//!   through memory: the same chains), keys packed per pair with the two
+//!   halves apart, software prefetch of the next pair (slower: it evicts
+//!   the query group), sub-tiles of 48–384 KB.
 //! * Values: `o[b][j] += Σ_{p ∈ list} w[b][p]·v[p][j]`, one FMA chain per
 //!   `(b, j)` in list order, 8 columns per register, `B` queries sharing
 //!   each value load, over a panel of `cols` columns.
 
 #![allow(clippy::needless_range_loop)] // kernels index several register arrays
 
+use super::aligned::Aligned;
 use super::TILE;
 use std::arch::x86_64::*;
 
@@ -200,9 +213,11 @@ unsafe fn micro_row<const R: usize>(k: [*const f32; R], q: *const f32, d: usize)
 /// last group).
 /// A group is then one contiguous block: its rows no longer sit 4 KB apart
 /// (at d = 1024), where they would all fall into the same L1 cache sets.
-pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
+/// `None` when the memory cannot be had.
+pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Option<Aligned<f32>> {
     let steps = d.div_ceil(16);
-    let mut out = vec![0.0f32; nq.div_ceil(QC) * QC * steps * 16];
+    // On cache lines: every 32-byte load of a step stays within one line.
+    let mut out = Aligned::zeros(nq.div_ceil(QC) * QC * steps * 16)?;
     for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
         let (g, x) = (c / QC, c % QC);
         for (i, part) in q.chunks(16).enumerate() {
@@ -210,7 +225,7 @@ pub fn pack_groups(queries: &[f32], nq: usize, d: usize) -> Vec<f32> {
             out[at..at + part.len()].copy_from_slice(part);
         }
     }
-    out
+    Some(out)
 }
 
 /// The scores of `rows` keys and the query groups `group(c)` (`c` the

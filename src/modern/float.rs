@@ -9,8 +9,9 @@
 use std::fmt::{Debug, Display};
 use std::ops::Range;
 
+use super::aligned::Plain;
 use super::scores::{pack, scores, Packed};
-use super::screen::{code_keys, KeyCodes};
+use super::screen::CallCodes;
 use super::stream::{chunk as stream_chunk, screens, Partial, Pass};
 use super::{float64, ModernHopfield, TILE};
 use crate::spins::SpinMatrix;
@@ -41,7 +42,7 @@ pub struct Block<'a, T> {
     pub(super) values: bool,
     pub(super) prepared: &'a Prepared,
     /// The call's key codes, when its blocks screen their scores.
-    pub(super) codes: Option<&'a KeyCodes>,
+    pub(super) codes: Option<&'a CallCodes<'a>>,
 }
 
 /// One chunk of stored patterns and the softmax state it folds into.
@@ -55,7 +56,7 @@ pub struct Chunk<'a> {
 
 /// A float type a [`ModernHopfield`] can store: `f32` or `f64` (sealed).
 pub trait Float:
-    sealed::Sealed + Copy + Default + PartialEq + Into<f64> + Send + Sync + Debug + Display
+    sealed::Sealed + Plain + Default + PartialEq + Into<f64> + Send + Sync + Debug + Display
 {
     /// Its NumPy name, for messages.
     const NAME: &'static str;
@@ -76,10 +77,11 @@ pub trait Float:
     #[doc(hidden)]
     fn prepare(queries: &[Self], nb: usize, d: usize, spins: Option<SpinMatrix>) -> Prepared;
 
-    /// The stored keys coded for score screening (`screen.rs`), when a call
-    /// of `nq` queries screens (float32 at a level with the 8-bit kernel).
+    /// The stored keys' codes for score screening (`screen.rs`: coded as
+    /// the call's tiles need them, kept with the memory), when a call of
+    /// `nq` queries screens (float32 at a level with the 8-bit kernel).
     #[doc(hidden)]
-    fn code_keys(mem: &ModernHopfield<Self>, nq: usize) -> Option<KeyCodes>;
+    fn code_keys(mem: &ModernHopfield<Self>, nq: usize) -> Option<CallCodes<'_>>;
 
     /// Streams one chunk of stored patterns through the online softmax of
     /// one block (weights may be dropped against the chunk's floor where
@@ -119,11 +121,12 @@ impl Float for f32 {
         Prepared { spins, packed }
     }
 
-    fn code_keys(mem: &ModernHopfield<Self>, nq: usize) -> Option<KeyCodes> {
+    fn code_keys(mem: &ModernHopfield<Self>, nq: usize) -> Option<CallCodes<'_>> {
         // Coding a key costs about what scoring it costs 30 queries; the
         // screening saves about half the scoring: worth it from a few
-        // hundred queries per call. The codes (a byte per feature) are
-        // left out when they would not fit in `CODES_MAX` bytes or memory.
+        // hundred queries per call (and the codes are kept for later
+        // calls). The codes (a byte per feature) are not made when they
+        // would not fit in `CODES_MAX` bytes.
         let bytes = mem.rows.saturating_mul(mem.d.div_ceil(32) * 32);
         if nq < SCREEN_CALL_MIN || bytes > CODES_MAX || mem.spins.is_some() {
             return None;
@@ -131,9 +134,7 @@ impl Float for f32 {
         if !screens(nq.min(super::QUERY_BLOCK), mem.d) {
             return None;
         }
-        let mut codes = KeyCodes::with_capacity(bytes)?;
-        code_keys(&mem.keys, mem.rows, mem.d, &mut codes);
-        Some(codes)
+        Some(CallCodes::new(&mem.codes, &mem.keys, mem.rows, mem.d))
     }
 
     fn chunk(mem: &ModernHopfield<Self>, block: &Block<'_, Self>, chunk: Chunk<'_>) {
@@ -190,7 +191,7 @@ impl Float for f64 {
         }
     }
 
-    fn code_keys(_: &ModernHopfield<Self>, _: usize) -> Option<KeyCodes> {
+    fn code_keys(_: &ModernHopfield<Self>, _: usize) -> Option<CallCodes<'_>> {
         None
     }
 

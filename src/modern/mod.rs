@@ -54,8 +54,12 @@
 //!   not: at P = 10⁴ about 470 weights per query stay above the threshold,
 //!   2,300 at P = 2·10⁴.)
 //! * Screening (`screen.rs`): a call of at least 256 queries at the AVX2
-//!   level codes the keys once in bytes; each block codes its queries and
-//!   bounds every score of a tile rigorously from the 8-bit code products
+//!   level screens with the keys coded in bytes, a tile at a time as the
+//!   call first needs it (kept with the memory until the next store, so
+//!   that later calls do not code again, and a call that stops screening
+//!   after its first chunk codes only that chunk); each block codes its
+//!   queries and bounds every score of a tile rigorously from the 8-bit
+//!   code products
 //!   (`vpmaddubsw`, over twice the float32 FMA rate), then computes exact
 //!   float32 scores only for the keys whose weight can be nonzero under
 //!   the rule above (upper bound not below the best lower bound minus `T`):
@@ -85,7 +89,11 @@
 //!   with an optional partial cue (`clamp`, `known`), energy, attention);
 //! * `stream.rs`: the float32 streaming online softmax and value accumulation;
 //! * `scores.rs`: the float32 score kernels (float lanes, ±1 popcount);
-//! * `screen.rs`: the 8-bit codes and score bounds of the screening;
+//! * `codes.rs`: the 8-bit codes of the screening and the memory's cache
+//!   of key codes;
+//! * `screen.rs`: the score bounds of the screening;
+//! * `aligned.rs`: the storage of keys, values and packed queries, on
+//!   64-byte cache lines (no 32-byte load straddles two lines);
 //! * `x86.rs`: their AVX-512 micro-kernels;
 //! * `avx2.rs`: their AVX2 + FMA micro-kernels (same bits);
 //! * `float64.rs`: the float64 kernel (`dgemm` score tiles, exact `exp`,
@@ -106,8 +114,10 @@
 //! popcount path here too (`β·(d − 2·hamming)`, exact: the `dgemm` of ±1
 //! numbers sums exact integers, so both paths give the same bits).
 
+mod aligned;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod codes;
 mod driver;
 pub mod float;
 mod float64;
@@ -126,6 +136,7 @@ use std::num::NonZeroU32;
 
 use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
+use aligned::Aligned;
 
 /// Most queries per block (the unit rayon schedules).
 pub const QUERY_BLOCK: usize = 192;
@@ -155,11 +166,14 @@ pub struct ModernHopfield<T = f32> {
     d: usize,
     dv: usize,
     rows: usize,
-    keys: Vec<T>,
-    values: Option<Vec<T>>,
+    keys: Aligned<T>,
+    values: Option<Aligned<T>>,
     /// Bit-packed keys while every stored key is ±1.
     spins: Option<SpinMatrix>,
     max_norm_sq: f64,
+    /// The keys' 8-bit codes of the score screening, made as calls need
+    /// them (float32 only; emptied by every store).
+    codes: codes::CodeCache,
 }
 
 /// A modern Hopfield memory of float64 keys (and values): fixed points to
@@ -172,10 +186,11 @@ impl<T> Default for ModernHopfield<T> {
             d: 0,
             dv: 0,
             rows: 0,
-            keys: Vec::new(),
+            keys: Aligned::default(),
             values: None,
             spins: None,
             max_norm_sq: 0.0,
+            codes: codes::CodeCache::default(),
         }
     }
 }
@@ -240,7 +255,7 @@ pub struct Retrieved<T = f32> {
     pub converged: Vec<bool>,
 }
 
-impl<T> ModernHopfield<T> {
+impl<T: aligned::Plain> ModernHopfield<T> {
     /// An empty memory; the first [`store`](Self::store) fixes the widths.
     pub fn new() -> Self {
         Self::default()
@@ -281,9 +296,14 @@ impl<T> ModernHopfield<T> {
         self.max_norm_sq
     }
 
-    /// Bytes held.
+    /// Bytes held: keys, values, the bit-packed ±1 keys, and the 8-bit
+    /// key codes that screening calls have made so far (float32, calls of
+    /// 256+ queries: at most about a quarter of the keys' bytes, plus 28
+    /// bytes per key).
     pub fn nbytes(&self) -> usize {
-        std::mem::size_of::<T>() * (self.keys.len() + self.values.as_ref().map_or(0, Vec::len))
+        self.keys.nbytes()
+            + self.values.as_ref().map_or(0, Aligned::nbytes)
+            + self.codes.nbytes()
             + self.spins.as_ref().map_or(0, SpinMatrix::nbytes)
     }
 

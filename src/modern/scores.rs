@@ -1,6 +1,7 @@
 //! Score kernels: float inner products in a fixed lane order, and ±1
 //! scores through XOR + popcount.
 
+use super::aligned::Aligned;
 use super::LANES;
 use crate::spins::SpinMatrix;
 
@@ -70,10 +71,15 @@ pub(super) fn scores(
 /// of `qv` queries: for each group, lane `l` and step `i`, the `qv` values
 /// `q[c][16 i + l]` side by side (zeros past `nq` and past `d`).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(super) fn pack_queries(queries: &[f32], nq: usize, d: usize, qv: usize) -> Vec<f32> {
+pub(super) fn pack_queries(
+    queries: &[f32],
+    nq: usize,
+    d: usize,
+    qv: usize,
+) -> Option<Aligned<f32>> {
     let steps = d.div_ceil(LANES);
     let groups = nq.div_ceil(qv);
-    let mut out = vec![0.0f32; groups * LANES * steps * qv];
+    let mut out = Aligned::zeros(groups * LANES * steps * qv)?;
     for (c, q) in queries.chunks_exact(d).take(nq).enumerate() {
         let (g, x) = (c / qv, c % qv);
         for (f, &v) in q.iter().enumerate() {
@@ -81,14 +87,14 @@ pub(super) fn pack_queries(queries: &[f32], nq: usize, d: usize, qv: usize) -> V
             out[((g * LANES + l) * steps + i) * qv + x] = v;
         }
     }
-    out
+    Some(out)
 }
 
 /// The queries of a block packed for a kernel that reads them packed: the
 /// first `n` queries, a multiple of its group or all of them.
 pub(super) struct Packed {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    data: Vec<f32>,
+    data: Aligned<f32>,
     n: usize,
     width: usize,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -128,7 +134,7 @@ pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
             let n = if nq % qv >= qv / 2 { nq } else { nq - nq % qv };
             if n > 0 {
                 return Some(Packed {
-                    data: pack_queries(queries, n, d, qv),
+                    data: pack_queries(queries, n, d, qv)?,
                     n,
                     width: n.div_ceil(qv) * qv,
                     kind: Kind::Lanes,
@@ -142,7 +148,7 @@ pub(super) fn pack(queries: &[f32], nq: usize, d: usize) -> Option<Packed> {
             let n = if nq % qc >= qc / 2 { nq } else { nq - nq % qc };
             if n > 0 {
                 return Some(Packed {
-                    data: super::avx2::pack_groups(queries, n, d),
+                    data: super::avx2::pack_groups(queries, n, d)?,
                     n,
                     width: n,
                     kind: Kind::Groups,

@@ -24,140 +24,65 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub(super) use super::codes::{code_keys, code_queries, CodeCache, KeyCodes, QueryCodes};
+use super::codes::{OFFSET, STEP};
 use super::scores::dot_lanes;
+use super::TILE;
 
 /// Widest key this screening takes (the integer sums stay far inside `i32`).
 pub(super) const MAX_D: usize = 1 << 16;
-/// Bytes per code step: features are padded to a multiple of this.
-const STEP: usize = 32;
-/// The query codes' offset (`u = round(q / s_q) + 64`).
-const OFFSET: i32 = 64;
-
 /// A score far below any threshold: it stands in for a key whose weight is
 /// known to be zero (every test against it fails, and it never becomes a
 /// maximum while an exact score is present).
 pub(super) const SKIPPED: f32 = f32::MIN;
 
-/// `x` rounded to the nearest integer (ties to even) for `|x| < 2⁵¹`,
-/// without a library call at any level.
-#[inline(always)]
-fn round(x: f64) -> f64 {
-    const MAGIC: f64 = 6755399441055744.0; // 1.5·2^52
-    (x + MAGIC) - MAGIC
-}
-
-/// Codes of a set of rows (queries or keys), rows padded to `dp` bytes.
-pub struct Codes<B> {
-    pub(super) dp: usize,
-    pub(super) codes: Vec<B>,
-    /// `s`: the row's value per code unit.
-    scale: Vec<f64>,
-    /// Upper bound of `‖x − x̃‖`.
-    err: Vec<f64>,
-    /// Upper bound of `‖x‖`.
-    norm: Vec<f64>,
-    /// Keys: the sum of the codes (for the query offset); queries: unused.
-    sum: Vec<i32>,
-    /// Keys: tiles of the call screened and tiles that needed the tile
-    /// kernel after all (bounds too loose, weights mostly nonzero), so
-    /// that a call where screening does not pay stops trying. Which tiles
-    /// screen never changes a result, so the counts may race.
+/// The key codes one call screens with: the memory's [`CodeCache`], filled
+/// as tiles are needed, and whether screening still pays in this call.
+pub struct CallCodes<'a> {
+    cache: &'a CodeCache,
+    keys: &'a [f32],
+    rows: usize,
+    d: usize,
+    /// Tiles of the call screened and tiles that needed the tile kernel
+    /// after all (bounds too loose, weights mostly nonzero), so that a call
+    /// where screening does not pay stops trying (and stops coding). Which
+    /// tiles screen never changes a result, so the counts may race.
     screened: AtomicUsize,
     dense: AtomicUsize,
 }
 
-impl<B: Copy> Codes<B> {
-    pub(super) fn new() -> Codes<B> {
-        Codes {
-            dp: 0,
-            codes: Vec::new(),
-            scale: Vec::new(),
-            err: Vec::new(),
-            norm: Vec::new(),
-            sum: Vec::new(),
+impl<'a> CallCodes<'a> {
+    /// A call's view of `cache`, the codes of `rows` keys `keys` of width `d`.
+    pub(super) fn new(cache: &'a CodeCache, keys: &'a [f32], rows: usize, d: usize) -> Self {
+        CallCodes {
+            cache,
+            keys,
+            rows,
+            d,
             screened: AtomicUsize::new(0),
             dense: AtomicUsize::new(0),
         }
     }
 
-    /// Codes `rows` rows of `x` (width `d`) with `levels` code steps on
-    /// each side of zero, `to` turning a code plus `offset` into a byte.
-    /// Written to vectorize (lane partial sums, no library rounding).
-    #[inline(always)]
-    fn fill(
-        &mut self,
-        x: &[f32],
-        rows: usize,
-        d: usize,
-        levels: f64,
-        offset: i32,
-        to: fn(i32) -> B,
-    ) {
-        let dp = d.div_ceil(STEP) * STEP;
-        self.dp = dp;
-        self.codes.clear();
-        self.codes.resize(rows * dp, to(offset));
-        for v in [&mut self.scale, &mut self.err, &mut self.norm] {
-            v.clear();
-        }
-        self.sum.clear();
-        for (r, row) in x.chunks_exact(d).take(rows).enumerate() {
-            let mut lanes = [0.0f32; 16];
-            let mut blocks = row.chunks_exact(16);
-            for blk in &mut blocks {
-                for (m, &v) in lanes.iter_mut().zip(blk) {
-                    let a = v.abs();
-                    *m = if a > *m { a } else { *m };
-                }
-            }
-            let top = blocks
-                .remainder()
-                .iter()
-                .map(|v| v.abs())
-                .chain(lanes)
-                .fold(0.0f32, |m, a| if a > m { a } else { m }) as f64;
-            let s = top / levels;
-            let inv = if s > 0.0 { 1.0 / s } else { 0.0 };
-            let out = &mut self.codes[r * dp..r * dp + d];
-            let (mut e2, mut n2, mut sum) = ([0.0f64; 4], [0.0f64; 4], 0i32);
-            let mut code = |o: &mut B, v: f32, l: usize| {
-                let v = v as f64;
-                let c = round(v * inv);
-                let c = if c > levels {
-                    levels
-                } else if c < -levels {
-                    -levels
-                } else {
-                    c
-                };
-                let diff = v - s * c;
-                e2[l] += diff * diff;
-                n2[l] += v * v;
-                sum += c as i32;
-                *o = to(c as i32 + offset);
-            };
-            let mut oc = out.chunks_exact_mut(4);
-            let mut vc = row.chunks_exact(4);
-            for (o, v) in (&mut oc).zip(&mut vc) {
-                for l in 0..4 {
-                    code(&mut o[l], v[l], l);
-                }
-            }
-            for (o, &v) in oc.into_remainder().iter_mut().zip(vc.remainder()) {
-                code(o, v, 0);
-            }
-            let (e2, n2) = (
-                (e2[0] + e2[1]) + (e2[2] + e2[3]),
-                (n2[0] + n2[1]) + (n2[2] + n2[3]),
+    /// The codes of the tile of keys from `start` (a multiple of [`TILE`]),
+    /// coded now if no call has yet; `None` when they cannot be allocated.
+    pub(super) fn tile(&self, start: usize) -> Option<&'a KeyCodes> {
+        let t = start / TILE;
+        debug_assert_eq!(start % TILE, 0, "tiles start at multiples of TILE");
+        let cell = self.cache.cell(t)?;
+        cell.get_or_init(|| {
+            let rows = (self.rows - start).min(TILE);
+            let d = self.d;
+            let mut codes = KeyCodes::with_capacity(rows * d.div_ceil(STEP) * STEP)?;
+            code_keys(
+                &self.keys[start * d..(start + rows) * d],
+                rows,
+                d,
+                &mut codes,
             );
-            // Rounded up past the float64 rounding of the sums (relative
-            // error far below 1e-9 for any width this takes).
-            self.scale.push(s);
-            self.err
-                .push(e2.sqrt() * (1.0 + 1e-9) + 1e-12 * n2.sqrt() + 1e-300);
-            self.norm.push(n2.sqrt() * (1.0 + 1e-9) + 1e-300);
-            self.sum.push(sum);
-        }
+            Some(codes)
+        })
+        .as_ref()
     }
 
     /// Whether screening still pays in this call: at most a few tiles
@@ -175,38 +100,6 @@ impl<B: Copy> Codes<B> {
         };
         count.fetch_add(1, Ordering::Relaxed);
     }
-
-    /// Empty codes with room for `bytes` codes, `None` when that much
-    /// memory cannot be had.
-    pub(super) fn with_capacity(bytes: usize) -> Option<Codes<B>> {
-        let mut codes = Vec::new();
-        codes.try_reserve_exact(bytes).ok()?;
-        Some(Codes {
-            codes,
-            ..Codes::new()
-        })
-    }
-}
-
-/// Query codes: unsigned bytes `1..=127` (`u − 64` the signed code).
-pub(super) type QueryCodes = Codes<u8>;
-/// Key codes: signed bytes `−127..=127`.
-pub type KeyCodes = Codes<i8>;
-
-/// Codes `nb` queries of width `d`.
-#[inline(always)]
-pub(super) fn code_queries(q: &[f32], nb: usize, d: usize, out: &mut QueryCodes) {
-    out.fill(q, nb, d, 63.0, OFFSET, |c| c as u8);
-}
-
-#[inline(always)]
-fn code_keys_body(k: &[f32], rows: usize, d: usize, out: &mut KeyCodes) {
-    out.fill(k, rows, d, 127.0, 0, |c| c as i8);
-}
-
-crate::simd::multiversion! {
-    /// Codes `rows` keys of width `d`.
-    pub(super) fn code_keys(k: &[f32], rows: usize, d: usize, out: &mut KeyCodes) -> () => code_keys_body
 }
 
 /// The bounds of one query against a tile of coded keys.

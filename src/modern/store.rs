@@ -1,7 +1,7 @@
 //! Storing patterns and checking inputs.
 
 use super::float::Float;
-use super::{Beta, ModernHopfield, MAX_ABS, MAX_SCORE};
+use super::{Aligned, Beta, ModernHopfield, MAX_ABS, MAX_SCORE};
 use crate::error::{Error, Result};
 use crate::spins::SpinMatrix;
 
@@ -110,6 +110,8 @@ impl<T: Float> ModernHopfield<T> {
         self.d = d;
         self.dv = values.map_or(d, |(_, dv)| dv);
         self.rows += rows;
+        // New keys, new tiles: the screening codes are made again as needed.
+        self.codes = super::codes::CodeCache::new(self.rows, super::TILE);
         Ok(())
     }
 
@@ -167,7 +169,7 @@ pub(super) fn spins_of<T: Float>(
     SpinMatrix::from_spins(&s, rows, d).map(Some)
 }
 
-fn reserve<T>(v: &mut Vec<T>, more: usize, what: &str) -> Result<()> {
+fn reserve<T: Float>(v: &mut Aligned<T>, more: usize, what: &str) -> Result<()> {
     v.try_reserve(more).map_err(|_| {
         Error::Memory(format!(
             "{what} would need {} more bytes, more than can be allocated",

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::scores::{popcount_scores, scores_tile, Packed};
-use super::screen::{self, Bounds, KeyCodes, QueryCodes, SKIPPED};
+use super::screen::{self, Bounds, CallCodes, QueryCodes, SKIPPED};
 use super::{ModernHopfield, LANES, TILE};
 use crate::error::{try_filled, Result};
 use crate::spins::SpinMatrix;
@@ -75,7 +75,7 @@ crate::simd::multiversion! {
         mem: &ModernHopfield,
         pass: &Pass<'_>,
         qspins: Option<&SpinMatrix>,
-        kernels: (Option<&Packed>, Option<&KeyCodes>),
+        kernels: (Option<&Packed>, Option<&CallCodes<'_>>),
         range: std::ops::Range<usize>,
         floor: Option<&[f64]>,
         part: &mut Partial,
@@ -87,7 +87,7 @@ fn chunk_body(
     mem: &ModernHopfield,
     pass: &Pass<'_>,
     qspins: Option<&SpinMatrix>,
-    (packed, codes): (Option<&Packed>, Option<&KeyCodes>),
+    (packed, codes): (Option<&Packed>, Option<&CallCodes<'_>>),
     range: std::ops::Range<usize>,
     floor: Option<&[f64]>,
     part: &mut Partial,
@@ -142,7 +142,10 @@ fn chunk_body(
             held.par_chunks_mut(size).enumerate().for_each(|(t, buf)| {
                 score_tile(t, buf, &mut vec![0.0f32; scratch_len]);
             });
-        } else if let Some(sc) = screen.as_mut().filter(|_| tiles > 0) {
+        } else if let Some(sc) = screen
+            .as_mut()
+            .filter(|s| tiles > 0 && (0..tiles).all(|t| s.k.tile(tile_keys(t).0).is_some()))
+        {
             // Bounds of every tile first: the threshold comes from all of
             // them (the chunk's maximum is the floor of its own softmax).
             let mut lo = vec![f64::NEG_INFINITY; nb];
@@ -198,7 +201,7 @@ fn chunk_body(
         } else {
             let keys = &mem.keys[start * d..(start + rows) * d];
             // Not a closure: a closure would not inherit the level's features.
-            let screened = match screen.as_mut() {
+            let screened = match screen.as_mut().filter(|s| s.k.tile(start).is_some()) {
                 Some(sc) => {
                     let mut lo = vec![f64::NEG_INFINITY; nb];
                     sc.bound(start, rows, &mut held, &mut lo);
@@ -261,18 +264,18 @@ pub(super) fn screens(nb: usize, d: usize) -> bool {
 
 /// Score screening of one block (see `screen.rs`): the block's query
 /// codes, the call's key codes, a tile's code products.
-struct Screen<'a> {
+struct Screen<'a, 'k> {
     queries: &'a [f32],
     nb: usize,
     d: usize,
     q: QueryCodes,
-    k: &'a KeyCodes,
+    k: &'a CallCodes<'k>,
     dots: Vec<i32>,
 }
 
-impl<'a> Screen<'a> {
+impl<'a, 'k> Screen<'a, 'k> {
     #[inline(always)]
-    fn new(queries: &'a [f32], nb: usize, d: usize, k: &'a KeyCodes) -> Screen<'a> {
+    fn new(queries: &'a [f32], nb: usize, d: usize, k: &'a CallCodes<'k>) -> Self {
         let mut q = QueryCodes::new();
         screen::code_queries(queries, nb, d, &mut q);
         Screen {
@@ -286,22 +289,20 @@ impl<'a> Screen<'a> {
     }
 
     /// Writes into `out` (row stride [`TILE`]) an upper bound of every
-    /// score of the tile's `rows` keys (float32, rounded up), and raises
-    /// `lo[b]` to a lower bound of query `b`'s largest score there.
+    /// score of the tile's `rows` keys from `start` (float32, rounded up),
+    /// and raises `lo[b]` to a lower bound of query `b`'s largest score
+    /// there. The tile's codes must be there (`self.k.tile(start)` is
+    /// `Some`: the callers check it).
     #[inline(always)]
     fn bound(&mut self, start: usize, rows: usize, out: &mut [f32], lo: &mut [f64]) {
-        screen::code_dots(
-            &self.q,
-            (self.k, start),
-            self.nb,
-            rows,
-            &mut self.dots,
-            TILE,
-        );
-        let bounds = Bounds::new(&self.q, self.k, self.d);
+        let Some(k) = self.k.tile(start) else {
+            unreachable!("bound called on a tile without codes")
+        };
+        screen::code_dots(&self.q, (k, 0), self.nb, rows, &mut self.dots, TILE);
+        let bounds = Bounds::new(&self.q, k, self.d);
         for (b, low) in lo.iter_mut().enumerate() {
             let span = b * TILE..b * TILE + rows;
-            let top = bounds.row(b, start, &self.dots[span.clone()], &mut out[span]);
+            let top = bounds.row(b, 0, &self.dots[span.clone()], &mut out[span]);
             *low = low.max(top);
         }
     }

@@ -609,3 +609,66 @@ fn screened_scores_keep_the_bits() {
         }
     }
 }
+
+#[test]
+fn screening_codes_are_made_as_calls_need_them_and_kept() {
+    // (Other tests cap the global SIMD level for a while, so what is
+    // asserted here does not depend on the level a call runs at.)
+    let d = 64;
+    let keys_bytes = |mem: &ModernHopfield| 4 * mem.rows() * d;
+    let p = 2 * CHUNK + 5;
+    let (k, q) = copies(p, d, 300);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    assert_eq!(mem.nbytes(), keys_bytes(&mem));
+    assert_eq!(mem.keys().as_ptr() as usize % 64, 0, "keys on cache lines");
+    // A tile is coded the first time a call asks for it and kept: a later
+    // call gets the same codes, and nbytes counts them (a byte per feature,
+    // d = 64 being two code steps, and 28 bytes of per-key numbers).
+    let call = screen::CallCodes::new(&mem.codes, &mem.keys, p, d);
+    let first = call.tile(TILE).unwrap() as *const screen::KeyCodes;
+    assert_eq!(mem.nbytes(), keys_bytes(&mem) + TILE * (d + 28));
+    let last = call.tile(p / TILE * TILE).unwrap();
+    assert_eq!(
+        mem.nbytes(),
+        keys_bytes(&mem) + (TILE + p % TILE) * (d + 28)
+    );
+    let again = screen::CallCodes::new(&mem.codes, &mem.keys, p, d);
+    assert!(std::ptr::eq(first, again.tile(TILE).unwrap()), "codes kept");
+    let mut fresh = screen::KeyCodes::new();
+    screen::code_keys(&k[TILE * d..2 * TILE * d], TILE, d, &mut fresh);
+    assert_eq!(again.tile(TILE).unwrap().codes, fresh.codes);
+    assert_eq!(last.codes.len(), (p % TILE) * d);
+    // Retrieval β: calls screen and keep what they code; the same bits
+    // from cached codes (and the portable level, which never screens, is
+    // compared with elsewhere).
+    let a = mem.step(&q, d, b(4.0)).unwrap();
+    let coded = mem.nbytes() - keys_bytes(&mem);
+    assert!(coded <= p * (d + 28));
+    assert_eq!(
+        mem.step(&q, d, b(4.0)).unwrap(),
+        a,
+        "cached codes change nothing"
+    );
+    // A store empties them (new keys, new tiles).
+    mem.store(&k[..3 * d], 3, d, None).unwrap();
+    assert_eq!(mem.nbytes(), keys_bytes(&mem));
+    assert_eq!(mem.keys().as_ptr() as usize % 64, 0, "keys on cache lines");
+    // A β where most weights stay: the first chunk's tiles are coded and
+    // bounded, screening does not pay there, and the call stops: the later
+    // chunks' keys are never coded.
+    let p = 4 * CHUNK;
+    let (k, q) = copies(p, d, 300);
+    let mut mem = ModernHopfield::new();
+    mem.store(&k, p, d, None).unwrap();
+    let dense = mem.step(&q, d, b(0.02)).unwrap();
+    let coded = mem.nbytes() - keys_bytes(&mem);
+    assert!(
+        coded <= CHUNK * (d + 28),
+        "{coded} bytes coded: more than the first chunk"
+    );
+    for c in [0, 150, 299] {
+        let want = naive(&k, &k, d, d, &q[c * d..(c + 1) * d], 0.02);
+        close(&dense[c * d..(c + 1) * d], &want, 1e-5);
+    }
+}

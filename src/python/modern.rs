@@ -189,7 +189,8 @@ impl PyModern {
         with_memory!(self, m => m.snapshot().max_norm_sq())
     }
 
-    /// Bytes held by the memory.
+    /// Bytes held by the memory, including the 8-bit key codes that
+    /// screening retrievals have made (kept until the next store).
     #[getter]
     fn nbytes(&self) -> usize {
         with_memory!(self, m => m.snapshot().nbytes())
