@@ -730,7 +730,10 @@ fn strip_sums_body(
         out.clear();
         out.resize(n, 0.0);
     }
-    // Four widened column pieces; columns past `n` stay zero, with sign 0.
+    // Four widened column pieces (no longer than the matrix: a small one
+    // is then not paying for a 128 KiB buffer); columns past `n` stay zero,
+    // with sign 0.
+    let strip = strip.min(n).max(1);
     let mut wide = vec![vec![0.0f64; strip]; 4];
     let spin = |sg: &[f64], j: usize| if j < n { sg[j] } else { 0.0 };
     let mut i0 = 0;
@@ -739,6 +742,20 @@ fn strip_sums_body(
         let len = i1 - i0;
         let mut j = 0;
         while j < n {
+            if let ([sg], [out]) = (signs, &mut outs[..]) {
+                if j + 4 <= n {
+                    // One state shares nothing: its columns are read as
+                    // they are, without the widened copy.
+                    let w = |k: usize| &cols[(j + k) * n + i0..(j + k) * n + i1];
+                    let (a, b, c, d) = (sg[j], sg[j + 1], sg[j + 2], sg[j + 3]);
+                    let terms = w(0).iter().zip(w(1)).zip(w(2)).zip(w(3));
+                    for (o, (((&x0, &x1), &x2), &x3)) in out[i0..i1].iter_mut().zip(terms) {
+                        *o += a * x0 as f64 + b * x1 as f64 + c * x2 as f64 + d * x3 as f64;
+                    }
+                    j += 4;
+                    continue;
+                }
+            }
             for (k, piece) in wide.iter_mut().enumerate() {
                 if j + k < n {
                     let col = &cols[(j + k) * n + i0..(j + k) * n + i1];
