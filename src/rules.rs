@@ -202,13 +202,7 @@ impl Learner {
     /// raised; then the learner is left part-way: store on a clone and keep
     /// it only on success.
     pub fn store_until(&mut self, patterns: &SpinMatrix, cancel: &AtomicBool) -> Result<()> {
-        if patterns.n() != self.n {
-            return Err(Error::Shape(format!(
-                "patterns must have n = {} columns, got {}",
-                self.n,
-                patterns.n()
-            )));
-        }
+        patterns.check_n(self.n)?;
         interrupted(cancel)?;
         match self.rule {
             Rule::Storkey => {

@@ -119,6 +119,20 @@ pub struct SpinMatrix {
 }
 
 impl SpinMatrix {
+    /// Patterns to store in a model of `n` neurons must have `n` columns.
+    ///
+    /// # Errors
+    /// `Shape` naming both sizes otherwise.
+    pub fn check_n(&self, n: usize) -> Result<()> {
+        if self.n() != n {
+            return Err(Error::Shape(format!(
+                "patterns must have n = {n} columns, got {}",
+                self.n()
+            )));
+        }
+        Ok(())
+    }
+
     /// An empty matrix (no rows) of `n` neurons per row.
     ///
     /// # Errors

@@ -95,13 +95,7 @@ impl Diluted {
     /// # Errors
     /// `Shape` when the width is not `n`.
     pub fn store(&mut self, patterns: &SpinMatrix) -> Result<()> {
-        if patterns.n() != self.n {
-            return Err(Error::Shape(format!(
-                "patterns must have n = {} columns, got {}",
-                self.n,
-                patterns.n()
-            )));
-        }
+        patterns.check_n(self.n)?;
         self.patterns.append(patterns)?;
         let (n, p) = (self.n, self.patterns.rows());
         // Bit planes: plane[w·n + i] holds bit μ%64 of pattern μ = 64w + …

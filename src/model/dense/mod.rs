@@ -145,13 +145,7 @@ impl Dense {
     /// `Shape` when the patterns do not have `n` neurons; `Value` when the
     /// total number of patterns would overflow a polynomial's exact sums.
     pub fn store(&mut self, patterns: &SpinMatrix) -> Result<()> {
-        if patterns.n() != self.n() {
-            return Err(Error::Shape(format!(
-                "patterns must have n = {} columns, got {}",
-                self.n(),
-                patterns.n()
-            )));
-        }
+        patterns.check_n(self.n())?;
         self.check_count(self.patterns.rows() + patterns.rows())?;
         // Dropped first, so that the rows are copied only when a snapshot
         // still reads them.

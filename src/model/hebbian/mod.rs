@@ -107,13 +107,7 @@ impl Hebbian {
     /// # Errors
     /// `Shape` when the patterns do not have `n` neurons.
     pub fn store(&mut self, patterns: &SpinMatrix) -> Result<()> {
-        if patterns.n() != self.n() {
-            return Err(Error::Shape(format!(
-                "patterns must have n = {} columns, got {}",
-                self.n(),
-                patterns.n()
-            )));
-        }
+        patterns.check_n(self.n())?;
         *self.prepared.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
         self.patterns.append(patterns)
     }
